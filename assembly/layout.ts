@@ -1,0 +1,122 @@
+// The memory layout shared by the core (this Wasm module), the host (host/layout.h)
+// and the TypeScript glue (src/layout.ts). docs/ARCHITECTURE.md is the prose
+// contract; test/layout.test.ts proves the three definitions agree, through
+// LAYOUT_TABLE, whose order is part of the contract.
+//
+// Bump LAYOUT_VERSION on any change a host could observe.
+
+export const LAYOUT_MAGIC: u32 = 0x50524352; // "PRCR"
+export const LAYOUT_VERSION: u32 = 1;
+
+// Sizes, in bytes.
+export const HEADER_SIZE: u32 = 128;
+export const SQE_SIZE: u32 = 32;
+export const CQE_SIZE: u32 = 16;
+export const DQE_SIZE: u32 = 16;
+export const ADDR_RECORD_SIZE: u32 = 32;
+
+// Op ids: (generation << SLOT_BITS) | slot. Generation is never 0, so 0 is never an id.
+export const SLOT_BITS: u32 = 16;
+export const SLOT_MASK: u32 = 0xffff;
+export const MAX_OP_CAPACITY: u32 = 32768;
+// The id of submissions the core makes for itself (cancel requests). The host
+// completes them like any other; the core drops their completions.
+export const INTERNAL_ID: u32 = 0xffffffff;
+
+// Header field offsets (all u32 little-endian, header 64-byte aligned).
+export const H_MAGIC: u32 = 0;
+export const H_VERSION: u32 = 4;
+export const H_HEADER_SIZE: u32 = 8;
+export const H_OP_CAPACITY: u32 = 12;
+export const H_SQ_ENTRIES: u32 = 16; // address of the SQE array
+export const H_SQ_MASK: u32 = 20; // entries - 1 (entries is a power of two)
+export const H_SQ_HEAD: u32 = 24; // written by the host only
+export const H_SQ_TAIL: u32 = 28; // written by the core only
+export const H_CQ_ENTRIES: u32 = 32;
+export const H_CQ_MASK: u32 = 36;
+export const H_CQ_HEAD: u32 = 40; // written by the core only
+export const H_CQ_TAIL: u32 = 44; // written by the host only
+export const H_DQ_ENTRIES: u32 = 48; // delivery queue, core -> JS
+export const H_DQ_COUNT: u32 = 52;
+export const H_ARENA: u32 = 56;
+export const H_BUFFER_SIZE: u32 = 60;
+export const H_BUFFER_COUNT: u32 = 64;
+export const H_ADDR_RECORDS: u32 = 68; // op_capacity records, one per slot
+export const H_ADDR_STAGING: u32 = 72; // one record written by JS / host helpers
+export const H_MEMORY_END: u32 = 76; // first byte past the last region
+export const H_DQ_CAPACITY: u32 = 80;
+export const H_READY: u32 = 84; // deliveries waiting beyond the current batch
+
+// Submission entry (core -> host).
+export const SQE_ID: u32 = 0; // u32
+export const SQE_OPCODE: u32 = 4; // u8
+export const SQE_FLAGS: u32 = 5; // u8
+export const SQE_FD: u32 = 8; // i32
+export const SQE_ADDR: u32 = 12; // u32 memory offset
+export const SQE_LEN: u32 = 16; // u32
+export const SQE_AUX: u32 = 20; // u32: SHUTDOWN how
+export const SQE_ARG: u32 = 24; // u64: file position, timeout ns, cancel target id
+
+// Completion entry (host -> core).
+export const CQE_ID: u32 = 0; // u32
+export const CQE_RES: u32 = 4; // i32: >= 0 result, < 0 -errno (Linux numbering)
+export const CQE_FLAGS: u32 = 8; // u32
+
+// Delivery entry (core -> JS).
+export const DQE_ID: u32 = 0; // u32
+export const DQE_RES: u32 = 4; // i32
+export const DQE_FLAGS: u32 = 8; // u32 (CQE flags passed through)
+export const DQE_OPCODE: u32 = 12; // u32
+
+// Address record (neutral socket address).
+export const ADDR_FAMILY: u32 = 0; // u16: 0 none, 4 IPv4, 6 IPv6
+export const ADDR_PORT: u32 = 2; // u16, host order
+export const ADDR_SCOPE_ID: u32 = 4; // u32
+export const ADDR_FLOWINFO: u32 = 8; // u32
+export const ADDR_BYTES: u32 = 16; // u8[16], network order; IPv4 in the first 4
+
+// Opcodes.
+export const OP_NOP: u8 = 0;
+export const OP_ACCEPT: u8 = 1;
+export const OP_CONNECT: u8 = 2;
+export const OP_RECV: u8 = 3;
+export const OP_SEND: u8 = 4;
+export const OP_READ: u8 = 5;
+export const OP_WRITE: u8 = 6;
+export const OP_CLOSE: u8 = 7;
+export const OP_SHUTDOWN: u8 = 8;
+export const OP_TIMEOUT: u8 = 9;
+export const OP_CANCEL: u8 = 10;
+export const OP_TIMER: u8 = 11; // core only: never written to the SQ
+export const OP_COUNT: u8 = 12;
+
+// Flags.
+export const SQE_F_MULTISHOT: u8 = 1;
+export const CQE_F_MORE: u32 = 1;
+
+// Socket options understood by the host's setOption helper.
+export const SOCKOPT_REUSEADDR: u32 = 1;
+export const SOCKOPT_REUSEPORT: u32 = 2;
+export const SOCKOPT_NODELAY: u32 = 3;
+export const SOCKOPT_KEEPALIVE: u32 = 4;
+export const SOCKOPT_LINGER_ZERO: u32 = 5;
+
+// The agreement table: same values, same order, in all three languages.
+export const LAYOUT_TABLE: StaticArray<u32> = [
+  LAYOUT_MAGIC, LAYOUT_VERSION,
+  HEADER_SIZE, SQE_SIZE, CQE_SIZE, DQE_SIZE, ADDR_RECORD_SIZE,
+  SLOT_BITS, SLOT_MASK, MAX_OP_CAPACITY, INTERNAL_ID,
+  H_MAGIC, H_VERSION, H_HEADER_SIZE, H_OP_CAPACITY,
+  H_SQ_ENTRIES, H_SQ_MASK, H_SQ_HEAD, H_SQ_TAIL,
+  H_CQ_ENTRIES, H_CQ_MASK, H_CQ_HEAD, H_CQ_TAIL,
+  H_DQ_ENTRIES, H_DQ_COUNT, H_ARENA, H_BUFFER_SIZE, H_BUFFER_COUNT,
+  H_ADDR_RECORDS, H_ADDR_STAGING, H_MEMORY_END, H_DQ_CAPACITY, H_READY,
+  SQE_ID, SQE_OPCODE, SQE_FLAGS, SQE_FD, SQE_ADDR, SQE_LEN, SQE_AUX, SQE_ARG,
+  CQE_ID, CQE_RES, CQE_FLAGS,
+  DQE_ID, DQE_RES, DQE_FLAGS, DQE_OPCODE,
+  ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_BYTES,
+  OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
+  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COUNT,
+  SQE_F_MULTISHOT, CQE_F_MORE,
+  SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
+];
