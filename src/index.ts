@@ -1,0 +1,24 @@
+/**
+ * percore: a thread-per-core, io_uring-first async I/O runtime for Node.js.
+ *
+ * ```ts
+ * import { TcpListener } from 'percore';
+ * const listener = await TcpListener.bind('127.0.0.1:50002');
+ * for await (const stream of listener) {
+ *   (async () => {
+ *     const buf = new Uint8Array(8192);
+ *     for (let [n] = await stream.read(buf); n > 0; [n] = await stream.read(buf)) {
+ *       await stream.writeAll(buf.subarray(0, n));
+ *     }
+ *     await stream.close();
+ *   })();
+ * }
+ * ```
+ * See docs/ARCHITECTURE.md for the model: a Wasm core that owns the op table
+ * and buffer ownership, a native driver per thread, and this API.
+ */
+export { Runtime, RuntimeOptions, RuntimeCounters } from './runtime';
+export { TcpListener, TcpStream, BindOptions, ConnectOptions, IoOptions } from './tcp';
+export { Task, spawn, sleep, timeout } from './task';
+export { SocketAddress, AddressInput } from './address';
+export { PercoreError } from './errors';

@@ -1,0 +1,437 @@
+/**
+ * The runtime: one per thread, gluing one Wasm core to one native driver.
+ *
+ * ## The model
+ * An operation (a read, an accept, a timer) is submitted to the core, which
+ * records it in its op table and writes a submission into its memory. At the
+ * end of the current JavaScript job the runtime asks the driver to flush: the
+ * driver checks each submission and hands the batch to the kernel in one
+ * `io_uring_enter`. When completions arrive, the driver copies them into the
+ * core's memory and calls back once; the core turns them into an ordered batch
+ * of deliveries (with a fairness budget), and the runtime resolves one promise
+ * per delivery. Nothing here polls, and no syscall is made per operation.
+ *
+ * ```ts
+ * import { Runtime } from 'percore';
+ * const rt = Runtime.current();        // this thread's runtime, created on first use
+ * await rt.sleep(10);
+ * console.log(rt.counters().opsInFlight); // 0
+ * ```
+ */
+import { isArrayBufferView } from 'node:util/types';
+import { createCore, Core, CoreExports } from './core';
+import { loadHost, Driver } from './host';
+import * as L from './layout';
+import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from './errno';
+import {
+  abortError, codedError, invalidArgType, outOfRange, PercoreError, runtimeClosed, systemError,
+} from './errors';
+import { validateInteger } from './validate';
+
+/** Options fixed when a runtime is created: every table is sized here, once. */
+export interface RuntimeOptions {
+  /** Capacity of the op table: operations and timers in flight at once. Default 4096. */
+  entries?: number;
+  /** Pool buffers in the runtime's arena. Default 2048. */
+  buffers?: number;
+  /** Bytes per pool buffer (a multiple of 64). Default 16384. */
+  bufferSize?: number;
+  /** io_uring submission queue entries. Default 256. */
+  ringEntries?: number;
+  /** Deliveries per loop turn before yielding to the rest of Node's loop. Default 512. */
+  budget?: number;
+  /** Which driver to use. Only `'auto'` and `'uring'` exist so far. Default `'auto'`. */
+  driver?: 'auto' | 'uring';
+}
+
+/** What the runtime holds right now; a program that has finished its work and
+ * released its buffers sees every field but the totals back at zero. */
+export interface RuntimeCounters {
+  /** Operations (timers included) that the program or the kernel still holds. */
+  opsInFlight: number;
+  /** Operations submitted since the runtime started. */
+  submitted: number;
+  /** Operations completed since the runtime started. */
+  completed: number;
+  /** `io_uring_enter` calls made by the driver. */
+  ringEnters: number;
+  /** Pool buffers lent to the kernel by operations in flight. */
+  buffersLent: number;
+  /** Pool buffers held by the program (from `runtime.buffer()`, or lent and not yet handed back). */
+  buffersHeld: number;
+  /** File descriptors the driver owns: sockets, listeners, accepted connections. */
+  openFds: number;
+  /** Timers armed in the core's wheel. */
+  timers: number;
+  /** Tasks started with `spawn` that have not finished. */
+  tasks: number;
+}
+
+/** Something waiting for an operation's result. */
+export interface OpHandler {
+  /** Called once per delivery; `flags & CQE_F_MORE` means more will follow. */
+  complete(res: number, flags: number): void;
+}
+
+const DEFAULTS = { entries: 4096, buffers: 2048, bufferSize: 16384, ringEntries: 256, budget: 512 };
+
+let current: Runtime | undefined;
+
+export class Runtime {
+  /** The driver in use: `'io_uring'`. */
+  readonly driver: string;
+  /** Why `driver` was chosen over io_uring, or `null` when io_uring runs. */
+  readonly driverReason: string | null = null;
+  /** Bytes per pool buffer. */
+  readonly bufferSize: number;
+
+  /** @internal */ readonly core: CoreExports;
+  /** @internal */ readonly host: Driver;
+  /** @internal */ readonly bytes: Uint8Array;
+  private readonly words: Int32Array;
+  private readonly memory: WebAssembly.Memory;
+  private readonly header: number;
+  private readonly arena: number;
+  private readonly arenaEnd: number;
+  private readonly budget: number;
+  private readonly handlers: (OpHandler | undefined)[];
+  private waiting = 0;
+  private flushQueued = false;
+  /** @internal set when a timer was started or cancelled: the driver's wake-up must be re-armed. */
+  timersChanged = false;
+  private closed = false;
+  /** @internal */ tasks = 0;
+  /** @internal set by `lend`: the pool buffer and offset an operation uses. */
+  lentIndex = 0;
+  /** @internal */ lentOffset = 0;
+  /** @internal */ lentLength = 0;
+
+  /** Creates a runtime for the calling thread. Most programs use `Runtime.current()`. */
+  constructor(options: RuntimeOptions = {}) {
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    const entries = option(options, 'entries', 1, L.MAX_OP_CAPACITY);
+    const buffers = option(options, 'buffers', 0, 1 << 20);
+    const bufferSize = option(options, 'bufferSize', 64, 16 << 20);
+    if (bufferSize % 64 !== 0) throw outOfRange('options.bufferSize', 'a multiple of 64', bufferSize);
+    const ringEntries = option(options, 'ringEntries', 1, 32768);
+    this.budget = option(options, 'budget', 1, 65536);
+    const driver = options.driver ?? 'auto';
+    if (driver !== 'auto' && driver !== 'uring') {
+      throw codedError('ERR_INVALID_ARG_VALUE',
+        `The driver '${String(driver)}' is not available: this build has 'auto' and 'uring' (the epoll driver is not built yet)`, TypeError);
+    }
+
+    const core: Core = createCore();
+    this.core = core.exports;
+    this.memory = core.memory;
+    const header = this.core.init(entries, buffers, bufferSize, Math.max(1024, entries * 2));
+    if (header < 0) throw systemError(header, 'percore core init', `(entries=${entries}, buffers=${buffers}, bufferSize=${bufferSize})`);
+    this.header = header;
+    this.bytes = new Uint8Array(this.memory.buffer);
+    this.words = new Int32Array(this.memory.buffer);
+    this.bufferSize = bufferSize;
+    this.arena = this.word(L.H_ARENA);
+    this.arenaEnd = this.arena + buffers * bufferSize;
+    this.handlers = new Array(entries).fill(undefined);
+    this.host = new (loadHost().UringDriver)(this.bytes, header, {
+      entries: ringEntries,
+      onTurn: () => this.turn(),
+    });
+    this.driver = this.host.name;
+  }
+
+  /** This thread's runtime, created with default options on first use. */
+  static current(): Runtime {
+    if (current === undefined || current.closed) current = new Runtime();
+    return current;
+  }
+
+  /** Makes `runtime` the one `Runtime.current()` returns on this thread. */
+  static setCurrent(runtime: Runtime): void {
+    current = runtime;
+  }
+
+  /** Sleeps for `ms` milliseconds on the core's timer wheel (1 ms resolution).
+   * ```ts
+   * await Runtime.current().sleep(5);
+   * ```
+   * Rejects with an `AbortError` if `signal` aborts first. */
+  sleep(ms: number, options?: { signal?: AbortSignal }): Promise<void> {
+    validateMs(ms, 'ms');
+    return new Promise<void>((resolve, reject) => {
+      const signal = options?.signal;
+      if (signal?.aborted) return reject(abortError(signal.reason));
+      const timer = new SleepOp(this, resolve, reject, signal);
+      timer.start(ms);
+    });
+  }
+
+  /** A pool buffer: a `Uint8Array` inside the runtime's arena, which the kernel
+   * reads and writes with no copy. `size` defaults to `bufferSize`. Give it back
+   * with `release` when done.
+   * ```ts
+   * const buf = rt.buffer();
+   * const [n] = await stream.read(buf);
+   * rt.release(buf);
+   * ```
+   * Throws `ERR_PERCORE_NO_BUFFERS` when the pool is empty. */
+  buffer(size: number = this.bufferSize): Uint8Array {
+    this.assertOpen();
+    validateInteger(size, 'size', 1, this.bufferSize);
+    const index = this.core.bufAlloc();
+    if (index < 0) throw this.noBuffers();
+    return new Uint8Array(this.memory.buffer, this.arena + index * this.bufferSize, size);
+  }
+
+  /** Gives a pool buffer back. Throws `ERR_PERCORE_BUFFER_IN_FLIGHT` if an
+   * operation still holds it and `ERR_INVALID_ARG_VALUE` if it is not one of
+   * this runtime's pool buffers (or was released already). */
+  release(buf: Uint8Array): void {
+    if (this.closed) return;
+    if (!isArrayBufferView(buf)) throw invalidArgType('buf', 'an instance of Uint8Array', buf);
+    if (!this.isPoolView(buf)) throw codedError('ERR_INVALID_ARG_VALUE', 'the buffer is not one of this runtime\'s pool buffers', TypeError);
+    const res = this.core.bufFree(Math.floor((buf.byteOffset - this.arena) / this.bufferSize));
+    if (res === -EBUSY) throw bufferInFlight();
+    if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
+  }
+
+  /** What the runtime holds right now (see `RuntimeCounters`). */
+  counters(): RuntimeCounters {
+    const host = this.closed ? { enters: 0, openFds: 0 } : this.host.counters();
+    return {
+      opsInFlight: this.closed ? 0 : this.core.counter(0) - this.retiringCount(),
+      submitted: this.core.counter(1),
+      completed: this.core.counter(2),
+      ringEnters: host.enters,
+      buffersLent: this.core.counter(3),
+      buffersHeld: this.core.counter(4),
+      openFds: host.openFds,
+      timers: this.core.counter(5),
+      tasks: this.tasks,
+    };
+  }
+
+  /** Stops the runtime: every operation still in flight is cancelled (its
+   * promise rejects with `ERR_PERCORE_RUNTIME_CLOSED`, with its buffer), the
+   * driver closes every descriptor it owns, and the ring is torn down. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const pending = this.handlers.slice();
+    this.handlers.fill(undefined);
+    this.host.close();
+    for (const handler of pending) {
+      if (handler !== undefined) handler.complete(CLOSED_RESULT, 0);
+    }
+    this.waiting = 0;
+    if (current === this) current = undefined;
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- internal API used by the rest of src/ ----
+
+  /** @internal Registers `handler` for op `id` (the core's answer to a submit)
+   * and schedules the flush. A negative answer throws the matching error. */
+  track(id: number, handler: OpHandler, syscall: string): void {
+    if (id < 0) throw this.submitError(id, syscall);
+    this.handlers[id & L.SLOT_MASK] = handler;
+    if (this.waiting++ === 0) this.host.setRef(true);
+    this.scheduleFlush();
+  }
+
+  /** @internal Asks the core to cancel op `id`; its handler still gets exactly
+   * one final completion (−ECANCELED, or the real result if it won the race). */
+  cancel(id: number): void {
+    if (this.closed) return;
+    if (this.core.cancel(id) > 0) this.scheduleFlush();
+  }
+
+  /** @internal Throws if the runtime was closed. */
+  assertOpen(): void {
+    if (this.closed) throw runtimeClosed();
+  }
+
+  /** @internal Lends bytes `start .. start+length` of `buf` to an operation:
+   * a pool view is lent as it is; any other array goes through a pool buffer
+   * (copied in first when `copyIn`, for writes), so the kernel never touches
+   * memory the program can free. Sets `lentIndex/lentOffset/lentLength`
+   * (the length may shrink to one pool buffer) and returns whether a bounce
+   * buffer was taken: then `unlend` must give it back. */
+  lend(buf: Uint8Array, start: number, length: number, copyIn: boolean): boolean {
+    if (this.isPoolView(buf)) {
+      const at = buf.byteOffset + start - this.arena;
+      this.lentIndex = Math.floor(at / this.bufferSize);
+      this.lentOffset = at - this.lentIndex * this.bufferSize;
+      this.lentLength = length;
+      if (this.lentOffset + length > this.bufferSize) {
+        throw outOfRange('buf', 'a view inside one pool buffer', `a view of ${buf.byteLength} bytes crossing a pool buffer's end`);
+      }
+      return false;
+    }
+    const index = this.core.bufAlloc();
+    if (index < 0) throw this.noBuffers();
+    this.lentIndex = index;
+    this.lentOffset = 0;
+    this.lentLength = Math.min(length, this.bufferSize);
+    if (copyIn) {
+      this.bytes.set(new Uint8Array(buf.buffer, buf.byteOffset + start, this.lentLength), this.arena + index * this.bufferSize);
+    }
+    return true;
+  }
+
+  /** @internal Copies `n` received bytes from bounce buffer `index` into `buf` at `start`. */
+  copyOut(index: number, buf: Uint8Array, start: number, n: number): void {
+    const from = this.arena + index * this.bufferSize;
+    buf.set(this.bytes.subarray(from, from + n), start);
+  }
+
+  /** @internal Frees a bounce buffer taken by `lend`. */
+  unlend(index: number): void {
+    if (!this.closed) this.core.bufFree(index);
+  }
+
+  /** @internal The staging address record's offset, for bind and connect. */
+  get stagingRecord(): number {
+    return this.word(L.H_ADDR_STAGING);
+  }
+
+  // ---- the loop turn ----
+
+  /** One loop turn, called by the driver on Node's loop: take the core's
+   * ordered deliveries, resolve each, and say when to come back. */
+  private turn(): number {
+    if (this.closed) return -1;
+    const n = this.core.reap(performance.now(), this.budget);
+    if (n > 0) this.deliver(n);
+    return this.core.nextTimeout(performance.now());
+  }
+
+  private deliver(n: number): void {
+    const words = this.words;
+    let at = this.word(L.H_DQ_ENTRIES) >> 2;
+    for (let i = 0; i < n; i++, at += L.DQE_SIZE >> 2) {
+      const id = words[at + (L.DQE_ID >> 2)] >>> 0;
+      const res = words[at + (L.DQE_RES >> 2)];
+      const flags = words[at + (L.DQE_FLAGS >> 2)];
+      const slot = id & L.SLOT_MASK;
+      const handler = this.handlers[slot];
+      if ((flags & L.CQE_F_MORE) === 0) {
+        this.handlers[slot] = undefined;
+        if (handler !== undefined && --this.waiting === 0) this.host.setRef(false);
+      }
+      if (handler === undefined) continue; // abandoned by the program: nothing waits
+      try {
+        handler.complete(res, flags);
+      } catch (err) {
+        // Handlers only settle promises; an exception here is a percore bug.
+        // Report it without losing the rest of the batch.
+        process.nextTick(() => { throw err; });
+      }
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    if (this.closed) return;
+    this.host.flush();
+    if (this.timersChanged) {
+      this.timersChanged = false;
+      this.host.arm(this.core.nextTimeout(performance.now()));
+    }
+  };
+
+  private word(field: number): number {
+    return this.words[(this.header + field) >> 2] >>> 0;
+  }
+
+  /** Final deliveries of the current batch: the core frees their slots at the next turn. */
+  private retiringCount(): number {
+    const count = this.word(L.H_DQ_COUNT);
+    let at = this.word(L.H_DQ_ENTRIES) >> 2;
+    let final = 0;
+    for (let i = 0; i < count; i++, at += L.DQE_SIZE >> 2) {
+      if ((this.words[at + (L.DQE_FLAGS >> 2)] & L.CQE_F_MORE) === 0) final++;
+    }
+    return final;
+  }
+
+  private isPoolView(buf: Uint8Array): boolean {
+    return buf.buffer === this.memory.buffer && buf.byteOffset >= this.arena && buf.byteOffset + buf.byteLength <= this.arenaEnd;
+  }
+
+  private noBuffers(): PercoreError {
+    return codedError('ERR_PERCORE_NO_BUFFERS',
+      `every pool buffer is in use (buffers=${(this.arenaEnd - this.arena) / this.bufferSize}); release buffers or create the runtime with more`);
+  }
+
+  private submitError(res: number, syscall: string): PercoreError {
+    switch (-res) {
+      case ENOSPC:
+        return codedError('ERR_PERCORE_OP_TABLE_FULL',
+          `the op table is full (entries=${this.word(L.H_OP_CAPACITY)}): wait for operations to finish or create the runtime with more entries`);
+      case EBUSY: return bufferInFlight();
+      case ENOBUFS: return this.noBuffers();
+      case EBADF: return systemError(res, syscall);
+      case EINVAL: return codedError('ERR_OUT_OF_RANGE', `${syscall}: an argument is out of range`, RangeError);
+      default: return systemError(res, syscall);
+    }
+  }
+}
+
+/** The result every pending operation sees when its runtime closes. */
+export const CLOSED_RESULT = -0x7fff_0000;
+
+function bufferInFlight(): PercoreError {
+  return codedError('ERR_PERCORE_BUFFER_IN_FLIGHT',
+    'the buffer is lent to the kernel by an operation still in flight: use it again once that operation hands it back');
+}
+
+class SleepOp implements OpHandler {
+  private id = 0;
+  constructor(
+    private readonly rt: Runtime,
+    private readonly resolve: () => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  start(ms: number): void {
+    this.rt.assertOpen();
+    this.id = this.rt.core.timerStart(performance.now(), ms);
+    this.rt.track(this.id, this, 'sleep');
+    this.rt.timersChanged = true;
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  complete(res: number): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (res >= 0) this.resolve();
+    else if (res === CLOSED_RESULT) this.reject(runtimeClosed());
+    else this.reject(abortError(this.signal?.reason));
+  }
+
+  private readonly onAbort = (): void => this.rt.cancel(this.id);
+}
+
+function option(options: RuntimeOptions, name: keyof RuntimeOptions, min: number, max: number): number {
+  const value = options[name] ?? DEFAULTS[name as keyof typeof DEFAULTS];
+  validateInteger(value, `options.${name}`, min, max);
+  return value as number;
+}
+
+function validateMs(ms: unknown, name: string): asserts ms is number {
+  if (typeof ms !== 'number') throw invalidArgType(name, 'of type number', ms);
+  if (!(ms >= 0) || ms > 2 ** 31) throw outOfRange(name, '>= 0 and <= 2147483648', ms);
+}
+
+export { validateMs };

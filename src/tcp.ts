@@ -1,0 +1,500 @@
+/**
+ * TCP with rent-style I/O.
+ *
+ * ## The model
+ * A read or a write takes the buffer you pass and gives it back with the
+ * result: `const [n, buf] = await stream.read(buf)`. While the operation is in
+ * flight the buffer belongs to it. A pool buffer (`runtime.buffer()`) is lent
+ * to the kernel as it is, with no copy; any other `Uint8Array` goes through a
+ * pool buffer, so the kernel never touches memory the program can free. An
+ * operation that fails, is aborted or times out rejects with its buffer in
+ * `err.buffer`, and an aborted read never loses bytes: they stay in the socket
+ * for the next read, or, if they had already arrived, the read resolves with them.
+ *
+ * ```ts
+ * import { TcpListener, TcpStream } from 'percore';
+ * const listener = await TcpListener.bind('127.0.0.1:0');
+ * const client = await TcpStream.connect(listener.localAddress());
+ * const server = await listener.accept();
+ * await client.writeAll(Buffer.from('hi'));
+ * const [n, buf] = await server.read(Buffer.alloc(16));   // n === 2
+ * await Promise.all([client.close(), server.close(), listener.close()]);
+ * ```
+ */
+import * as L from './layout';
+import { AddressInput, resolveAddress, SocketAddress } from './address';
+import { ECANCELED } from './errno';
+import {
+  abortError, codedError, PercoreError, runtimeClosed, socketClosed, systemError,
+} from './errors';
+import { CLOSED_RESULT, OpHandler, Runtime } from './runtime';
+import { kCancel, Cancellable } from './cancel';
+import { validateInteger, validateSignal, validateUint8Array } from './validate';
+
+/** Options of `TcpListener.bind`. */
+export interface BindOptions {
+  /** SO_REUSEPORT, so listeners on several threads share the port. Default true. */
+  reusePort?: boolean;
+  /** SO_REUSEADDR. Default true. */
+  reuseAddr?: boolean;
+  /** The kernel's accept queue length. Default 511, like node:net. */
+  backlog?: number;
+  /** The runtime to use. Default `Runtime.current()`. */
+  runtime?: Runtime;
+}
+
+/** Options of `TcpStream.connect`. */
+export interface ConnectOptions {
+  /** The runtime to use. Default `Runtime.current()`. */
+  runtime?: Runtime;
+  /** Set TCP_NODELAY once connected. Default false. */
+  noDelay?: boolean;
+  /** Abort the connection attempt. */
+  signal?: AbortSignal;
+}
+
+/** Options of a single read or write. */
+export interface IoOptions {
+  /** Abort the operation: it rejects with an `AbortError` carrying the buffer
+   * (unless its result had already arrived, which it then resolves with). */
+  signal?: AbortSignal;
+}
+
+/** A TCP listener: `accept()` or `for await (const stream of listener)`.
+ * ```ts
+ * const listener = await TcpListener.bind('127.0.0.1:8080');
+ * for await (const stream of listener) handle(stream);
+ * ```
+ */
+export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
+  private acceptId = 0;
+  private armed = false;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private finishClose: (() => void) | undefined;
+  private readonly accepted: number[] = [];
+  private readonly waiters: { resolve: (s: TcpStream) => void; reject: (e: unknown) => void }[] = [];
+  private failure: PercoreError | undefined;
+
+  private constructor(private readonly rt: Runtime, readonly fd: number) {}
+
+  /** Binds and listens. SO_REUSEPORT and SO_REUSEADDR are on unless turned off.
+   * Port 0 picks a free port: read it back with `localAddress()`. */
+  static async bind(address: AddressInput, options: BindOptions = {}): Promise<TcpListener> {
+    const rt = options.runtime ?? Runtime.current();
+    const backlog = options.backlog ?? 511;
+    validateInteger(backlog, 'options.backlog', 0, 65535);
+    const { ip, family, port } = await resolveAddress(address);
+    rt.assertOpen();
+    const host = rt.host;
+    const fd = host.socket(family);
+    if (fd < 0) throw systemError(fd, 'socket');
+    const fail = (res: number, syscall: string): never => {
+      host.closeFd(fd);
+      const err = systemError(res, syscall, `${ip}:${port}`);
+      err.address = ip;
+      err.port = port;
+      throw err;
+    };
+    let res = host.setOption(fd, L.SOCKOPT_REUSEADDR, options.reuseAddr === false ? 0 : 1);
+    if (res < 0) fail(res, 'setsockopt');
+    res = host.setOption(fd, L.SOCKOPT_REUSEPORT, options.reusePort === false ? 0 : 1);
+    if (res < 0) fail(res, 'setsockopt');
+    res = host.encodeAddress(ip, port, rt.stagingRecord);
+    if (res < 0) fail(res, 'bind');
+    res = host.bind(fd);
+    if (res < 0) fail(res, 'bind');
+    res = host.listen(fd, backlog);
+    if (res < 0) fail(res, 'listen');
+    const listener = new TcpListener(rt, fd);
+    listener.arm();
+    return listener;
+  }
+
+  /** The next connection. Rejects with `ERR_SOCKET_CLOSED` once the listener is closed. */
+  accept(): Promise<TcpStream> {
+    if (this.closing) return Promise.reject(socketClosed('TcpListener'));
+    const fd = this.accepted.shift();
+    if (fd !== undefined) {
+      if (!this.armed) this.arm();
+      return Promise.resolve(new TcpStream(this.rt, fd));
+    }
+    if (this.failure !== undefined) {
+      const err = this.failure;
+      this.failure = undefined;
+      if (!this.armed) this.arm();
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (!this.armed) this.arm();
+    });
+  }
+
+  /** Connections until the listener closes; the loop then ends. */
+  async *[Symbol.asyncIterator](): AsyncIterator<TcpStream> {
+    while (!this.closing) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if ((err as PercoreError).code === 'ERR_SOCKET_CLOSED') return;
+        throw err;
+      }
+    }
+  }
+
+  /** The bound address, e.g. `{ address: '127.0.0.1', family: 'IPv4', port: 40123 }`. */
+  localAddress(): SocketAddress {
+    if (this.closed !== undefined) throw socketClosed('TcpListener');
+    return addressOf(this.rt.host.localAddress(this.fd), 'getsockname');
+  }
+
+  /** Stops accepting, closes connections accepted but not yet taken, and closes
+   * the socket. Pending `accept()` calls reject with `ERR_SOCKET_CLOSED`. */
+  close(): Promise<void> {
+    if (this.closed !== undefined) return this.closed;
+    this.closing = true;
+    this.closed = new Promise((resolve) => { this.finishClose = resolve; });
+    for (const fd of this.accepted.splice(0)) this.rt.host.closeFd(fd);
+    for (const waiter of this.waiters.splice(0)) waiter.reject(socketClosed('TcpListener'));
+    if (this.armed) this.rt.cancel(this.acceptId);
+    else this.closeSocket();
+    return this.closed;
+  }
+
+  /** @internal a delivery for the accept op. */
+  complete(res: number, flags: number): void {
+    if ((flags & L.CQE_F_MORE) === 0) this.armed = false;
+    if (res === CLOSED_RESULT) {
+      this.closing = true;
+      for (const waiter of this.waiters.splice(0)) waiter.reject(runtimeClosed());
+      this.finishClose?.();
+      return;
+    }
+    if (res >= 0) {
+      if (this.closing) this.rt.host.closeFd(res);
+      else {
+        const waiter = this.waiters.shift();
+        if (waiter !== undefined) waiter.resolve(new TcpStream(this.rt, res));
+        else this.accepted.push(res);
+      }
+    } else if (res !== -ECANCELED && !this.closing) {
+      const err = systemError(res, 'accept');
+      const waiter = this.waiters.shift();
+      if (waiter !== undefined) waiter.reject(err);
+      else this.failure = err;
+      return; // re-armed by the next accept(), so a persistent error (EMFILE) cannot spin
+    }
+    if (this.armed) return;
+    if (this.closing) this.closeSocket();
+    else if (this.waiters.length > 0 || this.accepted.length < ACCEPT_QUEUE_LIMIT) {
+      this.arm();
+    }
+  }
+
+  private arm(): void {
+    this.acceptId = this.rt.core.submitAccept(this.fd, 1);
+    this.rt.track(this.acceptId, this, 'accept');
+    this.armed = true;
+  }
+
+  private closeSocket(): void {
+    if (this.rt.isClosed) return this.finishClose!();
+    const op = new PlainOp(() => this.finishClose!(), () => this.finishClose!(), 'close');
+    this.rt.track(this.rt.core.submitClose(this.fd), op, 'close');
+  }
+}
+
+/** Connections accepted ahead of the program before the listener stops asking the kernel for more. */
+const ACCEPT_QUEUE_LIMIT = 256;
+
+/** A TCP connection with rent-style reads and writes. */
+export class TcpStream {
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private finishClose: (() => void) | undefined;
+  /** @internal operations in flight on this stream. */
+  readonly inFlight = new Set<TransferOp>();
+
+  /** @internal */
+  constructor(private readonly rt: Runtime, readonly fd: number) {}
+
+  /** Connects to `address` (a name is looked up first).
+   * ```ts
+   * const stream = await TcpStream.connect('127.0.0.1:8080');
+   * ```
+   * Rejects with a system error such as `ECONNREFUSED`. */
+  static async connect(address: AddressInput, options: ConnectOptions = {}): Promise<TcpStream> {
+    validateSignal(options.signal, 'options.signal');
+    const rt = options.runtime ?? Runtime.current();
+    const { ip, family, port } = await resolveAddress(address);
+    rt.assertOpen();
+    if (options.signal?.aborted) throw abortError(options.signal.reason);
+    const fd = rt.host.socket(family);
+    if (fd < 0) throw systemError(fd, 'socket');
+    try {
+      let res = rt.host.encodeAddress(ip, port, rt.stagingRecord);
+      if (res < 0) throw systemError(res, 'connect', `${ip}:${port}`);
+      await new Promise<number>((resolve, reject) => {
+        const op = new PlainOp(resolve, reject, 'connect', `${ip}:${port}`, options.signal);
+        const id = rt.core.submitConnect(fd);
+        rt.track(id, op, 'connect');
+        op.watch(rt, id);
+      });
+      if (options.noDelay) {
+        res = rt.host.setOption(fd, L.SOCKOPT_NODELAY, 1);
+        if (res < 0) throw systemError(res, 'setsockopt');
+      }
+    } catch (err) {
+      if (!rt.isClosed) rt.host.closeFd(fd);
+      const e = err as PercoreError;
+      if (e.syscall === 'connect') { e.address = ip; e.port = port; }
+      throw err;
+    }
+    return new TcpStream(rt, fd);
+  }
+
+  /** Reads at most `buf.length` bytes into `buf`; resolves `[n, buf]`, with
+   * `n === 0` at the end of the stream.
+   * ```ts
+   * const [n, buf] = await stream.read(Buffer.alloc(4096));
+   * ```
+   */
+  read(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_RECV, buf, false, options);
+  }
+
+  /** Writes some of `buf` (at least one byte); resolves `[n, buf]`. */
+  write(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_SEND, buf, false, options);
+  }
+
+  /** Writes all of `buf`; resolves `[buf.length, buf]`. On failure the error
+   * carries the buffer and `bytesWritten`. */
+  writeAll(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_SEND, buf, true, options);
+  }
+
+  /** Fills all of `buf`; resolves `[buf.length, buf]`. If the stream ends first it
+   * rejects with `ERR_STREAM_PREMATURE_CLOSE`, `bytesRead` and the buffer. */
+  readExact(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_RECV, buf, true, options);
+  }
+
+  /** Shuts down one or both directions (default: `'write'`, which sends FIN). */
+  shutdown(how: 'read' | 'write' | 'both' = 'write'): Promise<void> {
+    const code = how === 'read' ? 0 : how === 'write' ? 1 : how === 'both' ? 2 : -1;
+    if (code < 0) {
+      return Promise.reject(codedError('ERR_INVALID_ARG_VALUE',
+        `The argument 'how' must be 'read', 'write' or 'both'. Received ${String(how)}`, TypeError));
+    }
+    if (this.closing) return Promise.reject(socketClosed('TcpStream'));
+    return new Promise<void>((resolve, reject) => {
+      const op = new PlainOp(() => resolve(), reject, 'shutdown');
+      this.rt.track(this.rt.core.submitShutdown(this.fd, code), op, 'shutdown');
+    });
+  }
+
+  /** Closes the stream. Operations in flight are cancelled first and reject with
+   * `ERR_SOCKET_CLOSED` (with their buffers); the descriptor is closed only once
+   * the kernel has let go of them, so it can never be reused under them. */
+  close(): Promise<void> {
+    if (this.closed !== undefined) return this.closed;
+    this.closing = true;
+    this.closed = new Promise((resolve) => { this.finishClose = resolve; });
+    if (this.inFlight.size === 0) this.closeSocket();
+    else for (const op of this.inFlight) op.cancel(socketClosed('TcpStream'));
+    return this.closed;
+  }
+
+  /** Sets TCP_NODELAY (on by default when called with no argument). */
+  setNoDelay(noDelay = true): void {
+    if (this.closing) throw socketClosed('TcpStream');
+    const res = this.rt.host.setOption(this.fd, L.SOCKOPT_NODELAY, noDelay ? 1 : 0);
+    if (res < 0) throw systemError(res, 'setsockopt');
+  }
+
+  /** This end's address. */
+  localAddress(): SocketAddress {
+    if (this.closing) throw socketClosed('TcpStream');
+    return addressOf(this.rt.host.localAddress(this.fd), 'getsockname');
+  }
+
+  /** The other end's address. */
+  peerAddress(): SocketAddress {
+    if (this.closing) throw socketClosed('TcpStream');
+    return addressOf(this.rt.host.peerAddress(this.fd), 'getpeername');
+  }
+
+  /** @internal called by a TransferOp once its last delivery is in. */
+  settled(op: TransferOp): void {
+    this.inFlight.delete(op);
+    if (this.closing && this.inFlight.size === 0 && this.finishClose !== undefined) this.closeSocket();
+  }
+
+  private transfer(opcode: number, buf: Uint8Array, exact: boolean, options?: IoOptions): Promise<[number, Uint8Array]> {
+    try {
+      validateUint8Array(buf, 'buf');
+      validateSignal(options?.signal, 'options.signal');
+      if (this.closing) throw withBuffer(socketClosed('TcpStream'), buf);
+      this.rt.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let op!: TransferOp;
+    const promise = new Promise<[number, Uint8Array]>((resolve, reject) => {
+      op = new TransferOp(this.rt, this, opcode, buf, exact, resolve, reject, options?.signal);
+    }) as Promise<[number, Uint8Array]> & Cancellable;
+    promise[kCancel] = op;
+    op.begin();
+    return promise;
+  }
+
+  private closeSocket(): void {
+    const finish = this.finishClose!;
+    this.finishClose = undefined;
+    if (this.rt.isClosed) return finish();
+    const op = new PlainOp(() => finish(), () => finish(), 'close');
+    this.rt.track(this.rt.core.submitClose(this.fd), op, 'close');
+  }
+}
+
+/** One read or write, or a run of them for `readExact`/`writeAll`, as one handler. */
+class TransferOp implements OpHandler {
+  private id = 0;
+  private done = 0;
+  private bounce = -1;
+  private reason: PercoreError | undefined;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly stream: TcpStream,
+    private readonly opcode: number,
+    private readonly buf: Uint8Array,
+    private readonly exact: boolean,
+    private readonly resolve: (v: [number, Uint8Array]) => void,
+    private readonly reject: (e: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  begin(): void {
+    if (this.signal?.aborted) return this.reject(withBuffer(abortError(this.signal.reason), this.buf));
+    if (this.buf.length === 0) return this.resolve([0, this.buf]);
+    try {
+      this.submit();
+    } catch (err) {
+      return this.reject(withBuffer(err as PercoreError, this.buf));
+    }
+    this.stream.inFlight.add(this);
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Cancels the operation; it rejects with `reason` unless its result already arrived. */
+  cancel(reason: PercoreError): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.rt.cancel(this.id);
+  }
+
+  complete(res: number): void {
+    const rt = this.rt;
+    if (this.bounce >= 0) {
+      if (res > 0 && this.opcode === L.OP_RECV) rt.copyOut(this.bounce, this.buf, this.done, res);
+      rt.unlend(this.bounce);
+      this.bounce = -1;
+    }
+    if (res > 0) {
+      this.done += res;
+      if (this.exact && this.done < this.buf.length && this.reason === undefined && !rt.isClosed) {
+        try {
+          return this.submit();
+        } catch (err) {
+          return this.finish(undefined, err as PercoreError);
+        }
+      }
+      return this.finish(this.done);
+    }
+    if (res === 0) {
+      if (this.exact && this.opcode === L.OP_RECV) {
+        const err = codedError('ERR_STREAM_PREMATURE_CLOSE', `the stream ended after ${this.done} of ${this.buf.length} bytes`);
+        return this.finish(undefined, err);
+      }
+      return this.finish(this.done);
+    }
+    if (res === CLOSED_RESULT) return this.finish(undefined, runtimeClosed());
+    if (res === -ECANCELED && this.reason !== undefined) return this.finish(undefined, this.reason);
+    return this.finish(undefined, systemError(res, this.opcode === L.OP_RECV ? 'read' : 'write'));
+  }
+
+  private submit(): void {
+    const rt = this.rt;
+    const isRecv = this.opcode === L.OP_RECV;
+    if (rt.lend(this.buf, this.done, this.buf.length - this.done, !isRecv)) this.bounce = rt.lentIndex;
+    const fd = this.stream.fd;
+    const id = isRecv
+      ? rt.core.submitRecv(fd, rt.lentIndex, rt.lentOffset, rt.lentLength)
+      : rt.core.submitSend(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+    try {
+      rt.track(id, this, isRecv ? 'read' : 'write');
+    } catch (err) {
+      if (this.bounce >= 0) { rt.unlend(this.bounce); this.bounce = -1; }
+      throw err;
+    }
+    this.id = id;
+  }
+
+  private finish(n: number | undefined, err?: PercoreError): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.stream.settled(this);
+    if (err === undefined) return this.resolve([n!, this.buf]);
+    if (this.exact) {
+      if (this.opcode === L.OP_RECV) err.bytesRead = this.done;
+      else (err as PercoreError & { bytesWritten?: number }).bytesWritten = this.done;
+    }
+    // A run that was cut short after moving some bytes still reports them.
+    this.reject(withBuffer(err, this.buf));
+  }
+
+  private readonly onAbort = (): void => this.cancel(abortError(this.signal!.reason));
+}
+
+/** An operation with no buffer: connect, shutdown, close. */
+class PlainOp implements OpHandler {
+  private id = 0;
+  private rt: Runtime | undefined;
+
+  constructor(
+    private readonly resolve: (res: number) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly syscall: string,
+    private readonly detail?: string,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** Lets `signal` cancel op `id`. */
+  watch(rt: Runtime, id: number): void {
+    this.rt = rt;
+    this.id = id;
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  complete(res: number): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (res >= 0) this.resolve(res);
+    else if (res === CLOSED_RESULT) this.reject(runtimeClosed());
+    else if (res === -ECANCELED && this.signal?.aborted) this.reject(abortError(this.signal.reason));
+    else this.reject(systemError(res, this.syscall, this.detail));
+  }
+
+  private readonly onAbort = (): void => this.rt!.cancel(this.id);
+}
+
+function withBuffer(err: PercoreError, buf: Uint8Array): PercoreError {
+  err.buffer = buf;
+  return err;
+}
+
+function addressOf(result: SocketAddress | number, syscall: string): SocketAddress {
+  if (typeof result === 'number') throw systemError(result, syscall);
+  return result;
+}

@@ -1,0 +1,86 @@
+// Timers, tasks, timeouts and cancellation that lose no data.
+import { Runtime, sleep, spawn, timeout, PercoreError } from '../../src/index';
+import { connectedPair, expectClean, makeRuntime } from './helpers';
+
+let rt: Runtime;
+beforeAll(() => { rt = makeRuntime(); });
+afterAll(() => rt.close());
+afterEach(() => expectClean(rt));
+
+test('sleep waits at least the time asked, on the core timer wheel', async () => {
+  const start = performance.now();
+  const timer = sleep(30);
+  expect(rt.counters().timers).toBe(1);
+  await timer;
+  expect(performance.now() - start).toBeGreaterThanOrEqual(29);
+});
+
+test('sleeps resolve in deadline order', async () => {
+  const order: number[] = [];
+  await Promise.all([40, 10, 30, 20, 0].map((ms) => sleep(ms).then(() => order.push(ms))));
+  expect(order).toEqual([0, 10, 20, 30, 40]);
+});
+
+test('an aborted sleep rejects with AbortError and frees its timer', async () => {
+  const ac = new AbortController();
+  const p = sleep(10_000, { signal: ac.signal });
+  ac.abort();
+  await expect(p).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+});
+
+test('spawn returns a handle to await, and abort reaches the task through its signal', async () => {
+  expect(await spawn(async () => 7)).toBe(7);
+  const task = spawn(async (signal) => { await sleep(10_000, { signal }); return 'late'; });
+  expect(rt.counters().tasks).toBe(1);
+  task.abort();
+  await expect(task).rejects.toMatchObject({ name: 'AbortError' });
+  expect(() => spawn('nope' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+});
+
+test('timeout resolves with the value when the promise wins and leaves no timer behind', async () => {
+  expect(await timeout(1000, sleep(5).then(() => 'ok'))).toBe('ok');
+  await expect(timeout(1000, Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+  await expect(timeout(-1, Promise.resolve())).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  await expect(timeout(5, 'x' as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+test('a read that times out returns its buffer, and bytes that arrive later are not lost', async () => {
+  const { listener, client, server } = await connectedPair(rt);
+  const buf = Buffer.alloc(64);
+  let err: PercoreError | undefined;
+  try {
+    await timeout(20, server.read(buf));
+  } catch (e) {
+    err = e as PercoreError;
+  }
+  expect(err).toMatchObject({ name: 'TimeoutError', code: 'ETIMEDOUT' });
+  expect(err!.buffer).toBe(buf);
+  await client.writeAll(Buffer.from('after the timeout'));
+  const [n] = await server.read(buf);
+  expect(buf.subarray(0, n).toString()).toBe('after the timeout');
+  await Promise.all([client.close(), server.close(), listener.close()]);
+});
+
+test('an aborted read returns its buffer; the next read gets every byte', async () => {
+  const { listener, client, server } = await connectedPair(rt);
+  for (let round = 0; round < 20; round++) {
+    const ac = new AbortController();
+    const buf = Buffer.alloc(32);
+    const pending = server.read(buf, { signal: ac.signal });
+    // Race the abort against data arriving: either outcome must keep every byte.
+    const msg = Buffer.from(`message-${round}`);
+    await client.writeAll(msg);
+    ac.abort();
+    let got: Buffer;
+    try {
+      const [n] = await pending;
+      got = buf.subarray(0, n);
+    } catch (e) {
+      expect((e as PercoreError).buffer).toBe(buf);
+      const [n] = await server.read(buf);
+      got = buf.subarray(0, n);
+    }
+    expect(got.toString()).toBe(msg.toString());
+  }
+  await Promise.all([client.close(), server.close(), listener.close()]);
+});
