@@ -1,0 +1,12 @@
+// Error returns are -errno with Linux's numbers on every platform: the API layer
+// (src/errno.ts) names them, so the core and the host agree on one table.
+export const ENOENT: i32 = 2; // stale or unknown op id
+export const EBADF: i32 = 9; // negative fd
+export const ENOMEM: i32 = 12; // init: memory cannot grow to hold the regions
+export const EBUSY: i32 = 16; // buffer lent to the kernel
+export const EINVAL: i32 = 22; // argument out of range, or the core is not initialized
+export const ENOSPC: i32 = 28; // op table full
+export const ETIME: i32 = 62; // the kernel's way of saying a TIMEOUT fired
+export const ENOBUFS: i32 = 105; // buffer pool empty
+export const EALREADY: i32 = 114; // init called twice
+export const ECANCELED: i32 = 125; // the op lost to a cancel

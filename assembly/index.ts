@@ -1,0 +1,17 @@
+// The core's exports, exactly those listed in docs/ARCHITECTURE.md ("The
+// core's exports"). Everything else is private to the module. The only import
+// is env.memory; `_initialize` (the start function, exported through
+// asconfig.json) must be called once before anything else.
+export { init, layoutTableLength, layoutTable } from "./init";
+export { bufferAlloc as bufAlloc, bufferFree as bufFree, bufferOwner as bufOwner } from "./buffers";
+export {
+  submitNop, submitAccept, submitConnect, submitRecv, submitSend, submitRead, submitWrite,
+  submitClose, submitShutdown, submitTimeout, timerStart, cancel, abandon,
+} from "./submit";
+export { reap, nextTimeout } from "./loop";
+export { counter } from "./counters";
+export { opState } from "./state";
+export { checkInvariants } from "./invariants";
+
+// The abort handler named by `--use abort=` must be part of the program.
+import "./trap";

@@ -1,0 +1,162 @@
+// checkInvariants: an O(capacity) walk over every table, for tests. Each
+// invariant has its own number so a failing property test names what broke.
+import {
+  CQE_F_MORE, H_DQ_COUNT, H_READY, OP_CANCEL, OP_COUNT, OP_TIMER, SLOT_BITS, SLOT_MASK,
+} from "./layout";
+import {
+  bufferCount, cqMask, initialized, loadHeader, opCapacity, readyMask, sqMask,
+} from "./regions";
+import {
+  FLAG_ABANDONED, FLAG_MULTISHOT, GENERATION_LIMIT, NIL, NO_BUFFER, STATE_ARMED, STATE_COMPLETED,
+  STATE_DELIVERED, STATE_FREE, STATE_QUEUED, STATE_SUBMITTED, freeListLength, idOf, opsInUseCount,
+  setSlotScratch, slotBuffer, slotGeneration, slotHas, slotOpcode, slotScratch, slotSqIndex,
+  slotState, slotWaiting,
+} from "./ops";
+import {
+  OWNER_KERNEL, OWNER_PROGRAM, bufferFreeListLength, bufferScratch, buffersHeld, buffersLent,
+  ownerOf, setBufferScratch,
+} from "./buffers";
+import {
+  batchSlot, cqUnread, readyFlagsAt, readyIdAt, readyLength, sqHead, sqIdAt, sqPending, sqTaken,
+} from "./queues";
+import { timersArmed, timersCheck } from "./timers";
+import { batchLength, readyLiveCount } from "./loop";
+import { inFlight } from "./counters";
+
+// Slot scratch bits: named by the current batch; has a final ready entry.
+const IN_BATCH: u32 = 0x80000000;
+const HAS_FINAL: u32 = 0x40000000;
+const COUNT_MASK: u32 = 0x3fffffff;
+
+export const INVARIANT_OP_FREE_LIST: i32 = 1;
+export const INVARIANT_OPS_IN_USE: i32 = 2;
+export const INVARIANT_GENERATION: i32 = 3;
+export const INVARIANT_OP_RECORD: i32 = 4;
+export const INVARIANT_TIMER_STATE: i32 = 5;
+export const INVARIANT_QUEUED_SQE: i32 = 6;
+export const INVARIANT_OP_BUFFER: i32 = 7;
+export const INVARIANT_ABANDONED_DELIVERED: i32 = 8;
+export const INVARIANT_KERNEL_BUFFER_OWNER: i32 = 9;
+export const INVARIANT_BUFFER_COUNTS: i32 = 10;
+export const INVARIANT_IN_FLIGHT: i32 = 11;
+export const INVARIANT_BATCH: i32 = 12;
+export const INVARIANT_READY_GENERATION: i32 = 13;
+export const INVARIANT_READY_STATE: i32 = 14;
+export const INVARIANT_READY_LIVE: i32 = 15;
+export const INVARIANT_ONE_FINAL: i32 = 16;
+export const INVARIANT_WAITING: i32 = 17;
+export const INVARIANT_READY_ROOM: i32 = 18;
+export const INVARIANT_RINGS: i32 = 19;
+export const INVARIANT_HEADER: i32 = 20;
+export const INVARIANT_ARMED_COUNT: i32 = 21;
+const INVARIANT_WHEEL_BASE: i32 = 30; // + timersCheck()'s number (31..35)
+
+export function checkInvariants(): i32 {
+  if (!initialized) return 0;
+  const free = freeListLength();
+  if (free == NIL) return INVARIANT_OP_FREE_LIST;
+  if (free + opsInUseCount() != opCapacity) return INVARIANT_OPS_IN_USE;
+  if (sqPending() > sqMask + 1 || cqUnread() > cqMask + 1) return INVARIANT_RINGS;
+  if (readyLength() + timersArmed() > readyMask + 1) return INVARIANT_READY_ROOM;
+
+  for (let slot: u32 = 0; slot < opCapacity; slot++) setSlotScratch(slot, 0);
+  for (let index: u32 = 0; index < bufferCount; index++) setBufferScratch(index, 0);
+
+  // Ops, one by one; buffers lent by live ops are tallied.
+  let flying: u64 = 0;
+  let armed: u32 = 0;
+  let delivered: u32 = 0;
+  for (let slot: u32 = 0; slot < opCapacity; slot++) {
+    const generation = slotGeneration(slot);
+    if (generation == 0 || generation > GENERATION_LIMIT) return INVARIANT_GENERATION;
+    const state = slotState(slot);
+    const buffer = slotBuffer(slot);
+    if (state == STATE_FREE) {
+      if (buffer != NO_BUFFER || slotWaiting(slot) != 0) return INVARIANT_OP_RECORD;
+      continue;
+    }
+    const opcode = slotOpcode(slot);
+    if (state > STATE_ARMED || opcode >= OP_COUNT || opcode == OP_CANCEL) return INVARIANT_OP_RECORD;
+    if ((state == STATE_ARMED) != (opcode == OP_TIMER && state != STATE_COMPLETED && state != STATE_DELIVERED)) {
+      return INVARIANT_TIMER_STATE;
+    }
+    if (state == STATE_QUEUED || state == STATE_SUBMITTED || state == STATE_ARMED) flying++;
+    if (state == STATE_ARMED) armed++;
+    if (state == STATE_QUEUED && !sqTaken(slotSqIndex(slot))) {
+      if (sqIdAt(slotSqIndex(slot)) != <u32>idOf(slot)) return INVARIANT_QUEUED_SQE;
+      if (slotSqIndex(slot) - sqHead() >= sqPending()) return INVARIANT_QUEUED_SQE;
+    }
+    if (state == STATE_DELIVERED) {
+      delivered++;
+      if (slotHas(slot, FLAG_ABANDONED)) return INVARIANT_ABANDONED_DELIVERED;
+    }
+    // A delivered op's buffer is the program's again (it may even be free by
+    // now); every other op's buffer is the kernel's, through this op alone.
+    if (buffer != NO_BUFFER && state != STATE_DELIVERED) {
+      if (<u32>buffer >= bufferCount) return INVARIANT_OP_BUFFER;
+      setBufferScratch(buffer, bufferScratch(buffer) + 1);
+    }
+  }
+  if (flying != inFlight()) return INVARIANT_IN_FLIGHT;
+  if (armed != timersArmed()) return INVARIANT_ARMED_COUNT;
+
+  // Buffers: KERNEL exactly when one live op names it; counts match.
+  let lent: u32 = 0;
+  let held: u32 = 0;
+  for (let index: u32 = 0; index < bufferCount; index++) {
+    const owner = ownerOf(index);
+    if ((owner == OWNER_KERNEL ? 1 : 0) != bufferScratch(index)) return INVARIANT_KERNEL_BUFFER_OWNER;
+    if (owner == OWNER_KERNEL) lent++;
+    if (owner == OWNER_PROGRAM) held++;
+  }
+  const freeBuffers = bufferFreeListLength();
+  if (lent != buffersLent() || held != buffersHeld() || freeBuffers == NIL || lent + held + freeBuffers != bufferCount) {
+    return INVARIANT_BUFFER_COUNTS;
+  }
+
+  // The batch names every DELIVERED op, each once, and nothing else.
+  let named: u32 = 0;
+  for (let index: u32 = 0; index < batchLength(); index++) {
+    const slot = batchSlot(index);
+    if (slot == NIL) continue;
+    if (slot >= opCapacity || slotState(slot) != STATE_DELIVERED || slotScratch(slot) != 0) return INVARIANT_BATCH;
+    setSlotScratch(slot, IN_BATCH);
+    named++;
+  }
+  if (named != delivered) return INVARIANT_BATCH;
+  for (let slot: u32 = 0; slot < opCapacity; slot++) setSlotScratch(slot, 0);
+
+  // The ready queue: current generations, states that can still deliver,
+  // one final entry per COMPLETED op, per-op counts, the live count.
+  let live: u32 = 0;
+  for (let position: u32 = 0; position < readyLength(); position++) {
+    const id = readyIdAt(position);
+    const slot = id & SLOT_MASK;
+    if (slot >= opCapacity || slotGeneration(slot) != id >>> SLOT_BITS) return INVARIANT_READY_GENERATION;
+    const state = slotState(slot);
+    if ((readyFlagsAt(position) & CQE_F_MORE) != 0) {
+      if ((state != STATE_SUBMITTED && state != STATE_QUEUED) || !slotHas(slot, FLAG_MULTISHOT)) {
+        // A MORE entry may also precede its op's own final entry.
+        if (state != STATE_COMPLETED) return INVARIANT_READY_STATE;
+      }
+    } else {
+      if (state != STATE_COMPLETED) return INVARIANT_READY_STATE;
+      if ((slotScratch(slot) & HAS_FINAL) != 0) return INVARIANT_ONE_FINAL;
+      setSlotScratch(slot, slotScratch(slot) | HAS_FINAL);
+    }
+    setSlotScratch(slot, slotScratch(slot) + 1);
+    if (!slotHas(slot, FLAG_ABANDONED)) live++;
+  }
+  if (live != readyLiveCount()) return INVARIANT_READY_LIVE;
+  for (let slot: u32 = 0; slot < opCapacity; slot++) {
+    const tally = slotScratch(slot);
+    if ((tally & COUNT_MASK) != slotWaiting(slot)) return INVARIANT_WAITING;
+    if ((slotState(slot) == STATE_COMPLETED) != ((tally & HAS_FINAL) != 0)) return INVARIANT_ONE_FINAL;
+  }
+
+  if (loadHeader(H_READY) != readyLiveCount() || loadHeader(H_DQ_COUNT) != batchLength()) return INVARIANT_HEADER;
+
+  const wheel = timersCheck();
+  if (wheel != 0) return INVARIANT_WHEEL_BASE + <i32>wheel;
+  return 0;
+}

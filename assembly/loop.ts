@@ -1,0 +1,191 @@
+// One reap: retire the previous batch, drain the CQ, fire expired timers, and
+// deliver at most `budget` results.
+//
+// Delivery order is one FIFO, the ready queue: what an earlier reap could not
+// deliver within its budget (carry-over) comes first, then this reap's CQEs in
+// the order the host wrote them, then the timers that expired, in deadline
+// order. Nothing is ever reordered, so an op's MORE deliveries always precede
+// its final one.
+import {
+  CQE_F_MORE, H_DQ_COUNT, H_READY, INTERNAL_ID, OP_TIMEOUT, SLOT_BITS, SLOT_MASK,
+} from "./layout";
+import { ECANCELED, EINVAL, ETIME } from "./errno";
+import { dqCapacity, initialized, storeHeader } from "./regions";
+import {
+  FLAG_ABANDONED, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NIL, NO_BUFFER, STATE_COMPLETED,
+  STATE_DELIVERED, STATE_SUBMITTED, currentState, idOf, opRelease, resolveId, setSlotState,
+  setSlotWaiting, slotBuffer, slotGeneration, slotHas, slotOpcode, slotState, slotWaiting,
+} from "./ops";
+import { bufferHandBack, bufferReclaim } from "./buffers";
+import {
+  batchSlot, cqAvailable, cqConsume, cqFlags, cqId, cqRes, dqWrite, readyCapacity, readyDrop,
+  readyFlagsAt, readyIdAt, readyLength, readyPush, readyResAt, setBatchSlot,
+} from "./queues";
+import { NO_DEADLINE, timerTakeDue, timersAdvance, timersArmed, timersNextTick } from "./timers";
+import { countCompleted, countStale } from "./counters";
+
+// Times are ms as f64 from the caller's clock; beyond 2^52 ms a tick would
+// no longer be an exact integer.
+const MAX_TIME_MS: f64 = 4503599627370496.0;
+
+let batchCount: u32 = 0;
+// Ready-queue entries that will be delivered (entries of abandoned ops will not).
+let readyLive: u32 = 0;
+
+export function loopReset(): void {
+  batchCount = 0;
+  readyLive = 0;
+}
+
+export function isValidTime(ms: f64): bool {
+  return ms >= 0 && ms <= MAX_TIME_MS; // false for NaN too
+}
+
+export function tickOf(ms: f64): u64 {
+  return <u64>floor<f64>(ms);
+}
+
+export function readyLiveCount(): u32 { return readyLive; }
+
+/// The header's `ready` mirrors readyLive at every change, so JS can read it
+/// after cancel and abandon as well as after reap.
+function setReadyLive(count: u32): void {
+  readyLive = count;
+  storeHeader(H_READY, count);
+}
+export function batchLength(): u32 { return batchCount; }
+
+export function reap(nowMs: f64, budget: i32): i32 {
+  if (!initialized || !isValidTime(nowMs) || budget < 1) return -EINVAL;
+  retireBatch();
+  drainCompletions();
+  fireTimers(tickOf(nowMs));
+  const delivered = deliver(min(<u32>budget, dqCapacity));
+  storeHeader(H_DQ_COUNT, delivered);
+  return <i32>delivered;
+}
+
+/// -1: nothing pending; 0: a reap would deliver (or settle) something now;
+/// else the ms until the earliest timer may be due (rounded up).
+export function nextTimeout(nowMs: f64): f64 {
+  if (!initialized) return -1;
+  if (!isValidTime(nowMs)) return -EINVAL;
+  if (readyLength() > 0 || cqAvailable() > 0) return 0;
+  const tick = timersNextTick();
+  if (tick == NO_DEADLINE) return -1;
+  const wait = <f64>tick - nowMs;
+  return wait <= 0 ? 0 : ceil<f64>(wait);
+}
+
+/// The ops delivered by the previous reap are over: free their slots.
+function retireBatch(): void {
+  for (let index: u32 = 0; index < batchCount; index++) {
+    const slot = batchSlot(index);
+    if (slot == NIL) continue; // a MORE delivery: the op goes on
+    assert(slotState(slot) == STATE_DELIVERED);
+    opRelease(slot);
+  }
+  batchCount = 0;
+  storeHeader(H_DQ_COUNT, 0);
+}
+
+function drainCompletions(): void {
+  // Stop while the ready queue could not also take every armed timer's
+  // completion: the rest stays in the CQ (the host sees a full CQ and waits).
+  while (cqAvailable() > 0 && readyLength() + timersArmed() < readyCapacity()) {
+    const id = cqId();
+    const res = cqRes();
+    const flags = cqFlags();
+    cqConsume();
+    if (id != INTERNAL_ID) complete(id, res, flags);
+  }
+}
+
+function complete(id: u32, res: i32, flags: u32): void {
+  const found = resolveId(<i32>id);
+  // Only an op whose SQE the host took can complete; anything else (an old
+  // generation, a duplicate, an id the host made up) must not touch a newer op.
+  if (found < 0 || currentState(<u32>found) != STATE_SUBMITTED) {
+    countStale();
+    return;
+  }
+  const slot = <u32>found;
+  if (slotHas(slot, FLAG_CANCELED_IN_QUEUE)) {
+    finish(slot, -ECANCELED, 0); // the NOP that replaced the op's SQE came back
+    return;
+  }
+  if ((flags & CQE_F_MORE) != 0 && slotHas(slot, FLAG_MULTISHOT)) {
+    if (slotHas(slot, FLAG_ABANDONED)) return; // nobody will read it
+    enqueue(slot, res, CQE_F_MORE);
+    return;
+  }
+  const opcode = slotOpcode(slot);
+  const result = opcode == OP_TIMEOUT && res == -ETIME ? 0 : res;
+  finish(slot, result, flags & ~CQE_F_MORE);
+}
+
+/// The op's final result is known. An abandoned op with nothing left in the
+/// ready queue is settled at once; otherwise the result queues up behind its
+/// earlier deliveries (and an abandoned op is settled when it reaches the head).
+export function finish(slot: u32, res: i32, flags: u32): void {
+  countCompleted();
+  setSlotState(slot, STATE_COMPLETED);
+  if (slotHas(slot, FLAG_ABANDONED) && slotWaiting(slot) == 0) {
+    settleAbandoned(slot);
+    return;
+  }
+  enqueue(slot, res, flags);
+}
+
+function enqueue(slot: u32, res: i32, flags: u32): void {
+  readyPush(<u32>idOf(slot), res, flags);
+  setSlotWaiting(slot, slotWaiting(slot) + 1);
+  if (!slotHas(slot, FLAG_ABANDONED)) setReadyLive(readyLive + 1);
+}
+
+/// An abandoned op's final completion: its buffer goes back to the pool.
+export function settleAbandoned(slot: u32): void {
+  const buffer = slotBuffer(slot);
+  if (buffer != NO_BUFFER) bufferReclaim(<u32>buffer);
+  opRelease(slot);
+}
+
+/// abandon(): its queued deliveries will be skipped.
+export function forgetWaiting(slot: u32): void {
+  setReadyLive(readyLive - slotWaiting(slot));
+}
+
+function fireTimers(now: u64): void {
+  timersAdvance(now);
+  for (let slot = timerTakeDue(); slot != NIL; slot = timerTakeDue()) finish(slot, 0, 0);
+}
+
+function deliver(budget: u32): u32 {
+  let count: u32 = 0;
+  while (count < budget && readyLength() > 0) {
+    const id = readyIdAt(0);
+    const res = readyResAt(0);
+    const flags = readyFlagsAt(0);
+    readyDrop();
+    const slot = id & SLOT_MASK;
+    assert(slotGeneration(slot) == id >>> SLOT_BITS); // an op outlives its queued entries
+    setSlotWaiting(slot, slotWaiting(slot) - 1);
+    const final = (flags & CQE_F_MORE) == 0;
+    if (slotHas(slot, FLAG_ABANDONED)) {
+      if (final) settleAbandoned(slot);
+      continue;
+    }
+    setReadyLive(readyLive - 1);
+    dqWrite(count, id, res, flags, slotOpcode(slot));
+    if (final) {
+      assert(slotState(slot) == STATE_COMPLETED);
+      const buffer = slotBuffer(slot);
+      if (buffer != NO_BUFFER) bufferHandBack(<u32>buffer);
+      setSlotState(slot, STATE_DELIVERED);
+    }
+    setBatchSlot(count, final ? slot : NIL);
+    count++;
+  }
+  batchCount = count;
+  return count;
+}

@@ -1,0 +1,190 @@
+// Every way an op starts (submit*, timerStart) and the two ways the program
+// can give up on one (cancel, abandon). Each export validates all of its
+// arguments before it takes a slot, so a refused call changes nothing.
+import {
+  ADDR_RECORD_SIZE, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_NOP, OP_READ,
+  OP_RECV, OP_SEND, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SQE_F_MULTISHOT,
+} from "./layout";
+import { EBADF, ECANCELED, EINVAL, ENOENT, ENOSPC } from "./errno";
+import { addrRecords, addrStaging, initialized } from "./regions";
+import {
+  FLAG_ABANDONED, FLAG_CANCEL_REQUESTED, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NO_BUFFER,
+  STATE_ARMED, STATE_COMPLETED, STATE_DELIVERED, STATE_QUEUED, STATE_SUBMITTED, currentState,
+  idOf, opAcquire, opRelease, resolveId, setSlotBuffer, setSlotSqIndex, slotHas, slotMark,
+  slotOpcode, slotSqIndex,
+} from "./ops";
+import { bufferAddress, bufferLend, checkLendable } from "./buffers";
+import { NO_FD, sqPush, sqRewriteToNop } from "./queues";
+import { timerArm, timerDisarm, timersAdvance } from "./timers";
+import { finish, forgetWaiting, isValidTime, tickOf } from "./loop";
+import { countCompleted, countSubmitted } from "./counters";
+
+// Longest timer or kernel timeout: 2^32 - 1 ms (~49.7 days), well inside the
+// wheel's range, and ms * 1e6 stays an exact integer of nanoseconds.
+const MAX_DELAY_MS: f64 = 4294967295.0;
+// READ/WRITE positions are exact integers up to 2^53 - 1; -1 means "current".
+const MAX_POSITION: f64 = 9007199254740991.0;
+const CURRENT_POSITION: u64 = 0xffffffffffffffff;
+
+/// A slot for a new op in `state`, or -errno.
+function admit(opcode: u8, state: u8): i32 {
+  if (!initialized) return -EINVAL;
+  const slot = opAcquire(opcode, state);
+  return slot < 0 ? -ENOSPC : slot;
+}
+
+/// Writes the op's SQE, lends its buffer, and returns its id.
+function enqueue(slot: u32, sqeFlags: u8, fd: i32, buffer: i32, addr: u32, len: u32, aux: u32, arg: u64): i32 {
+  const id = idOf(slot);
+  if (buffer != NO_BUFFER) {
+    bufferLend(<u32>buffer);
+    setSlotBuffer(slot, buffer);
+  }
+  setSlotSqIndex(slot, sqPush(<u32>id, slotOpcode(slot), sqeFlags, fd, addr, len, aux, arg));
+  countSubmitted();
+  return id;
+}
+
+/// An op whose SQE carries at most an fd and `aux`.
+function submitSimple(opcode: u8, fd: i32, aux: u32, arg: u64): i32 {
+  const slot = admit(opcode, STATE_QUEUED);
+  if (slot < 0) return slot;
+  return enqueue(<u32>slot, 0, fd, NO_BUFFER, 0, 0, aux, arg);
+}
+
+/// RECV, SEND, READ, WRITE: lend [offset, offset + len) of a program-held
+/// buffer. `position` matters to READ and WRITE only.
+function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {
+  if (fd < 0) return -EBADF;
+  const positioned = opcode == OP_READ || opcode == OP_WRITE;
+  if (positioned && !isValidPosition(position)) return -EINVAL;
+  const lendable = checkLendable(buffer, offset, len);
+  if (lendable < 0) return lendable;
+  const slot = admit(opcode, STATE_QUEUED);
+  if (slot < 0) return slot;
+  const addr = bufferAddress(<u32>buffer, <u32>offset);
+  const arg = positioned ? (position == -1 ? CURRENT_POSITION : <u64>position) : 0;
+  return enqueue(<u32>slot, 0, fd, buffer, addr, <u32>len, 0, arg);
+}
+
+function isValidDelay(ms: f64): bool {
+  return ms >= 0 && ms <= MAX_DELAY_MS; // false for NaN too
+}
+
+/// -1 (the current position) or an exact integer in [0, 2^53).
+function isValidPosition(position: f64): bool {
+  return position == -1 || (position >= 0 && position <= MAX_POSITION && floor<f64>(position) == position);
+}
+
+export function submitNop(): i32 {
+  return submitSimple(OP_NOP, NO_FD, 0, 0);
+}
+
+export function submitAccept(fd: i32, multishot: i32): i32 {
+  if (fd < 0) return -EBADF;
+  if (multishot != 0 && multishot != 1) return -EINVAL;
+  const slot = admit(OP_ACCEPT, STATE_QUEUED);
+  if (slot < 0) return slot;
+  if (multishot) slotMark(<u32>slot, FLAG_MULTISHOT);
+  return enqueue(<u32>slot, multishot ? SQE_F_MULTISHOT : 0, fd, NO_BUFFER, 0, 0, 0, 0);
+}
+
+export function submitConnect(fd: i32): i32 {
+  if (fd < 0) return -EBADF;
+  const slot = admit(OP_CONNECT, STATE_QUEUED);
+  if (slot < 0) return slot;
+  // The op's own record: the staging record is free for the next set-up call
+  // while the kernel still reads this one.
+  const record = addrRecords + <usize>slot * ADDR_RECORD_SIZE;
+  memory.copy(record, addrStaging, ADDR_RECORD_SIZE);
+  return enqueue(<u32>slot, 0, fd, NO_BUFFER, <u32>record, ADDR_RECORD_SIZE, 0, 0);
+}
+
+export function submitRecv(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
+  return submitWithBuffer(OP_RECV, fd, buffer, offset, len, 0);
+}
+
+export function submitSend(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
+  return submitWithBuffer(OP_SEND, fd, buffer, offset, len, 0);
+}
+
+export function submitRead(fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {
+  return submitWithBuffer(OP_READ, fd, buffer, offset, len, position);
+}
+
+export function submitWrite(fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {
+  return submitWithBuffer(OP_WRITE, fd, buffer, offset, len, position);
+}
+
+export function submitClose(fd: i32): i32 {
+  if (fd < 0) return -EBADF;
+  return submitSimple(OP_CLOSE, fd, 0, 0);
+}
+
+export function submitShutdown(fd: i32, how: i32): i32 {
+  if (fd < 0) return -EBADF;
+  if (how < 0 || how > 2) return -EINVAL;
+  return submitSimple(OP_SHUTDOWN, fd, <u32>how, 0);
+}
+
+export function submitTimeout(ms: f64): i32 {
+  if (!isValidDelay(ms)) return -EINVAL;
+  return submitSimple(OP_TIMEOUT, NO_FD, 0, <u64>nearest<f64>(ms * 1e6));
+}
+
+/// A timer in the core's wheel; it fires at the first reap whose now is at
+/// least ceil(nowMs + delayMs) (1 ms granularity, never early).
+export function timerStart(nowMs: f64, delayMs: f64): i32 {
+  if (!isValidTime(nowMs) || !isValidDelay(delayMs)) return -EINVAL;
+  const slot = admit(OP_TIMER, STATE_ARMED);
+  if (slot < 0) return slot;
+  // Bring the wheel up to now so the deadline is within one wheel range of it
+  // (expired timers only move to the due list: they still fire in reap).
+  timersAdvance(tickOf(nowMs));
+  timerArm(<u32>slot, <u64>ceil<f64>(nowMs + delayMs));
+  countSubmitted();
+  return idOf(<u32>slot);
+}
+
+export function cancel(id: i32): i32 {
+  const found = resolveId(id);
+  if (found < 0) return -ENOENT;
+  const slot = <u32>found;
+  const state = currentState(slot);
+  if (state == STATE_COMPLETED || state == STATE_DELIVERED) return 0;
+  if (slotHas(slot, FLAG_CANCEL_REQUESTED)) return 1;
+  slotMark(slot, FLAG_CANCEL_REQUESTED);
+  if (state == STATE_ARMED) {
+    timerDisarm(slot);
+    finish(slot, -ECANCELED, 0);
+  } else if (state == STATE_QUEUED) {
+    // The host has not seen the SQE: neutralize it in place. Its NOP
+    // completion stands for the op and is delivered as -ECANCELED.
+    slotMark(slot, FLAG_CANCELED_IN_QUEUE);
+    sqRewriteToNop(slotSqIndex(slot), <u32>id);
+  } else {
+    assert(state == STATE_SUBMITTED);
+    // The kernel has it: ask it to cancel. The op's own completion still
+    // comes, -ECANCELED or its real result if it won the race.
+    sqPush(INTERNAL_ID, OP_CANCEL, 0, NO_FD, 0, 0, 0, <u64><u32>id);
+  }
+  return 1;
+}
+
+export function abandon(id: i32): i32 {
+  const found = resolveId(id);
+  if (found < 0) return -ENOENT;
+  const slot = <u32>found;
+  const state = currentState(slot);
+  // A delivered op is already the program's; abandoning twice is abandoning once.
+  if (state == STATE_DELIVERED || slotHas(slot, FLAG_ABANDONED)) return 0;
+  slotMark(slot, FLAG_ABANDONED);
+  forgetWaiting(slot);
+  if (state == STATE_ARMED) {
+    // No completion will ever come for a timer: it ends here.
+    timerDisarm(slot);
+    countCompleted();
+    opRelease(slot);
+  }
+  return 0;
+}

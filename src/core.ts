@@ -1,0 +1,103 @@
+// Loads the core (build/core/percore.wasm, built by `npm run build:core`) and
+// gives each caller a fresh instance over its own memory. The module is
+// compiled once per process; instances are cheap. No logic lives here: the
+// core's semantics are in assembly/ and docs/ARCHITECTURE.md.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Every export of the core, as the Wasm module declares it. Ids are positive i32s; errors are -errno (Linux numbers). */
+export interface CoreExports {
+  /** WASI-reactor start function: call once, before anything else (createCore does). */
+  _initialize(): void;
+  /** Lays out every region once; the header address, or -EINVAL / -ENOMEM / -EALREADY. */
+  init(opCapacity: number, bufferCount: number, bufferSize: number, cqEntries: number): number;
+  /** Entries in the layout agreement table. */
+  layoutTableLength(): number;
+  /** Agreement-table entry i as an exact unsigned number, or -EINVAL when i is out of range. */
+  layoutTable(i: number): number;
+  /** A pool buffer, now held by the program; its index, or -ENOBUFS. */
+  bufAlloc(): number;
+  /** Returns a program-held buffer to the pool: 0, -EINVAL (not held by the program), -EBUSY (lent to the kernel). */
+  bufFree(index: number): number;
+  /** 0 free, 1 program, 2 kernel, or -EINVAL for an index out of range. */
+  bufOwner(index: number): number;
+  /** A NOP through the ring; op id or -errno. */
+  submitNop(): number;
+  /** ACCEPT on a listener, multishot 0 or 1 (one delivery per connection, flag MORE while armed); op id or -errno. */
+  submitAccept(fd: number, multishot: number): number;
+  /** CONNECT to the address in the staging record (copied into the op's own record); op id or -errno. */
+  submitConnect(fd: number): number;
+  /** RECV into [offset, offset+len) of a program-held buffer, lent until delivery; op id or -errno. */
+  submitRecv(fd: number, buf: number, offset: number, len: number): number;
+  /** SEND from [offset, offset+len) of a program-held buffer, lent until delivery; op id or -errno. */
+  submitSend(fd: number, buf: number, offset: number, len: number): number;
+  /** READ at position (-1: current position) into a program-held buffer; op id or -errno. */
+  submitRead(fd: number, buf: number, offset: number, len: number, position: number): number;
+  /** WRITE at position (-1: current position) from a program-held buffer; op id or -errno. */
+  submitWrite(fd: number, buf: number, offset: number, len: number, position: number): number;
+  /** CLOSE an fd; op id or -errno. */
+  submitClose(fd: number): number;
+  /** SHUTDOWN an fd, how 0 read / 1 write / 2 both; op id or -errno. */
+  submitShutdown(fd: number, how: number): number;
+  /** A kernel TIMEOUT of ms milliseconds (delivered as 0 when it fires); op id or -errno. */
+  submitTimeout(ms: number): number;
+  /** A timer in the core's wheel, due at ceil(nowMs + delayMs); op id or -errno. */
+  timerStart(nowMs: number, delayMs: number): number;
+  /** 1 cancel requested, 0 too late (already completed), -ENOENT (stale or unknown id). */
+  cancel(id: number): number;
+  /** 0: the op will never be delivered and its buffer returns to the pool; -ENOENT for a stale id. */
+  abandon(id: number): number;
+  /** Retires the previous batch, drains the CQ, fires timers; writes at most budget deliveries to the DQ and returns how many (or -EINVAL). */
+  reap(nowMs: number, budget: number): number;
+  /** -1 nothing pending, 0 a reap has work now, else ms until the earliest timer may be due. */
+  nextTimeout(nowMs: number): number;
+  /** 0 ops in use, 1 submitted total, 2 completed total, 3 buffers lent, 4 buffers held, 5 timers armed, 6 stale CQEs dropped. */
+  counter(k: number): number;
+  /** The op's state (1 queued, 2 submitted, 3 completed, 4 delivered, 5 armed timer), or -ENOENT. */
+  opState(id: number): number;
+  /** 0, or the number of the first broken invariant (O(capacity), for tests). */
+  checkInvariants(): number;
+}
+
+/** One core instance: its memory (imported by the module as env.memory) and its exports. */
+export interface Core {
+  memory: WebAssembly.Memory;
+  exports: CoreExports;
+}
+
+const WASM_RELATIVE_PATH = path.join('build', 'core', 'percore.wasm');
+
+let compiled: WebAssembly.Module | undefined;
+
+/** The package root: the nearest directory above this file that holds package.json (works from src/ and dist/src/). */
+export function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`percore: no package.json above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Absolute path of the core's .wasm file. */
+export function coreWasmPath(): string {
+  return path.join(packageRoot(), WASM_RELATIVE_PATH);
+}
+
+/** The compiled core module, compiled on first use and cached for the process. */
+export function coreModule(): WebAssembly.Module {
+  if (compiled === undefined) {
+    compiled = new WebAssembly.Module(fs.readFileSync(coreWasmPath()));
+  }
+  return compiled;
+}
+
+/** A fresh core instance over a new one-page memory, already `_initialize`d; call `exports.init` next. */
+export function createCore(): Core {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const instance = new WebAssembly.Instance(coreModule(), { env: { memory } });
+  const exports = instance.exports as unknown as CoreExports;
+  exports._initialize();
+  return { memory, exports };
+}
