@@ -40,7 +40,6 @@ export function queuesReset(): void {
 // ---- SQ ----
 
 export function sqHead(): u32 { return loadHeader(H_SQ_HEAD); }
-export function sqTailIndex(): u32 { return sqTail; }
 export function sqPending(): u32 { return sqTail - sqHead(); }
 
 /// Whether the host has taken the SQE written at free-running index `index`.

@@ -91,8 +91,9 @@ export function layOutRegions(
   const pagesNow = memory.size();
   if (pagesNeeded > pagesNow && memory.grow(pagesNeeded - pagesNow) < 0) return -ENOMEM;
 
-  // Fresh pages are zero, but the first page may hold anything a previous
-  // tenant wrote: zero every region so the layout is deterministic.
+  // Grown pages are zero, but the imported memory's existing pages are
+  // whatever the embedder left there: zero every region, so the same calls
+  // always produce the same bytes.
   memory.fill(<usize>header, 0, <usize>(end - header));
 
   headerBase = <usize>header;

@@ -185,4 +185,26 @@ describe('timer wheel', () => {
     const late = x.timerStart(2 ** 36 + 5, 10); // the caller's clock ran ahead
     expect(h.reap(2 ** 36 + 15).map((d) => d.id)).toEqual([far, late]);
   });
+
+  test('a deadline across the top level boundary waits for the next rotation', () => {
+    const h = setup();
+    const { x } = h;
+    const edge = 2 ** 36 - 100; // the wheel's top level wraps at multiples of 2^36 ms
+    const id = x.timerStart(edge, 200);
+    expect(x.nextTimeout(edge)).toBeGreaterThan(0);
+    expect(h.reap(edge + 199)).toEqual([]);
+    expect(x.nextTimeout(edge + 199)).toBe(1);
+    expect(h.reap(edge + 200).map((d) => d.id)).toEqual([id]);
+  });
+
+  test('a clock that steps back never fires early and never loses a timer', () => {
+    const h = setup();
+    const { x } = h;
+    h.reap(1000);
+    const back = x.timerStart(900, 50); // due at 950, already behind the wheel
+    const ahead = x.timerStart(900, 200); // due at 1100
+    expect(h.reap(990).map((d) => d.id)).toEqual([back]);
+    expect(h.reap(1099)).toEqual([]);
+    expect(h.reap(1100).map((d) => d.id)).toEqual([ahead]);
+  });
 });

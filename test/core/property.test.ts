@@ -1,0 +1,261 @@
+// Random interleavings of program, host and clock against a model of what the
+// contract promises: invariants hold after every step, nothing is delivered
+// twice or after abandon, and once everything drains every op that was not
+// abandoned was delivered exactly once and every buffer is back.
+import fc from 'fast-check';
+import * as L from '../../src/layout';
+import { COUNTER, ERRNO, STATE, setup, type Harness } from './fake-host';
+
+type Action =
+  | { kind: 'nop' }
+  | { kind: 'recv'; len: number }
+  | { kind: 'accept'; multishot: boolean }
+  | { kind: 'timer'; delay: number }
+  | { kind: 'take'; max: number }
+  | { kind: 'complete'; pick: number; res: number; more: boolean }
+  | { kind: 'stale'; pick: number }
+  | { kind: 'cancel'; pick: number }
+  | { kind: 'abandon'; pick: number }
+  | { kind: 'free'; pick: number }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'reap'; budget: number };
+
+const action: fc.Arbitrary<Action> = fc.oneof(
+  fc.constant({ kind: 'nop' as const }),
+  fc.record({ kind: fc.constant('recv' as const), len: fc.integer({ min: 1, max: 64 }) }),
+  fc.record({ kind: fc.constant('accept' as const), multishot: fc.boolean() }),
+  fc.record({ kind: fc.constant('timer' as const), delay: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 300_000 })) }),
+  fc.record({ kind: fc.constant('take' as const), max: fc.integer({ min: 1, max: 8 }) }),
+  fc.record({ kind: fc.constant('complete' as const), pick: fc.nat(), res: fc.integer({ min: -130, max: 4096 }), more: fc.boolean() }),
+  fc.record({ kind: fc.constant('stale' as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant('abandon' as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant('free' as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 400_000 })) }),
+  fc.record({ kind: fc.constant('reap' as const), budget: fc.integer({ min: 1, max: 12 }) }),
+);
+
+interface ModelOp {
+  id: number;
+  timer: boolean;
+  multishot: boolean;
+  buffer: number; // -1 none
+  abandoned: boolean;
+  finals: number; // final deliveries seen
+  mustBeCanceled: boolean; // cancelled while QUEUED: must be delivered -ECANCELED
+}
+
+/** What the runs exercised, summed over all of them: the generator must reach every path. */
+const reached = {
+  moreDeliveries: 0, finals: 0, canceledInQueue: 0, canceledInKernel: 0, abandonedInFlight: 0,
+  timersFired: 0, staleDropped: 0, carriedOver: 0, tableFull: 0,
+};
+
+/** An SQE the host took and still owes completions for. */
+interface Taken { id: number; opcode: number; multishot: boolean }
+
+class World {
+  readonly h: Harness;
+  now = 0;
+  readonly ops = new Map<number, ModelOp>();
+  readonly everIssued: number[] = [];
+  readonly retired: number[] = [];
+  readonly taken: Taken[] = [];
+  readonly held: number[] = []; // buffers the program holds
+  staleWritten = 0;
+
+  constructor() {
+    this.h = setup({ ops: 6, buffers: 3, bufferSize: 64, cq: 4 });
+  }
+
+  get x() { return this.h.x; }
+  get host() { return this.h.host; }
+
+  private issued(id: number, op: Omit<ModelOp, 'id' | 'abandoned' | 'finals' | 'mustBeCanceled'>): void {
+    if (id < 0) {
+      expect(id).toBe(-ERRNO.ENOSPC);
+      expect(this.x.counter(COUNTER.IN_USE)).toBe(6);
+      reached.tableFull++;
+      return;
+    }
+    expect(this.ops.has(id)).toBe(false);
+    this.ops.set(id, { id, abandoned: false, finals: 0, mustBeCanceled: false, ...op });
+    this.everIssued.push(id);
+  }
+
+  /** Some id ever issued, its state before the call, and its model op while the core still knows it. */
+  private target(pick: number): { id: number; before: number; op?: ModelOp } | undefined {
+    if (this.everIssued.length === 0) return undefined;
+    const id = this.everIssued[pick % this.everIssued.length];
+    const before = this.x.opState(id);
+    const op = this.ops.get(id);
+    if (before !== -ERRNO.ENOENT) return { id, before, op };
+    // Only an abandoned op disappears without the model retiring it.
+    expect(op === undefined || op.abandoned).toBe(true);
+    return { id, before };
+  }
+
+  step(a: Action): void {
+    const { x, host } = this;
+    switch (a.kind) {
+      case 'nop':
+        this.issued(x.submitNop(), { timer: false, multishot: false, buffer: -1 });
+        break;
+      case 'recv': {
+        let buffer = this.held.pop();
+        if (buffer === undefined) {
+          const b = x.bufAlloc();
+          if (b < 0) { expect(b).toBe(-ERRNO.ENOBUFS); break; }
+          buffer = b;
+        }
+        const id = x.submitRecv(5, buffer, 0, a.len);
+        if (id < 0) this.held.push(buffer);
+        else expect(x.bufOwner(buffer)).toBe(2);
+        this.issued(id, { timer: false, multishot: false, buffer });
+        break;
+      }
+      case 'accept':
+        this.issued(x.submitAccept(3, a.multishot ? 1 : 0), { timer: false, multishot: a.multishot, buffer: -1 });
+        break;
+      case 'timer':
+        this.issued(x.timerStart(this.now, a.delay), { timer: true, multishot: false, buffer: -1 });
+        break;
+      case 'take':
+        for (const sqe of host.take(a.max)) {
+          this.taken.push({ id: sqe.id, opcode: sqe.opcode, multishot: (sqe.flags & L.SQE_F_MULTISHOT) !== 0 });
+        }
+        break;
+      case 'complete': {
+        if (this.taken.length === 0 || host.cqRoom() === 0) break;
+        const index = a.pick % this.taken.length;
+        const t = this.taken[index];
+        const more = a.more && t.multishot && t.opcode === L.OP_ACCEPT;
+        host.complete(t.id, a.res, more ? L.CQE_F_MORE : 0);
+        if (!more) this.taken.splice(index, 1);
+        break;
+      }
+      case 'stale': {
+        if (host.cqRoom() === 0) break;
+        const id = this.retired.length > 0 ? this.retired[a.pick % this.retired.length] : (a.pick | 1) << 16;
+        if (this.ops.has(id)) break;
+        host.complete(id, 1);
+        this.staleWritten++;
+        break;
+      }
+      case 'cancel': {
+        const t = this.target(a.pick);
+        if (!t) break;
+        const r = x.cancel(t.id);
+        if (!t.op) { expect(r).toBe(-ERRNO.ENOENT); break; }
+        expect(r).toBe(t.before === STATE.COMPLETED || t.before === STATE.DELIVERED ? 0 : 1);
+        if (t.before === STATE.QUEUED) t.op.mustBeCanceled = true;
+        if (t.before === STATE.QUEUED) reached.canceledInQueue++;
+        if (t.before === STATE.SUBMITTED) reached.canceledInKernel++;
+        break;
+      }
+      case 'abandon': {
+        const t = this.target(a.pick);
+        if (!t) break;
+        const r = x.abandon(t.id);
+        if (!t.op) { expect(r).toBe(-ERRNO.ENOENT); break; }
+        expect(r).toBe(0);
+        if (t.before !== STATE.DELIVERED) t.op.abandoned = true;
+        if (t.before === STATE.SUBMITTED) reached.abandonedInFlight++;
+        if (t.before === STATE.ARMED) this.forget(t.op);
+        break;
+      }
+      case 'free': {
+        if (this.held.length === 0) break;
+        const [buffer] = this.held.splice(a.pick % this.held.length, 1);
+        expect(x.bufFree(buffer)).toBe(0);
+        break;
+      }
+      case 'advance':
+        this.now += a.ms;
+        break;
+      case 'reap':
+        this.reap(a.budget);
+        break;
+    }
+    expect(x.checkInvariants()).toBe(0);
+  }
+
+  /** An op that is over for the model: its id is stale from now on. */
+  private forget(op: ModelOp): void {
+    this.ops.delete(op.id);
+    this.retired.push(op.id);
+  }
+
+  reap(budget: number): number {
+    // Ops delivered by the previous reap are retired by this one.
+    for (const op of [...this.ops.values()]) if (op.finals === 1) this.forget(op);
+    // Abandoned ops are freed silently, whenever: learn it from opState.
+    for (const op of [...this.ops.values()]) if (op.abandoned && this.x.opState(op.id) === -ERRNO.ENOENT) this.forget(op);
+    const batch = this.h.reap(this.now, budget);
+    if (this.host.field(L.H_READY) > 0) reached.carriedOver++;
+    for (const d of batch) {
+      const op = this.ops.get(d.id);
+      expect(op).toBeDefined();
+      expect(op!.abandoned).toBe(false);
+      expect(op!.finals).toBe(0);
+      expect(d.opcode).toBe(op!.timer ? L.OP_TIMER : d.opcode);
+      if (d.flags & L.CQE_F_MORE) {
+        expect(op!.multishot).toBe(true);
+        reached.moreDeliveries++;
+        continue;
+      }
+      op!.finals++;
+      reached.finals++;
+      if (op!.timer && d.res === 0) reached.timersFired++;
+      if (op!.mustBeCanceled) expect(d.res).toBe(-ERRNO.ECANCELED);
+      if (op!.timer) expect([0, -ERRNO.ECANCELED]).toContain(d.res);
+      if (op!.buffer >= 0) {
+        expect(this.x.bufOwner(op!.buffer)).toBe(1);
+        this.held.push(op!.buffer);
+      }
+    }
+    for (const op of [...this.ops.values()]) if (op.abandoned && this.x.opState(op.id) === -ERRNO.ENOENT) this.forget(op);
+    return batch.length;
+  }
+
+  /** The host finishes everything, the clock runs out, the program reaps until idle. */
+  drain(): void {
+    const { x, host } = this;
+    for (let round = 0; round < 10_000; round++) {
+      for (const sqe of host.take()) this.taken.push({ id: sqe.id, opcode: sqe.opcode, multishot: false });
+      while (this.taken.length > 0 && host.cqRoom() > 0) host.complete(this.taken.shift()!.id, 0);
+      this.now += 1_000_000;
+      this.reap(5);
+      if (this.taken.length === 0 && host.pending() === 0 && x.nextTimeout(this.now) === -1) break;
+    }
+    this.reap(5); // retire the last batch
+    for (const op of this.ops.values()) {
+      expect(op.abandoned).toBe(true); // every other op was delivered and retired
+    }
+    expect(x.counter(COUNTER.IN_USE)).toBe(0);
+    expect(x.counter(COUNTER.LENT)).toBe(0);
+    expect(x.counter(COUNTER.TIMERS)).toBe(0);
+    expect(x.counter(COUNTER.SUBMITTED)).toBe(x.counter(COUNTER.COMPLETED));
+    expect(x.counter(COUNTER.STALE)).toBe(this.staleWritten);
+    reached.staleDropped += this.staleWritten;
+    expect(x.counter(COUNTER.HELD)).toBe(this.held.length);
+    for (const b of this.held) expect(x.bufFree(b)).toBe(0);
+    expect(x.checkInvariants()).toBe(0);
+  }
+}
+
+describe('random interleavings', () => {
+  test('invariants, exactly-once delivery, nothing leaks', () => {
+    fc.assert(
+      fc.property(fc.array(action, { maxLength: 300, size: 'large' }), (actions) => {
+        const world = new World();
+        for (const a of actions) world.step(a);
+        world.drain();
+      }),
+      { numRuns: 400 },
+    );
+    for (const [path, count] of Object.entries(reached)) {
+      expect([path, count > 0]).toEqual([path, true]);
+    }
+  });
+});
