@@ -1,0 +1,200 @@
+#include "core_memory.h"
+
+#include <cerrno>
+#include <cstdio>
+
+#include "fd_table.h"
+
+namespace percore {
+
+namespace {
+
+namespace L = layout;
+
+bool IsPow2Minus1(uint32_t mask) { return (mask & (mask + 1)) == 0; }
+
+struct Region {
+  const char* name;
+  uint64_t start;
+  uint64_t size;
+};
+
+}  // namespace
+
+AttachError CoreMemory::Attach(uint8_t* base, uint32_t size, uint32_t header,
+                               char* message, size_t message_size) {
+  base_ = base;
+  size_ = size;
+  header_ = header;
+  auto fail = [&](AttachError e, const char* fmt, uint32_t a, uint32_t b) {
+    std::snprintf(message, message_size, fmt, a, b);
+    return e;
+  };
+
+  if (header % 64 != 0 || uint64_t{header} + L::kHeaderSize > size) {
+    return fail(AttachError::kHeaderOutOfBounds,
+                "core header at %u is not a 64-byte aligned header inside the "
+                "%u bytes of memory given to the host",
+                header, size);
+  }
+  const uint32_t h = header;
+  const uint32_t magic = Load32(h + L::kHMagic);
+  if (magic != L::kLayoutMagic) {
+    return fail(AttachError::kMagic,
+                "core memory has magic 0x%08x, the host expects 0x%08x "
+                "(\"PRCR\"): this is not a percore core, or its header address "
+                "is wrong",
+                magic, L::kLayoutMagic);
+  }
+  const uint32_t version = Load32(h + L::kHVersion);
+  if (version != L::kLayoutVersion) {
+    return fail(AttachError::kVersion,
+                "core memory layout is version %u, the host speaks version %u: "
+                "rebuild the core and the host from the same sources",
+                version, L::kLayoutVersion);
+  }
+  const uint32_t header_size = Load32(h + L::kHHeaderSize);
+  if (header_size != L::kHeaderSize) {
+    return fail(AttachError::kHeaderSize,
+                "core header size is %u, layout v1 says %u", header_size,
+                L::kHeaderSize);
+  }
+  op_capacity_ = Load32(h + L::kHOpCapacity);
+  if (op_capacity_ == 0 || op_capacity_ > L::kMaxOpCapacity) {
+    return fail(AttachError::kOpCapacity, "core op_capacity %u is not in 1..%u",
+                op_capacity_, L::kMaxOpCapacity);
+  }
+  sq_base_ = Load32(h + L::kHSqEntries);
+  sq_mask_ = Load32(h + L::kHSqMask);
+  cq_base_ = Load32(h + L::kHCqEntries);
+  cq_mask_ = Load32(h + L::kHCqMask);
+  // Masks below 2^24 keep every size computation below far from overflow.
+  if (!IsPow2Minus1(sq_mask_) || !IsPow2Minus1(cq_mask_) ||
+      sq_mask_ >= (1u << 24) || cq_mask_ >= (1u << 24)) {
+    return fail(AttachError::kMask,
+                "core sq_mask %u / cq_mask %u are not powers of two minus one",
+                sq_mask_, cq_mask_);
+  }
+  const uint32_t buffer_size = Load32(h + L::kHBufferSize);
+  const uint32_t buffer_count = Load32(h + L::kHBufferCount);
+  if (buffer_size == 0 || buffer_size % 64 != 0) {
+    return fail(AttachError::kBufferSize,
+                "core buffer_size %u is not a non-zero multiple of 64 (count %u)",
+                buffer_size, buffer_count);
+  }
+  const uint32_t memory_end = Load32(h + L::kHMemoryEnd);
+  if (memory_end > size) {
+    return fail(AttachError::kMemoryEnd,
+                "core memory_end %u is past the %u bytes given to the host",
+                memory_end, size);
+  }
+  arena_ = Load32(h + L::kHArena);
+  addr_records_ = Load32(h + L::kHAddrRecords);
+  addr_staging_ = Load32(h + L::kHAddrStaging);
+  const uint64_t arena_size = uint64_t{buffer_size} * buffer_count;
+
+  const Region regions[] = {
+      {"header", h, L::kHeaderSize},
+      {"SQ", sq_base_, uint64_t{sq_mask_ + 1} * L::kSqeSize},
+      {"CQ", cq_base_, uint64_t{cq_mask_ + 1} * L::kCqeSize},
+      {"DQ", Load32(h + L::kHDqEntries),
+       uint64_t{Load32(h + L::kHDqCapacity)} * L::kDqeSize},
+      {"arena", arena_, arena_size},
+      {"address records", addr_records_,
+       uint64_t{op_capacity_} * L::kAddrRecordSize},
+      {"staging address record", addr_staging_, L::kAddrRecordSize},
+  };
+  constexpr size_t kRegions = sizeof regions / sizeof regions[0];
+  for (size_t i = 0; i < kRegions; i++) {
+    const Region& r = regions[i];
+    if (r.start + r.size > memory_end) {
+      std::snprintf(message, message_size,
+                    "core %s region [%llu, +%llu) is outside memory_end %u",
+                    r.name, static_cast<unsigned long long>(r.start),
+                    static_cast<unsigned long long>(r.size), memory_end);
+      return AttachError::kRegion;
+    }
+    for (size_t j = 0; j < i; j++) {
+      const Region& o = regions[j];
+      if (r.size != 0 && o.size != 0 && r.start < o.start + o.size &&
+          o.start < r.start + r.size) {
+        std::snprintf(message, message_size,
+                      "core %s region overlaps the %s region", r.name, o.name);
+        return AttachError::kRegion;
+      }
+    }
+  }
+
+  arena_end_ = arena_ + static_cast<uint32_t>(arena_size);  // in bounds now
+
+  // Start from the core's counters: a driver may attach to a core that has
+  // already queued work (the API creates the driver right after init, so
+  // both are normally 0).
+  sq_head_ = Load32(h + L::kHSqHead);
+  cq_tail_ = Load32(h + L::kHCqTail);
+  message[0] = '\0';
+  return AttachError::kNone;
+}
+
+Sqe CoreMemory::PeekSqe() const {
+  const uint8_t* p = base_ + sq_base_ + (sq_head_ & sq_mask_) * L::kSqeSize;
+  Sqe s;
+  std::memcpy(&s.id, p + L::kSqeId, 4);
+  s.opcode = p[L::kSqeOpcode];
+  s.flags = p[L::kSqeFlags];
+  std::memcpy(&s.fd, p + L::kSqeFd, 4);
+  std::memcpy(&s.addr, p + L::kSqeAddr, 4);
+  std::memcpy(&s.len, p + L::kSqeLen, 4);
+  std::memcpy(&s.aux, p + L::kSqeAux, 4);
+  std::memcpy(&s.arg, p + L::kSqeArg, 8);
+  return s;
+}
+
+void CoreMemory::PushCqe(uint32_t id, int32_t res, uint32_t flags) {
+  uint8_t* p = base_ + cq_base_ + (cq_tail_ & cq_mask_) * L::kCqeSize;
+  std::memcpy(p + L::kCqeId, &id, 4);
+  std::memcpy(p + L::kCqeRes, &res, 4);
+  std::memcpy(p + L::kCqeFlags, &flags, 4);
+  std::memset(p + L::kCqeFlags + 4, 0, 4);
+  cq_tail_++;
+  Store32(header_ + L::kHCqTail, cq_tail_);
+}
+
+int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
+  // The host keeps per-slot state (uring_driver's in-flight table), so an id
+  // must name a slot the core has, with a non-zero generation; the core's own
+  // requests are only cancels.
+  if (sqe.id == L::kInternalId) {
+    if (sqe.opcode != L::kOpCancel) return -EINVAL;
+  } else if ((sqe.id & L::kSlotMask) >= memory.op_capacity() ||
+             (sqe.id >> L::kSlotBits) == 0) {
+    return -EINVAL;
+  }
+  switch (sqe.opcode) {
+    case L::kOpNop:
+    case L::kOpTimeout:
+    case L::kOpCancel:
+      return 0;
+    case L::kOpAccept:
+    case L::kOpClose:
+      return fds.Contains(sqe.fd) ? 0 : -EBADF;
+    case L::kOpShutdown:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      return sqe.aux <= 2 ? 0 : -EINVAL;
+    case L::kOpConnect:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      return memory.IsOpAddrRecord(sqe.addr) && sqe.len == L::kAddrRecordSize
+                 ? 0
+                 : -EFAULT;
+    case L::kOpRecv:
+    case L::kOpSend:
+    case L::kOpRead:
+    case L::kOpWrite:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      return memory.InArena(sqe.addr, sqe.len) ? 0 : -EFAULT;
+    default:  // kOpTimer never reaches the SQ; anything else is unknown
+      return -EINVAL;
+  }
+}
+
+}  // namespace percore

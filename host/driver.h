@@ -1,0 +1,90 @@
+// The one internal interface every I/O backend implements (io_uring here;
+// epoll and kqueue later, one file each), in the spirit of libuv's
+// uv__io_poll: the Node-API class in addon.cc and the event-loop wiring only
+// ever talk to a Driver.
+//
+// A driver moves SQEs from the core's memory into the kernel and kernel
+// completions into the core's CQ. It never calls JavaScript and never touches
+// libuv: when it has completions the core has not seen yet, it says so
+// (CompletionsPending) and the caller schedules a turn.
+//
+// A driver belongs to the thread that created it. Nothing here is shared
+// between threads.
+#pragma once
+
+#include <cstdint>
+
+#include "core_memory.h"
+#include "fd_table.h"
+
+namespace percore {
+
+struct DriverCounters {
+  uint64_t enters = 0;     // system calls into the kernel's queue (io_uring_enter)
+  uint64_t submitted = 0;  // SQEs taken from the core's SQ (to the kernel or failed by a check)
+  uint64_t completed = 0;  // CQEs written into the core's CQ
+  uint64_t wakeups = 0;    // wake-fd notifications handled (counted by the loop glue)
+};
+
+// The names of what setup obtained, for `features` in JS. Static strings.
+struct FeatureList {
+  static constexpr int kMax = 16;
+  const char* names[kMax];
+  int count = 0;
+  void Add(const char* name) {
+    if (count < kMax) names[count++] = name;
+  }
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
+
+  virtual const char* name() const = 0;
+  virtual const FeatureList& features() const = 0;
+
+  // Takes every SQE between sq_head and sq_tail (checking each; a failed
+  // check becomes a CQE in the core's CQ) and submits them with one kernel
+  // call where the kernel queue allows. Returns the number taken. Stops early,
+  // leaving SQEs in place, only if the core's CQ has no room for an error CQE
+  // or the kernel refuses more work for now.
+  virtual uint32_t Flush() = 0;
+
+  // The wake-up path: drain the wake fd, submit, let the kernel post
+  // completions it deferred to this thread, reap into the core's CQ.
+  // Returns CQEs written.
+  virtual uint32_t Wake() = 0;
+
+  // Flush, wait up to wait_ms (< 0: forever) for at least one completion
+  // unless one is already there, reap. Returns CQEs written.
+  virtual uint32_t Poll(int32_t wait_ms) = 0;
+
+  // True when completions exist that no wake fd notification will announce:
+  // CQEs the kernel has posted but the core's CQ had no room for, or CQEs a
+  // Flush wrote itself (failed checks). The caller must schedule a turn.
+  virtual bool CompletionsPending() const = 0;
+
+  // The fd to watch for readability (the loop's cue to call Wake).
+  virtual int wake_fd() const = 0;
+
+  // Idempotent. Tears the kernel side down (in-flight operations are
+  // cancelled by the kernel) and closes every fd still owned.
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
+
+  CoreMemory& memory() { return memory_; }
+  FdTable& fds() { return fds_; }
+  const FdTable& fds() const { return fds_; }
+  DriverCounters& counters() { return counters_; }
+
+ protected:
+  explicit Driver(const CoreMemory& memory) : memory_(memory) {}
+
+  CoreMemory memory_;
+  FdTable fds_;
+  DriverCounters counters_;
+};
+
+}  // namespace percore
