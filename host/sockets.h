@@ -1,0 +1,53 @@
+// Synchronous socket set-up helpers behind the driver's JS methods, and the
+// conversion between the layout's neutral address record and sockaddr.
+//
+// Every helper returns a value >= 0 or a negative Linux errno; none throws.
+// Fds they create are recorded in the driver's FdTable (and only those, plus
+// accepted connections, may appear in SQEs).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+
+#include "core_memory.h"
+#include "fd_table.h"
+
+namespace percore {
+
+union SockAddr {
+  sockaddr sa;
+  sockaddr_in in4;
+  sockaddr_in6 in6;
+};
+
+// Address record (32 bytes, layout v1) -> sockaddr. Returns the sockaddr
+// length, or 0 if the record's family is neither 4 nor 6.
+socklen_t DecodeAddress(const uint8_t* record, SockAddr* out);
+
+// A decoded socket address for JS: the text form Node uses (IPv6 link-local
+// with "%scope"), family 4 or 6, port.
+struct AddressText {
+  char address[64];
+  int family;
+  uint16_t port;
+};
+
+int32_t OpenSocket(FdTable& fds, int32_t family);          // fd or -errno
+int32_t OpenPipe(FdTable& fds, int32_t fds_out[2]);        // 0 or -errno
+int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option,
+                        int32_t value);                     // 0 or -errno
+int32_t BindStaging(const FdTable& fds, const CoreMemory& memory, int32_t fd);
+int32_t Listen(const FdTable& fds, int32_t fd, int32_t backlog);
+// Parses ip (IPv4, or IPv6 with an optional %scope given as a number or an
+// interface name) and port into the record at `offset`, which must be the
+// staging record or an op's record. 0 or -EINVAL.
+int32_t EncodeAddress(const CoreMemory& memory, const char* ip, int64_t port,
+                      uint32_t offset);
+// getsockname (peer = false) / getpeername (peer = true). 0 or -errno.
+int32_t SocketAddress(const FdTable& fds, int32_t fd, bool peer,
+                      AddressText* out);
+int32_t CloseOwnedFd(FdTable& fds, int32_t fd);             // 0 or -errno
+
+}  // namespace percore

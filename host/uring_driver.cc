@@ -1,0 +1,583 @@
+// io_uring backend. No liburing: the three system calls, the mmap'd rings and
+// one small prep_* helper per operation, named after liburing's.
+//
+// Kernel user_data carries the op id alone, so a CANCEL can name its target
+// exactly. What the reaper needs to know about an op (its opcode: ACCEPT's
+// fd must be recorded, TIMEOUT's -ETIME reported as 0) is kept in a
+// fixed table indexed by the id's slot, filled when the SQE is submitted and
+// cleared by the op's final CQE. The core frees a slot only after that final
+// CQE, so one table entry per slot is enough.
+#include "uring_driver.h"
+
+#include <linux/io_uring.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sockets.h"
+
+namespace percore {
+
+namespace {
+
+namespace L = layout;
+
+int SysSetup(unsigned entries, io_uring_params* p) {
+  long r = syscall(__NR_io_uring_setup, entries, p);
+  return r < 0 ? -errno : static_cast<int>(r);
+}
+
+int SysEnter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
+             const void* arg, size_t arg_size) {
+  long r = syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, arg,
+                   arg_size);
+  return r < 0 ? -errno : static_cast<int>(r);
+}
+
+int SysRegister(int fd, unsigned opcode, const void* arg, unsigned nr_args) {
+  long r = syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
+  return r < 0 ? -errno : static_cast<int>(r);
+}
+
+template <typename T>
+T LoadAcquire(const T* p) {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+template <typename T>
+void StoreRelease(T* p, T v) {
+  __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+// Data an SQE points at, which must stay put until the kernel has consumed
+// the SQE (with IORING_FEAT_SUBMIT_STABLE the kernel copies it then). One per
+// kernel SQ slot: a slot is not reused before the kernel has consumed it.
+union SqeScratch {
+  __kernel_timespec ts;
+  SockAddr addr;
+};
+
+// --- one helper per operation -------------------------------------------
+
+void prep_rw(io_uring_sqe* s, uint8_t op, int fd, const void* addr,
+             uint32_t len, uint64_t offset) {
+  std::memset(s, 0, sizeof *s);
+  s->opcode = op;
+  s->fd = fd;
+  s->addr = reinterpret_cast<uintptr_t>(addr);
+  s->len = len;
+  s->off = offset;
+}
+
+void prep_nop(io_uring_sqe* s) { prep_rw(s, IORING_OP_NOP, -1, nullptr, 0, 0); }
+
+void prep_accept(io_uring_sqe* s, int fd, bool multishot) {
+  prep_rw(s, IORING_OP_ACCEPT, fd, nullptr, 0, 0);
+  // Accepted sockets are created the way OpenSocket creates its own.
+  s->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+  if (multishot) s->ioprio |= IORING_ACCEPT_MULTISHOT;
+}
+
+void prep_connect(io_uring_sqe* s, int fd, const SockAddr* addr,
+                  socklen_t addr_len) {
+  // The address length travels in `off`, as in connect(2)'s third argument.
+  prep_rw(s, IORING_OP_CONNECT, fd, addr, 0, addr_len);
+}
+
+void prep_recv(io_uring_sqe* s, int fd, void* buf, uint32_t len) {
+  prep_rw(s, IORING_OP_RECV, fd, buf, len, 0);
+}
+
+void prep_send(io_uring_sqe* s, int fd, const void* buf, uint32_t len) {
+  prep_rw(s, IORING_OP_SEND, fd, buf, len, 0);
+  // A peer that reset the connection must yield -EPIPE, not kill the process.
+  s->msg_flags = MSG_NOSIGNAL;
+}
+
+void prep_read(io_uring_sqe* s, int fd, void* buf, uint32_t len,
+               uint64_t offset) {
+  // offset all ones = the file's current position (IORING_FEAT_RW_CUR_POS),
+  // which is also the layout's encoding.
+  prep_rw(s, IORING_OP_READ, fd, buf, len, offset);
+}
+
+void prep_write(io_uring_sqe* s, int fd, const void* buf, uint32_t len,
+                uint64_t offset) {
+  prep_rw(s, IORING_OP_WRITE, fd, buf, len, offset);
+}
+
+void prep_close(io_uring_sqe* s, int fd) {
+  prep_rw(s, IORING_OP_CLOSE, fd, nullptr, 0, 0);
+}
+
+void prep_shutdown(io_uring_sqe* s, int fd, int how) {
+  prep_rw(s, IORING_OP_SHUTDOWN, fd, nullptr, static_cast<uint32_t>(how), 0);
+}
+
+void prep_timeout(io_uring_sqe* s, const __kernel_timespec* ts) {
+  // count (off) 0: a pure timer, not "after n completions"; relative,
+  // CLOCK_MONOTONIC.
+  prep_rw(s, IORING_OP_TIMEOUT, -1, ts, 1, 0);
+}
+
+void prep_cancel(io_uring_sqe* s, uint64_t user_data) {
+  prep_rw(s, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0);
+  s->addr = user_data;
+}
+
+// --- setup ----------------------------------------------------------------
+
+uint32_t NextPow2(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+const char* SetupHint(int error) {
+  switch (error) {
+    case EPERM:
+      return "io_uring is not permitted: a seccomp profile forbids it (Docker's "
+             "and containerd's defaults do), or sysctl kernel.io_uring_disabled "
+             "is 2 (or 1 and this user is not in kernel.io_uring_group)";
+    case ENOSYS:
+      return "this kernel has no io_uring (CONFIG_IO_URING off, or a seccomp "
+             "filter answering ENOSYS)";
+    case ENOMEM:
+      return "not enough locked memory for the rings: raise the memlock limit "
+             "(ulimit -l) or ask for fewer entries";
+    case EMFILE:
+    case ENFILE:
+      return "too many open files to create the ring";
+    case EINVAL:
+      return "the kernel rejected every ring configuration tried";
+    case EOPNOTSUPP:
+      return "this kernel's io_uring lacks what percore needs (Linux 5.11 or "
+             "newer: EXT_ARG, SHUTDOWN, SEND/RECV)";
+    default:
+      return "io_uring setup failed";
+  }
+}
+
+// The ops the driver submits; each must be supported (probe).
+constexpr uint8_t kRequiredOps[] = {
+    IORING_OP_NOP,  IORING_OP_ACCEPT, IORING_OP_CONNECT,  IORING_OP_RECV,
+    IORING_OP_SEND, IORING_OP_READ,   IORING_OP_WRITE,    IORING_OP_CLOSE,
+    IORING_OP_SHUTDOWN, IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL};
+
+struct Inflight {
+  uint32_t id;  // 0: free (ids have a non-zero generation)
+  uint8_t opcode;
+};
+
+class UringDriver final : public Driver {
+ public:
+  explicit UringDriver(const CoreMemory& memory) : Driver(memory) {}
+  ~UringDriver() override { Close(); }
+
+  int Setup(uint32_t sq_entries);
+
+  const char* name() const override { return "io_uring"; }
+  const FeatureList& features() const override { return features_; }
+  uint32_t Flush() override;
+  uint32_t Wake() override;
+  uint32_t Poll(int32_t wait_ms) override;
+  bool CompletionsPending() const override;
+  int wake_fd() const override { return event_fd_; }
+  void Close() override;
+  bool closed() const override { return closed_; }
+
+ private:
+  uint32_t TakeSqes();
+  int32_t Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe);
+  int Enter(unsigned min_complete, unsigned flags, const __kernel_timespec* ts);
+  uint32_t Reap();
+  bool NeedGetEvents() const;
+  uint32_t CqReady() const { return LoadAcquire(cq_ktail_) - *cq_khead_; }
+  void DrainWakeFd();
+
+  int ring_fd_ = -1;
+  int event_fd_ = -1;
+  bool closed_ = false;
+  unsigned setup_flags_ = 0;
+  bool multishot_accept_ = false;
+  // CQEs TakeSqes wrote itself (failed checks): no eventfd announces them.
+  bool self_completed_ = false;
+  uint32_t flush_written_ = 0;
+
+  void* ring_map_ = MAP_FAILED;
+  size_t ring_map_size_ = 0;
+  io_uring_sqe* sqes_ = static_cast<io_uring_sqe*>(MAP_FAILED);
+  size_t sqes_map_size_ = 0;
+
+  unsigned* sq_khead_ = nullptr;
+  unsigned* sq_ktail_ = nullptr;
+  unsigned* sq_kflags_ = nullptr;
+  unsigned sq_kmask_ = 0;
+  unsigned sq_kentries_ = 0;
+  unsigned sqe_tail_ = 0;  // local tail, published by Enter
+
+  unsigned* cq_khead_ = nullptr;
+  unsigned* cq_ktail_ = nullptr;
+  unsigned cq_kmask_ = 0;
+  io_uring_cqe* cqes_ = nullptr;
+
+  std::unique_ptr<SqeScratch[]> scratch_;
+  std::unique_ptr<Inflight[]> inflight_;
+  FeatureList features_;
+};
+
+int UringDriver::Setup(uint32_t sq_entries) {
+  // The kernel CQ holds every completion the core's CQ may not have room for
+  // yet: at least one per op and one per cancel (the core's SQ size), and
+  // twice our SQ like the kernel's default. Beyond that IORING_FEAT_NODROP
+  // keeps overflowing CQEs (multishot) in the kernel until we reap.
+  uint32_t cq_entries = NextPow2(2 * sq_entries);
+  if (cq_entries < memory_.sq_entries()) cq_entries = memory_.sq_entries();
+  if (cq_entries < memory_.cq_entries()) cq_entries = memory_.cq_entries();
+
+  // Best first; each step drops what an older kernel rejects with EINVAL.
+  constexpr unsigned kCommon = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+  constexpr unsigned kLadder[] = {
+      // 6.1+: completions run only when this thread asks (GETEVENTS), so the
+      // kernel never interrupts JS to post them.
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+          IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL | kCommon,
+      // 5.19+: no IPI to interrupt the thread for task work.
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+          IORING_SETUP_SUBMIT_ALL | kCommon,
+      IORING_SETUP_SUBMIT_ALL | kCommon,  // 5.18+
+      kCommon,                             // 5.6+
+  };
+  io_uring_params p{};
+  int fd = -EINVAL;
+  for (unsigned flags : kLadder) {
+    p = io_uring_params{};
+    p.flags = flags;
+    p.cq_entries = cq_entries;
+    fd = SysSetup(sq_entries, &p);
+    if (fd != -EINVAL) break;
+  }
+  if (fd < 0) return -fd;
+  ring_fd_ = fd;
+  setup_flags_ = p.flags;
+
+  constexpr unsigned kNeeded =
+      IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG;
+  if ((p.features & kNeeded) != kNeeded) return EOPNOTSUPP;
+
+  // One mapping for both rings (IORING_FEAT_SINGLE_MMAP), one for the SQEs.
+  const size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  const size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+  ring_map_size_ = sq_size > cq_size ? sq_size : cq_size;
+  ring_map_ = mmap(nullptr, ring_map_size_, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_POPULATE, ring_fd_, IORING_OFF_SQ_RING);
+  if (ring_map_ == MAP_FAILED) return errno;
+  sqes_map_size_ = p.sq_entries * sizeof(io_uring_sqe);
+  void* sqes = mmap(nullptr, sqes_map_size_, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_POPULATE, ring_fd_, IORING_OFF_SQES);
+  if (sqes == MAP_FAILED) return errno;
+  sqes_ = static_cast<io_uring_sqe*>(sqes);
+
+  auto* ring = static_cast<uint8_t*>(ring_map_);
+  sq_khead_ = reinterpret_cast<unsigned*>(ring + p.sq_off.head);
+  sq_ktail_ = reinterpret_cast<unsigned*>(ring + p.sq_off.tail);
+  sq_kflags_ = reinterpret_cast<unsigned*>(ring + p.sq_off.flags);
+  sq_kmask_ = *reinterpret_cast<unsigned*>(ring + p.sq_off.ring_mask);
+  sq_kentries_ = *reinterpret_cast<unsigned*>(ring + p.sq_off.ring_entries);
+  cq_khead_ = reinterpret_cast<unsigned*>(ring + p.cq_off.head);
+  cq_ktail_ = reinterpret_cast<unsigned*>(ring + p.cq_off.tail);
+  cq_kmask_ = *reinterpret_cast<unsigned*>(ring + p.cq_off.ring_mask);
+  cqes_ = reinterpret_cast<io_uring_cqe*>(ring + p.cq_off.cqes);
+  // The SQ index array maps ring slot i to SQE i, once and for all.
+  auto* array = reinterpret_cast<unsigned*>(ring + p.sq_off.array);
+  for (unsigned i = 0; i < sq_kentries_; i++) array[i] = i;
+  sqe_tail_ = *sq_ktail_;
+
+  scratch_ = std::make_unique<SqeScratch[]>(sq_kentries_);
+  inflight_ = std::make_unique<Inflight[]>(memory_.op_capacity());
+
+  // Which ops this kernel has. IORING_OP_SOCKET arrived in 5.19 together with
+  // multishot accept, which has no probe bit of its own.
+  constexpr unsigned kProbeOps = 256;
+  alignas(io_uring_probe) uint8_t probe_buf[sizeof(io_uring_probe) +
+                                            kProbeOps * sizeof(io_uring_probe_op)] = {};
+  auto* probe = reinterpret_cast<io_uring_probe*>(probe_buf);
+  if (SysRegister(ring_fd_, IORING_REGISTER_PROBE, probe, kProbeOps) < 0) {
+    return EOPNOTSUPP;
+  }
+  auto supported = [&](uint8_t op) {
+    return op <= probe->last_op && op < probe->ops_len &&
+           (probe->ops[op].flags & IO_URING_OP_SUPPORTED) != 0;
+  };
+  for (uint8_t op : kRequiredOps) {
+    if (!supported(op)) return EOPNOTSUPP;
+  }
+  multishot_accept_ = supported(IORING_OP_SOCKET);
+
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0) return errno;
+  int r = SysRegister(ring_fd_, IORING_REGISTER_EVENTFD, &event_fd_, 1);
+  if (r < 0) return -r;
+
+  if (setup_flags_ & IORING_SETUP_SINGLE_ISSUER) features_.Add("single_issuer");
+  if (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) features_.Add("defer_taskrun");
+  if (setup_flags_ & IORING_SETUP_COOP_TASKRUN) features_.Add("coop_taskrun");
+  if (setup_flags_ & IORING_SETUP_TASKRUN_FLAG) features_.Add("taskrun_flag");
+  if (setup_flags_ & IORING_SETUP_SUBMIT_ALL) features_.Add("submit_all");
+  if (setup_flags_ & IORING_SETUP_CQSIZE) features_.Add("cqsize");
+  if (multishot_accept_) features_.Add("multishot_accept");
+  if (p.features & IORING_FEAT_FAST_POLL) features_.Add("fast_poll");
+  features_.Add("nodrop");
+  features_.Add("ext_arg");
+  return 0;
+}
+
+void UringDriver::Close() {
+  if (closed_) return;
+  closed_ = true;
+  // Closing the ring makes the kernel cancel everything in flight; it holds
+  // its own references to the files involved, so the owned fds can go after.
+  if (ring_fd_ >= 0 && event_fd_ >= 0) {
+    SysRegister(ring_fd_, IORING_UNREGISTER_EVENTFD, nullptr, 0);
+  }
+  if (sqes_ != MAP_FAILED) munmap(sqes_, sqes_map_size_);
+  if (ring_map_ != MAP_FAILED) munmap(ring_map_, ring_map_size_);
+  sqes_ = static_cast<io_uring_sqe*>(MAP_FAILED);
+  ring_map_ = MAP_FAILED;
+  if (ring_fd_ >= 0) ::close(ring_fd_);
+  if (event_fd_ >= 0) ::close(event_fd_);
+  ring_fd_ = event_fd_ = -1;
+  fds_.CloseAll();
+}
+
+// --- submission -------------------------------------------------------------
+
+int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) {
+  uint8_t* base = memory_.base();
+  switch (sqe.opcode) {
+    case L::kOpNop:
+      prep_nop(k);
+      break;
+    case L::kOpAccept:
+      // Without kernel multishot the op completes after one connection,
+      // without CQE_F_MORE: the core sees it finished and the API re-arms.
+      prep_accept(k, sqe.fd, (sqe.flags & L::kSqeFMultishot) && multishot_accept_);
+      break;
+    case L::kOpConnect: {
+      socklen_t len = DecodeAddress(base + sqe.addr, &scratch->addr);
+      if (len == 0) return -EINVAL;  // record family neither 4 nor 6
+      prep_connect(k, sqe.fd, &scratch->addr, len);
+      break;
+    }
+    case L::kOpRecv:
+      prep_recv(k, sqe.fd, base + sqe.addr, sqe.len);
+      break;
+    case L::kOpSend:
+      prep_send(k, sqe.fd, base + sqe.addr, sqe.len);
+      break;
+    case L::kOpRead:
+      prep_read(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg);
+      break;
+    case L::kOpWrite:
+      prep_write(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg);
+      break;
+    case L::kOpClose:
+      prep_close(k, sqe.fd);
+      break;
+    case L::kOpShutdown:
+      prep_shutdown(k, sqe.fd, static_cast<int>(sqe.aux));
+      break;
+    case L::kOpTimeout:
+      scratch->ts.tv_sec = static_cast<int64_t>(sqe.arg / 1000000000u);
+      scratch->ts.tv_nsec = static_cast<long long>(sqe.arg % 1000000000u);
+      prep_timeout(k, &scratch->ts);
+      break;
+    case L::kOpCancel:
+      prep_cancel(k, sqe.arg);
+      break;
+    default:
+      return -EINVAL;  // CheckSqe let it through: cannot happen
+  }
+  k->user_data = sqe.id;
+  return 0;
+}
+
+uint32_t UringDriver::TakeSqes() {
+  uint32_t taken = 0;
+  flush_written_ = 0;
+  for (uint32_t n = memory_.SqPending(); n > 0; n--) {
+    const Sqe sqe = memory_.PeekSqe();
+    int32_t res = CheckSqe(sqe, memory_, fds_);
+    if (res == 0) {
+      if (sqe_tail_ - LoadAcquire(sq_khead_) == sq_kentries_) {
+        // Kernel SQ full: submit what it holds to make room.
+        Enter(0, 0, nullptr);
+        if (sqe_tail_ - LoadAcquire(sq_khead_) == sq_kentries_) break;
+      }
+      const unsigned slot = sqe_tail_ & sq_kmask_;
+      res = Prep(&sqes_[slot], &scratch_[slot], sqe);
+      if (res == 0) {
+        sqe_tail_++;
+        if (sqe.id != L::kInternalId) {
+          inflight_[sqe.id & L::kSlotMask] = Inflight{sqe.id, sqe.opcode};
+        }
+        // The fd is gone for the core from here on, whatever close returns.
+        if (sqe.opcode == L::kOpClose) fds_.Remove(sqe.fd);
+      }
+    }
+    if (res != 0) {
+      if (memory_.CqSpace() == 0) break;  // retried on the next flush
+      memory_.PushCqe(sqe.id, res, 0);
+      counters_.completed++;
+      flush_written_++;
+      self_completed_ = true;
+    }
+    memory_.ConsumeSqe();
+    taken++;
+  }
+  memory_.PublishSqHead();
+  counters_.submitted += taken;
+  return taken;
+}
+
+// Publishes the local SQ tail and makes one io_uring_enter (more only when a
+// kernel without SUBMIT_ALL stopped at a failing SQE). Returns the kernel's
+// answer for the last call, or 0 if there was nothing to do.
+int UringDriver::Enter(unsigned min_complete, unsigned flags,
+                       const __kernel_timespec* ts) {
+  StoreRelease(sq_ktail_, sqe_tail_);
+  io_uring_getevents_arg arg{};
+  const void* argp = nullptr;
+  size_t arg_size = 0;
+  if (ts != nullptr) {
+    arg.ts = reinterpret_cast<uintptr_t>(ts);
+    argp = &arg;
+    arg_size = sizeof arg;
+    flags |= IORING_ENTER_EXT_ARG;
+  }
+  int r = 0;
+  for (;;) {
+    const unsigned to_submit = sqe_tail_ - LoadAcquire(sq_khead_);
+    if (to_submit == 0 && (flags & IORING_ENTER_GETEVENTS) == 0) return r;
+    counters_.enters++;
+    r = SysEnter(ring_fd_, to_submit, min_complete, flags, argp, arg_size);
+    // -EBUSY/-EAGAIN: the kernel is short of CQ room or memory; what it did
+    // not consume stays in its SQ for the next call. -ETIME/-EINTR: a wait
+    // ended. Either way, nothing is lost.
+    if (r <= 0 || static_cast<unsigned>(r) >= to_submit) return r;
+    flags &= ~IORING_ENTER_GETEVENTS;  // the wait, if any, is over
+    min_complete = 0;
+  }
+}
+
+// --- completion -------------------------------------------------------------
+
+bool UringDriver::NeedGetEvents() const {
+  const unsigned sq_flags = LoadAcquire(sq_kflags_);
+  if (sq_flags & IORING_SQ_CQ_OVERFLOW) return true;  // flush the backlog
+  if ((setup_flags_ & IORING_SETUP_DEFER_TASKRUN) == 0) return false;
+  // With TASKRUN_FLAG the kernel says when deferred completions wait for us.
+  return (setup_flags_ & IORING_SETUP_TASKRUN_FLAG) == 0 ||
+         (sq_flags & IORING_SQ_TASKRUN) != 0;
+}
+
+uint32_t UringDriver::Reap() {
+  uint32_t space = memory_.CqSpace();
+  unsigned head = *cq_khead_;
+  const unsigned tail = LoadAcquire(cq_ktail_);
+  uint32_t written = 0;
+  for (; head != tail && written < space; head++, written++) {
+    const io_uring_cqe& cqe = cqes_[head & cq_kmask_];
+    const uint32_t id = static_cast<uint32_t>(cqe.user_data);
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    int32_t res = cqe.res;
+    uint8_t opcode = L::kOpCancel;  // kInternalId: the core's own cancels
+    if (id != L::kInternalId) {
+      Inflight& op = inflight_[id & L::kSlotMask];
+      opcode = op.id == id ? op.opcode : L::kOpCount;
+      if (!more && op.id == id) op.id = 0;
+    }
+    if (opcode == L::kOpTimeout && res == -ETIME) {
+      res = 0;  // the layout's TIMEOUT fires with 0
+    } else if (opcode == L::kOpAccept && res >= 0 && !fds_.Add(res)) {
+      // Past the table's capacity (RLIMIT_NOFILE raised after creation):
+      // the driver could never let the core use it.
+      ::close(res);
+      res = -EMFILE;
+    }
+    memory_.PushCqe(id, res, more ? L::kCqeFMore : 0);
+  }
+  StoreRelease(cq_khead_, head);
+  counters_.completed += written;
+  return written;
+}
+
+void UringDriver::DrainWakeFd() {
+  uint64_t count;
+  // Non-blocking; EAGAIN just means no notification was pending.
+  ssize_t r = ::read(event_fd_, &count, sizeof count);
+  (void)r;
+}
+
+uint32_t UringDriver::Flush() {
+  if (closed_) return 0;
+  const uint32_t taken = TakeSqes();
+  Enter(0, 0, nullptr);
+  return taken;
+}
+
+uint32_t UringDriver::Wake() {
+  if (closed_) return 0;
+  // Drain first: a completion posted after this read signals again.
+  DrainWakeFd();
+  self_completed_ = false;
+  TakeSqes();
+  // One call both submits and, with DEFER_TASKRUN, runs the completions the
+  // kernel deferred to this thread.
+  Enter(0, NeedGetEvents() ? IORING_ENTER_GETEVENTS : 0, nullptr);
+  return flush_written_ + Reap();
+}
+
+uint32_t UringDriver::Poll(int32_t wait_ms) {
+  if (closed_) return 0;
+  DrainWakeFd();
+  self_completed_ = false;
+  TakeSqes();
+  const uint32_t written = flush_written_;
+  const bool ready = written > 0 || CqReady() > 0 || memory_.CqSpace() == 0;
+  if (wait_ms == 0 || ready) {
+    Enter(0, NeedGetEvents() ? IORING_ENTER_GETEVENTS : 0, nullptr);
+  } else {
+    __kernel_timespec ts{};
+    ts.tv_sec = wait_ms / 1000;
+    ts.tv_nsec = static_cast<long long>(wait_ms % 1000) * 1000000;
+    Enter(1, IORING_ENTER_GETEVENTS, wait_ms > 0 ? &ts : nullptr);
+  }
+  return written + Reap();
+}
+
+bool UringDriver::CompletionsPending() const {
+  if (closed_) return false;
+  return self_completed_ || CqReady() > 0 ||
+         (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0;
+}
+
+}  // namespace
+
+std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
+                                          const UringOptions& options,
+                                          UringSetupError* error) {
+  auto driver = std::make_unique<UringDriver>(memory);
+  const int err = driver->Setup(options.sq_entries);
+  if (err != 0) {
+    error->error = err;
+    error->hint = SetupHint(err);
+    return nullptr;  // ~UringDriver releases what Setup got
+  }
+  return driver;
+}
+
+}  // namespace percore

@@ -1,0 +1,28 @@
+// The io_uring backend (Linux), on raw system calls and <linux/io_uring.h>.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "driver.h"
+
+namespace percore {
+
+struct UringOptions {
+  uint32_t sq_entries = 256;  // 1..32768; the kernel rounds up to a power of two
+};
+
+// Why ring setup failed: the errno and a sentence saying what it likely means
+// (seccomp, io_uring_disabled, old kernel, memlock limit...).
+struct UringSetupError {
+  int error = 0;
+  const char* hint = "";
+};
+
+// Creates a ring for `memory` on the calling thread (the ring is created
+// with SINGLE_ISSUER when the kernel has it: only this thread may use it).
+std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
+                                          const UringOptions& options,
+                                          UringSetupError* error);
+
+}  // namespace percore
