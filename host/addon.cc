@@ -1,0 +1,575 @@
+// The Node-API surface (docs/ARCHITECTURE.md, "The host's exports") and the
+// event-loop wiring: one uv_poll_t on the driver's wake fd and one uv_timer_t
+// for the wait onTurn asks for, both on the loop of the thread that created
+// the driver.
+//
+// A turn: drain the wake fd, submit, collect completions into the core's CQ,
+// call onTurn through MakeCallback (microtasks run when it returns), flush
+// what onTurn queued, then arm the timer from onTurn's answer. JS is called
+// only from a turn, never from flush().
+//
+// The module keeps no global state: each driver owns its handles and its
+// references, so one driver per worker thread needs nothing more.
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "driver.h"
+#include "layout.h"
+#include "sockets.h"
+#if PERCORE_HAVE_URING
+#include "uring_driver.h"
+#endif
+
+namespace percore {
+
+namespace {
+
+const char* ErrnoName(int error) {
+  switch (error) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EINTR: return "EINTR";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EINVAL: return "EINVAL";
+    case ENFILE: return "ENFILE";
+    case EMFILE: return "EMFILE";
+    case ENOSYS: return "ENOSYS";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    default: return "EIO";
+  }
+}
+
+void ThrowWithCode(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  error.ThrowAsJavaScriptException();
+}
+
+// Reads info[i] as an integer in [lo, hi]; throws a TypeError / RangeError
+// naming `what` and returns false otherwise.
+bool IntArg(const Napi::CallbackInfo& info, size_t i, const char* what,
+            double lo, double hi, int64_t* out) {
+  Napi::Env env = info.Env();
+  if (!info[i].IsNumber()) {
+    Napi::TypeError::New(env, std::string(what) + " must be a number")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= lo && v <= hi) || std::trunc(v) != v) {
+    Napi::RangeError::New(env, std::string(what) + " must be an integer in range")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
+constexpr double kI32Min = -2147483648.0;
+constexpr double kI32Max = 2147483647.0;
+constexpr double kU32Max = 4294967295.0;
+
+// How a backend is built from the constructor's options. Returns null with
+// a JS exception pending on failure.
+using DriverFactory = std::unique_ptr<Driver> (*)(Napi::Env env,
+                                                  const CoreMemory& memory,
+                                                  Napi::Object options);
+
+#if PERCORE_HAVE_URING
+std::unique_ptr<Driver> MakeUringDriver(Napi::Env env, const CoreMemory& memory,
+                                        Napi::Object options) {
+  UringOptions uring;
+  Napi::Value entries = options.Get("entries");
+  if (!entries.IsUndefined()) {
+    const double v = entries.IsNumber() ? entries.As<Napi::Number>().DoubleValue() : NAN;
+    if (!(v >= 1 && v <= 32768) || std::trunc(v) != v) {
+      Napi::RangeError::New(env, "options.entries must be an integer in 1..32768")
+          .ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    uring.sq_entries = static_cast<uint32_t>(v);
+  }
+  UringSetupError error;
+  std::unique_ptr<Driver> driver = CreateUringDriver(memory, uring, &error);
+  if (!driver) {
+    Napi::Error e = Napi::Error::New(
+        env, std::string("io_uring setup failed (") + ErrnoName(error.error) +
+                 "): " + error.hint);
+    e.Set("code", Napi::String::New(env, ErrnoName(error.error)));
+    e.Set("errno", Napi::Number::New(env, -error.error));
+    e.Set("syscall", Napi::String::New(env, "io_uring_setup"));
+    e.ThrowAsJavaScriptException();
+  }
+  return driver;
+}
+#endif
+
+class DriverObject;
+
+// The libuv handles live in their own heap block: their close callbacks run
+// on a later loop iteration, possibly after the JS object was collected.
+struct LoopHandles {
+  uv_poll_t poll;
+  uv_timer_t timer;
+  DriverObject* owner;  // null once the owner closed
+  int open;             // handles whose close callback has not run
+  // Lets Node wait for the close callbacks at environment teardown (a
+  // worker's loop must hold no handle when it is closed).
+  napi_async_cleanup_hook_handle cleanup;
+};
+
+class DriverObject : public Napi::ObjectWrap<DriverObject> {
+ public:
+  static Napi::Function Define(Napi::Env env, const char* name,
+                               DriverFactory factory);
+  explicit DriverObject(const Napi::CallbackInfo& info);
+  ~DriverObject() override { CloseAll(); }
+
+ private:
+  Napi::Value Name(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value Poll(const Napi::CallbackInfo& info);
+  Napi::Value SetRef(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Socket(const Napi::CallbackInfo& info);
+  Napi::Value Pipe(const Napi::CallbackInfo& info);
+  Napi::Value SetOption(const Napi::CallbackInfo& info);
+  Napi::Value Bind(const Napi::CallbackInfo& info);
+  Napi::Value Listen(const Napi::CallbackInfo& info);
+  Napi::Value EncodeAddress(const Napi::CallbackInfo& info);
+  Napi::Value LocalAddress(const Napi::CallbackInfo& info);
+  Napi::Value PeerAddress(const Napi::CallbackInfo& info);
+  Napi::Value CloseFd(const Napi::CallbackInfo& info);
+
+  Napi::Value AddressOf(const Napi::CallbackInfo& info, bool peer);
+  bool StartLoop(Napi::Env env);
+  void Turn(bool forced);
+  void ScheduleTurn();
+  void ArmTimer(double wait_ms);
+  void CloseAll();
+
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  static void OnHandleClosed(uv_handle_t* handle);
+  static void OnEnvCleanup(napi_async_cleanup_hook_handle hook, void* arg);
+
+  std::unique_ptr<Driver> driver_;
+  LoopHandles* handles_ = nullptr;
+  Napi::FunctionReference on_turn_;
+  Napi::Reference<Napi::Uint8Array> memory_ref_;  // keeps the core's memory alive
+  napi_async_context async_context_ = nullptr;
+  bool ref_ = false;             // handles start unref'd: an idle driver keeps nothing alive
+  bool turn_requested_ = false;  // the timer is armed for 0: a turn is due
+  bool closed_ = false;
+};
+
+Napi::Function DriverObject::Define(Napi::Env env, const char* name,
+                                    DriverFactory factory) {
+  return DefineClass(
+      env, name,
+      {
+          InstanceAccessor<&DriverObject::Name>("name"),
+          InstanceMethod<&DriverObject::Flush>("flush"),
+          InstanceMethod<&DriverObject::Poll>("poll"),
+          InstanceMethod<&DriverObject::SetRef>("setRef"),
+          InstanceMethod<&DriverObject::Counters>("counters"),
+          InstanceMethod<&DriverObject::Close>("close"),
+          InstanceMethod<&DriverObject::Socket>("socket"),
+          InstanceMethod<&DriverObject::Pipe>("pipe"),
+          InstanceMethod<&DriverObject::SetOption>("setOption"),
+          InstanceMethod<&DriverObject::Bind>("bind"),
+          InstanceMethod<&DriverObject::Listen>("listen"),
+          InstanceMethod<&DriverObject::EncodeAddress>("encodeAddress"),
+          InstanceMethod<&DriverObject::LocalAddress>("localAddress"),
+          InstanceMethod<&DriverObject::PeerAddress>("peerAddress"),
+          InstanceMethod<&DriverObject::CloseFd>("closeFd"),
+      },
+      reinterpret_cast<void*>(factory));
+}
+
+DriverObject::DriverObject(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<DriverObject>(info) {
+  Napi::Env env = info.Env();
+  // new UringDriver(memory: Uint8Array, header: number, options: {entries?, onTurn})
+  if (!info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "memory must be a Uint8Array over the core's memory")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Uint8Array memory = info[0].As<Napi::Uint8Array>();
+  if (memory.ByteOffset() != 0) {
+    Napi::TypeError::New(env, "memory must view the core's memory from byte 0")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  int64_t header;
+  if (!IntArg(info, 1, "header", 0, kU32Max, &header)) return;
+  if (!info[2].IsObject() || !info[2].As<Napi::Object>().Get("onTurn").IsFunction()) {
+    Napi::TypeError::New(env, "options.onTurn must be a function")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Object options = info[2].As<Napi::Object>();
+
+  // Offsets are u32: a 4 GiB memory is addressed through its first 4 GiB - 1.
+  const size_t length = memory.ByteLength();
+  const uint32_t size = length > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(length);
+  CoreMemory core;
+  char message[256];
+  if (core.Attach(memory.Data(), size, static_cast<uint32_t>(header), message,
+                  sizeof message) != AttachError::kNone) {
+    ThrowWithCode(env, "ERR_PERCORE_LAYOUT_MISMATCH", message);
+    return;
+  }
+  auto factory = reinterpret_cast<DriverFactory>(info.Data());
+  driver_ = factory(env, core, options);
+  if (!driver_) return;
+
+  memory_ref_ = Napi::Persistent(memory);
+  on_turn_ = Napi::Persistent(options.Get("onTurn").As<Napi::Function>());
+  if (napi_async_init(env, nullptr, Napi::String::New(env, "percore.turn"),
+                      &async_context_) != napi_ok) {
+    async_context_ = nullptr;
+  }
+  if (!StartLoop(env)) return;
+
+  const FeatureList& features = driver_->features();
+  Napi::Array list = Napi::Array::New(env, features.count);
+  for (int i = 0; i < features.count; i++) {
+    list.Set(static_cast<uint32_t>(i), Napi::String::New(env, features.names[i]));
+  }
+  info.This().As<Napi::Object>().DefineProperty(
+      Napi::PropertyDescriptor::Value("features", list, napi_enumerable));
+}
+
+bool DriverObject::StartLoop(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    Napi::Error::New(env, "no libuv loop on this thread").ThrowAsJavaScriptException();
+    return false;
+  }
+  handles_ = new LoopHandles{};
+  handles_->owner = this;
+  handles_->poll.data = handles_;
+  handles_->timer.data = handles_;
+  int r = uv_poll_init(loop, &handles_->poll, driver_->wake_fd());
+  if (r != 0) {
+    delete handles_;
+    handles_ = nullptr;
+    ThrowWithCode(env, uv_err_name(r), std::string("uv_poll_init: ") + uv_strerror(r));
+    return false;
+  }
+  uv_timer_init(loop, &handles_->timer);
+  handles_->open = 2;
+  uv_poll_start(&handles_->poll, UV_READABLE, OnPoll);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->timer));
+  napi_add_async_cleanup_hook(env, OnEnvCleanup, handles_, &handles_->cleanup);
+  return true;
+}
+
+// --- the turn -----------------------------------------------------------------
+
+void DriverObject::OnPoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  // An error status (rare for an eventfd) is handled the same way: a turn
+  // finds out what is really there.
+  auto* h = static_cast<LoopHandles*>(handle->data);
+  if (h->owner == nullptr) return;
+  h->owner->driver_->counters().wakeups++;
+  h->owner->Turn(false);
+}
+
+void DriverObject::OnTimer(uv_timer_t* handle) {
+  auto* h = static_cast<LoopHandles*>(handle->data);
+  if (h->owner != nullptr) h->owner->Turn(true);
+}
+
+void DriverObject::Turn(bool forced) {
+  if (closed_) return;
+  turn_requested_ = false;
+  const uint32_t written = driver_->Wake();
+  // A wake-up that found nothing (poll() took it first) is not worth a call
+  // into JS; timers and requested turns always call.
+  if (!forced && written == 0 && driver_->memory().CqEmpty()) {
+    if (driver_->CompletionsPending()) ScheduleTurn();
+    return;
+  }
+
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  // napi_make_callback wants an object receiver: the driver itself. The
+  // wrapper's reference is weak, so fall back to the global object in the
+  // window between collection and finalization.
+  Napi::Object self = Value();
+  napi_value receiver = self.IsEmpty() ? env.Global() : self;
+  napi_value result = nullptr;
+  const napi_status status = napi_make_callback(
+      env, async_context_, receiver, on_turn_.Value(), 0, nullptr, &result);
+  if (status == napi_pending_exception) {
+    // An exception in onTurn is the program's: report it like any callback
+    // from the loop would (process 'uncaughtException').
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  if (closed_) return;  // onTurn closed the driver
+
+  double wait = -1;
+  if (status == napi_ok && result != nullptr) {
+    Napi::Value value(env, result);
+    if (value.IsNumber()) wait = value.As<Napi::Number>().DoubleValue();
+  }
+  driver_->Flush();
+  if (turn_requested_ || driver_->CompletionsPending()) wait = 0;
+  ArmTimer(wait);
+}
+
+void DriverObject::ScheduleTurn() {
+  if (closed_ || turn_requested_) return;
+  turn_requested_ = true;
+  uv_timer_start(&handles_->timer, OnTimer, 0, 0);
+}
+
+void DriverObject::ArmTimer(double wait_ms) {
+  if (wait_ms == 0) {
+    ScheduleTurn();
+  } else if (wait_ms > 0) {  // NaN and negatives: no timer
+    // Round up: waking early would only cost a turn that finds nothing due.
+    const double ms = std::ceil(wait_ms);
+    uv_timer_start(&handles_->timer, OnTimer,
+                   ms > 2147483647.0 ? 2147483647u : static_cast<uint64_t>(ms), 0);
+  } else {
+    uv_timer_stop(&handles_->timer);
+  }
+}
+
+// --- teardown -----------------------------------------------------------------
+
+void DriverObject::CloseAll() {
+  if (closed_) return;
+  closed_ = true;
+  if (handles_ != nullptr) {
+    handles_->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&handles_->poll), OnHandleClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handles_->timer), OnHandleClosed);
+    handles_ = nullptr;
+  }
+  // After uv_close: libuv allows closing a polled fd once its handle is closing.
+  if (driver_) driver_->Close();
+  on_turn_.Reset();
+  memory_ref_.Reset();
+  if (async_context_ != nullptr) {
+    napi_async_destroy(Env(), async_context_);
+    async_context_ = nullptr;
+  }
+}
+
+void DriverObject::OnHandleClosed(uv_handle_t* handle) {
+  auto* h = static_cast<LoopHandles*>(handle->data);
+  if (--h->open > 0) return;
+  // Unregisters the hook, or tells Node it finished if teardown started it.
+  if (h->cleanup != nullptr) napi_remove_async_cleanup_hook(h->cleanup);
+  delete h;
+}
+
+void DriverObject::OnEnvCleanup(napi_async_cleanup_hook_handle /*hook*/, void* arg) {
+  auto* h = static_cast<LoopHandles*>(arg);
+  // Otherwise close() already ran and its close callbacks will finish.
+  if (h->owner != nullptr) h->owner->CloseAll();
+}
+
+// --- JS methods -------------------------------------------------------------
+
+Napi::Value DriverObject::Name(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), driver_ ? driver_->name() : "");
+}
+
+Napi::Value DriverObject::Flush(const Napi::CallbackInfo& info) {
+  if (closed_) return Napi::Number::New(info.Env(), 0);
+  const uint32_t taken = driver_->Flush();
+  if (driver_->CompletionsPending()) ScheduleTurn();
+  return Napi::Number::New(info.Env(), taken);
+}
+
+Napi::Value DriverObject::Poll(const Napi::CallbackInfo& info) {
+  int64_t wait = 0;
+  if (!info[0].IsUndefined() && !IntArg(info, 0, "waitMs", -1, kI32Max, &wait)) {
+    return info.Env().Undefined();
+  }
+  if (closed_) return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), driver_->Poll(static_cast<int32_t>(wait)));
+}
+
+Napi::Value DriverObject::SetRef(const Napi::CallbackInfo& info) {
+  const bool ref = info[0].ToBoolean().Value();
+  if (!closed_ && ref != ref_) {
+    ref_ = ref;
+    auto* poll = reinterpret_cast<uv_handle_t*>(&handles_->poll);
+    auto* timer = reinterpret_cast<uv_handle_t*>(&handles_->timer);
+    if (ref) {
+      uv_ref(poll);
+      uv_ref(timer);
+    } else {
+      uv_unref(poll);
+      uv_unref(timer);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value DriverObject::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DriverCounters& c = driver_->counters();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("enters", Napi::Number::New(env, static_cast<double>(c.enters)));
+  out.Set("submitted", Napi::Number::New(env, static_cast<double>(c.submitted)));
+  out.Set("completed", Napi::Number::New(env, static_cast<double>(c.completed)));
+  out.Set("openFds", Napi::Number::New(env, driver_->fds().count()));
+  out.Set("wakeups", Napi::Number::New(env, static_cast<double>(c.wakeups)));
+  return out;
+}
+
+Napi::Value DriverObject::Close(const Napi::CallbackInfo& info) {
+  CloseAll();
+  return info.Env().Undefined();
+}
+
+// The helpers below answer -EBADF once the driver is closed: it owns no fd
+// any more, and one created now would never be closed by it.
+Napi::Value DriverObject::Socket(const Napi::CallbackInfo& info) {
+  int64_t family;
+  if (!IntArg(info, 0, "family", kI32Min, kI32Max, &family)) return info.Env().Undefined();
+  const int32_t r = closed_ ? -EBADF : OpenSocket(driver_->fds(), static_cast<int32_t>(family));
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value DriverObject::Pipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fds[2];
+  const int32_t r = closed_ ? -EBADF : OpenPipe(driver_->fds(), fds);
+  if (r < 0) return Napi::Number::New(env, r);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fds[0]));
+  out.Set(1u, Napi::Number::New(env, fds[1]));
+  return out;
+}
+
+Napi::Value DriverObject::SetOption(const Napi::CallbackInfo& info) {
+  int64_t fd, option, value;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd) ||
+      !IntArg(info, 1, "option", 0, kU32Max, &option) ||
+      !IntArg(info, 2, "value", kI32Min, kI32Max, &value)) {
+    return info.Env().Undefined();
+  }
+  const int32_t r = closed_ ? -EBADF
+                            : SetSocketOption(driver_->fds(), static_cast<int32_t>(fd),
+                                              static_cast<uint32_t>(option),
+                                              static_cast<int32_t>(value));
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value DriverObject::Bind(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return info.Env().Undefined();
+  const int32_t r = closed_ ? -EBADF
+                            : BindStaging(driver_->fds(), driver_->memory(),
+                                          static_cast<int32_t>(fd));
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value DriverObject::Listen(const Napi::CallbackInfo& info) {
+  int64_t fd, backlog;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd) ||
+      !IntArg(info, 1, "backlog", kI32Min, kI32Max, &backlog)) {
+    return info.Env().Undefined();
+  }
+  const int32_t r = closed_ ? -EBADF
+                            : percore::Listen(driver_->fds(), static_cast<int32_t>(fd),
+                                              static_cast<int32_t>(backlog));
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value DriverObject::EncodeAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) {
+    Napi::TypeError::New(env, "ip must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int64_t port, offset;
+  if (!IntArg(info, 1, "port", kI32Min, kI32Max, &port) ||
+      !IntArg(info, 2, "offset", 0, kU32Max, &offset)) {
+    return env.Undefined();
+  }
+  const std::string ip = info[0].As<Napi::String>().Utf8Value();
+  if (closed_) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(
+      env, percore::EncodeAddress(driver_->memory(), ip.c_str(), port,
+                                  static_cast<uint32_t>(offset)));
+}
+
+Napi::Value DriverObject::AddressOf(const Napi::CallbackInfo& info, bool peer) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return env.Undefined();
+  AddressText text;
+  const int32_t r = closed_ ? -EBADF
+                            : SocketAddress(driver_->fds(), static_cast<int32_t>(fd),
+                                            peer, &text);
+  if (r < 0) return Napi::Number::New(env, r);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("address", Napi::String::New(env, text.address));
+  out.Set("family", Napi::String::New(env, text.family == 4 ? "IPv4" : "IPv6"));
+  out.Set("port", Napi::Number::New(env, text.port));
+  return out;
+}
+
+Napi::Value DriverObject::LocalAddress(const Napi::CallbackInfo& info) {
+  return AddressOf(info, false);
+}
+
+Napi::Value DriverObject::PeerAddress(const Napi::CallbackInfo& info) {
+  return AddressOf(info, true);
+}
+
+Napi::Value DriverObject::CloseFd(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return info.Env().Undefined();
+  const int32_t r = closed_ ? -EBADF : CloseOwnedFd(driver_->fds(), static_cast<int32_t>(fd));
+  return Napi::Number::New(info.Env(), r);
+}
+
+// --- module -------------------------------------------------------------------
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Napi::Array table = Napi::Array::New(env, layout::kLayoutTableLength);
+  for (size_t i = 0; i < layout::kLayoutTableLength; i++) {
+    table.Set(static_cast<uint32_t>(i), Napi::Number::New(env, layout::kLayoutTable[i]));
+  }
+  exports.Set("layoutTable", table);
+#if PERCORE_HAVE_URING
+  exports.Set("UringDriver", DriverObject::Define(env, "UringDriver", MakeUringDriver));
+#endif
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace percore
+
+// NODE_API_MODULE pastes its second argument into a name: it must be plain.
+static Napi::Object InitPercore(Napi::Env env, Napi::Object exports) {
+  return percore::Init(env, exports);
+}
+NODE_API_MODULE(percore, InitPercore)

@@ -1,0 +1,137 @@
+// Loads the native host (build/host/Release/percore.node) and describes its
+// surface; docs/ARCHITECTURE.md, "The host's exports", is the contract.
+// No logic lives here: the runtime decides what to do with a driver.
+
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** A socket address as the host reports it (the shape of Node's `address()`). */
+export interface HostAddress {
+  /** Text form; an IPv6 link-local address carries `%interface`. */
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
+/** What a driver has done so far. */
+export interface DriverCounters {
+  /** System calls into the kernel's queue (`io_uring_enter`). */
+  enters: number;
+  /** SQEs taken from the core's SQ: handed to the kernel or failed by a check. */
+  submitted: number;
+  /** CQEs written into the core's CQ (a multishot op writes several). */
+  completed: number;
+  /** Fds the driver owns now (sockets, pipes, accepted connections). */
+  openFds: number;
+  /** Wake-fd notifications handled on Node's loop. */
+  wakeups: number;
+}
+
+export interface DriverOptions {
+  /** Kernel SQ entries, 1..32768 (default 256). The kernel CQ is sized to cover the core's CQ. */
+  entries?: number;
+  /**
+   * Called on Node's loop (through MakeCallback: microtasks run after it) when
+   * completions were reaped into the core's CQ, when the timer it armed fires,
+   * or when a turn was asked for. Returns the next wait: -1 none, 0 another
+   * turn on the next loop iteration, > 0 milliseconds. Never called from
+   * `flush()` or `poll()`. An exception thrown here is an uncaught exception.
+   */
+  onTurn: () => number;
+}
+
+/**
+ * One driver per thread: moves SQEs from the core's memory into the kernel and
+ * completions back into the core's CQ. Sync helpers return a value >= 0 or a
+ * negative Linux errno; they never throw for system errors.
+ */
+export interface Driver {
+  /** The backend: `'io_uring'`. */
+  readonly name: string;
+  /** What setup obtained: `single_issuer`, `defer_taskrun`, `multishot_accept`, `submit_all`, ... */
+  readonly features: readonly string[];
+  /**
+   * Takes every SQE between sq_head and sq_tail (checking each; a failed check
+   * is completed with -EINVAL / -EBADF / -EFAULT in the core's CQ) and submits
+   * them with one kernel call. Returns the number taken. If completions are
+   * already available it schedules a turn; it never calls JS.
+   */
+  flush(): number;
+  /**
+   * Flush, wait up to `waitMs` (-1: forever, 0: not at all) for at least one
+   * completion, reap into the core's CQ. Returns CQEs written. Never calls
+   * `onTurn`; for tests and hosts without an event loop.
+   */
+  poll(waitMs: number): number;
+  /**
+   * Whether the driver's handles keep Node's loop alive. A new driver is
+   * unref'd: the API refs it while ops or timers are in flight.
+   */
+  setRef(ref: boolean): void;
+  counters(): DriverCounters;
+  /**
+   * Idempotent: stops the loop handles, tears the ring down (the kernel
+   * cancels what is in flight; no CQE is written for it) and closes every fd
+   * the driver still owns. Afterwards flush/poll return 0 and the helpers -EBADF.
+   */
+  close(): void;
+  /** A non-blocking, close-on-exec TCP socket (family 4 or 6): fd or -errno. */
+  socket(family: 4 | 6): number;
+  /** `[readFd, writeFd]`, both non-blocking, or -errno (for tests). */
+  pipe(): [number, number] | number;
+  /** `option` is a `SOCKOPT_*` of the layout; value 0 turns it off. 0 or -errno. */
+  setOption(fd: number, option: number, value: number): number;
+  /** Binds to the staging address record (write it with `encodeAddress` first). 0 or -errno. */
+  bind(fd: number): number;
+  listen(fd: number, backlog: number): number;
+  /**
+   * Writes `ip` (IPv4, or IPv6 with optional `%scope`) and `port` into the
+   * 32-byte record at `offset`, which must be the staging record or an op's
+   * record. 0 or -EINVAL.
+   */
+  encodeAddress(ip: string, port: number, offset: number): number;
+  localAddress(fd: number): HostAddress | number;
+  peerAddress(fd: number): HostAddress | number;
+  /** Synchronous close of an fd this driver owns (error paths). 0 or -errno (-EBADF if not owned). */
+  closeFd(fd: number): number;
+}
+
+export interface DriverConstructor {
+  /**
+   * Throws an Error with code `ERR_PERCORE_LAYOUT_MISMATCH` if the header at
+   * `header` is not a valid layout of this version (the message names both
+   * versions), or with the errno name as code (`EPERM`, `ENOSYS`, `ENOMEM`,
+   * ...) and a hint if the kernel queue cannot be set up.
+   */
+  new (memory: Uint8Array, header: number, options: DriverOptions): Driver;
+}
+
+export interface HostModule {
+  /** The host's agreement table (host/layout.h), to compare with the core's and src/layout.ts. */
+  readonly layoutTable: readonly number[];
+  /** Present on Linux. */
+  readonly UringDriver: DriverConstructor;
+}
+
+/** The package root: the nearest directory above this file with a package.json. */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`percore: no package.json above ${__dirname}`);
+    dir = parent;
+  }
+}
+
+let cached: HostModule | undefined;
+
+/** Loads the addon once per module instance (works from `src/` and `dist/src/`). */
+export function loadHost(): HostModule {
+  if (cached === undefined) {
+    const file = path.join(packageRoot(), 'build', 'host', 'Release', 'percore.node');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    cached = require(file) as HostModule;
+  }
+  return cached;
+}
