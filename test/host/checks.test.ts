@@ -1,0 +1,274 @@
+// What the host refuses: bad headers at construction, bad SQEs before the
+// kernel sees them, bad arguments to the sync helpers.
+
+import * as fs from 'fs';
+import * as L from '../../src/layout';
+import { collect, FakeCore } from './fake-core';
+import { closeAll, E, host, makeDriver, ok } from './setup';
+
+afterEach(closeAll);
+
+/** The error `fn` throws, or a failed assertion if it returns. */
+function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error('expected a throw');
+}
+
+describe('header checks at construction', () => {
+  function construct(core: FakeCore, header = core.header): () => void {
+    return () => {
+      const driver = new host.UringDriver(core.bytes, header, { onTurn: () => -1 });
+      driver.close();
+    };
+  }
+
+  function expectMismatch(core: FakeCore, message: RegExp, header?: number): void {
+    const error = thrown(construct(core, header));
+    expect(error.name).toBe('Error');
+    expect(error.code).toBe('ERR_PERCORE_LAYOUT_MISMATCH');
+    expect(error.message).toMatch(message);
+  }
+
+  test('a valid fake core is accepted', () => {
+    expect(construct(new FakeCore())).not.toThrow();
+  });
+
+  test('wrong magic', () => {
+    const core = new FakeCore();
+    core.setHeader(L.H_MAGIC, 0x12345678);
+    expectMismatch(core, /magic 0x12345678.*0x50524352/);
+  });
+
+  test('wrong version names both versions', () => {
+    const core = new FakeCore();
+    core.setHeader(L.H_VERSION, 2);
+    expectMismatch(core, /version 2, the host speaks version 1/);
+  });
+
+  test('wrong header size', () => {
+    const core = new FakeCore();
+    core.setHeader(L.H_HEADER_SIZE, 64);
+    expectMismatch(core, /header size is 64/);
+  });
+
+  test('header offset unaligned or outside the memory', () => {
+    const core = new FakeCore();
+    expectMismatch(core, /not a 64-byte aligned header/, core.header + 4);
+    expectMismatch(core, /not a 64-byte aligned header/, core.bytes.length);
+  });
+
+  test('memory_end past the memory given', () => {
+    const core = new FakeCore();
+    core.setHeader(L.H_MEMORY_END, core.bytes.length + 64);
+    expectMismatch(core, /memory_end/);
+  });
+
+  test('a region past memory_end', () => {
+    const core = new FakeCore();
+    core.setHeader(L.H_ADDR_STAGING, core.memoryEnd);
+    expectMismatch(core, /staging address record region .* outside memory_end/);
+  });
+
+  test('overlapping regions', () => {
+    const core = new FakeCore();
+    core.setHeader(L.H_CQ_ENTRIES, core.sq);
+    expectMismatch(core, /CQ region overlaps the SQ region/);
+  });
+
+  test('masks that are not a power of two minus one', () => {
+    const core = new FakeCore();
+    core.setHeader(L.H_CQ_MASK, 5);
+    expectMismatch(core, /not powers of two minus one/);
+  });
+
+  test('op capacity and buffer size out of range', () => {
+    const a = new FakeCore();
+    a.setHeader(L.H_OP_CAPACITY, 0);
+    expectMismatch(a, /op_capacity 0/);
+    const b = new FakeCore();
+    b.setHeader(L.H_BUFFER_SIZE, 100);
+    expectMismatch(b, /buffer_size 100/);
+  });
+
+  test('argument types', () => {
+    const core = new FakeCore();
+    const U = host.UringDriver;
+    const onTurn = () => -1;
+    // The addon's errors come from the main realm, not jest's: compare names.
+    expect(thrown(() => new U(new Uint16Array(8) as unknown as Uint8Array, 0, { onTurn })).name).toBe('TypeError');
+    expect(thrown(() => new U(core.bytes.subarray(64), core.header, { onTurn })).name).toBe('TypeError');
+    expect(thrown(() => new U(core.bytes, core.header, {} as never)).name).toBe('TypeError');
+    expect(thrown(() => new U(core.bytes, -1, { onTurn })).name).toBe('RangeError');
+    expect(thrown(() => new U(core.bytes, core.header, { onTurn, entries: 0 })).name).toBe('RangeError');
+    expect(thrown(() => new U(core.bytes, core.header, { onTurn, entries: 40000 })).name).toBe('RangeError');
+  });
+});
+
+describe('SQE checks', () => {
+  /** Submits one SQE and returns its result; asserts the kernel never saw it. */
+  function resultOf(init: Parameters<FakeCore['submit']>[0], options = {}): number {
+    const { core, driver } = makeDriver(options);
+    const enters = driver.counters().enters;
+    core.submit(init);
+    expect(driver.flush()).toBe(1);
+    expect(driver.counters().enters).toBe(enters); // completed without a system call
+    const cqes = core.takeCqes();
+    expect(cqes).toHaveLength(1);
+    expect(cqes[0].id).toBe(init.id);
+    expect(cqes[0].flags).toBe(0);
+    return cqes[0].res;
+  }
+
+  const id = ((1 << L.SLOT_BITS) | 3) >>> 0;
+
+  test('unknown opcodes and TIMER are -EINVAL', () => {
+    expect(resultOf({ id, opcode: L.OP_TIMER })).toBe(-E.EINVAL);
+    expect(resultOf({ id, opcode: L.OP_COUNT })).toBe(-E.EINVAL);
+    expect(resultOf({ id, opcode: 200 })).toBe(-E.EINVAL);
+  });
+
+  test('malformed ids are -EINVAL', () => {
+    expect(resultOf({ id: 3, opcode: L.OP_NOP })).toBe(-E.EINVAL); // generation 0
+    expect(resultOf({ id: (1 << L.SLOT_BITS) | 16, opcode: L.OP_NOP })).toBe(-E.EINVAL); // slot >= capacity
+    expect(resultOf({ id: L.INTERNAL_ID, opcode: L.OP_NOP })).toBe(-E.EINVAL); // internal: cancels only
+  });
+
+  test('fds the driver does not own are -EBADF', () => {
+    const file = fs.openSync(__filename, 'r');
+    try {
+      for (const fd of [0, 1, 2, file, -1, 1 << 30]) {
+        expect(resultOf({ id, opcode: L.OP_READ, fd, addr: new FakeCore().arena, len: 8, arg: -1n })).toBe(-E.EBADF);
+      }
+      for (const opcode of [L.OP_ACCEPT, L.OP_CLOSE, L.OP_SHUTDOWN, L.OP_RECV, L.OP_SEND, L.OP_WRITE, L.OP_CONNECT]) {
+        expect(resultOf({ id, opcode, fd: file })).toBe(-E.EBADF);
+      }
+    } finally {
+      fs.closeSync(file);
+    }
+  });
+
+  test('buffers not entirely inside the arena are -EFAULT', () => {
+    const { core, driver } = makeDriver();
+    const [r, w] = ok(driver.pipe());
+    const arenaEnd = core.arena + core.bufferCount * core.bufferSize;
+    const cases: Array<[number, number]> = [
+      [core.arena - 1, 8], // starts before
+      [arenaEnd - 4, 8], // runs past the end
+      [arenaEnd + 64, 0], // empty, but past the end
+      [core.arena, 0xffffffff], // length overflows u32
+      [0xfffffff0, 0x20], // addr + len wraps around
+      [core.header, 16], // the header itself
+    ];
+    let slot = 0;
+    for (const [addr, len] of cases) {
+      for (const [opcode, fd] of [[L.OP_READ, r], [L.OP_WRITE, w], [L.OP_RECV, r], [L.OP_SEND, w]]) {
+        const cqeId = core.id(slot++ % core.opCapacity, 1 + slot);
+        core.submit({ id: cqeId, opcode, fd, addr, len, arg: -1n });
+        driver.flush();
+        expect(core.takeCqes()).toEqual([{ id: cqeId, res: -E.EFAULT, flags: 0 }]);
+      }
+    }
+  });
+
+  test('CONNECT with anything but an op address record is -EFAULT', () => {
+    const { core, driver } = makeDriver();
+    const sock = ok(driver.socket(4));
+    const cases: Array<[number, number]> = [
+      [core.addrStaging, 32], // the staging record is for bind, not ops
+      [core.addrRecord(1) + 4, 32], // not a record start
+      [core.addrRecord(core.opCapacity), 32], // one past the last
+      [core.arena, 32],
+      [core.addrRecord(1), 16], // wrong length
+    ];
+    for (const [addr, len] of cases) {
+      core.submit({ id: core.id(1), opcode: L.OP_CONNECT, fd: sock, addr, len });
+      driver.flush();
+      expect(core.takeCqes()).toEqual([{ id: core.id(1), res: -E.EFAULT, flags: 0 }]);
+    }
+    // A record with no family set fails in the host too (-EINVAL).
+    core.submit({ id: core.id(1), opcode: L.OP_CONNECT, fd: sock, addr: core.addrRecord(1), len: 32 });
+    expect(collect(driver, core, 1)).toEqual([{ id: core.id(1), res: -E.EINVAL, flags: 0 }]);
+  });
+
+  test('SHUTDOWN how outside 0..2 is -EINVAL', () => {
+    const { core, driver } = makeDriver();
+    const sock = ok(driver.socket(4));
+    core.submit({ id: core.id(1), opcode: L.OP_SHUTDOWN, fd: sock, aux: 3 });
+    driver.flush();
+    expect(core.takeCqes()).toEqual([{ id: core.id(1), res: -E.EINVAL, flags: 0 }]);
+  });
+});
+
+describe('sync helpers', () => {
+  test('socket, encodeAddress and addresses for IPv6', () => {
+    const { core, driver } = makeDriver();
+    const fd = ok(driver.socket(6));
+    expect(driver.encodeAddress('::1', 0, core.addrStaging)).toBe(0);
+    expect(core.view.getUint16(core.addrStaging + L.ADDR_FAMILY, true)).toBe(6);
+    expect(core.bytes[core.addrStaging + L.ADDR_BYTES + 15]).toBe(1);
+    expect(driver.bind(fd)).toBe(0);
+    expect(driver.listen(fd, 8)).toBe(0);
+    const local = driver.localAddress(fd);
+    expect(local).toMatchObject({ address: '::1', family: 'IPv6' });
+    expect(driver.peerAddress(fd)).toBe(-E.ENOTCONN);
+  });
+
+  test('encodeAddress writes the record and refuses bad input', () => {
+    const { core, driver } = makeDriver();
+    const at = core.addrRecord(3);
+    expect(driver.encodeAddress('10.1.2.3', 8080, at)).toBe(0);
+    expect(core.view.getUint16(at + L.ADDR_FAMILY, true)).toBe(4);
+    expect(core.view.getUint16(at + L.ADDR_PORT, true)).toBe(8080);
+    expect([...core.bytes.subarray(at + L.ADDR_BYTES, at + L.ADDR_BYTES + 4)]).toEqual([10, 1, 2, 3]);
+
+    expect(driver.encodeAddress('fe80::1%1', 1, at)).toBe(0);
+    expect(core.view.getUint16(at + L.ADDR_FAMILY, true)).toBe(6);
+    expect(core.view.getUint32(at + L.ADDR_SCOPE_ID, true)).toBe(1);
+    expect(driver.encodeAddress('fe80::1%lo', 1, at)).toBe(0);
+    expect(core.view.getUint32(at + L.ADDR_SCOPE_ID, true)).toBeGreaterThan(0);
+
+    expect(driver.encodeAddress('fe80::1%no-such-if0', 1, at)).toBe(-E.EINVAL);
+    expect(driver.encodeAddress('localhost', 1, at)).toBe(-E.EINVAL);
+    expect(driver.encodeAddress('1.2.3', 1, at)).toBe(-E.EINVAL);
+    expect(driver.encodeAddress('1.2.3.4', 65536, at)).toBe(-E.EINVAL);
+    expect(driver.encodeAddress('1.2.3.4', -1, at)).toBe(-E.EINVAL);
+    expect(driver.encodeAddress('1.2.3.4', 1, at + 1)).toBe(-E.EINVAL);
+    expect(driver.encodeAddress('1.2.3.4', 1, core.arena)).toBe(-E.EINVAL);
+  });
+
+  test('helpers refuse fds the driver does not own', () => {
+    const { driver } = makeDriver();
+    expect(driver.setOption(1, L.SOCKOPT_NODELAY, 1)).toBe(-E.EBADF);
+    expect(driver.bind(1)).toBe(-E.EBADF);
+    expect(driver.listen(1, 1)).toBe(-E.EBADF);
+    expect(driver.localAddress(1)).toBe(-E.EBADF);
+    expect(driver.closeFd(1)).toBe(-E.EBADF);
+    expect(driver.socket(5 as 4)).toBe(-E.EAFNOSUPPORT);
+  });
+
+  test('setOption knows the layout options and nothing else', () => {
+    const { driver } = makeDriver();
+    const fd = ok(driver.socket(4));
+    for (const option of [L.SOCKOPT_REUSEADDR, L.SOCKOPT_REUSEPORT, L.SOCKOPT_NODELAY, L.SOCKOPT_KEEPALIVE,
+      L.SOCKOPT_LINGER_ZERO]) {
+      expect(driver.setOption(fd, option, 1)).toBe(0);
+      expect(driver.setOption(fd, option, 0)).toBe(0);
+    }
+    expect(driver.setOption(fd, 99, 1)).toBe(-E.EINVAL);
+    const [r] = ok(driver.pipe());
+    expect(driver.setOption(r, L.SOCKOPT_NODELAY, 1)).toBe(-E.ENOTSOCK);
+  });
+
+  test('closeFd closes and forgets', () => {
+    const { driver } = makeDriver();
+    const fd = ok(driver.socket(4));
+    expect(driver.counters().openFds).toBe(1);
+    expect(driver.closeFd(fd)).toBe(0);
+    expect(driver.counters().openFds).toBe(0);
+    expect(driver.closeFd(fd)).toBe(-E.EBADF);
+  });
+});
