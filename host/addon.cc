@@ -140,6 +140,7 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value Poll(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
+  Napi::Value Arm(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Socket(const Napi::CallbackInfo& info);
@@ -183,6 +184,7 @@ Napi::Function DriverObject::Define(Napi::Env env, const char* name,
           InstanceMethod<&DriverObject::Flush>("flush"),
           InstanceMethod<&DriverObject::Poll>("poll"),
           InstanceMethod<&DriverObject::SetRef>("setRef"),
+          InstanceMethod<&DriverObject::Arm>("arm"),
           InstanceMethod<&DriverObject::Counters>("counters"),
           InstanceMethod<&DriverObject::Close>("close"),
           InstanceMethod<&DriverObject::Socket>("socket"),
@@ -343,7 +345,8 @@ void DriverObject::ScheduleTurn() {
 }
 
 void DriverObject::ArmTimer(double wait_ms) {
-  if (wait_ms == 0) {
+  // A requested turn is never postponed: it re-arms from onTurn's answer.
+  if (wait_ms == 0 || turn_requested_) {
     ScheduleTurn();
   } else if (wait_ms > 0) {  // NaN and negatives: no timer
     // Round up: waking early would only cost a turn that finds nothing due.
@@ -426,6 +429,17 @@ Napi::Value DriverObject::SetRef(const Napi::CallbackInfo& info) {
       uv_unref(timer);
     }
   }
+  return info.Env().Undefined();
+}
+
+// arm(waitMs): the same as onTurn returning waitMs, for a wait that changed
+// outside a turn (a core timer started from plain JS).
+Napi::Value DriverObject::Arm(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) {
+    Napi::TypeError::New(info.Env(), "waitMs must be a number").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  if (!closed_) ArmTimer(info[0].As<Napi::Number>().DoubleValue());
   return info.Env().Undefined();
 }
 

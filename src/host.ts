@@ -68,6 +68,13 @@ export interface Driver {
    * unref'd: the API refs it while ops or timers are in flight.
    */
   setRef(ref: boolean): void;
+  /**
+   * Arms the turn timer as if `onTurn` had returned `waitMs` (-1 none, 0 a turn
+   * on the next loop iteration, > 0 milliseconds), for a wait that changed
+   * outside a turn, e.g. a core timer started from plain JS. Never calls JS
+   * itself; never postpones a turn already due.
+   */
+  arm(waitMs: number): void;
   counters(): DriverCounters;
   /**
    * Idempotent: stops the loop handles, tears the ring down (the kernel

@@ -114,6 +114,32 @@ describe('turns on the event loop', () => {
     expect(await cqes).toEqual([{ id: core.id(1), res: -E.EBADF, flags: 0 }]);
   });
 
+  test('arm() schedules a turn from outside one: -1 cancels, > 0 waits, 0 is next iteration', async () => {
+    const calls: number[] = [];
+    const second = deferred();
+    const made = makeDriver({}, () => {
+      calls.push(Date.now());
+      if (calls.length === 2) second.resolve();
+      return -1;
+    });
+    made.driver.setRef(true);
+    made.driver.arm(10);
+    made.driver.arm(-1); // cancelled: no turn
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(calls).toHaveLength(0);
+    const started = Date.now();
+    made.driver.arm(30);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    made.driver.arm(0);
+    made.driver.arm(500); // a due turn is not postponed
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toHaveLength(1);
+    made.driver.arm(25);
+    await second.promise;
+    expect(calls[1] - started).toBeGreaterThanOrEqual(25);
+    expect(calls[1] - started).toBeLessThan(400);
+  });
+
   test('onTurn may close the driver', async () => {
     const done = deferred();
     let core!: FakeCore;
