@@ -173,7 +173,21 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   bool ref_ = false;             // handles start unref'd: an idle driver keeps nothing alive
   bool turn_requested_ = false;  // the timer is armed for 0: a turn is due
   bool closed_ = false;
+  // While onTurn (and the microtasks after it) runs, arm() only records the
+  // shortest wait asked for: onTurn's own answer was computed before those
+  // microtasks started timers, so the two are combined when it returns.
+  bool in_turn_ = false;
+  double armed_in_turn_ = -1;
 };
+
+namespace {
+// The shorter of two waits, where a negative wait means "none".
+double ShorterWait(double a, double b) {
+  if (!(a >= 0)) return b;
+  if (!(b >= 0)) return a;
+  return a < b ? a : b;
+}
+}  // namespace
 
 Napi::Function DriverObject::Define(Napi::Env env, const char* name,
                                     DriverFactory factory) {
@@ -317,8 +331,11 @@ void DriverObject::Turn(bool forced) {
   Napi::Object self = Value();
   napi_value receiver = self.IsEmpty() ? env.Global() : self;
   napi_value result = nullptr;
+  in_turn_ = true;
+  armed_in_turn_ = -1;
   const napi_status status = napi_make_callback(
       env, async_context_, receiver, on_turn_.Value(), 0, nullptr, &result);
+  in_turn_ = false;
   if (status == napi_pending_exception) {
     // An exception in onTurn is the program's: report it like any callback
     // from the loop would (process 'uncaughtException').
@@ -333,6 +350,7 @@ void DriverObject::Turn(bool forced) {
     Napi::Value value(env, result);
     if (value.IsNumber()) wait = value.As<Napi::Number>().DoubleValue();
   }
+  wait = ShorterWait(wait, armed_in_turn_);
   driver_->Flush();
   if (turn_requested_ || driver_->CompletionsPending()) wait = 0;
   ArmTimer(wait);
@@ -439,7 +457,13 @@ Napi::Value DriverObject::Arm(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(info.Env(), "waitMs must be a number").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
-  if (!closed_) ArmTimer(info[0].As<Napi::Number>().DoubleValue());
+  const double wait = info[0].As<Napi::Number>().DoubleValue();
+  if (closed_) return info.Env().Undefined();
+  if (in_turn_) {
+    armed_in_turn_ = ShorterWait(armed_in_turn_, wait);
+  } else {
+    ArmTimer(wait);
+  }
   return info.Env().Undefined();
 }
 

@@ -140,6 +140,26 @@ describe('turns on the event loop', () => {
     expect(calls[1] - started).toBeLessThan(400);
   });
 
+  test('arm() from a microtask of onTurn is kept, though onTurn itself answered -1', async () => {
+    // The API resolves promises in onTurn; their continuations start timers and
+    // call arm() after onTurn has already returned its (older) answer.
+    const calls: number[] = [];
+    const second = deferred();
+    let driver!: ReturnType<typeof makeDriver>['driver'];
+    const made = makeDriver({}, () => {
+      calls.push(Date.now());
+      if (calls.length === 1) queueMicrotask(() => driver.arm(15));
+      else second.resolve();
+      return -1;
+    });
+    driver = made.driver;
+    driver.setRef(true);
+    driver.arm(0);
+    await second.promise;
+    expect(calls).toHaveLength(2);
+    expect(calls[1] - calls[0]).toBeGreaterThanOrEqual(14);
+  });
+
   test('onTurn may close the driver', async () => {
     const done = deferred();
     let core!: FakeCore;
