@@ -108,6 +108,7 @@ async function main(): Promise<void> {
   const { address, port } = listener.localAddress();
   process.stdout.write(`listening on ${address}:${port} (driver=${rt.driver}, threads=${flags.threads}, pid=${process.pid})\n`);
   for await (const stream of listener) {
+    stream.setNoDelay(true); // an echo answers at once: Nagle would hold small replies back
     connections.add(stream);
     void serve(rt, stream, connections);
   }

@@ -199,7 +199,7 @@ export class Runtime {
   counters(): RuntimeCounters {
     const host = this.closed ? { enters: 0, openFds: 0 } : this.host.counters();
     return {
-      opsInFlight: this.closed ? 0 : this.core.counter(0) - this.retiringCount(),
+      opsInFlight: this.closed ? 0 : this.core.counter(1) - this.core.counter(2),
       submitted: this.core.counter(1),
       completed: this.core.counter(2),
       ringEnters: host.enters,
@@ -247,7 +247,12 @@ export class Runtime {
    * one final completion (−ECANCELED, or the real result if it won the race). */
   cancel(id: number): void {
     if (this.closed) return;
-    if (this.core.cancel(id) > 0) this.scheduleFlush();
+    if (this.core.cancel(id) > 0) {
+      // A cancelled timer has no kernel completion behind it: the wake-up must
+      // be re-armed so its delivery is not left waiting.
+      this.timersChanged = true;
+      this.scheduleFlush();
+    }
   }
 
   /** @internal Throws if the runtime was closed. */
@@ -352,17 +357,6 @@ export class Runtime {
 
   private word(field: number): number {
     return this.words[(this.header + field) >> 2] >>> 0;
-  }
-
-  /** Final deliveries of the current batch: the core frees their slots at the next turn. */
-  private retiringCount(): number {
-    const count = this.word(L.H_DQ_COUNT);
-    let at = this.word(L.H_DQ_ENTRIES) >> 2;
-    let final = 0;
-    for (let i = 0; i < count; i++, at += L.DQE_SIZE >> 2) {
-      if ((this.words[at + (L.DQE_FLAGS >> 2)] & L.CQE_F_MORE) === 0) final++;
-    }
-    return final;
   }
 
   private isPoolView(buf: Uint8Array): boolean {
