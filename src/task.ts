@@ -83,11 +83,16 @@ export function sleep(ms: number, options?: { signal?: AbortSignal; runtime?: Ru
  * ```
  */
 export function timeout<T>(ms: number, promise: PromiseLike<T>, options?: { runtime?: Runtime }): Promise<T> {
-  validateMs(ms, 'ms');
-  if (promise === null || typeof (promise as PromiseLike<T>)?.then !== 'function') {
-    return Promise.reject(invalidArgType('promise', 'a Promise', promise));
+  let rt: Runtime;
+  try {
+    validateMs(ms, 'ms');
+    if (promise === null || typeof (promise as PromiseLike<T>)?.then !== 'function') {
+      throw invalidArgType('promise', 'a Promise', promise);
+    }
+    rt = options?.runtime ?? Runtime.current();
+  } catch (err) {
+    return Promise.reject(err);
   }
-  const rt = options?.runtime ?? Runtime.current();
   const op = (promise as Cancellable)[kCancel];
   const timer = new AbortController();
   return new Promise<T>((resolve, reject) => {
