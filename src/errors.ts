@@ -52,6 +52,12 @@ export function socketClosed(what: string): PercoreError {
   return codedError('ERR_SOCKET_CLOSED', `${what} is closed`);
 }
 
+/** A buffer passed to an operation while another operation still owns it. */
+export function bufferInFlight(): PercoreError {
+  return codedError('ERR_PERCORE_BUFFER_IN_FLIGHT',
+    'the buffer is owned by an operation still in flight: use it again once that operation hands it back');
+}
+
 export function runtimeClosed(): PercoreError {
   return codedError('ERR_PERCORE_RUNTIME_CLOSED', 'the percore runtime is closed');
 }

@@ -24,7 +24,7 @@ import { loadHost, Driver } from './host';
 import * as L from './layout';
 import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from './errno';
 import {
-  abortError, codedError, invalidArgType, outOfRange, PercoreError, runtimeClosed, systemError,
+  abortError, bufferInFlight, codedError, invalidArgType, outOfRange, PercoreError, runtimeClosed, systemError,
 } from './errors';
 import { validateInteger } from './validate';
 
@@ -384,11 +384,6 @@ export class Runtime {
 
 /** The result every pending operation sees when its runtime closes. */
 export const CLOSED_RESULT = -0x7fff_0000;
-
-function bufferInFlight(): PercoreError {
-  return codedError('ERR_PERCORE_BUFFER_IN_FLIGHT',
-    'the buffer is lent to the kernel by an operation still in flight: use it again once that operation hands it back');
-}
 
 class SleepOp implements OpHandler {
   private id = 0;

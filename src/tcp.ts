@@ -25,7 +25,7 @@ import * as L from './layout';
 import { AddressInput, resolveAddress, SocketAddress } from './address';
 import { ECANCELED } from './errno';
 import {
-  abortError, codedError, PercoreError, runtimeClosed, socketClosed, systemError,
+  abortError, bufferInFlight, codedError, PercoreError, runtimeClosed, socketClosed, systemError,
 } from './errors';
 import { CLOSED_RESULT, OpHandler, Runtime } from './runtime';
 import { kCancel, Cancellable } from './cancel';
@@ -359,6 +359,12 @@ export class TcpStream {
   }
 }
 
+/** Buffers that are not pool views but are rented by an operation in flight.
+ * The kernel never sees them (a pool buffer stands in), but the operation owns
+ * them until it resolves: a second operation on the same array is the same
+ * mistake as reusing a lent pool buffer, and is refused the same way. */
+const rentedArrays = new WeakSet<Uint8Array>();
+
 /** One read or write, or a run of them for `readExact`/`writeAll`, as one handler. */
 class TransferOp implements OpHandler {
   private id = 0;
@@ -380,11 +386,13 @@ class TransferOp implements OpHandler {
   begin(): void {
     if (this.signal?.aborted) return this.reject(withBuffer(abortError(this.signal.reason), this.buf));
     if (this.buf.length === 0) return this.resolve([0, this.buf]);
+    if (rentedArrays.has(this.buf)) return this.reject(withBuffer(bufferInFlight(), this.buf));
     try {
       this.submit();
     } catch (err) {
       return this.reject(withBuffer(err as PercoreError, this.buf));
     }
+    if (this.bounce >= 0) rentedArrays.add(this.buf);
     this.stream.inFlight.add(this);
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -445,6 +453,7 @@ class TransferOp implements OpHandler {
 
   private finish(n: number | undefined, err?: PercoreError): void {
     this.signal?.removeEventListener('abort', this.onAbort);
+    rentedArrays.delete(this.buf);
     this.stream.settled(this);
     if (err === undefined) return this.resolve([n!, this.buf]);
     if (this.exact) {

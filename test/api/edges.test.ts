@@ -156,6 +156,21 @@ test('a pool buffer in flight is refused by a second operation and by release', 
   await Promise.all([client.close(), server.close(), listener.close()]);
 });
 
+test('any Uint8Array in flight is refused by a second operation until it comes back', async () => {
+  const { listener, client, server } = await connectedPair(rt);
+  const buf = Buffer.alloc(16);
+  const first = server.read(buf);
+  const second = await rejection(server.read(buf));
+  expect(second.code).toBe('ERR_PERCORE_BUFFER_IN_FLIGHT');
+  expect(second.buffer).toBe(buf);
+  await client.writeAll(Buffer.from('y'));
+  expect((await first)[0]).toBe(1);
+  await client.writeAll(Buffer.from('z'));
+  const [n] = await server.read(buf); // back with the program: usable again
+  expect(buf.subarray(0, n).toString()).toBe('z');
+  await Promise.all([client.close(), server.close(), listener.close()]);
+});
+
 test('an empty pool is a clear error, not a crash', async () => {
   const small = new Runtime({ buffers: 2 });
   const a = small.buffer();
