@@ -17,8 +17,10 @@
  * See docs/ARCHITECTURE.md for the model: a Wasm core that owns the op table
  * and buffer ownership, a native driver per thread, and this API.
  */
-export { Runtime, RuntimeOptions, RuntimeCounters } from './runtime';
-export { TcpListener, TcpStream, BindOptions, ConnectOptions, IoOptions } from './tcp';
+export { Runtime } from './runtime';
+export type { RuntimeOptions, RuntimeCounters } from './runtime';
+export { TcpListener, TcpStream } from './tcp';
+export type { BindOptions, ConnectOptions, IoOptions } from './tcp';
 export { Task, spawn, sleep, timeout } from './task';
-export { SocketAddress, AddressInput } from './address';
-export { PercoreError } from './errors';
+export type { SocketAddress, AddressInput } from './address';
+export type { PercoreError } from './errors';
