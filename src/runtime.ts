@@ -359,7 +359,8 @@ export class Runtime {
     return this.words[(this.header + field) >> 2] >>> 0;
   }
 
-  private isPoolView(buf: Uint8Array): boolean {
+  /** @internal Whether `buf` lies inside this runtime's arena (a pool buffer or a view of one). */
+  isPoolView(buf: Uint8Array): boolean {
     return buf.buffer === this.memory.buffer && buf.byteOffset >= this.arena && buf.byteOffset + buf.byteLength <= this.arenaEnd;
   }
 

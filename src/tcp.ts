@@ -213,8 +213,9 @@ export class TcpStream {
   private closing = false;
   private closed: Promise<void> | undefined;
   private finishClose: (() => void) | undefined;
-  /** @internal operations in flight on this stream. */
-  readonly inFlight = new Set<TransferOp>();
+  /** @internal operations in flight on this stream: an intrusive list, so
+   * tracking them costs no allocation per operation. */
+  firstOp: TransferOp | undefined = undefined;
 
   /** @internal */
   constructor(private readonly rt: Runtime, readonly fd: number) {}
@@ -302,8 +303,8 @@ export class TcpStream {
     if (this.closed !== undefined) return this.closed;
     this.closing = true;
     this.closed = new Promise((resolve) => { this.finishClose = resolve; });
-    if (this.inFlight.size === 0) this.closeSocket();
-    else for (const op of this.inFlight) op.cancel(socketClosed('TcpStream'));
+    if (this.firstOp === undefined) this.closeSocket();
+    else for (let op: TransferOp | undefined = this.firstOp; op !== undefined; op = op.next) op.cancel(socketClosed('TcpStream'));
     return this.closed;
   }
 
@@ -326,10 +327,20 @@ export class TcpStream {
     return addressOf(this.rt.host.peerAddress(this.fd), 'getpeername');
   }
 
+  /** @internal called by a TransferOp once it is in flight. */
+  started(op: TransferOp): void {
+    op.next = this.firstOp;
+    if (this.firstOp !== undefined) this.firstOp.prev = op;
+    this.firstOp = op;
+  }
+
   /** @internal called by a TransferOp once its last delivery is in. */
   settled(op: TransferOp): void {
-    this.inFlight.delete(op);
-    if (this.closing && this.inFlight.size === 0 && this.finishClose !== undefined) this.closeSocket();
+    if (op.prev !== undefined) op.prev.next = op.next;
+    else this.firstOp = op.next;
+    if (op.next !== undefined) op.next.prev = op.prev;
+    op.prev = op.next = undefined;
+    if (this.closing && this.firstOp === undefined && this.finishClose !== undefined) this.closeSocket();
   }
 
   private transfer(opcode: number, buf: Uint8Array, exact: boolean, options?: IoOptions): Promise<[number, Uint8Array]> {
@@ -370,7 +381,13 @@ class TransferOp implements OpHandler {
   private id = 0;
   private done = 0;
   private bounce = -1;
+  /** Whether `buf` is a non-pool array this operation holds in `rentedArrays`. */
+  private rented = false;
   private reason: PercoreError | undefined;
+  /** @internal links in the stream's list of operations in flight. */
+  prev: TransferOp | undefined = undefined;
+  /** @internal */
+  next: TransferOp | undefined = undefined;
 
   constructor(
     private readonly rt: Runtime,
@@ -386,14 +403,19 @@ class TransferOp implements OpHandler {
   begin(): void {
     if (this.signal?.aborted) return this.reject(withBuffer(abortError(this.signal.reason), this.buf));
     if (this.buf.length === 0) return this.resolve([0, this.buf]);
-    if (rentedArrays.has(this.buf)) return this.reject(withBuffer(bufferInFlight(), this.buf));
+    // A pool buffer's ownership is the core's to check; any other array is ours.
+    const pooled = this.rt.isPoolView(this.buf);
+    if (!pooled && rentedArrays.has(this.buf)) return this.reject(withBuffer(bufferInFlight(), this.buf));
     try {
       this.submit();
     } catch (err) {
       return this.reject(withBuffer(err as PercoreError, this.buf));
     }
-    if (this.bounce >= 0) rentedArrays.add(this.buf);
-    this.stream.inFlight.add(this);
+    if (!pooled) {
+      rentedArrays.add(this.buf);
+      this.rented = true;
+    }
+    this.stream.started(this);
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
@@ -453,7 +475,7 @@ class TransferOp implements OpHandler {
 
   private finish(n: number | undefined, err?: PercoreError): void {
     this.signal?.removeEventListener('abort', this.onAbort);
-    rentedArrays.delete(this.buf);
+    if (this.rented) rentedArrays.delete(this.buf);
     this.stream.settled(this);
     if (err === undefined) return this.resolve([n!, this.buf]);
     if (this.exact) {
