@@ -157,7 +157,10 @@ describe('turns on the event loop', () => {
     driver.arm(0);
     await second.promise;
     expect(calls).toHaveLength(2);
-    expect(calls[1] - calls[0]).toBeGreaterThanOrEqual(14);
+    // libuv counts the 15 ms from the loop's cached time, which can be a few
+    // ms older than the first call's Date.now(): without the fix there is no
+    // second turn at all, so a loose lower bound is enough.
+    expect(calls[1] - calls[0]).toBeGreaterThanOrEqual(10);
   });
 
   test('onTurn may close the driver', async () => {
