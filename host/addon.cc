@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,9 @@
 #include "sockets.h"
 #if PERCORE_HAVE_URING
 #include "uring_driver.h"
+#endif
+#if PERCORE_HAVE_EPOLL || PERCORE_HAVE_KQUEUE
+#include "readiness.h"
 #endif
 
 namespace percore {
@@ -45,6 +49,7 @@ const char* ErrnoName(int error) {
     case EMFILE: return "EMFILE";
     case ENOSYS: return "ENOSYS";
     case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENODEV: return "ENODEV";
     default: return "EIO";
   }
 }
@@ -111,6 +116,65 @@ std::unique_ptr<Driver> MakeUringDriver(Napi::Env env, const CoreMemory& memory,
     e.ThrowAsJavaScriptException();
   }
   return driver;
+}
+#endif
+
+#if PERCORE_HAVE_EPOLL || PERCORE_HAVE_KQUEUE
+// options.entries sizes io_uring's SQ; a readiness driver has no kernel
+// queue, but the option is checked alike so the runtime can pass it to either.
+bool CheckEntriesOption(Napi::Env env, Napi::Object options) {
+  Napi::Value entries = options.Get("entries");
+  if (entries.IsUndefined()) return true;
+  const double v = entries.IsNumber() ? entries.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(v >= 1 && v <= 32768) || std::trunc(v) != v) {
+    Napi::RangeError::New(env, "options.entries must be an integer in 1..32768")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+template <std::unique_ptr<Driver> (*Create)(const CoreMemory&, int*)>
+std::unique_ptr<Driver> MakeReadinessDriver(Napi::Env env, const CoreMemory& memory,
+                                            Napi::Object options) {
+  if (!CheckEntriesOption(env, options)) return nullptr;
+  int error = 0;
+  std::unique_ptr<Driver> driver = Create(memory, &error);
+  if (!driver) {
+    Napi::Error e = Napi::Error::New(
+        env, std::string("readiness driver setup failed (") + ErrnoName(error) +
+                 "): " + std::strerror(error));
+    e.Set("code", Napi::String::New(env, ErrnoName(error)));
+    e.Set("errno", Napi::Number::New(env, -error));
+    e.ThrowAsJavaScriptException();
+  }
+  return driver;
+}
+#endif
+
+#if PERCORE_HAVE_URING
+// probeUring(): { ok, errno, code, reason, missing } from a trial ring (see
+// UringProbe). Never throws for a kernel refusal: the runtime decides.
+Napi::Value ProbeUringJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  UringProbe probe;
+  ProbeUring(&probe);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ok", Napi::Boolean::New(env, probe.error == 0));
+  out.Set("errno", Napi::Number::New(env, -probe.error));
+  out.Set("code", probe.error == 0 ? env.Null() : Napi::String::New(env, ErrnoName(probe.error)));
+  out.Set("reason", probe.error == 0 ? env.Null() : Napi::String::New(env, probe.hint));
+  Napi::Array missing = Napi::Array::New(env);
+  uint32_t count = 0;
+  for (const char* p = probe.missing; *p != '\0';) {
+    const char* end = std::strchr(p, ' ');
+    const size_t len = end == nullptr ? std::strlen(p) : static_cast<size_t>(end - p);
+    missing.Set(count++, Napi::String::New(env, p, len));
+    p += len;
+    if (*p == ' ') p++;
+  }
+  out.Set("missing", missing);
+  return out;
 }
 #endif
 
@@ -584,7 +648,12 @@ Napi::Value DriverObject::PeerAddress(const Napi::CallbackInfo& info) {
 Napi::Value DriverObject::CloseFd(const Napi::CallbackInfo& info) {
   int64_t fd;
   if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return info.Env().Undefined();
-  const int32_t r = closed_ ? -EBADF : CloseOwnedFd(driver_->fds(), static_cast<int32_t>(fd));
+  if (closed_) return Napi::Number::New(info.Env(), -EBADF);
+  // A readiness driver completes the ops waiting on fd (-ECANCELED) first;
+  // those CQEs are delivered by a turn, never from inside this call.
+  driver_->FdClosing(static_cast<int32_t>(fd));
+  const int32_t r = CloseOwnedFd(driver_->fds(), static_cast<int32_t>(fd));
+  if (driver_->CompletionsPending()) ScheduleTurn();
   return Napi::Number::New(info.Env(), r);
 }
 
@@ -596,9 +665,25 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     table.Set(static_cast<uint32_t>(i), Napi::Number::New(env, layout::kLayoutTable[i]));
   }
   exports.Set("layoutTable", table);
+  // Which driver classes this build has, by their option names.
+  Napi::Array built = Napi::Array::New(env);
+  uint32_t count = 0;
 #if PERCORE_HAVE_URING
   exports.Set("UringDriver", DriverObject::Define(env, "UringDriver", MakeUringDriver));
+  exports.Set("probeUring", Napi::Function::New(env, ProbeUringJs, "probeUring"));
+  built.Set(count++, Napi::String::New(env, "uring"));
 #endif
+#if PERCORE_HAVE_EPOLL
+  exports.Set("EpollDriver", DriverObject::Define(env, "EpollDriver",
+                                                  MakeReadinessDriver<CreateEpollDriver>));
+  built.Set(count++, Napi::String::New(env, "epoll"));
+#endif
+#if PERCORE_HAVE_KQUEUE
+  exports.Set("KqueueDriver", DriverObject::Define(env, "KqueueDriver",
+                                                   MakeReadinessDriver<CreateKqueueDriver>));
+  built.Set(count++, Napi::String::New(env, "kqueue"));
+#endif
+  exports.Set("drivers", built);
   return exports;
 }
 

@@ -1,5 +1,5 @@
-// The one internal interface every I/O backend implements (io_uring here;
-// epoll and kqueue later, one file each), in the spirit of libuv's
+// The one internal interface every I/O backend implements (io_uring, and the
+// readiness drivers of readiness.h: epoll, kqueue), in the spirit of libuv's
 // uv__io_poll: the Node-API class in addon.cc and the event-loop wiring only
 // ever talk to a Driver.
 //
@@ -73,6 +73,12 @@ class Driver {
   // cancelled by the kernel) and closes every fd still owned.
   virtual void Close() = 0;
   virtual bool closed() const = 0;
+
+  // Called before a synchronous helper (closeFd) closes an owned fd. A
+  // readiness driver completes the ops waiting on it with -ECANCELED and stops
+  // watching it; io_uring needs nothing (the kernel holds its own file
+  // references).
+  virtual void FdClosing(int32_t /*fd*/) {}
 
   CoreMemory& memory() { return memory_; }
   FdTable& fds() { return fds_; }

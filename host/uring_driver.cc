@@ -567,6 +567,59 @@ bool UringDriver::CompletionsPending() const {
 
 }  // namespace
 
+void ProbeUring(UringProbe* out) {
+  *out = UringProbe{};
+  // The smallest ring with no setup flags: whatever refuses this (seccomp,
+  // io_uring_disabled, no kernel support, memlock) refuses every ring.
+  io_uring_params p{};
+  const int fd = SysSetup(2, &p);
+  if (fd < 0) {
+    out->error = -fd;
+    out->hint = SetupHint(-fd);
+    return;
+  }
+  constexpr unsigned kProbeOps = 256;
+  alignas(io_uring_probe) uint8_t probe_buf[sizeof(io_uring_probe) +
+                                            kProbeOps * sizeof(io_uring_probe_op)] = {};
+  auto* probe = reinterpret_cast<io_uring_probe*>(probe_buf);
+  const int r = SysRegister(fd, IORING_REGISTER_PROBE, probe, kProbeOps);
+  ::close(fd);
+  if (r < 0) {
+    // IORING_REGISTER_PROBE arrived in 5.6, before several required ops.
+    out->error = EOPNOTSUPP;
+    out->hint = SetupHint(EOPNOTSUPP);
+    std::strncpy(out->missing, "REGISTER_PROBE", sizeof out->missing - 1);
+    return;
+  }
+  static constexpr struct {
+    uint8_t op;
+    const char* name;
+  } kNamed[] = {
+      {IORING_OP_NOP, "NOP"},          {IORING_OP_ACCEPT, "ACCEPT"},
+      {IORING_OP_CONNECT, "CONNECT"},  {IORING_OP_RECV, "RECV"},
+      {IORING_OP_SEND, "SEND"},        {IORING_OP_READ, "READ"},
+      {IORING_OP_WRITE, "WRITE"},      {IORING_OP_CLOSE, "CLOSE"},
+      {IORING_OP_SHUTDOWN, "SHUTDOWN"}, {IORING_OP_TIMEOUT, "TIMEOUT"},
+      {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}};
+  static_assert(sizeof kNamed / sizeof kNamed[0] ==
+                sizeof kRequiredOps / sizeof kRequiredOps[0]);
+  size_t used = 0;
+  for (const auto& named : kNamed) {
+    const bool supported = named.op <= probe->last_op && named.op < probe->ops_len &&
+                           (probe->ops[named.op].flags & IO_URING_OP_SUPPORTED) != 0;
+    if (supported) continue;
+    const size_t len = std::strlen(named.name);
+    if (used + len + 2 > sizeof out->missing) break;
+    if (used > 0) out->missing[used++] = ' ';
+    std::memcpy(out->missing + used, named.name, len);
+    used += len;
+  }
+  if (used > 0) {
+    out->error = EOPNOTSUPP;
+    out->hint = SetupHint(EOPNOTSUPP);
+  }
+}
+
 std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
                                           const UringOptions& options,
                                           UringSetupError* error) {

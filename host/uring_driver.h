@@ -19,6 +19,17 @@ struct UringSetupError {
   const char* hint = "";
 };
 
+// What a trial ring says about this kernel and process, for the runtime's
+// driver selection: error 0 when io_uring is usable; otherwise the errno of
+// the step that failed (EPERM, ENOSYS, ENOMEM..., EOPNOTSUPP for missing
+// opcodes, named in `missing`) and a sentence saying what it likely means.
+struct UringProbe {
+  int error = 0;
+  const char* hint = "";
+  char missing[192] = {};  // space-separated IORING_OP_* names, without the prefix
+};
+void ProbeUring(UringProbe* out);
+
 // Creates a ring for `memory` on the calling thread (the ring is created
 // with SINGLE_ISSUER when the kernel has it: only this thread may use it).
 std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
