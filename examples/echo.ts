@@ -14,11 +14,11 @@ const USAGE = `usage: npm start -- [options]
   --host HOST          address to listen on (default 127.0.0.1)
   --port PORT          port, 0 to pick one (default 50002)
   --threads N          runtimes, one per thread (default 1; only 1 until the thread-per-core launcher lands)
-  --driver NAME        auto | uring | epoll (default auto; only io_uring is built so far)
+  --driver NAME        auto | uring | epoll | kqueue (default: PERCORE_DRIVER, else auto)
   --buffer-size BYTES  bytes per connection buffer, a multiple of 64 (default 8192)
   --help               this text`;
 
-interface Flags { host: string; port: number; threads: number; driver: 'auto' | 'uring'; bufferSize: number }
+interface Flags { host: string; port: number; threads: number; driver: 'auto' | 'uring' | 'epoll' | 'kqueue' | undefined; bufferSize: number }
 
 function usageError(message: string): never {
   process.stderr.write(`echo: ${message}\n${USAGE}\n`);
@@ -33,7 +33,7 @@ function integer(name: string, text: string | undefined, min: number, max: numbe
 }
 
 export function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { host: '127.0.0.1', port: 50002, threads: 1, driver: 'auto', bufferSize: 8192 };
+  const flags: Flags = { host: '127.0.0.1', port: 50002, threads: 1, driver: undefined, bufferSize: 8192 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -49,8 +49,7 @@ export function parseFlags(argv: string[]): Flags {
         break;
       case 'driver': {
         const v = value();
-        if (v === 'epoll') usageError('--driver epoll: the epoll driver is not built yet; use auto or uring');
-        if (v !== 'auto' && v !== 'uring') usageError(`--driver must be auto, uring or epoll, got '${v ?? ''}'`);
+        if (v !== 'auto' && v !== 'uring' && v !== 'epoll' && v !== 'kqueue') usageError(`--driver must be auto, uring, epoll or kqueue, got '${v ?? ''}'`);
         flags.driver = v;
         break;
       }
@@ -87,7 +86,15 @@ async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   // Connections each hold one buffer; the pool has room for many more than the
   // default 1,000-connection load.
-  const rt = new Runtime({ driver: flags.driver, bufferSize: flags.bufferSize, buffers: 8192, entries: 16384 });
+  let rt: Runtime;
+  try {
+    rt = new Runtime({ driver: flags.driver, bufferSize: flags.bufferSize, buffers: 8192, entries: 16384 });
+  } catch (err) {
+    // A forced driver that cannot be had (io_uring refused, kqueue on Linux).
+    process.stderr.write(`echo: cannot start the ${flags.driver ?? process.env.PERCORE_DRIVER ?? 'auto'} driver: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  if (rt.driverReason !== null) process.stderr.write(`echo: using ${rt.driver}: ${rt.driverReason}\n`);
   Runtime.setCurrent(rt);
   let listener: TcpListener;
   try {

@@ -46,7 +46,7 @@ export interface DriverOptions {
  * negative Linux errno; they never throw for system errors.
  */
 export interface Driver {
-  /** The backend: `'io_uring'`. */
+  /** The backend: `'io_uring'`, `'epoll'` or `'kqueue'`. */
   readonly name: string;
   /** What setup obtained: `single_issuer`, `defer_taskrun`, `multishot_accept`, `submit_all`, ... */
   readonly features: readonly string[];
@@ -113,11 +113,32 @@ export interface DriverConstructor {
   new (memory: Uint8Array, header: number, options: DriverOptions): Driver;
 }
 
+/** What a trial io_uring ring said about this kernel and process. */
+export interface UringProbe {
+  ok: boolean;
+  /** -errno of the step that failed, 0 when ok. */
+  errno: number;
+  /** The errno's name (`EPERM`, `ENOSYS`, `ENOMEM`, `EOPNOTSUPP` for missing opcodes), or null. */
+  code: string | null;
+  /** A sentence saying what the failure likely means, or null. */
+  reason: string | null;
+  /** Required opcodes this kernel lacks (`SHUTDOWN`, ...), from IORING_REGISTER_PROBE. */
+  missing: string[];
+}
+
 export interface HostModule {
   /** The host's agreement table (host/layout.h), to compare with the core's and src/layout.ts. */
   readonly layoutTable: readonly number[];
+  /** The driver classes this build has: `'uring'`, `'epoll'` on Linux; `'kqueue'` on macOS/BSD. */
+  readonly drivers: readonly string[];
   /** Present on Linux. */
   readonly UringDriver: DriverConstructor;
+  /** Present on Linux: readiness-based (epoll), the same contract as `UringDriver`. */
+  readonly EpollDriver: DriverConstructor;
+  /** Present on macOS and the BSDs. */
+  readonly KqueueDriver?: DriverConstructor;
+  /** Present on Linux: a trial ring (setup + IORING_REGISTER_PROBE), torn down at once. */
+  readonly probeUring?: () => UringProbe;
 }
 
 /** The package root: the nearest directory above this file with a package.json. */

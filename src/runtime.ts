@@ -21,6 +21,7 @@
 import { isArrayBufferView } from 'node:util/types';
 import { createCore, Core, CoreExports } from './core';
 import { loadHost, Driver } from './host';
+import { chooseDriver, DriverName, requestedDriver } from './driver';
 import * as L from './layout';
 import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from './errno';
 import {
@@ -40,8 +41,11 @@ export interface RuntimeOptions {
   ringEntries?: number;
   /** Deliveries per loop turn before yielding to the rest of Node's loop. Default 512. */
   budget?: number;
-  /** Which driver to use. Only `'auto'` and `'uring'` exist so far. Default `'auto'`. */
-  driver?: 'auto' | 'uring';
+  /** Which driver to use: `'auto'` (io_uring, else the platform's readiness driver,
+   * recording why in `driverReason`), `'uring'` (an error naming the reason if
+   * io_uring cannot be had), `'epoll'` (Linux) or `'kqueue'` (macOS/BSD). Default:
+   * the PERCORE_DRIVER environment variable, else `'auto'`. */
+  driver?: DriverName;
 }
 
 /** What the runtime holds right now; a program that has finished its work and
@@ -78,10 +82,11 @@ const DEFAULTS = { entries: 4096, buffers: 2048, bufferSize: 16384, ringEntries:
 let current: Runtime | undefined;
 
 export class Runtime {
-  /** The driver in use: `'io_uring'`. */
+  /** The driver in use: `'io_uring'`, `'epoll'` or `'kqueue'`. */
   readonly driver: string;
-  /** Why `driver` was chosen over io_uring, or `null` when io_uring runs. */
-  readonly driverReason: string | null = null;
+  /** Why `driver` was chosen over io_uring by `'auto'` (the errno and what it
+   * likely means), or `null` when io_uring runs or a driver was asked for by name. */
+  readonly driverReason: string | null;
   /** Bytes per pool buffer. */
   readonly bufferSize: number;
 
@@ -115,11 +120,7 @@ export class Runtime {
     if (bufferSize % 64 !== 0) throw outOfRange('options.bufferSize', 'a multiple of 64', bufferSize);
     const ringEntries = option(options, 'ringEntries', 1, 32768);
     this.budget = option(options, 'budget', 1, 65536);
-    const driver = options.driver ?? 'auto';
-    if (driver !== 'auto' && driver !== 'uring') {
-      throw codedError('ERR_INVALID_ARG_VALUE',
-        `The driver '${String(driver)}' is not available: this build has 'auto' and 'uring' (the epoll driver is not built yet)`, TypeError);
-    }
+    const choice = chooseDriver(loadHost(), requestedDriver(options.driver));
 
     const core: Core = createCore();
     this.core = core.exports;
@@ -133,11 +134,13 @@ export class Runtime {
     this.arena = this.word(L.H_ARENA);
     this.arenaEnd = this.arena + buffers * bufferSize;
     this.handlers = new Array(entries).fill(undefined);
-    this.host = new (loadHost().UringDriver)(this.bytes, header, {
+    const chosen = choice.create((Driver) => new Driver(this.bytes, header, {
       entries: ringEntries,
       onTurn: () => this.turn(),
-    });
+    }));
+    this.host = chosen.driver;
     this.driver = this.host.name;
+    this.driverReason = chosen.reason;
   }
 
   /** This thread's runtime, created with default options on first use. */
