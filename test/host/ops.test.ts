@@ -2,7 +2,7 @@
 
 import * as L from '../../src/layout';
 import { collect, Cqe, FakeCore } from './fake-core';
-import { closeAll, E, host, listen, makeDriver, ok } from './setup';
+import { closeAll, DriverClass, driverName, E, host, isEpoll, listen, makeDriver, ok } from './setup';
 import { Driver } from '../../src/host';
 
 afterEach(closeAll);
@@ -28,11 +28,11 @@ function connectPair(driver: Driver, core: FakeCore, listener: number, port: num
   return [client, accepted];
 }
 
-describe('UringDriver', () => {
+describe(`${DriverClass.name}`, () => {
   test('exports its name, features and the layout table', () => {
     const { driver } = makeDriver();
-    expect(driver.name).toBe('io_uring');
-    expect(driver.features).toEqual(expect.arrayContaining(['nodrop', 'ext_arg']));
+    expect(driver.name).toBe(driverName);
+    expect(driver.features).toEqual(expect.arrayContaining(isEpoll ? ['edge_triggered', 'multishot_accept'] : ['nodrop', 'ext_arg']));
     expect(Array.isArray(host.layoutTable)).toBe(true);
     expect(host.layoutTable).toEqual(L.LAYOUT_TABLE.map(([, value]) => value));
   });

@@ -7,6 +7,11 @@ import { FakeCore, FakeCoreOptions } from './fake-core';
 export const E = constants.errno;
 export const host = loadHost();
 
+/** The driver class under test: the epoll project sets PERCORE_DRIVER=epoll. */
+export const isEpoll = process.env.PERCORE_DRIVER === 'epoll';
+export const DriverClass = isEpoll ? host.EpollDriver : host.UringDriver;
+export const driverName = isEpoll ? 'epoll' : 'io_uring';
+
 const open: Driver[] = [];
 
 /** A fake core and a driver attached to it; closed by `closeAll`. */
@@ -16,7 +21,7 @@ export function makeDriver(
   entries?: number,
 ): { core: FakeCore; driver: Driver } {
   const core = new FakeCore(options);
-  const driver = new host.UringDriver(core.bytes, core.header, { onTurn, entries });
+  const driver = new DriverClass(core.bytes, core.header, { onTurn, entries });
   open.push(driver);
   return { core, driver };
 }
