@@ -23,7 +23,7 @@ const LOADGEN = path.join(BUILD, 'loadgen');
 
 const USAGE = `usage: node bench/run.js [options]
   --full               connections {1,16,128,1024} x size {64,1024,16384} plus churn; repeat 3
-  --servers LIST       comma list of: ${'c-uring,c-epoll,node,bun,percore'} (default: all)
+  --servers LIST       comma list of: ${'c-uring,c-epoll,node,bun,percore,percore-epoll'} (default: all)
   --cells LIST         comma list of CxS (e.g. 16x64,128x16384) and/or 'churn' (default: the matrix)
   --repeat R           runs per (cell, server); medians are reported (default 1 quick, 3 full)
   --warmup SEC         warm-up per run (default 1)
@@ -92,6 +92,11 @@ const SERVERS = [
   },
   {
     name: 'percore', aliases: [], cmd: (p, b) => [process.execPath, PERCORE_ECHO, '--port', p, '--buffer-size', b],
+    missing: () => (fs.existsSync(PERCORE_ECHO) ? null : 'dist/examples/echo.js missing (run npm run build)'),
+  },
+  {
+    // The same example on the readiness driver (the io_uring fallback).
+    name: 'percore-epoll', aliases: [], cmd: (p, b) => [process.execPath, PERCORE_ECHO, '--port', p, '--buffer-size', b, '--driver', 'epoll'],
     missing: () => (fs.existsSync(PERCORE_ECHO) ? null : 'dist/examples/echo.js missing (run npm run build)'),
   },
 ];
