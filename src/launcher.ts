@@ -125,7 +125,9 @@ interface SerializedError { name: string; message: string; stack?: string; code?
 
 const FORCE_GRACE_MS = 1000;
 
-/** Runs `main` on `options.threads` threads, one runtime each. See the module comment.
+/** Runs `main` on `options.threads` threads, one runtime each. See the module
+ * comment. Bad arguments reject (before any thread starts), like every
+ * percore call that returns a promise.
  * ```ts
  * const results = await start({ threads: 2 }, (ctx) => ctx.threadIndex * 10);   // [0, 10]
  * ```
