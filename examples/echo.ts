@@ -112,7 +112,8 @@ export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
   }
   const connections = new Set<TcpStream>();
   const served = new Set<Promise<void>>();
-  const stop = () => void listener.close();
+  let closed: Promise<void> | undefined;
+  const stop = () => { closed = listener.close(); };
   if (ctx.signal.aborted) stop();
   else ctx.signal.addEventListener('abort', stop, { once: true });
   ctx.ready({ ...listener.localAddress(), driver: rt.driver });
@@ -126,6 +127,7 @@ export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
   // The listener is closed: connections finish on their own, or are closed
   // when the launcher closes this runtime at the shutdown deadline.
   await Promise.all(served);
+  await closed;
 }
 
 async function sharedPort(cell: Int32Array, signal: AbortSignal): Promise<number> {
