@@ -379,7 +379,9 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
   // ---- this thread's sides ----
 
   private senderSide(runtime: Runtime | undefined): SenderSide {
-    if (this.sender !== undefined) return this.sender;
+    // A side stays bound to the runtime it was first used with, until that
+    // runtime closes: then this thread binds again, to its new one.
+    if (this.sender !== undefined && !this.sender.rt.isClosed) return this.sender;
     const rt = runtime ?? Runtime.current();
     const token = rt.wakerToken();
     if (Atomics.load(this.words, W_MODE) === 1) {
@@ -403,14 +405,16 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
   }
 
   private receiverSide(runtime: Runtime | undefined): ReceiverSide {
-    if (this.receiver !== undefined) return this.receiver;
+    if (this.receiver !== undefined && !this.receiver.rt.isClosed) return this.receiver;
     const rt = runtime ?? Runtime.current();
     const token = rt.wakerToken();
-    const owner = Atomics.compareExchange(this.words, W_RECV_TOKEN, 0, token);
-    if (owner !== 0 && owner !== token) {
+    // This thread received before, on a runtime now closed: the claim moves.
+    const previous = this.receiver === undefined ? 0 : this.receiver.token;
+    const owner = Atomics.compareExchange(this.words, W_RECV_TOKEN, previous, token);
+    if (owner !== previous && owner !== token) {
       throw codedError('ERR_CHANNEL_RECEIVER_TAKEN', 'this channel already has its receiver on another thread');
     }
-    this.receiver = new ReceiverSide(rt, this.words, () => this.drainRecvs(),
+    this.receiver = new ReceiverSide(rt, token, this.words, () => this.drainRecvs(),
       () => { for (const p of this.recvQueue.splice(0)) { settle(p); p.reject(runtimeClosed()); } });
     return this.receiver;
   }
@@ -487,7 +491,7 @@ function settle(p: Pending): void {
 class SenderSide implements Parked {
   private parked = false;
   constructor(
-    private readonly rt: Runtime,
+    readonly rt: Runtime,
     private readonly words: Int32Array,
     private readonly entry: number,
     private readonly drain: () => boolean,
@@ -537,7 +541,8 @@ class SenderSide implements Parked {
 class ReceiverSide implements Parked {
   private parked = false;
   constructor(
-    private readonly rt: Runtime,
+    readonly rt: Runtime,
+    readonly token: number,
     private readonly words: Int32Array,
     private readonly drain: () => boolean,
     private readonly fail: () => void,
