@@ -1,6 +1,6 @@
 /** @type {import('jest').Config} */
 // One jest run, two projects: the whole suite on io_uring, and the API, the
-// example, the layout and the host tests again on the epoll driver (selected
+// example, the layout, the host and the thread tests again on the epoll driver (selected
 // by PERCORE_DRIVER in each project's setup file). One run keeps a single
 // `Tests:` summary line for .ci/run to parse.
 const base = {
@@ -24,6 +24,7 @@ module.exports = {
         '<rootDir>/test/api/**/*.test.ts',
         '<rootDir>/test/examples/**/*.test.ts',
         '<rootDir>/test/host/**/*.test.ts',
+        '<rootDir>/test/threads/**/*.test.ts',
         '<rootDir>/test/layout.test.ts',
       ],
     },

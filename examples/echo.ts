@@ -1,24 +1,33 @@
 /**
- * The echo server: accept loop, one task per connection, read → writeAll with
- * one pool buffer per connection (lent to the kernel with no copy).
+ * The echo server: one runtime per thread (the thread-per-core launcher),
+ * each with its own SO_REUSEPORT listener on the same port; per thread an
+ * accept loop, one task per connection, read → writeAll with one pool buffer
+ * per connection (lent to the kernel with no copy).
  *
- *   npm start -- --port 50002 --buffer-size 8192
+ *   npm start -- --port 50002 --threads 2 --pin --buffer-size 8192
  *
- * Prints one line when ready, e.g.
- *   listening on 127.0.0.1:50002 (driver=io_uring, threads=1, pid=12345)
- * SIGINT or SIGTERM: stop accepting, close every connection, exit 0.
+ * Prints one line once every thread listens, e.g.
+ *   listening on 127.0.0.1:50002 (driver=io_uring, threads=2, pid=12345)
+ * SIGINT or SIGTERM: every thread stops accepting; connections may finish
+ * for up to --shutdown-timeout ms, then are closed; the process exits 0.
  */
-import { Runtime, TcpListener, TcpStream, PercoreError } from '../src/index';
+import * as os from 'node:os';
+import { start, ThreadContext, TcpListener, TcpStream, PercoreError, Runtime } from '../src/index';
 
 const USAGE = `usage: npm start -- [options]
-  --host HOST          address to listen on (default 127.0.0.1)
-  --port PORT          port, 0 to pick one (default 50002)
-  --threads N          runtimes, one per thread (default 1; only 1 until the thread-per-core launcher lands)
-  --driver NAME        auto | uring | epoll | kqueue (default: PERCORE_DRIVER, else auto)
-  --buffer-size BYTES  bytes per connection buffer, a multiple of 64 (default 8192)
-  --help               this text`;
+  --host HOST             address to listen on (default 127.0.0.1)
+  --port PORT             port, 0 to pick one (default 50002)
+  --threads N             runtimes, one per thread (default: available cores, here ${os.availableParallelism()})
+  --pin                   pin thread i to the i-th CPU this process may use
+  --driver NAME           auto | uring | epoll | kqueue (default: PERCORE_DRIVER, else auto)
+  --buffer-size BYTES     bytes per connection buffer, a multiple of 64 (default 8192)
+  --shutdown-timeout MS   how long connections may finish after SIGINT/SIGTERM (default 5000)
+  --help                  this text`;
 
-interface Flags { host: string; port: number; threads: number; driver: 'auto' | 'uring' | 'epoll' | 'kqueue' | undefined; bufferSize: number }
+interface Flags {
+  host: string; port: number; threads: number; pin: boolean; driver: 'auto' | 'uring' | 'epoll' | 'kqueue' | undefined;
+  bufferSize: number; shutdownTimeout: number;
+}
 
 function usageError(message: string): never {
   process.stderr.write(`echo: ${message}\n${USAGE}\n`);
@@ -33,7 +42,9 @@ function integer(name: string, text: string | undefined, min: number, max: numbe
 }
 
 export function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { host: '127.0.0.1', port: 50002, threads: 1, driver: undefined, bufferSize: 8192 };
+  const flags: Flags = {
+    host: '127.0.0.1', port: 50002, threads: os.availableParallelism(), pin: false, driver: undefined, bufferSize: 8192, shutdownTimeout: 5000,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -43,10 +54,9 @@ export function parseFlags(argv: string[]): Flags {
       case 'help': process.stdout.write(`${USAGE}\n`); process.exit(0);
       case 'host': { const v = value(); if (!v) usageError('--host needs an address'); flags.host = v; break; }
       case 'port': flags.port = integer('port', value(), 0, 65535); break;
-      case 'threads':
-        flags.threads = integer('threads', value(), 1, 1024);
-        if (flags.threads !== 1) usageError(`--threads ${flags.threads}: only 1 thread is supported until the thread-per-core launcher lands`);
-        break;
+      case 'threads': flags.threads = integer('threads', value(), 1, 1024); break;
+      case 'pin': if (eq >= 0) usageError('--pin takes no value'); flags.pin = true; break;
+      case 'shutdown-timeout': flags.shutdownTimeout = integer('shutdown-timeout', value(), 0, 2 ** 31 - 1); break;
       case 'driver': {
         const v = value();
         if (v !== 'auto' && v !== 'uring' && v !== 'epoll' && v !== 'kqueue') usageError(`--driver must be auto, uring, epoll or kqueue, got '${v ?? ''}'`);
@@ -82,47 +92,101 @@ async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>
   }
 }
 
-async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2));
-  // Connections each hold one buffer; the pool has room for many more than the
-  // default 1,000-connection load.
-  let rt: Runtime;
-  try {
-    rt = new Runtime({ driver: flags.driver, bufferSize: flags.bufferSize, buffers: 8192, entries: 16384 });
-  } catch (err) {
-    // A forced driver that cannot be had (io_uring refused, kqueue on Linux).
-    process.stderr.write(`echo: cannot start the ${flags.driver ?? process.env.PERCORE_DRIVER ?? 'auto'} driver: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  if (rt.driverReason !== null) process.stderr.write(`echo: using ${rt.driver}: ${rt.driverReason}\n`);
-  Runtime.setCurrent(rt);
-  let listener: TcpListener;
-  try {
-    listener = await TcpListener.bind({ host: flags.host, port: flags.port }, { runtime: rt });
-  } catch (err) {
-    process.stderr.write(`echo: cannot listen on ${flags.host}:${flags.port}: ${(err as Error).message}\n`);
-    process.exit(1);
+/** What every thread gets from the process's main (cloned; `portCell` is shared). */
+interface EchoData { host: string; port: number; portCell: Int32Array }
+
+/** One thread of the server, run by the launcher on every thread. With port 0
+ * thread 0 binds first and publishes the port it got in `portCell`, so the
+ * other threads' SO_REUSEPORT listeners join the same port. */
+export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
+  const { TcpListener: Listener } = ctx.percore; // this thread's module graph
+  const rt = ctx.runtime;
+  const { host, portCell } = ctx.data;
+  let port = ctx.data.port;
+  if (port === 0 && ctx.threadIndex > 0) port = await sharedPort(portCell, ctx.signal);
+  const listener: TcpListener = await Listener.bind({ host, port }, { runtime: rt });
+  if (ctx.threadIndex === 0 && port === 0) {
+    Atomics.store(portCell, 0, listener.localAddress().port);
+    Atomics.notify(portCell, 0);
   }
   const connections = new Set<TcpStream>();
-  const stop = async () => {
-    await listener.close();
-    await Promise.all([...connections].map((c) => c.close()));
-    rt.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  const { address, port } = listener.localAddress();
-  process.stdout.write(`listening on ${address}:${port} (driver=${rt.driver}, threads=${flags.threads}, pid=${process.pid})\n`);
+  const served = new Set<Promise<void>>();
+  let closed: Promise<void> | undefined;
+  const stop = () => { closed = listener.close(); };
+  if (ctx.signal.aborted) stop();
+  else ctx.signal.addEventListener('abort', stop, { once: true });
+  ctx.ready({ ...listener.localAddress(), driver: rt.driver, driverReason: rt.driverReason });
   for await (const stream of listener) {
     stream.setNoDelay(true); // an echo answers at once: Nagle would hold small replies back
     connections.add(stream);
-    void serve(rt, stream, connections);
+    const task = serve(rt, stream, connections);
+    served.add(task);
+    void task.finally(() => served.delete(task));
   }
+  // The listener is closed: connections finish on their own, or are closed
+  // when the launcher closes this runtime at the shutdown deadline.
+  await Promise.all(served);
+  await closed;
+}
+
+async function sharedPort(cell: Int32Array, signal: AbortSignal): Promise<number> {
+  while (Atomics.load(cell, 0) === 0) {
+    if (signal.aborted) throw signal.reason;
+    // Atomics.waitAsync is in Node 16+, in TypeScript's lib only from es2024.
+    const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<unknown> } })
+      .waitAsync(cell, 0, 0, 100);
+    if (wait.async) await wait.value;
+  }
+  return Atomics.load(cell, 0);
+}
+
+async function run(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const portCell = new Int32Array(new SharedArrayBuffer(4));
+  try {
+    await start<EchoData>({
+      threads: flags.threads,
+      pin: flags.pin,
+      driver: flags.driver,
+      bufferSize: flags.bufferSize,
+      // Connections each hold one buffer; the pool has room for many more
+      // than the default 1,000-connection load.
+      buffers: 8192,
+      entries: 16384,
+      signals: true,
+      shutdownTimeout: flags.shutdownTimeout,
+      data: { host: flags.host, port: flags.port, portCell },
+      onReady: (infos) => {
+        const { address, port, driver, driverReason } = infos[0] as { address: string; port: number; driver: string; driverReason: string | null };
+        // Once, on fallback: which driver runs instead of io_uring, and why.
+        if (driverReason !== null) process.stderr.write(`echo: using ${driver}: ${driverReason}\n`);
+        process.stdout.write(`listening on ${address}:${port} (driver=${driver}, threads=${flags.threads}, pid=${process.pid})\n`);
+      },
+    }, __filename);
+  } catch (err) {
+    const cause = (err as { cause?: PercoreError }).cause;
+    // A forced io_uring that cannot be had: thread 0's runtime fails before any
+    // thread starts (the error itself), a worker's as the thread's cause.
+    const driverFailure = [err as PercoreError, cause].find(isDriverFailure);
+    if (driverFailure !== undefined) {
+      process.stderr.write(`echo: cannot start the ${flags.driver ?? process.env.PERCORE_DRIVER ?? 'auto'} driver: ${driverFailure.message}\n`);
+    } else if (cause?.syscall === 'bind' || cause?.syscall === 'listen') {
+      process.stderr.write(`echo: cannot listen on ${flags.host}:${flags.port}: ${cause.message}\n`);
+    } else {
+      process.stderr.write(`echo: ${(err as Error).message}\n${cause?.stack ?? ''}\n`);
+    }
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+/** Whether a thread failed because a forced io_uring driver could not be set up. */
+function isDriverFailure(cause: PercoreError | undefined): boolean {
+  return cause?.syscall === 'io_uring_setup';
 }
 
 if (require.main === module) {
-  main().catch((err) => {
+  run().catch((err) => {
     process.stderr.write(`echo: ${(err as Error).stack ?? err}\n`);
     process.exit(1);
   });

@@ -22,6 +22,7 @@
 #include "driver.h"
 #include "layout.h"
 #include "sockets.h"
+#include "threads.h"
 #if PERCORE_HAVE_URING
 #include "uring_driver.h"
 #endif
@@ -187,6 +188,10 @@ struct LoopHandles {
   uv_timer_t timer;
   DriverObject* owner;  // null once the owner closed
   int open;             // handles whose close callback has not run
+  // The cross-thread waker (createWaker), made on first use: an eventfd in
+  // the process-wide registry, watched here. token 0: none.
+  uv_poll_t waker;
+  int32_t waker_token;
   // Lets Node wait for the close callbacks at environment teardown (a
   // worker's loop must hold no handle when it is closed).
   napi_async_cleanup_hook_handle cleanup;
@@ -216,6 +221,9 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::Value LocalAddress(const Napi::CallbackInfo& info);
   Napi::Value PeerAddress(const Napi::CallbackInfo& info);
   Napi::Value CloseFd(const Napi::CallbackInfo& info);
+  Napi::Value CreateWaker(const Napi::CallbackInfo& info);
+  Napi::Value ForgetFd(const Napi::CallbackInfo& info);
+  Napi::Value AdoptFd(const Napi::CallbackInfo& info);
 
   Napi::Value AddressOf(const Napi::CallbackInfo& info, bool peer);
   bool StartLoop(Napi::Env env);
@@ -226,12 +234,14 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
+  static void OnWaker(uv_poll_t* handle, int status, int events);
   static void OnHandleClosed(uv_handle_t* handle);
   static void OnEnvCleanup(napi_async_cleanup_hook_handle hook, void* arg);
 
   std::unique_ptr<Driver> driver_;
   LoopHandles* handles_ = nullptr;
   Napi::FunctionReference on_turn_;
+  Napi::FunctionReference on_wake_;
   Napi::Reference<Napi::Uint8Array> memory_ref_;  // keeps the core's memory alive
   napi_async_context async_context_ = nullptr;
   bool ref_ = false;             // handles start unref'd: an idle driver keeps nothing alive
@@ -274,6 +284,9 @@ Napi::Function DriverObject::Define(Napi::Env env, const char* name,
           InstanceMethod<&DriverObject::LocalAddress>("localAddress"),
           InstanceMethod<&DriverObject::PeerAddress>("peerAddress"),
           InstanceMethod<&DriverObject::CloseFd>("closeFd"),
+          InstanceMethod<&DriverObject::CreateWaker>("createWaker"),
+          InstanceMethod<&DriverObject::ForgetFd>("forgetFd"),
+          InstanceMethod<&DriverObject::AdoptFd>("adoptFd"),
       },
       reinterpret_cast<void*>(factory));
 }
@@ -376,6 +389,29 @@ void DriverObject::OnTimer(uv_timer_t* handle) {
   if (h->owner != nullptr) h->owner->Turn(true);
 }
 
+// Another thread woke this runtime (a channel has news): call onWake. Like a
+// turn, through MakeCallback so microtasks run after it; what they submit is
+// flushed by the runtime's own microtask.
+void DriverObject::OnWaker(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  auto* h = static_cast<LoopHandles*>(handle->data);
+  DriverObject* self = h->owner;
+  if (self == nullptr || self->closed_) return;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle), &fd) == 0) DrainWaker(fd);
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  Napi::Object receiver = self->Value();
+  napi_value result = nullptr;
+  const napi_status status = napi_make_callback(
+      env, self->async_context_, receiver.IsEmpty() ? env.Global() : receiver,
+      self->on_wake_.Value(), 0, nullptr, &result);
+  if (status == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+}
+
 void DriverObject::Turn(bool forced) {
   if (closed_) return;
   turn_requested_ = false;
@@ -449,11 +485,19 @@ void DriverObject::CloseAll() {
     handles_->owner = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(&handles_->poll), OnHandleClosed);
     uv_close(reinterpret_cast<uv_handle_t*>(&handles_->timer), OnHandleClosed);
+    if (handles_->waker_token != 0) {
+      // Stale first, so no thread writes to the eventfd once it is closed;
+      // DestroyWaker closes it, which libuv allows once its handle is closing.
+      uv_close(reinterpret_cast<uv_handle_t*>(&handles_->waker), OnHandleClosed);
+      DestroyWaker(handles_->waker_token);
+      handles_->waker_token = 0;
+    }
     handles_ = nullptr;
   }
   // After uv_close: libuv allows closing a polled fd once its handle is closing.
   if (driver_) driver_->Close();
   on_turn_.Reset();
+  on_wake_.Reset();
   memory_ref_.Reset();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);
@@ -657,6 +701,91 @@ Napi::Value DriverObject::CloseFd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r);
 }
 
+// createWaker(onWake) -> token (> 0) or -errno. One per driver: the token is
+// what other threads pass to wake(); onWake runs on this thread's loop.
+Napi::Value DriverObject::CreateWaker(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) {
+    Napi::TypeError::New(env, "onWake must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (closed_) return Napi::Number::New(env, -EBADF);
+  if (handles_->waker_token != 0) return Napi::Number::New(env, -EEXIST);
+  int fd = -1;
+  const int32_t token = percore::CreateWaker(&fd);
+  if (token < 0) return Napi::Number::New(env, token);
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  int r = uv_poll_init(loop, &handles_->waker, fd);
+  if (r != 0) {
+    DestroyWaker(token);
+    return Napi::Number::New(env, -EIO);
+  }
+  handles_->waker.data = handles_;
+  handles_->waker_token = token;
+  handles_->open++;
+  on_wake_ = Napi::Persistent(info[0].As<Napi::Function>());
+  uv_poll_start(&handles_->waker, UV_READABLE, OnWaker);
+  // Never keeps the loop alive by itself: the runtime refs its own handles
+  // while a channel operation waits.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->waker));
+  return Napi::Number::New(env, token);
+}
+
+Napi::Value DriverObject::ForgetFd(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return info.Env().Undefined();
+  const int32_t r = closed_ ? -EBADF : driver_->Forget(static_cast<int32_t>(fd));
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value DriverObject::AdoptFd(const Napi::CallbackInfo& info) {
+  int64_t fd;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return info.Env().Undefined();
+  const int32_t r = closed_ ? -EBADF : driver_->Adopt(static_cast<int32_t>(fd));
+  return Napi::Number::New(info.Env(), r);
+}
+
+// --- thread helpers (module functions: they act on the calling thread) -------
+
+// setAffinity(cpus: number[]) -> 0 or -errno.
+Napi::Value SetAffinity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Napi::TypeError::New(env, "cpus must be an array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array list = info[0].As<Napi::Array>();
+  const uint32_t n = list.Length();
+  if (n == 0 || n > static_cast<uint32_t>(kMaxCpus)) return Napi::Number::New(env, -EINVAL);
+  int32_t cpus[kMaxCpus];
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = list.Get(i);
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d < kMaxCpus) || std::trunc(d) != d) return Napi::Number::New(env, -EINVAL);
+    cpus[i] = static_cast<int32_t>(d);
+  }
+  return Napi::Number::New(env, SetThreadAffinity(cpus, static_cast<int>(n)));
+}
+
+// getAffinity() -> number[] (ascending) or -errno.
+Napi::Value GetAffinity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t cpus[kMaxCpus];
+  const int32_t n = GetThreadAffinity(cpus);
+  if (n < 0) return Napi::Number::New(env, n);
+  Napi::Array out = Napi::Array::New(env, static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, cpus[i]));
+  return out;
+}
+
+// wake(token) -> 0 or -ESRCH (the waker is gone: its runtime closed).
+Napi::Value WakeToken(const Napi::CallbackInfo& info) {
+  int64_t token;
+  if (!IntArg(info, 0, "token", kI32Min, kI32Max, &token)) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), Wake(static_cast<int32_t>(token)));
+}
+
 // --- module -------------------------------------------------------------------
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -668,6 +797,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Which driver classes this build has, by their option names.
   Napi::Array built = Napi::Array::New(env);
   uint32_t count = 0;
+  exports.Set("setAffinity", Napi::Function::New(env, SetAffinity, "setAffinity"));
+  exports.Set("getAffinity", Napi::Function::New(env, GetAffinity, "getAffinity"));
+  exports.Set("wake", Napi::Function::New(env, WakeToken, "wake"));
 #if PERCORE_HAVE_URING
   exports.Set("UringDriver", DriverObject::Define(env, "UringDriver", MakeUringDriver));
   exports.Set("probeUring", Napi::Function::New(env, ProbeUringJs, "probeUring"));

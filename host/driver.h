@@ -12,10 +12,12 @@
 // between threads.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 
 #include "core_memory.h"
 #include "fd_table.h"
+#include "threads.h"
 
 namespace percore {
 
@@ -79,6 +81,12 @@ class Driver {
   // watching it; io_uring needs nothing (the kernel holds its own file
   // references).
   virtual void FdClosing(int32_t /*fd*/) {}
+  // The fd hand-off. Forget: stop owning fd without closing it, so another
+  // thread's driver can adopt it; 0, or -EBADF if not owned. Adopt: own an
+  // open socket (see AdoptSocket). A backend that registers fds with the
+  // kernel (epoll) overrides both to add or drop that registration.
+  virtual int32_t Forget(int32_t fd) { return fds_.Remove(fd) ? 0 : -EBADF; }
+  virtual int32_t Adopt(int32_t fd) { return AdoptSocket(fds_, fd); }
 
   CoreMemory& memory() { return memory_; }
   FdTable& fds() { return fds_; }

@@ -420,6 +420,19 @@ void ReadinessDriver::FdClosing(int32_t fd) {
   self_completed_ = true;
 }
 
+// The fd hand-off: another thread's driver will own the fd. Ops still waiting
+// on it complete with -ECANCELED (the API refuses to detach a stream with
+// operations in flight, so normally there are none), and the poller stops
+// watching it: the registration belongs to this driver's epoll set, and a
+// later fd with the same number must start unregistered here.
+int32_t ReadinessDriver::Forget(int32_t fd) {
+  if (closed_ || !fds_.Contains(fd)) return -EBADF;
+  CancelFd(fd);
+  fds_.Remove(fd);
+  self_completed_ = true;
+  return 0;
+}
+
 // Like io_uring's ASYNC_CANCEL: 0 when the target was waiting (it completes
 // with -ECANCELED, before the cancel's own CQE), -ENOENT when no op with that
 // id waits. -EALREADY never happens here: an op is either waiting or done.

@@ -72,6 +72,7 @@ class ReadinessDriver final : public Driver {
   void Close() override;
   bool closed() const override { return closed_; }
   void FdClosing(int32_t fd) override;
+  int32_t Forget(int32_t fd) override;
 
   FeatureList& mutable_features() { return features_; }
 

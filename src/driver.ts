@@ -45,6 +45,7 @@ function uringError(probe: UringProbe): PercoreError {
   const missing = probe.missing.length > 0 ? ` (missing: ${probe.missing.join(', ')})` : '';
   const err = codedError(probe.code ?? 'EIO', `io_uring is not available (${probe.code}): ${probe.reason}${missing}`);
   (err as PercoreError & { errno?: number }).errno = probe.errno;
+  err.syscall = 'io_uring_setup';
   return err;
 }
 

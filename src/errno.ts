@@ -3,7 +3,7 @@
 // table, not the platform's os.constants, is the one to read completions with.
 
 const NAMES: { [errno: number]: string } = {
-  1: 'EPERM', 2: 'ENOENT', 4: 'EINTR', 5: 'EIO', 9: 'EBADF', 11: 'EAGAIN',
+  1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 9: 'EBADF', 11: 'EAGAIN',
   12: 'ENOMEM', 13: 'EACCES', 14: 'EFAULT', 16: 'EBUSY', 17: 'EEXIST',
   22: 'EINVAL', 23: 'ENFILE', 24: 'EMFILE', 28: 'ENOSPC', 32: 'EPIPE',
   38: 'ENOSYS', 62: 'ETIME', 88: 'ENOTSOCK', 90: 'EMSGSIZE', 95: 'EOPNOTSUPP',

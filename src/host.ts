@@ -101,6 +101,18 @@ export interface Driver {
   peerAddress(fd: number): HostAddress | number;
   /** Synchronous close of an fd this driver owns (error paths). 0 or -errno (-EBADF if not owned). */
   closeFd(fd: number): number;
+  /**
+   * The driver's cross-thread waker, made once: an eventfd in the process-wide
+   * registry, watched on this thread's loop (unref'd). Returns its token (> 0),
+   * which any thread passes to `wake()`, or -errno (-EEXIST if made already).
+   * `onWake` runs on this thread's loop through MakeCallback.
+   */
+  createWaker(onWake: () => void): number;
+  /** Stops owning `fd` without closing it (fd hand-off). 0 or -EBADF if not owned. */
+  forgetFd(fd: number): number;
+  /** Owns an open socket from elsewhere (made non-blocking, close-on-exec).
+   * 0, -ENOTSOCK, -EBADF, -EEXIST (owned already) or -EMFILE. */
+  adoptFd(fd: number): number;
 }
 
 export interface DriverConstructor {
@@ -139,6 +151,12 @@ export interface HostModule {
   readonly KqueueDriver?: DriverConstructor;
   /** Present on Linux: a trial ring (setup + IORING_REGISTER_PROBE), torn down at once. */
   readonly probeUring?: () => UringProbe;
+  /** Pins the calling thread to `cpus` (sched_setaffinity). 0 or -errno. */
+  setAffinity(cpus: readonly number[]): number;
+  /** The CPUs the calling thread may run on, ascending, or -errno. */
+  getAffinity(): number[] | number;
+  /** Wakes the runtime owning waker `token`, from any thread. 0, or -ESRCH once it is gone. */
+  wake(token: number): number;
 }
 
 /** The package root: the nearest directory above this file with a package.json. */

@@ -24,3 +24,8 @@ export type { BindOptions, ConnectOptions, IoOptions } from './tcp';
 export { Task, spawn, sleep, timeout } from './task';
 export type { SocketAddress, AddressInput } from './address';
 export type { PercoreError } from './errors';
+export { start } from './launcher';
+export type { StartOptions, ThreadContext, ThreadMain, ThreadError, Launch } from './launcher';
+export { Channel } from './channel';
+export type { ChannelOptions, ChannelHandle, ChannelOpOptions } from './channel';
+export { setAffinity, getAffinity } from './affinity';

@@ -69,6 +69,17 @@ export interface RuntimeCounters {
   timers: number;
   /** Tasks started with `spawn` that have not finished. */
   tasks: number;
+  /** Channel operations (`send` on a full channel, `recv` on an empty one) waiting on this runtime. */
+  parked: number;
+}
+
+/** @internal A channel operation waiting for another thread: polled again
+ * each time this runtime's waker fires. */
+export interface Parked {
+  /** Tries again; true when the operation finished (it is then unparked). */
+  poll(): boolean;
+  /** The runtime closed under it: settle with `ERR_PERCORE_RUNTIME_CLOSED`. */
+  abort(): void;
 }
 
 /** Something waiting for an operation's result. */
@@ -106,6 +117,8 @@ export class Runtime {
   timersChanged = false;
   private closed = false;
   /** @internal */ tasks = 0;
+  private readonly parkedOps = new Set<Parked>();
+  private waker = 0;
   /** @internal set by `lend`: the pool buffer and offset an operation uses. */
   lentIndex = 0;
   /** @internal */ lentOffset = 0;
@@ -147,6 +160,11 @@ export class Runtime {
   static current(): Runtime {
     if (current === undefined || current.closed) current = new Runtime();
     return current;
+  }
+
+  /** @internal The current runtime if there is one, without creating it. */
+  static peekCurrent(): Runtime | undefined {
+    return current !== undefined && !current.closed ? current : undefined;
   }
 
   /** Makes `runtime` the one `Runtime.current()` returns on this thread. */
@@ -211,6 +229,7 @@ export class Runtime {
       openFds: host.openFds,
       timers: this.core.counter(5),
       tasks: this.tasks,
+      parked: this.parkedOps.size,
     };
   }
 
@@ -222,10 +241,13 @@ export class Runtime {
     this.closed = true;
     const pending = this.handlers.slice();
     this.handlers.fill(undefined);
-    this.host.close();
+    this.host.close(); // also makes the waker's token stale: no thread can wake it now
     for (const handler of pending) {
       if (handler !== undefined) handler.complete(CLOSED_RESULT, 0);
     }
+    const parked = [...this.parkedOps];
+    this.parkedOps.clear();
+    for (const op of parked) op.abort();
     this.waiting = 0;
     if (current === this) current = undefined;
   }
@@ -257,6 +279,48 @@ export class Runtime {
       this.scheduleFlush();
     }
   }
+
+  /** @internal This runtime's waker token, made on first use: what another
+   * thread passes to the host's `wake()` to have `parked` operations polled. */
+  wakerToken(): number {
+    this.assertOpen();
+    if (this.waker === 0) {
+      const token = this.host.createWaker(this.onWake);
+      if (token < 0) throw systemError(token, 'eventfd');
+      this.waker = token;
+    }
+    return this.waker;
+  }
+
+  /** @internal Parks a channel operation until the waker fires; it keeps the
+   * loop alive meanwhile, as an operation in flight does. */
+  park(op: Parked): void {
+    this.assertOpen();
+    if (this.parkedOps.has(op)) return;
+    this.parkedOps.add(op);
+    if (this.waiting++ === 0) this.host.setRef(true);
+  }
+
+  /** @internal */
+  unpark(op: Parked): void {
+    if (!this.parkedOps.delete(op)) return;
+    if (--this.waiting === 0 && !this.closed) this.host.setRef(false);
+  }
+
+  private readonly onWake = (): void => {
+    for (const op of [...this.parkedOps]) {
+      if (!this.parkedOps.has(op)) continue; // settled by an earlier one
+      let done: boolean;
+      try {
+        done = op.poll();
+      } catch (err) {
+        // poll only settles promises; an exception is a percore bug.
+        process.nextTick(() => { throw err; });
+        done = true;
+      }
+      if (done) this.unpark(op);
+    }
+  };
 
   /** @internal Throws if the runtime was closed. */
   assertOpen(): void {

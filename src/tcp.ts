@@ -255,6 +255,45 @@ export class TcpStream {
     return new TcpStream(rt, fd);
   }
 
+  /** Takes ownership of `fd`, a connected TCP socket handed over by another
+   * thread (`stream.detach()` there, the number sent through a `Channel`):
+   * this runtime's driver records it, and it is used like any stream.
+   * ```ts
+   * const stream = TcpStream.adopt(await handoff.recv());
+   * ```
+   * Throws a system error: `ENOTSOCK`, `EBADF` (not open), `EEXIST` (this
+   * runtime owns it already). */
+  static adopt(fd: number, options: { runtime?: Runtime } = {}): TcpStream {
+    validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
+    const rt = options.runtime ?? Runtime.current();
+    rt.assertOpen();
+    const res = rt.host.adoptFd(fd);
+    if (res < 0) throw systemError(res, 'adopt');
+    return new TcpStream(rt, fd);
+  }
+
+  /** Gives the socket up without closing it and returns its fd, for another
+   * thread to `TcpStream.adopt`. This stream is closed afterwards (its
+   * methods reject with `ERR_SOCKET_CLOSED`), and the fd is the program's to
+   * hand over: if nobody adopts it, nobody closes it.
+   * ```ts
+   * await handoff.send(stream.detach());
+   * ```
+   * Throws `ERR_PERCORE_BUSY` while an operation is in flight on the stream
+   * (the kernel still uses the fd for it), `ERR_SOCKET_CLOSED` once closed. */
+  detach(): number {
+    if (this.closing) throw socketClosed('TcpStream');
+    if (this.firstOp !== undefined) {
+      throw codedError('ERR_PERCORE_BUSY', 'the stream has operations in flight: wait for them (or abort them) before detaching');
+    }
+    this.rt.assertOpen();
+    const res = this.rt.host.forgetFd(this.fd);
+    if (res < 0) throw systemError(res, 'detach');
+    this.closing = true;
+    this.closed = Promise.resolve();
+    return this.fd;
+  }
+
   /** Reads at most `buf.length` bytes into `buf`; resolves `[n, buf]`, with
    * `n === 0` at the end of the stream.
    * ```ts

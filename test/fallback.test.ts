@@ -51,7 +51,7 @@ describe.each([
   test('auto falls back to epoll, prints one line saying why, and serves echo traffic', async () => {
     const p = run(errno, []);
     await until(() => /listening on/.test(p.out()), p.exit, `ready line (stderr: ${p.err()})`);
-    expect(p.out()).toMatch(/^listening on 127\.0\.0\.1:\d+ \(driver=epoll, threads=1, pid=\d+\)\n$/);
+    expect(p.out()).toMatch(/^listening on 127\.0\.0\.1:\d+ \(driver=epoll, threads=\d+, pid=\d+\)\n$/);
     const lines = p.err().split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^echo: using epoll: /);

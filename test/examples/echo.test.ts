@@ -2,6 +2,7 @@
 // by a client that is not percore's own (node:net), every byte checked.
 import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { pattern } from '../api/helpers';
 
@@ -42,12 +43,14 @@ function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
   });
 }
 
-test('serves a node:net client from 1 B to 1 MiB, then exits 0 on SIGTERM', async () => {
-  const { child, ready } = start(['--port', '0']);
+test('serves a node:net client from 1 B to 1 MiB on every core, then exits 0 on SIGTERM', async () => {
+  // --threads defaults to the available cores; a connection still open at the
+  // signal is closed at the shutdown deadline.
+  const { child, ready } = start(['--port', '0', '--shutdown-timeout', '300']);
   const { line, port } = await ready;
   // The epoll project runs this file with PERCORE_DRIVER=epoll (test/setup-epoll.ts).
   const driver = process.env.PERCORE_DRIVER === 'epoll' ? 'epoll' : 'io_uring';
-  expect(line).toMatch(new RegExp(`^listening on 127\\.0\\.0\\.1:${port} \\(driver=${driver}, threads=1, pid=${child.pid}\\)$`));
+  expect(line).toMatch(new RegExp(`^listening on 127\\.0\\.0\\.1:${port} \\(driver=${driver}, threads=${os.availableParallelism()}, pid=${child.pid}\\)$`));
   for (const size of [1, 2, 100, 8191, 8192, 8193, 65536, 1 << 20]) {
     const payload = pattern(size, size);
     const echoed = await roundTrip(port, payload);
@@ -66,10 +69,41 @@ test('serves a node:net client from 1 B to 1 MiB, then exits 0 on SIGTERM', asyn
   await closed; // the server closed the connection it still had
 });
 
+test('--threads 2 --pin: SIGTERM lets an open connection finish, then exits 0 within a second of its close', async () => {
+  const { child, ready } = start(['--port', '0', '--threads', '2', '--pin', '--shutdown-timeout', '20000']);
+  const { line, port } = await ready;
+  expect(line).toMatch(/\(driver=\w+, threads=2, pid=\d+\)$/);
+  const open = net.connect(port, '127.0.0.1');
+  await new Promise((r) => open.on('connect', r));
+  const exited = exitOf(child);
+  let exitedAt = 0;
+  void exited.then(() => { exitedAt = Date.now(); });
+  child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  // Still served after the signal: the connection may finish.
+  const echoed = new Promise<Buffer>((resolve) => open.once('data', resolve));
+  open.write('after the signal');
+  expect((await echoed).toString()).toBe('after the signal');
+  expect(exitedAt).toBe(0);
+  // New connections are refused once every thread stopped accepting.
+  await expect(new Promise((resolve, reject) => {
+    const late = net.connect(port, '127.0.0.1', () => { late.destroy(); resolve('connected'); });
+    late.on('error', reject);
+  })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  const closedAt = Date.now();
+  open.end();
+  const { code } = await exited;
+  expect(code).toBe(0);
+  expect(exitedAt - closedAt).toBeLessThan(1000);
+});
+
 test.each([
   [['--port', 'abc'], /--port needs a whole number/],
   [['--port', '70000'], /--port must be between 0 and 65535/],
   [['--threads', '0'], /--threads must be between 1/],
+  [['--threads', '2000'], /--threads must be between 1 and 1024/],
+  [['--pin=yes'], /--pin takes no value/],
+  [['--shutdown-timeout', 'soon'], /--shutdown-timeout needs a whole number/],
   [['--driver', 'kqueue2'], /--driver must be auto, uring, epoll or kqueue/],
   [['--buffer-size', '100'], /multiple of 64/],
   [['--frobnicate'], /unknown argument/],
@@ -84,7 +118,7 @@ test.each([
 test('--driver epoll serves and names its driver; --driver kqueue on Linux exits 1 naming why', async () => {
   const { child, ready } = start(['--port', '0', '--driver', 'epoll']);
   const { line, port } = await ready;
-  expect(line).toMatch(/\(driver=epoll, threads=1, pid=\d+\)$/);
+  expect(line).toMatch(/\(driver=epoll, threads=\d+, pid=\d+\)$/);
   const payload = pattern(100_000, 3);
   expect((await roundTrip(port, payload)).equals(payload)).toBe(true);
   const exited = exitOf(child);

@@ -1,0 +1,238 @@
+// Channels between runtimes: ordering, backpressure, close from either side,
+// wake-ups across threads, zero-copy shared views. Every thread's runtime
+// comes from the launcher, so these run under whichever driver it picks.
+import { Channel, Runtime, start } from '../../src/index';
+import { expectClean, makeRuntime } from '../api/helpers';
+
+let rt: Runtime;
+beforeEach(() => { rt = makeRuntime(); });
+afterEach(async () => {
+  await expectClean(rt);
+  expect(rt.counters().parked).toBe(0);
+  rt.close();
+});
+
+describe('on one thread', () => {
+  test('values arrive in order, as structured clones', async () => {
+    const ch = new Channel<unknown>({ capacity: 8 });
+    const values = [1, 'two', { three: [3] }, new Map([[4, 'four']]), new Date(5), Buffer.from('six'), new Uint16Array([7, 8]), null];
+    for (const v of values) await ch.send(v);
+    expect(ch.length).toBe(8);
+    for (const v of values) expect(await ch.recv()).toEqual(v);
+    const buf = values[5] as Buffer;
+    expect(Buffer.isBuffer(buf)).toBe(true);
+    expect(ch.length).toBe(0);
+  });
+
+  test('a full channel makes send wait until recv frees a slot (backpressure)', async () => {
+    const ch = new Channel<number>({ capacity: 2 });
+    expect(ch.trySend(1)).toBe(true);
+    expect(ch.trySend(2)).toBe(true);
+    expect(ch.trySend(3)).toBe(false);
+    let sent = false;
+    const third = ch.send(3).then(() => { sent = true; });
+    await rt.sleep(10);
+    expect(sent).toBe(false);
+    expect(rt.counters().parked).toBe(1);
+    expect(ch.length).toBe(2);
+    expect(await ch.recv()).toBe(1);
+    await third;
+    expect(sent).toBe(true);
+    expect([await ch.recv(), await ch.recv()]).toEqual([2, 3]);
+  });
+
+  test('recv waits for a send; tryRecv answers at once', async () => {
+    const ch = new Channel<string>({ capacity: 4 });
+    expect(ch.tryRecv()).toBeUndefined();
+    const got = ch.recv();
+    await rt.sleep(5);
+    expect(rt.counters().parked).toBe(1);
+    await ch.send('late');
+    expect(await got).toBe('late');
+    await ch.send('now');
+    expect(ch.tryRecv()).toEqual({ value: 'now' });
+  });
+
+  test('close by the sender: what was sent still drains, then ERR_CHANNEL_CLOSED', async () => {
+    const ch = new Channel<number>({ capacity: 4 });
+    await ch.send(1);
+    await ch.send(2);
+    ch.close();
+    ch.close(); // idempotent
+    expect(ch.closed).toBe(true);
+    await expect(ch.send(3)).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' });
+    expect(() => ch.trySend(3)).toThrow(expect.objectContaining({ code: 'ERR_CHANNEL_CLOSED' }));
+    const got: number[] = [];
+    for await (const v of ch) got.push(v);
+    expect(got).toEqual([1, 2]);
+    await expect(ch.recv()).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' });
+  });
+
+  test('close by the receiver: a waiting send rejects and its value is not sent', async () => {
+    const ch = new Channel<number>({ capacity: 1 });
+    await ch.send(1);
+    const waiting = ch.send(2);
+    await rt.sleep(5);
+    ch.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' });
+    expect(await ch.recv()).toBe(1);
+    await expect(ch.recv()).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' });
+  });
+
+  test('a waiting recv rejects when the channel is closed, and when its runtime closes', async () => {
+    const ch = new Channel<number>();
+    const waiting = ch.recv();
+    await rt.sleep(2);
+    ch.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' });
+
+    const other = new Runtime();
+    const ch2 = new Channel<number>();
+    const pending = ch2.recv({ runtime: other });
+    expect(other.counters().parked).toBe(1);
+    other.close();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_PERCORE_RUNTIME_CLOSED' });
+    // The thread's next runtime takes the receiving side over.
+    await ch2.send(7);
+    expect(await ch2.recv({ runtime: rt })).toBe(7);
+  });
+
+  test('an aborted wait settles with AbortError and sends nothing', async () => {
+    const ch = new Channel<number>({ capacity: 1 });
+    await ch.send(1);
+    const ac = new AbortController();
+    const send = ch.send(2, { signal: ac.signal });
+    const ac2 = new AbortController();
+    ac.abort();
+    await expect(send).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await ch.recv()).toBe(1);
+    const recv = ch.recv({ signal: ac2.signal });
+    ac2.abort();
+    await expect(recv).rejects.toMatchObject({ name: 'AbortError' });
+    expect(ch.length).toBe(0);
+  });
+
+  test('messages larger than a slot, unshared SharedArrayBuffers and bad options are refused with codes', async () => {
+    const ch = new Channel({ capacity: 2, slotSize: 64 });
+    await expect(ch.send('x'.repeat(100))).rejects.toMatchObject({ code: 'ERR_CHANNEL_MESSAGE_TOO_LARGE' });
+    await expect(ch.send(new Uint8Array(new SharedArrayBuffer(8)))).rejects.toMatchObject({ code: 'ERR_CHANNEL_UNSHARED_BUFFER' });
+    await expect(ch.send(() => 1)).rejects.toThrow(/could not be cloned/);
+    expect(ch.length).toBe(0);
+    expect(() => new Channel({ capacity: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => new Channel({ slotSize: 100 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => Channel.from({} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
+
+describe('across threads', () => {
+  test('two senders on two workers: every message arrives once, each sender in order, with wake-ups both ways', async () => {
+    // capacity 4 against 2 × 2000 messages: both senders park on a full
+    // channel and the receiver parks on an empty one, many times over.
+    const ch = new Channel<[number, number]>({ capacity: 4, slotSize: 64 });
+    const results = await start({ threads: 3, data: { ch: ch.handle, n: 2000 } }, async (ctx) => {
+      const { Channel: C } = ctx.percore;
+      const ch = C.from<[number, number]>(ctx.data.ch);
+      if (ctx.threadIndex > 0) {
+        for (let i = 0; i < ctx.data.n; i++) await ch.send([ctx.threadIndex, i]);
+        return ctx.runtime.counters().parked;
+      }
+      const next = [0, 0, 0];
+      let total = 0;
+      while (total < 2 * ctx.data.n) {
+        const [from, i] = await ch.recv();
+        if (i !== next[from]) throw new Error(`thread ${from}: got ${i}, expected ${next[from]}`);
+        next[from]++;
+        total++;
+      }
+      return [next, ctx.runtime.counters().parked, ch.length];
+    });
+    expect(results).toEqual([[[0, 2000, 2000], 0, 0], 0, 0]);
+  });
+
+  test('a receiver parked on an empty channel is woken by a send from another thread', async () => {
+    const ch = new Channel<number>({ capacity: 2 });
+    const [waited] = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+      const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      if (ctx.threadIndex === 1) {
+        await ctx.runtime.sleep(100);
+        await ch.send(Date.now());
+        return 0;
+      }
+      const value = await ch.recv();
+      return Date.now() - value;
+    });
+    // Woken through the waker: nothing else (no timer, no polling) could
+    // settle this recv, which would otherwise hang until the test times out.
+    expect(waited).toBeLessThan(1000);
+  });
+
+  test('close from the receiving thread rejects a sender parked on another thread', async () => {
+    const ch = new Channel<number>({ capacity: 1 });
+    const results = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+      const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      if (ctx.threadIndex === 1) {
+        await ch.send(1);
+        const err = await ch.send(2).then(() => 'sent', (e: { code: string }) => e.code);
+        return err;
+      }
+      while (ch.length === 0) await ctx.runtime.sleep(1);
+      await ctx.runtime.sleep(20); // the second send is parked by now
+      ch.close();
+      return [await ch.recv(), await ch.recv().catch((e: { code: string }) => e.code)];
+    });
+    expect(results).toEqual([[1, 'ERR_CHANNEL_CLOSED'], 'ERR_CHANNEL_CLOSED']);
+  });
+
+  test('close from a sending thread wakes the parked receiver, which drains first', async () => {
+    const ch = new Channel<string>({ capacity: 8 });
+    const [got] = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+      const ch = ctx.percore.Channel.from<string>(ctx.data.ch);
+      if (ctx.threadIndex === 1) {
+        await ctx.runtime.sleep(30);
+        await ch.send('a');
+        await ch.send('b');
+        ch.close();
+        return [];
+      }
+      const out: string[] = [];
+      for await (const v of ch) out.push(v);
+      return out;
+    });
+    expect(got).toEqual(['a', 'b']);
+  });
+
+  test('views over a shared buffer listed at creation travel by reference (zero copy)', async () => {
+    const shared = new SharedArrayBuffer(1024);
+    const ch = new Channel<{ view: Uint8Array }>({ capacity: 2, shared: [shared] });
+    await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+      const ch = ctx.percore.Channel.from<{ view: Uint8Array }>(ctx.data.ch);
+      if (ctx.threadIndex === 1) {
+        const { view } = await ch.recv();
+        view.fill(0xab); // writes the sender's memory
+        return view.byteOffset;
+      }
+      const buffer = ch.handle.shared[0];
+      await ch.send({ view: new Uint8Array(buffer, 100, 16) });
+      return 0;
+    });
+    const bytes = new Uint8Array(shared);
+    expect(bytes.subarray(100, 116).every((b) => b === 0xab)).toBe(true);
+    expect(bytes[99]).toBe(0);
+    expect(bytes[116]).toBe(0);
+  });
+
+  test('one receiving thread only; spsc allows one sending thread only', async () => {
+    const ch = new Channel<number>({ capacity: 2, mode: 'spsc' });
+    await ch.send(1);
+    expect(await ch.recv()).toBe(1);
+    const [codes] = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+      if (ctx.threadIndex === 0) return [];
+      const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      return [
+        await ch.recv().catch((e: { code: string }) => e.code),
+        await ch.send(2).catch((e: { code: string }) => e.code),
+      ];
+    }).then((r) => [r[1]]);
+    expect(codes).toEqual(['ERR_CHANNEL_RECEIVER_TAKEN', 'ERR_CHANNEL_SENDER_TAKEN']);
+  });
+});
