@@ -66,7 +66,7 @@ class EpollPoller final : public Poller {
         uint64_t expirations;
         ssize_t got = ::read(timer_fd_, &expirations, sizeof expirations);
         (void)got;  // EAGAIN: already drained
-        r = ReadyEvent{-1, false, false, true};
+        r = ReadyEvent{-1, false, false, true, false};
         continue;
       }
       // Hang-up and error wake both queues: retrying the system call (or
@@ -75,6 +75,7 @@ class EpollPoller final : public Poller {
       r.readable = (e & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
       r.writable = (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
       r.timer = false;
+      r.hangup = (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     }
     return n;
   }

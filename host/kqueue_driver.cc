@@ -61,7 +61,8 @@ class KqueuePoller final : public Poller {
     for (int i = 0; i < n; i++) {
       const struct kevent& e = events_[i];
       ReadyEvent& r = out[i];
-      r = ReadyEvent{static_cast<int>(e.ident), false, false, false};
+      r = ReadyEvent{static_cast<int>(e.ident), false, false, false,
+                     (e.flags & (EV_EOF | EV_ERROR)) != 0};
       if (e.filter == EVFILT_TIMER) {
         r.fd = -1;
         r.timer = true;

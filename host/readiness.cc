@@ -219,10 +219,16 @@ void ReadinessDriver::Start(const Sqe& sqe) {
     Enqueue(slot, sqe.fd, write_side);  // keep the fd's order: no overtaking
     return;
   }
+  bool& blocked = write_side ? st.write_blocked : st.read_blocked;
+  if (st.registered && blocked) {
+    Enqueue(slot, sqe.fd, write_side);  // the readiness cache: the edge will come
+    return;
+  }
   for (;;) {
     bool more = false;
     const int32_t res = Attempt(op, &more);
     if (res == kAgain) {
+      blocked = true;
       if (!st.registered) {
         counters_.enters++;
         const int r = poller_->Register(sqe.fd);
@@ -243,10 +249,28 @@ void ReadinessDriver::Start(const Sqe& sqe) {
       RetryLater(sqe.fd);
       return;
     }
+    NoteShortTransfer(op, res, st);
     op.id = 0;
     Complete(sqe.id, res, 0);
     return;
   }
+}
+
+// A RECV or SEND on a socket that moved fewer bytes than asked drained the
+// receive queue (or filled the send buffer): the next call would answer
+// EAGAIN, as tokio assumes too. Mark that side blocked, registering the fd if
+// this is its first wait, so the next op waits for the edge with no call:
+// with edge-triggered registration any later arrival (or freed space) raises
+// one. An echo's every RECV would otherwise start with a failed recv().
+void ReadinessDriver::NoteShortTransfer(const Op& op, int32_t res, FdState& st) {
+  if (res <= 0 || static_cast<uint32_t>(res) >= op.len || st.hangup) return;
+  if (op.opcode != L::kOpRecv && op.opcode != L::kOpSend) return;
+  if (!st.registered) {
+    counters_.enters++;
+    if (poller_->Register(op.fd) < 0) return;  // no cache then: the next op just tries
+    st.registered = true;
+  }
+  (op.opcode == L::kOpSend ? st.write_blocked : st.read_blocked) = true;
 }
 
 // One try of the op's system call. EINTR is retried here; EAGAIN is kAgain.
@@ -379,7 +403,10 @@ void ReadinessDriver::RunQueue(int fd, bool write_side) {
     Op& op = ops_[slot];
     bool more = false;
     const int32_t res = Attempt(op, &more);
-    if (res == kAgain) return;
+    if (res == kAgain) {
+      (write_side ? st.write_blocked : st.read_blocked) = true;
+      return;
+    }
     if (more) {
       Complete(op.id, res, L::kCqeFMore);
       if (RoomForMore()) continue;
@@ -388,8 +415,10 @@ void ReadinessDriver::RunQueue(int fd, bool write_side) {
     }
     const uint32_t id = op.id;
     Unlink(slot);
+    NoteShortTransfer(op, res, st);
     op.id = 0;
     Complete(id, res, 0);
+    if (write_side ? st.write_blocked : st.read_blocked) return;
   }
 }
 
@@ -411,6 +440,7 @@ void ReadinessDriver::CancelFd(int fd) {
     poller_->Deregister(fd);
     st.registered = false;
   }
+  st.read_blocked = st.write_blocked = st.hangup = false;
   // st.retry stays: the fd is still on retry_ and RunRetries clears it.
 }
 
@@ -543,8 +573,16 @@ int ReadinessDriver::Dispatch(int timeout_ms) {
     }
     // An event for an fd closed earlier in this batch finds empty queues.
     if (e.fd < 0 || static_cast<uint32_t>(e.fd) >= fd_capacity_) continue;
-    if (e.readable) RunQueue(e.fd, false);
-    if (e.writable) RunQueue(e.fd, true);
+    FdState& st = fd_states_.get()[e.fd];
+    if (e.hangup) st.hangup = true;
+    if (e.readable) {
+      st.read_blocked = false;
+      RunQueue(e.fd, false);
+    }
+    if (e.writable) {
+      st.write_blocked = false;
+      RunQueue(e.fd, true);
+    }
   }
   RunRetries();
   DrainFifo();

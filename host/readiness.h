@@ -30,6 +30,7 @@ struct ReadyEvent {
   bool readable;  // retry the read queue
   bool writable;  // retry the write queue
   bool timer;     // the timer armed with ArmTimer fired (fd is meaningless)
+  bool hangup;    // the peer closed or the socket failed (RDHUP, HUP, ERR, EV_EOF)
 };
 
 // The platform layer. Registrations are edge-triggered and made once per fd
@@ -98,6 +99,15 @@ class ReadinessDriver final : public Driver {
   struct FdState {
     uint32_t read_head, read_tail, write_head, write_tail;
     bool registered;
+    // The readiness cache: the last call on this side answered EAGAIN and no
+    // edge has come since. With edge-triggered registration the next edge is
+    // guaranteed to come, so a new op can wait without a call that would
+    // only answer EAGAIN again (an echo's every RECV otherwise makes one).
+    bool read_blocked, write_blocked;
+    // Sticky until the fd is closed or handed off: a hang-up was reported.
+    // After it a short transfer proves nothing (the FIN behind the data gives
+    // no further edge), so the cache stays off and ops just try.
+    bool hangup;
     bool retry;  // on retry_ (see RetryLater)
   };
   struct Completion {
@@ -115,6 +125,7 @@ class ReadinessDriver final : public Driver {
   uint32_t TakeSqes();
   void Start(const Sqe& sqe);
   int32_t Attempt(Op& op, bool* more);
+  void NoteShortTransfer(const Op& op, int32_t res, FdState& st);
   void RunQueue(int fd, bool write_side);
   void Enqueue(uint32_t slot, int fd, bool write_side);
   void Unlink(uint32_t slot);

@@ -1,6 +1,7 @@
 // The edges of TCP: resets, half-close, use after close, closed listeners,
 // bad arguments. Every test ends with the runtime holding nothing.
-import { Runtime, TcpListener, TcpStream, PercoreError } from '../../src/index';
+import * as net from 'node:net';
+import { Runtime, TcpListener, TcpStream, PercoreError, timeout } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
 
 let rt: Runtime;
@@ -48,6 +49,27 @@ test('half-close: shutdown(write) sends EOF and the other direction still works'
   expect(answer.toString()).toBe('answer');
   expect((await client.read(Buffer.alloc(1)))[0]).toBe(0);
   await Promise.all([client.close(), server.close(), listener.close()]);
+});
+
+test('data and FIN arriving together while a read waits: the data, then EOF (no lost edge)', async () => {
+  // Under epoll the short read of the data must not make the next read wait
+  // for an edge: the FIN's edge came with the data. A node:net client in this
+  // thread writes and shuts down in one tick, so both reach the server socket
+  // before its driver runs again.
+  const listener = await TcpListener.bind('127.0.0.1:0');
+  const peer = net.connect(listener.localAddress().port, '127.0.0.1');
+  const server = await listener.accept();
+  const buf = Buffer.alloc(4096);
+  const first = server.read(buf);
+  await new Promise((r) => setTimeout(r, 20)); // the read is waiting (registered, under epoll)
+  const peerClosed = new Promise((r) => peer.on('close', r));
+  peer.end('last words');
+  const [n] = await first;
+  expect(buf.subarray(0, n).toString()).toBe('last words');
+  const [eof] = await timeout(2000, server.read(buf));
+  expect(eof).toBe(0);
+  await Promise.all([server.close(), listener.close()]);
+  await peerClosed;
 });
 
 test('read and write after close reject with ERR_SOCKET_CLOSED and hand the buffer back', async () => {
