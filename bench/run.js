@@ -3,7 +3,7 @@
 // percore's echo benchmark runner. See bench/README.md.
 //
 //   npm run bench                      quick run: the cells issue 3's bar names (< 3 min)
-//   npm run bench -- --full            the whole matrix, 3 repeats (~11 min)
+//   npm run bench -- --full            the whole matrix, 3 repeats (~9 min on a quiet machine)
 //   node bench/run.js --servers c-uring,node --cells 16x64,churn --repeat 3
 //
 // Each (cell, repeat, server) gets a fresh server process on a fresh port,
