@@ -1,13 +1,23 @@
 /*
  * loadgen: closed-loop TCP echo load generator for percore's benchmarks.
  *
- * One thread, epoll (level triggered for steady connections, edge triggered
- * for churn), non-blocking sockets, no allocation per message.
+ * One thread, no allocation per message. Two engines for steady mode:
+ *  - uring (default): one io_uring_enter per batch; each connection has one
+ *    multishot recv into a shared ring of provided buffers, and each message
+ *    is one SEND whose successful completion is not even posted (depth 1).
+ *    The client then costs clearly less CPU per round trip than a C server,
+ *    so it is not what saturates first (see bench/README.md for figures).
+ *  - epoll: level-triggered epoll, recv and send per message: the original
+ *    engine, kept for comparison and where io_uring is unavailable.
+ * Churn and hold modes always use epoll (edge triggered for churn).
  *
  * Steady mode: --connections N sockets, each keeps --depth K messages of
  * --size bytes in flight; a new message is sent as soon as one has been
  * echoed in full. Churn mode (--churn): N slots, each repeatedly connects,
- * sends one message, waits for the full echo, closes.
+ * sends one message, waits for the full echo, closes. Hold mode (--hold):
+ * N connections each echo one message (proof they are live), then stay
+ * open and idle for --duration seconds, so a runner can read the server's
+ * memory per idle connection.
  *
  * Every echoed byte is checked against what was sent: each connection sends
  * a deterministic byte stream (a window into one shared pseudo-random table,
@@ -36,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/uring.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -58,11 +70,14 @@ struct options {
   int json;
   int markers;
   int churn_sources;
+  int hold;
+  int uring; /* steady mode engine: 1 io_uring, 0 epoll */
 };
 
 static struct options opt = {
     .host = "127.0.0.1", .port = 0, .connections = 16, .size = 64, .depth = 1,
     .warmup = 1.0, .duration = 3.0, .churn = 0, .json = 0, .markers = 0, .churn_sources = 16,
+    .hold = 0, .uring = 1,
 };
 
 static const char USAGE[] =
@@ -75,6 +90,10 @@ static const char USAGE[] =
     "  --warmup SEC         warm-up before measuring (default 1)\n"
     "  --duration SEC       measured window (default 3)\n"
     "  --churn              connect, one echo of --size bytes, close, repeat\n"
+    "  --hold               each connection echoes one message, then all stay idle for\n"
+    "                       --duration seconds (no warm-up); prints 'loadgen: holding'\n"
+    "  --engine NAME        steady mode: uring (default; falls back to epoll if io_uring\n"
+    "                       is unavailable) or epoll\n"
     "  --json               print one JSON object instead of text\n"
     "  --markers            print 'loadgen: measure start' / 'loadgen: measure end' on stderr\n"
     "  --churn-sources N    churn: rotate over N source addresses 127.0.0.x (default 16)\n"
@@ -132,11 +151,20 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(name, "--churn")) opt.churn = 1;
     else if (!strcmp(name, "--json")) opt.json = 1;
     else if (!strcmp(name, "--markers")) opt.markers = 1;
+    else if (!strcmp(name, "--hold")) opt.hold = 1;
+    else if (!strcmp(name, "--engine")) {
+      const char *v = VALUE();
+      if (v && !strcmp(v, "uring")) opt.uring = 1;
+      else if (v && !strcmp(v, "epoll")) opt.uring = 0;
+      else usage_error("--engine must be uring or epoll, got '%s'", v ? v : "");
+    }
     else if (!strcmp(name, "--churn-sources")) opt.churn_sources = (int)parse_int(name, VALUE(), 1, 254);
     else usage_error("unknown argument '%s'", a);
 #undef VALUE
   }
   if (!opt.port) usage_error("--port is required");
+  if (opt.churn && opt.hold) usage_error("--churn and --hold are separate modes");
+  if (opt.hold && opt.depth != 1) usage_error("--depth applies to steady mode only (hold sends one message per connection)");
   if (opt.churn && opt.depth != 1) usage_error("--depth applies to steady mode only (churn sends one message per connection)");
 }
 
@@ -240,9 +268,10 @@ enum { ST_CONNECTING = 1, ST_ACTIVE = 2, ST_CLOSED = 3 };
 struct conn {
   int fd;
   int state;
-  int want_write;     /* steady: EPOLLOUT registered */
+  int want_write;     /* steady, epoll: EPOLLOUT registered; uring: a tracked SEND in flight */
   uint32_t start;     /* offset of this connection's stream in the pattern */
-  uint64_t sent;      /* bytes written to the socket */
+  uint64_t sent;      /* bytes written to the socket (uring: handed to a SEND) */
+  uint64_t send_base; /* uring: `sent` before the SEND in flight */
   uint64_t queued;    /* bytes the closed loop wants written (sent <= queued) */
   uint64_t received;  /* bytes echoed and verified */
   uint64_t msgs_done; /* messages echoed in full */
@@ -265,6 +294,7 @@ static uint64_t warm_roundtrips;
  * and the run goes on so the count is complete (exit 1). */
 static char conn_error[256], mismatch_error[256];
 static int conn_failed;
+static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM */
 
 static void fail_conn(int code, const char *fmt, ...) {
   char *dst = code == EXIT_MISMATCH ? mismatch_error : conn_error;
@@ -391,27 +421,26 @@ static void close_conn(struct conn *c) {
   c->state = ST_CLOSED;
 }
 
-/* ---------- steady mode ---------- */
+/* ---------- steady mode: the data path both engines share ---------- */
 
-static void steady_on_read(struct conn *c, uint64_t now) {
-  ssize_t r = recv(c->fd, recvbuf, sizeof recvbuf, 0);
-  if (r < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    fail_conn(EXIT_CONN, "recv on connection %ld: %s", (long)(c - conns), strerror(errno));
-    close_conn(c);
-    return;
-  }
-  if (r == 0) {
-    fail_conn(EXIT_CONN, "server closed connection %ld after %" PRIu64 " echoed bytes", (long)(c - conns), c->received);
-    close_conn(c);
-    return;
-  }
+/* The engine's way of handing bytes [sent, queued) to the kernel. */
+static void (*steady_send)(struct conn *c);
+
+static void epoll_send(struct conn *c) {
+  if (c->want_write) return; /* EPOLLOUT will flush */
+  int e = flush(c);
+  if (e) { fail_conn(EXIT_CONN, "send on connection %ld: %s", (long)(c - conns), strerror(-e)); close_conn(c); }
+}
+
+/* r echoed bytes arrived on c: verify them, time and count every message
+ * now complete, and queue the next message for each (closed loop). */
+static void steady_on_data(struct conn *c, const uint8_t *data, size_t r, uint64_t now) {
   if (c->received + (uint64_t)r > c->sent) {
     fail_conn(EXIT_MISMATCH, "connection %ld received %" PRIu64 " bytes more than it sent", (long)(c - conns),
               c->received + (uint64_t)r - c->sent);
     mismatch_events++;
   }
-  uint64_t bad = verify(c, recvbuf, (size_t)r);
+  uint64_t bad = verify(c, data, r);
   if (bad) {
     fail_conn(EXIT_MISMATCH, "connection %ld: %" PRIu64 " echoed bytes differ from what was sent (stream offset %" PRIu64 ")", (long)(c - conns), bad, c->received);
     mismatch_events++;
@@ -435,40 +464,59 @@ static void steady_on_read(struct conn *c, uint64_t now) {
       c->queued += size;
     }
   }
-  if (c->sent < c->queued && !c->want_write) {
-    int e = flush(c);
-    if (e) { fail_conn(EXIT_CONN, "send on connection %ld: %s", (long)(c - conns), strerror(-e)); close_conn(c); }
-  }
+  if (c->sent < c->queued) steady_send(c);
 }
+
+static void steady_on_read(struct conn *c, uint64_t now) {
+  ssize_t r = recv(c->fd, recvbuf, sizeof recvbuf, 0);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    fail_conn(EXIT_CONN, "recv on connection %ld: %s", (long)(c - conns), strerror(errno));
+    close_conn(c);
+    return;
+  }
+  if (r == 0) {
+    fail_conn(EXIT_CONN, "server closed connection %ld after %" PRIu64 " echoed bytes", (long)(c - conns), c->received);
+    close_conn(c);
+    return;
+  }
+  steady_on_data(c, recvbuf, (size_t)r, now);
+}
+
+/* Open every connection, at most CONNECT_WAVE handshakes at a time: 10,000
+ * connects at once would overflow the server's accept queue (SYN retried
+ * after 1 s) and measure the backlog instead of the server. */
+#define CONNECT_WAVE 256
 
 static int steady_connect_all(void) {
   int n = opt.connections;
-  int pending = 0;
-  for (int i = 0; i < n; i++) {
-    struct conn *c = &conns[i];
-    c->start = stream_start((uint64_t)i);
-    c->send_ts = send_ts_all + (size_t)i * (size_t)opt.depth;
-    int fd = new_socket((uint64_t)i);
-    if (fd < 0) {
-      fprintf(stderr, "loadgen: connect %s (connection %d of %d): %s\n", server_text, i + 1, n, strerror(-fd));
-      return EXIT_CONN;
-    }
-    c->fd = fd;
-    c->state = ST_CONNECTING;
-    struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) { perror("loadgen: epoll_ctl"); return EXIT_CONN; }
-    pending++;
-  }
+  int opened = 0, pending = 0, established = 0;
   struct epoll_event evs[512];
-  uint64_t deadline = now_ns() + 10ull * 1000000000ull;
-  while (pending) {
+  uint64_t deadline = now_ns() + 10ull * 1000000000ull + (uint64_t)n * 1000000ull;
+  while (established < n) {
+    for (; opened < n && pending < CONNECT_WAVE; opened++) {
+      struct conn *c = &conns[opened];
+      c->start = stream_start((uint64_t)opened);
+      c->send_ts = send_ts_all + (size_t)opened * (size_t)opt.depth;
+      int fd = new_socket((uint64_t)opened);
+      if (fd < 0) {
+        fprintf(stderr, "loadgen: connect %s (connection %d of %d): %s\n", server_text, opened + 1, n, strerror(-fd));
+        return EXIT_CONN;
+      }
+      c->fd = fd;
+      c->state = ST_CONNECTING;
+      struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};
+      if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) { perror("loadgen: epoll_ctl"); return EXIT_CONN; }
+      pending++;
+    }
     uint64_t now = now_ns();
     if (now >= deadline) {
-      fprintf(stderr, "loadgen: connect %s: %d of %d connections not established after 10 s\n", server_text, pending, n);
+      fprintf(stderr, "loadgen: connect %s: %d of %d connections not established in time\n", server_text, n - established, n);
       return EXIT_CONN;
     }
     int k = epoll_wait(epfd, evs, 512, (int)((deadline - now) / 1000000 + 1));
     if (k < 0 && errno != EINTR) { perror("loadgen: epoll_wait"); return EXIT_CONN; }
+    if (interrupted) return EXIT_CONN;
     for (int j = 0; j < k; j++) {
       struct conn *c = evs[j].data.ptr;
       if (c->state != ST_CONNECTING) continue;
@@ -482,6 +530,7 @@ static int steady_connect_all(void) {
       c->state = ST_ACTIVE;
       set_events(c, EPOLLIN);
       pending--;
+      established++;
     }
   }
   return 0;
@@ -492,8 +541,147 @@ static void steady_start_all(uint64_t now) {
     struct conn *c = &conns[i];
     for (int m = 0; m < opt.depth; m++) c->send_ts[m] = now;
     c->queued = (uint64_t)opt.depth * (uint64_t)opt.size;
-    int e = flush(c);
-    if (e) { fail_conn(EXIT_CONN, "send on connection %d: %s", i, strerror(-e)); close_conn(c); }
+    steady_send(c);
+  }
+}
+
+/* ---------- steady mode, io_uring engine ----------
+ * Per round trip the client does: one SEND SQE (its successful completion
+ * skipped at depth 1), one recv CQE from a multishot recv that stays armed,
+ * and one provided buffer handed back; one io_uring_enter covers a whole
+ * batch. The epoll engine does recv + send syscalls per round trip plus
+ * epoll_wait; the kernel's TCP work (most of either figure) is the same. */
+
+enum { UOP_RECV = 1, UOP_SEND = 2 };
+#define BGID 1
+
+static struct ring uring;
+static struct io_uring_buf_ring *bufring;
+static uint8_t *bufmem;
+static unsigned buf_count, buf_size;
+static unsigned short buf_tail; /* our tail; published to the kernel before each enter */
+static int send_skip;           /* sends use IOSQE_CQE_SKIP_SUCCESS: see uring_setup */
+static uint64_t recv_rearms;    /* multishot recv ended (e.g. ENOBUFS) and was armed again */
+
+static void buf_give(unsigned bid) {
+  struct io_uring_buf *b = &bufring->bufs[buf_tail & (buf_count - 1)];
+  b->addr = (uint64_t)(uintptr_t)(bufmem + (size_t)bid * buf_size);
+  b->len = buf_size;
+  b->bid = (unsigned short)bid;
+  buf_tail++;
+}
+
+static void buf_publish(void) {
+  atomic_store_explicit((_Atomic unsigned short *)&bufring->tail, buf_tail, memory_order_release);
+}
+
+static unsigned pow2_at_least(unsigned x) {
+  unsigned p = 1;
+  while (p < x) p <<= 1;
+  return p;
+}
+
+/* Returns 0, or -errno (the caller then falls back to epoll). */
+static int uring_setup(void) {
+  int err = ring_setup(&uring, 4096, 32768);
+  if (err) return err;
+  /* Enough buffers for every message in flight to land at once, twice. */
+  unsigned want = pow2_at_least((unsigned)opt.connections * (unsigned)opt.depth * 2u);
+  buf_count = want < 64 ? 64 : want > 32768 ? 32768 : want;
+  unsigned sz = pow2_at_least((unsigned)opt.size);
+  buf_size = sz < 1024 ? 1024 : sz > 65536 ? 65536 : sz;
+  size_t ring_bytes = (size_t)buf_count * sizeof(struct io_uring_buf);
+  bufring = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  bufmem = mmap(NULL, (size_t)buf_count * buf_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (bufring == MAP_FAILED || bufmem == MAP_FAILED) return -ENOMEM;
+  struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)bufring, .ring_entries = buf_count, .bgid = BGID};
+  if (syscall(__NR_io_uring_register, uring.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) return -errno;
+  for (unsigned i = 0; i < buf_count; i++) buf_give(i);
+  buf_publish();
+  /* At depth 1 a connection's next SEND is prepared only after the whole
+   * previous message came back, so the previous SEND is known complete and
+   * its CQE is not needed; MSG_WAITALL makes a short send a failure, which
+   * is still posted. Deeper pipelines, or messages too long for one SEND
+   * from the pattern table, track each SEND's completion instead. */
+  send_skip = opt.depth == 1 && (unsigned)opt.size <= PATTERN_TAIL;
+  return 0;
+}
+
+static struct io_uring_sqe *uring_sqe(void) {
+  struct io_uring_sqe *sqe = ring_sqe(&uring);
+  if (!sqe) fail_conn(EXIT_CONN, "io_uring submission queue stuck");
+  return sqe;
+}
+
+static void uring_arm_recv(struct conn *c) {
+  struct io_uring_sqe *sqe = uring_sqe();
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = (int)(c - conns); /* registered file index: no fd lookup per op */
+  sqe->ioprio = IORING_RECV_MULTISHOT;
+  sqe->flags = IOSQE_BUFFER_SELECT | IOSQE_FIXED_FILE;
+  sqe->buf_group = BGID;
+  sqe->user_data = (uint64_t)(c - conns) << 8 | UOP_RECV;
+}
+
+/* One SEND at a time per connection (two in flight on one socket could be
+ * reordered if the first one has to wait for buffer space). `sent` moves
+ * forward when the SEND is prepared and back if it comes back short. */
+static void uring_send(struct conn *c) {
+  if (c->want_write) return; /* a tracked SEND is in flight; its CQE sends the rest */
+  uint32_t off = (uint32_t)((c->start + c->sent) % PATTERN_LEN);
+  uint64_t len = c->queued - c->sent;
+  uint64_t room = PATTERN_LEN + PATTERN_TAIL - off;
+  if (len > room) len = room;
+  struct io_uring_sqe *sqe = uring_sqe();
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_SEND;
+  sqe->fd = (int)(c - conns);
+  sqe->addr = (uint64_t)(uintptr_t)(pattern + off);
+  sqe->len = (unsigned)len;
+  sqe->msg_flags = MSG_NOSIGNAL | MSG_WAITALL;
+  sqe->flags = IOSQE_FIXED_FILE | (send_skip ? IOSQE_CQE_SKIP_SUCCESS : 0);
+  sqe->user_data = (uint64_t)(c - conns) << 8 | UOP_SEND;
+  c->send_base = c->sent;
+  c->sent += len;
+  if (!send_skip) c->want_write = 1;
+}
+
+static void uring_on_cqe(void *ctx, const struct io_uring_cqe *cqe) {
+  uint64_t now = *(const uint64_t *)ctx;
+  struct conn *c = &conns[cqe->user_data >> 8];
+  int res = cqe->res;
+  if ((cqe->user_data & 0xff) == UOP_SEND) {
+    if (c->state != ST_ACTIVE) return;
+    if (res < 0) {
+      fail_conn(EXIT_CONN, "send on connection %ld: %s", (long)(c - conns), strerror(-res));
+      close_conn(c);
+      return;
+    }
+    c->sent = c->send_base + (uint64_t)res;
+    c->want_write = 0;
+    if (c->sent < c->queued) uring_send(c);
+    return;
+  }
+  if (cqe->flags & IORING_CQE_F_BUFFER) {
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    if (res > 0 && c->state == ST_ACTIVE) steady_on_data(c, bufmem + (size_t)bid * buf_size, (size_t)res, now);
+    buf_give(bid);
+  }
+  if (c->state != ST_ACTIVE) return;
+  if (res == 0) {
+    fail_conn(EXIT_CONN, "server closed connection %ld after %" PRIu64 " echoed bytes", (long)(c - conns), c->received);
+    close_conn(c);
+    return;
+  }
+  if (res < 0 && res != -ENOBUFS) {
+    fail_conn(EXIT_CONN, "recv on connection %ld: %s", (long)(c - conns), strerror(-res));
+    close_conn(c);
+    return;
+  }
+  if (!(cqe->flags & IORING_CQE_F_MORE)) {
+    recv_rearms++;
+    uring_arm_recv(c);
   }
 }
 
@@ -577,14 +765,104 @@ static void churn_event(struct conn *c, uint32_t ev, uint64_t now) {
   }
 }
 
-/* ---------- main loop ---------- */
-
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
+/* ---------- the measuring window ---------- */
 
 static void marker(const char *what) {
   if (opt.markers) { fprintf(stderr, "loadgen: %s\n", what); fflush(stderr); }
 }
+
+static uint64_t warm_end, run_end, m_start, m_end, cpu_start, cpu_end;
+
+/* Switches from warm-up to measuring when it is time. Returns the ns until
+ * the next switch or the end of the run; 0 when the run is over. */
+static uint64_t clock_tick(uint64_t now) {
+  if (!measuring && now >= warm_end) {
+    measuring = 1;
+    m_start = now;
+    cpu_start = cpu_ns();
+    marker("measure start");
+  }
+  if (now >= run_end) return 0;
+  return (measuring ? run_end : warm_end) - now;
+}
+
+/* A JSON string literal for s, or null when s is empty. */
+static void json_string(const char *s) {
+  if (!s[0]) { fputs("null", stdout); return; }
+  putchar('"');
+  for (const char *p = s; *p; p++) {
+    if (*p == '"' || *p == '\\') putchar('\\');
+    putchar((unsigned char)*p < 0x20 ? ' ' : *p);
+  }
+  putchar('"');
+}
+
+/* ---------- hold mode ----------
+ * Open every connection, echo one message on each (verified, so each is
+ * known to be served), then keep them all open and idle for --duration s.
+ * The runner reads the server's RSS while they are held. */
+static int hold_run(void) {
+  uint64_t t0 = now_ns();
+  int rc = steady_connect_all();
+  if (rc) return rc;
+  stopping = 1; /* one message per connection, no next one */
+  measuring = 1;
+  steady_start_all(now_ns());
+  struct epoll_event evs[512];
+  uint64_t deadline = now_ns() + 10ull * 1000000000ull;
+  while (m_roundtrips < (uint64_t)opt.connections && !conn_failed && !interrupted && now_ns() < deadline) {
+    int k = epoll_wait(epfd, evs, 512, 100);
+    for (int j = 0; j < k; j++) {
+      struct conn *c = evs[j].data.ptr;
+      if (c->state == ST_CLOSED) continue;
+      if ((evs[j].events & EPOLLOUT) && c->want_write) epoll_send(c);
+      if (evs[j].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) steady_on_read(c, now_ns());
+    }
+  }
+  double setup_s = (double)(now_ns() - t0) / 1e9;
+  uint64_t echoed = m_roundtrips;
+  if (!conn_failed && echoed < (uint64_t)opt.connections)
+    fail_conn(EXIT_CONN, "only %" PRIu64 " of %d connections echoed their message within 10 s", echoed, opt.connections);
+  int still_open = 0;
+  if (!conn_failed && !mismatch_events) {
+    marker("holding");
+    uint64_t until = now_ns() + (uint64_t)(opt.duration * 1e9);
+    while (!interrupted && now_ns() < until) {
+      struct timespec ts = {0, 10 * 1000000};
+      nanosleep(&ts, NULL);
+    }
+    /* Still open means: nothing to read and no EOF or error pending. */
+    for (int i = 0; i < opt.connections; i++) {
+      char b;
+      ssize_t r = recv(conns[i].fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (r < 0 && errno == EAGAIN) still_open++;
+    }
+    marker("released");
+    if (still_open < opt.connections)
+      fail_conn(EXIT_CONN, "%d of %d connections were closed or errored while held idle", opt.connections - still_open, opt.connections);
+  }
+  int status = mismatch_events ? EXIT_MISMATCH : conn_failed ? EXIT_CONN : 0;
+  const char *err = mismatch_events ? mismatch_error : conn_error;
+  if (opt.json) {
+    printf("{\"ok\":%s,\"mode\":\"hold\",\"server\":\"%s\",\"connections\":%d,\"size\":%d,\"echoed\":%" PRIu64
+           ",\"still_open\":%d,\"setup_s\":%.3f,\"hold_s\":%.3f,\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f},\"exit_code\":%d,\"error\":",
+           status ? "false" : "true", server_text, opt.connections, opt.size, echoed, still_open, setup_s, opt.duration,
+           (double)hist_quantile(0.5) / 1e3, (double)hist_quantile(0.99) / 1e3, status);
+    json_string(err);
+    puts("}");
+  } else {
+    printf("loadgen hold %s: %d connections, %d-byte message each\n", server_text, opt.connections, opt.size);
+    printf("  echoed           %" PRIu64 " of %d (every byte verified) in %.3f s with the connects\n", echoed, opt.connections, setup_s);
+    printf("  held idle        %.1f s, %d still open afterwards\n", opt.duration, still_open);
+  }
+  fflush(stdout);
+  if (status) fprintf(stderr, "loadgen: FAILED: %s\n", err);
+  return status;
+}
+
+/* ---------- main loop ---------- */
+
+static void on_signal(int sig) { (void)sig; interrupted = 1; }
 
 int main(int argc, char **argv) {
   parse_args(argc, argv);
@@ -607,34 +885,63 @@ int main(int argc, char **argv) {
   if (!conns || !send_ts_all) { fputs("loadgen: out of memory\n", stderr); return EXIT_CONN; }
   for (int i = 0; i < opt.connections; i++) conns[i].fd = -1;
 
+  steady_send = epoll_send;
+  if (opt.hold) return hold_run();
+  const char *engine = "epoll";
+  if (!opt.churn && opt.uring) {
+    int err = uring_setup();
+    if (err) fprintf(stderr, "loadgen: io_uring engine unavailable (%s%s); using epoll\n", strerror(-err), ring_setup_hint(-err));
+    else { steady_send = uring_send; engine = "io_uring"; }
+  }
+
   uint64_t t0 = now_ns();
   if (!opt.churn) {
     int rc = steady_connect_all();
     if (rc) return rc;
+    if (steady_send == uring_send) {
+      /* From here the ring does all socket I/O; epoll only did the connects.
+       * Connection i is registered file i. */
+      int *fds = malloc((size_t)opt.connections * sizeof *fds);
+      for (int i = 0; i < opt.connections; i++) fds[i] = conns[i].fd;
+      if (!fds || syscall(__NR_io_uring_register, uring.fd, IORING_REGISTER_FILES, fds, (unsigned)opt.connections) < 0) {
+        fprintf(stderr, "loadgen: io_uring_register(FILES): %s\n", strerror(errno));
+        return EXIT_CONN;
+      }
+      free(fds);
+      for (int i = 0; i < opt.connections; i++) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, conns[i].fd, NULL);
+        uring_arm_recv(&conns[i]);
+      }
+    }
     t0 = now_ns();
     steady_start_all(t0);
   } else {
     for (int i = 0; i < opt.connections && !conn_failed; i++) churn_open(&conns[i], t0);
   }
 
-  const uint64_t warm_end = t0 + (uint64_t)(opt.warmup * 1e9);
-  const uint64_t end = warm_end + (uint64_t)(opt.duration * 1e9);
-  uint64_t m_start = 0, m_end = 0, cpu_start = 0, cpu_end = 0;
-  if (opt.warmup == 0) { measuring = 1; m_start = t0; cpu_start = cpu_ns(); marker("measure start"); }
+  warm_end = t0 + (uint64_t)(opt.warmup * 1e9);
+  run_end = warm_end + (uint64_t)(opt.duration * 1e9);
 
-  struct epoll_event evs[512];
-  while (!conn_failed && !interrupted) {
-    uint64_t now = now_ns();
-    if (!measuring && now >= warm_end) {
-      measuring = 1;
-      m_start = now;
-      cpu_start = cpu_ns();
-      marker("measure start");
+  if (steady_send == uring_send) {
+    while (!conn_failed && !interrupted) {
+      uint64_t now = now_ns();
+      uint64_t left = clock_tick(now);
+      if (!left) break;
+      buf_publish();
+      int err = ring_enter_timeout(&uring, 1, left);
+      if (err) { fail_conn(EXIT_CONN, "io_uring_enter: %s", strerror(-err)); break; }
+      /* One timestamp per batch: the moment the client learns of these
+       * completions, which is what a closed-loop client can observe. */
+      now = now_ns();
+      ring_reap(&uring, uring_on_cqe, &now);
     }
-    if (now >= end) break;
-    uint64_t next = measuring ? end : warm_end;
-    int timeout_ms = (int)((next - now + 999999) / 1000000);
-    int k = epoll_wait(epfd, evs, 512, timeout_ms);
+  }
+  struct epoll_event evs[512];
+  while (steady_send != uring_send && !conn_failed && !interrupted) {
+    uint64_t now = now_ns();
+    uint64_t left = clock_tick(now);
+    if (!left) break;
+    int k = epoll_wait(epfd, evs, 512, (int)((left + 999999) / 1000000));
     if (k < 0) {
       if (errno == EINTR) continue;
       fail_conn(EXIT_CONN, "epoll_wait: %s", strerror(errno));
@@ -677,28 +984,19 @@ int main(int argc, char **argv) {
   const char *first_error = mismatch_events ? mismatch_error : conn_error;
 
   if (opt.json) {
-    printf("{\"ok\":%s,\"mode\":\"%s\",\"server\":\"%s\",\"connections\":%d,\"size\":%d,\"depth\":%d,"
+    printf("{\"ok\":%s,\"mode\":\"%s\",\"engine\":\"%s\",\"recv_rearms\":%" PRIu64 ",\"server\":\"%s\",\"connections\":%d,\"size\":%d,\"depth\":%d,"
            "\"warmup_s\":%.3f,\"duration_s\":%.6f,\"roundtrips\":%" PRIu64 ",\"roundtrips_per_s\":%.1f,"
            "\"connections_per_s\":%.1f,\"mb_per_s\":%.3f,\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
            "\"client_cpu_s\":%.6f,\"client_cpu_pct\":%.1f,\"client_cpu_us_per_rt\":%.3f,"
            "\"mismatched_bytes\":%" PRIu64 ",\"mismatch_events\":%" PRIu64 ",\"exit_code\":%d,\"error\":",
-           status ? "false" : "true", opt.churn ? "churn" : "steady", server_text, opt.connections, opt.size,
+           status ? "false" : "true", opt.churn ? "churn" : "steady", engine, recv_rearms, server_text, opt.connections, opt.size,
            opt.depth, opt.warmup, secs, m_roundtrips, rps, opt.churn ? rps : 0.0, mbps, p50, p99, p999, pmax, cpu_s,
            cpu_pct, cpu_us_rt, m_errors_mismatch_bytes, mismatch_events, status);
-    if (first_error[0]) {
-      putchar('"');
-      for (const char *p = first_error; *p; p++) {
-        if (*p == '"' || *p == '\\') putchar('\\');
-        putchar((unsigned char)*p < 0x20 ? ' ' : *p);
-      }
-      putchar('"');
-    } else {
-      fputs("null", stdout);
-    }
+    json_string(first_error);
     puts("}");
   } else {
-    printf("loadgen %s %s: %d %s, %d-byte messages%s, %.1f s warm-up, %.3f s measured\n",
-           opt.churn ? "churn" : "steady", server_text, opt.connections,
+    printf("loadgen %s (%s) %s: %d %s, %d-byte messages%s, %.1f s warm-up, %.3f s measured\n",
+           opt.churn ? "churn" : "steady", engine, server_text, opt.connections,
            opt.churn ? "concurrent connects" : "connections", opt.size,
            opt.churn ? "" : (opt.depth > 1 ? " (pipelined)" : ""), opt.warmup, secs);
     if (!opt.churn && opt.depth > 1) printf("  depth            %d messages in flight per connection\n", opt.depth);
