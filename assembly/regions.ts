@@ -93,8 +93,16 @@ export function layOutRegions(
 
   // Grown pages are zero, but the imported memory's existing pages are
   // whatever the embedder left there: zero every region, so the same calls
-  // always produce the same bytes.
-  memory.fill(<usize>header, 0, <usize>(end - header));
+  // always produce the same bytes. The arena is the exception that matters:
+  // it is most of the memory (buffers x size: hundreds of MiB for a server),
+  // and writing it would make every page resident at start. Only the part of
+  // it below the old memory size can hold old bytes; the grown part is zero
+  // by the Wasm spec and stays untouched until a buffer is used.
+  const poolEnd = pool + <u64>buffers * perBuffer;
+  const oldEnd = <u64>pagesNow * PAGE_SIZE;
+  memory.fill(<usize>header, 0, <usize>(pool - header));
+  if (oldEnd > pool) memory.fill(<usize>pool, 0, <usize>(min(oldEnd, poolEnd) - pool));
+  memory.fill(<usize>poolEnd, 0, <usize>(end - poolEnd));
 
   headerBase = <usize>header;
   opCapacity = capacity;
