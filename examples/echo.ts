@@ -21,12 +21,13 @@ const USAGE = `usage: npm start -- [options]
   --pin                   pin thread i to the i-th CPU this process may use
   --driver NAME           auto | uring | epoll | kqueue (default: PERCORE_DRIVER, else auto)
   --buffer-size BYTES     bytes per connection buffer, a multiple of 64 (default 8192)
+  --buffers N             pool buffers per thread: connections each thread serves at once (default 16384)
   --shutdown-timeout MS   how long connections may finish after SIGINT/SIGTERM (default 5000)
   --help                  this text`;
 
 interface Flags {
   host: string; port: number; threads: number; pin: boolean; driver: 'auto' | 'uring' | 'epoll' | 'kqueue' | undefined;
-  bufferSize: number; shutdownTimeout: number;
+  bufferSize: number; buffers: number; shutdownTimeout: number;
 }
 
 function usageError(message: string): never {
@@ -43,7 +44,7 @@ function integer(name: string, text: string | undefined, min: number, max: numbe
 
 export function parseFlags(argv: string[]): Flags {
   const flags: Flags = {
-    host: '127.0.0.1', port: 50002, threads: os.availableParallelism(), pin: false, driver: undefined, bufferSize: 8192, shutdownTimeout: 5000,
+    host: '127.0.0.1', port: 50002, threads: os.availableParallelism(), pin: false, driver: undefined, bufferSize: 8192, buffers: 16384, shutdownTimeout: 5000,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -63,6 +64,7 @@ export function parseFlags(argv: string[]): Flags {
         flags.driver = v;
         break;
       }
+      case 'buffers': flags.buffers = integer('buffers', value(), 1, 1 << 20); break;
       case 'buffer-size':
         flags.bufferSize = integer('buffer-size', value(), 64, 16 << 20);
         if (flags.bufferSize % 64 !== 0) usageError(`--buffer-size must be a multiple of 64, got ${flags.bufferSize}`);
@@ -75,8 +77,23 @@ export function parseFlags(argv: string[]): Flags {
 
 const QUIET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ERR_SOCKET_CLOSED', 'ERR_PERCORE_RUNTIME_CLOSED']);
 
+let poolFullReported = false;
+
 async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>): Promise<void> {
-  const buf = rt.buffer();
+  let buf: Uint8Array;
+  try {
+    buf = rt.buffer();
+  } catch (err) {
+    // Every pool buffer is held by a connection: refuse this one, keep serving
+    // the others, and say so once rather than per connection.
+    if (!poolFullReported) {
+      poolFullReported = true;
+      process.stderr.write(`echo: ${(err as Error).message}; refusing new connections until buffers free up\n`);
+    }
+    connections.delete(stream);
+    await stream.close();
+    return;
+  }
   try {
     for (;;) {
       const [n] = await stream.read(buf);
@@ -149,10 +166,10 @@ async function run(): Promise<void> {
       pin: flags.pin,
       driver: flags.driver,
       bufferSize: flags.bufferSize,
-      // Connections each hold one buffer; the pool has room for many more
-      // than the default 1,000-connection load.
-      buffers: 8192,
-      entries: 16384,
+      // One buffer per connection being served; an op slot for its read or
+      // write, plus room for accepts and closes (the core's table is capped).
+      buffers: flags.buffers,
+      entries: Math.min(32768, flags.buffers * 2 + 64),
       signals: true,
       shutdownTimeout: flags.shutdownTimeout,
       data: { host: flags.host, port: flags.port, portCell },

@@ -97,6 +97,40 @@ test('--threads 2 --pin: SIGTERM lets an open connection finish, then exits 0 wi
   expect(exitedAt - closedAt).toBeLessThan(1000);
 });
 
+test('an empty pool refuses one connection, says so once, and keeps serving the others', async () => {
+  const { child, ready } = start(['--port', '0', '--threads', '1', '--buffers', '2']);
+  const { port } = await ready;
+  let stderr = '';
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const open = async () => {
+    const s = net.connect(port, '127.0.0.1');
+    await new Promise((r) => s.on('connect', r));
+    return s;
+  };
+  const [a, b] = [await open(), await open()];
+  const echoOn = (s: net.Socket, text: string) => new Promise<string>((resolve) => {
+    s.once('data', (d) => resolve(d.toString()));
+    s.write(text);
+  });
+  expect(await echoOn(a, 'one')).toBe('one'); // both hold their buffers now
+  expect(await echoOn(b, 'two')).toBe('two');
+  for (let i = 0; i < 3; i++) {
+    const c = await open();
+    await new Promise((r) => c.on('close', r)); // refused: closed by the server
+  }
+  expect(stderr.match(/every pool buffer is in use/g)).toHaveLength(1);
+  expect(await echoOn(a, 'still here')).toBe('still here');
+  a.end();
+  await new Promise((r) => a.on('close', r));
+  const d = await open(); // a's buffer came back: served again
+  expect(await echoOn(d, 'again')).toBe('again');
+  const exited = exitOf(child);
+  child.kill('SIGTERM');
+  b.destroy();
+  d.destroy();
+  expect((await exited).code).toBe(0);
+});
+
 test.each([
   [['--port', 'abc'], /--port needs a whole number/],
   [['--port', '70000'], /--port must be between 0 and 65535/],
@@ -106,6 +140,7 @@ test.each([
   [['--shutdown-timeout', 'soon'], /--shutdown-timeout needs a whole number/],
   [['--driver', 'kqueue2'], /--driver must be auto, uring, epoll or kqueue/],
   [['--buffer-size', '100'], /multiple of 64/],
+  [['--buffers', '0'], /--buffers must be between 1/],
   [['--frobnicate'], /unknown argument/],
 ])('a bad flag %j prints usage and exits 2', async (args, message) => {
   const child = spawn(process.execPath, [ECHO, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
