@@ -262,6 +262,8 @@ void ReadinessDriver::Start(const Sqe& sqe) {
 // this is its first wait, so the next op waits for the edge with no call:
 // with edge-triggered registration any later arrival (or freed space) raises
 // one. An echo's every RECV would otherwise start with a failed recv().
+// Every socket a driver owns is a stream socket (socket() makes TCP ones and
+// adoptFd refuses the rest): a datagram socket's short read would prove nothing.
 void ReadinessDriver::NoteShortTransfer(const Op& op, int32_t res, FdState& st) {
   if (res <= 0 || static_cast<uint32_t>(res) >= op.len || st.hangup) return;
   if (op.opcode != L::kOpRecv && op.opcode != L::kOpSend) return;

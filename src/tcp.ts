@@ -261,8 +261,8 @@ export class TcpStream {
    * ```ts
    * const stream = TcpStream.adopt(await handoff.recv());
    * ```
-   * Throws a system error: `ENOTSOCK`, `EBADF` (not open), `EEXIST` (this
-   * runtime owns it already). */
+   * Throws a system error: `ENOTSOCK`, `EBADF` (not open), `EINVAL` (a socket
+   * that is not a stream, e.g. UDP), `EEXIST` (this runtime owns it already). */
   static adopt(fd: number, options: { runtime?: Runtime } = {}): TcpStream {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
     const rt = options.runtime ?? Runtime.current();

@@ -1,5 +1,6 @@
 // SO_REUSEPORT listeners on every thread, the fd hand-off between threads, and
 // a shutdown under load that loses no byte already echoed.
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -129,6 +130,13 @@ describe('hand-off errors', () => {
     expect(() => TcpStream.adopt(server.fd)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
     expect(() => TcpStream.adopt(0)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(ENOTSOCK|EBADF)$/) }));
     expect(() => TcpStream.adopt(-1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    // A UDP socket is a socket, but not a stream.
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    const udpFd = (udp as unknown as { _handle: { fd: number } })._handle.fd;
+    expect(udpFd).toBeGreaterThan(2);
+    expect(() => TcpStream.adopt(udpFd)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    await new Promise<void>((r) => udp.close(r));
     // Detach and adopt on the same runtime: the stream lives on under a new object.
     const again = TcpStream.adopt(server.detach());
     expect(() => server.detach()).toThrow(expect.objectContaining({ code: 'ERR_SOCKET_CLOSED' }));
