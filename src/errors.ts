@@ -1,7 +1,7 @@
 // Every Error percore throws or rejects with is built here, in Node's style:
 // a `code` a program can switch on, and for system errors `errno` (negative,
 // as Node reports it) and `syscall`.
-import { ECANCELED, errnoName } from './errno';
+import { errnoName } from './errno';
 
 /** An Error with Node's extra fields. `buffer` is set when an operation that
  * had rented a buffer fails: the buffer comes back with the error. */
@@ -75,10 +75,6 @@ export function timeoutError(ms: number): PercoreError {
   const err = codedError('ETIMEDOUT', `the operation timed out after ${ms} ms`);
   err.name = 'TimeoutError';
   return err;
-}
-
-export function isCanceled(res: number): boolean {
-  return res === -ECANCELED;
 }
 
 function describe(value: unknown): string {

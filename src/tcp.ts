@@ -199,9 +199,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
   }
 
   private closeSocket(): void {
-    if (this.rt.isClosed) return this.finishClose!();
-    const op = new PlainOp(() => this.finishClose!(), () => this.finishClose!(), 'close');
-    this.rt.track(this.rt.core.submitClose(this.fd), op, 'close');
+    submitCloseThen(this.rt, this.fd, this.finishClose!);
   }
 }
 
@@ -403,9 +401,7 @@ export class TcpStream {
   private closeSocket(): void {
     const finish = this.finishClose!;
     this.finishClose = undefined;
-    if (this.rt.isClosed) return finish();
-    const op = new PlainOp(() => finish(), () => finish(), 'close');
-    this.rt.track(this.rt.core.submitClose(this.fd), op, 'close');
+    submitCloseThen(this.rt, this.fd, finish);
   }
 }
 
@@ -557,6 +553,15 @@ class PlainOp implements OpHandler {
   }
 
   private readonly onAbort = (): void => this.rt!.cancel(this.id);
+}
+
+/** Closes `fd` through the ring, then calls `finish` whatever the result: a
+ * close that fails has still released the descriptor. A closed runtime has
+ * already closed every fd it owned. */
+function submitCloseThen(rt: Runtime, fd: number, finish: () => void): void {
+  if (rt.isClosed) return finish();
+  const op = new PlainOp(() => finish(), () => finish(), 'close');
+  rt.track(rt.core.submitClose(fd), op, 'close');
 }
 
 function withBuffer(err: PercoreError, buf: Uint8Array): PercoreError {

@@ -4,9 +4,8 @@
 // `auto` must land on epoll, say why on stderr, and serve; a forced `uring`
 // must exit non-zero naming the errno.
 import { ChildProcess, spawn } from 'node:child_process';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { pattern } from './api/helpers';
+import { netRoundTrip, pattern } from './api/helpers';
 
 const ROOT = path.resolve(__dirname, '..');
 const SECCOMP = path.join(ROOT, 'build/host/Release/seccomp_exec');
@@ -34,16 +33,6 @@ async function until(cond: () => boolean, exit: Promise<unknown>, what: string):
   }
 }
 
-function echo(port: number, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const s = net.connect(port, '127.0.0.1', () => s.end(payload));
-    s.on('data', (d) => chunks.push(d));
-    s.on('end', () => resolve(Buffer.concat(chunks)));
-    s.on('error', reject);
-  });
-}
-
 describe.each([
   ['EPERM', /io_uring unavailable \(EPERM\): io_uring is not permitted: a seccomp profile/],
   ['ENOSYS', /io_uring unavailable \(ENOSYS\): this kernel has no io_uring/],
@@ -59,7 +48,7 @@ describe.each([
     const port = Number(/:(\d+) /.exec(p.out())![1]);
     for (const size of [1, 70_000]) {
       const payload = pattern(size, size);
-      expect((await echo(port, payload)).equals(payload)).toBe(true);
+      expect((await netRoundTrip(port, payload)).equals(payload)).toBe(true);
     }
     p.child.kill('SIGTERM');
     expect(await p.exit).toBe(0);

@@ -1,5 +1,6 @@
 // Shared by the API tests: a runtime per test file and the leak check every
 // test ends with.
+import * as net from 'node:net';
 import { Runtime, RuntimeCounters, RuntimeOptions, TcpListener, TcpStream } from '../../src/index';
 
 export function makeRuntime(options: RuntimeOptions = {}): Runtime {
@@ -42,4 +43,21 @@ export function pattern(size: number, seed = 1): Buffer {
     buf[i] = x & 0xff;
   }
   return buf;
+}
+
+/** Echoes `payload` through a plain node:net client (not percore's own): sends
+ * it, half-closes, and resolves what came back once the server closes.
+ * Rejects if the echo's length differs from what was sent. */
+export function netRoundTrip(port: number, payload: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(payload));
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('end', () => {
+      const echoed = Buffer.concat(chunks);
+      if (echoed.length === payload.length) resolve(echoed);
+      else reject(new Error(`echoed ${echoed.length} bytes of ${payload.length}`));
+    });
+    socket.on('error', reject);
+  });
 }

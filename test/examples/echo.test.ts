@@ -4,7 +4,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pattern } from '../api/helpers';
+import { netRoundTrip, pattern } from '../api/helpers';
 
 const ECHO = path.resolve(__dirname, '../../dist/examples/echo.js');
 
@@ -32,17 +32,6 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: str
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
 }
 
-function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(payload));
-    socket.on('data', (d) => { chunks.push(d); got += d.length; });
-    socket.on('end', () => { expect(got).toBe(payload.length); resolve(Buffer.concat(chunks)); });
-    socket.on('error', reject);
-  });
-}
-
 test('serves a node:net client from 1 B to 1 MiB on every core, then exits 0 on SIGTERM', async () => {
   // --threads defaults to the available cores; a connection still open at the
   // signal is closed at the shutdown deadline.
@@ -53,13 +42,13 @@ test('serves a node:net client from 1 B to 1 MiB on every core, then exits 0 on 
   expect(line).toMatch(new RegExp(`^listening on 127\\.0\\.0\\.1:${port} \\(driver=${driver}, threads=${os.availableParallelism()}, pid=${child.pid}\\)$`));
   for (const size of [1, 2, 100, 8191, 8192, 8193, 65536, 1 << 20]) {
     const payload = pattern(size, size);
-    const echoed = await roundTrip(port, payload);
+    const echoed = await netRoundTrip(port, payload);
     expect(echoed.equals(payload)).toBe(true);
   }
   // Several clients at once, one left open when the signal comes.
   const open = net.connect(port, '127.0.0.1');
   await new Promise((r) => open.on('connect', r));
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => roundTrip(port, pattern(5000 + i, i + 7))));
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => netRoundTrip(port, pattern(5000 + i, i + 7))));
   results.forEach((r, i) => expect(r.equals(pattern(5000 + i, i + 7))).toBe(true));
   const exited = exitOf(child);
   const closed = new Promise((r) => open.on('close', r));
@@ -155,7 +144,7 @@ test('--driver epoll serves and names its driver; --driver kqueue on Linux exits
   const { line, port } = await ready;
   expect(line).toMatch(/\(driver=epoll, threads=\d+, pid=\d+\)$/);
   const payload = pattern(100_000, 3);
-  expect((await roundTrip(port, payload)).equals(payload)).toBe(true);
+  expect((await netRoundTrip(port, payload)).equals(payload)).toBe(true);
   const exited = exitOf(child);
   child.kill('SIGTERM');
   expect((await exited).code).toBe(0);

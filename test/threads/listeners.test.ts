@@ -5,18 +5,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Channel, Runtime, start, TcpStream } from '../../src/index';
-import { expectClean, makeRuntime, pattern } from '../api/helpers';
+import { expectClean, makeRuntime, netRoundTrip, pattern } from '../api/helpers';
 import { expectThreadsBackTo, osThreads } from './helpers';
-
-function roundTrip(port: number, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(payload));
-    socket.on('data', (d) => chunks.push(d));
-    socket.on('end', () => resolve(Buffer.concat(chunks)));
-    socket.on('error', reject);
-  });
-}
 
 test('each thread binds its own SO_REUSEPORT listener and the kernel lands connections on every one', async () => {
   const before = osThreads();
@@ -58,7 +48,7 @@ test('each thread binds its own SO_REUSEPORT listener and the kernel lands conne
     try {
       for (let i = 0; i < CONNECTIONS; i += 10) {
         const batch = Array.from({ length: 10 }, (_, j) => pattern(100, i + j + 1));
-        const echoed = await Promise.all(batch.map((p) => roundTrip(port, p)));
+        const echoed = await Promise.all(batch.map((p) => netRoundTrip(port, p)));
         echoed.forEach((e, j) => expect(e.equals(batch[j])).toBe(true));
       }
     } finally {
@@ -106,7 +96,7 @@ test('an accepted connection is handed to another thread: detach, send the fd, a
     return { total, openFds: rt.counters().openFds };
   });
   while (Atomics.load(portCell, 0) === 0) await new Promise((r) => setTimeout(r, 2));
-  const echoed = await roundTrip(Atomics.load(portCell, 0), payload);
+  const echoed = await netRoundTrip(Atomics.load(portCell, 0), payload);
   expect(echoed.equals(payload)).toBe(true);
   const [acceptor, worker] = (await launch) as [{ fd: number; openFds: number; afterDetach: string }, { total: number; openFds: number }];
   expect(acceptor.openFds).toBe(0); // forgotten, not closed: the worker served it
