@@ -29,6 +29,13 @@ import {
 } from './errors';
 import { validateInteger } from './validate';
 
+/** Marks a view made by `Runtime.buffer()`: its runtime and arena offset. */
+const kPoolTag = Symbol('percore.pool');
+class PoolTag {
+  constructor(readonly runtime: Runtime, readonly offset: number) {}
+}
+type Tagged = Uint8Array & { [kPoolTag]?: PoolTag };
+
 /** Options fixed when a runtime is created: every table is sized here, once. */
 export interface RuntimeOptions {
   /** Capacity of the op table: operations and timers in flight at once. Default 4096. */
@@ -106,6 +113,9 @@ export class Runtime {
   /** @internal */ readonly bytes: Uint8Array;
   private readonly words: Int32Array;
   private readonly memory: WebAssembly.Memory;
+  /** `memory.buffer`, taken once: the core never grows its memory after init,
+   * and the getter is on the hot path of every read and write (`isPoolView`). */
+  private readonly memoryBuffer: ArrayBuffer;
   private readonly header: number;
   private readonly arena: number;
   private readonly arenaEnd: number;
@@ -141,8 +151,9 @@ export class Runtime {
     const header = this.core.init(entries, buffers, bufferSize, Math.max(1024, entries * 2));
     if (header < 0) throw systemError(header, 'percore core init', `(entries=${entries}, buffers=${buffers}, bufferSize=${bufferSize})`);
     this.header = header;
-    this.bytes = new Uint8Array(this.memory.buffer);
-    this.words = new Int32Array(this.memory.buffer);
+    this.memoryBuffer = this.memory.buffer;
+    this.bytes = new Uint8Array(this.memoryBuffer);
+    this.words = new Int32Array(this.memoryBuffer);
     this.bufferSize = bufferSize;
     this.arena = this.word(L.H_ARENA);
     this.arenaEnd = this.arena + buffers * bufferSize;
@@ -201,7 +212,13 @@ export class Runtime {
     validateInteger(size, 'size', 1, this.bufferSize);
     const index = this.core.bufAlloc();
     if (index < 0) throw this.noBuffers();
-    return new Uint8Array(this.memory.buffer, this.arena + index * this.bufferSize, size);
+    const view = new Uint8Array(this.memoryBuffer, this.arena + index * this.bufferSize, size);
+    // Tagged so that every read and write with it finds its place in the arena
+    // without the typed-array accessors (`buffer`, `byteOffset`, `byteLength`
+    // cost ~20 ns each on the hot path). Not enumerable: `Object.assign`
+    // cannot copy the tag onto another array.
+    Object.defineProperty(view, kPoolTag, { value: new PoolTag(this, index * this.bufferSize) });
+    return view;
   }
 
   /** Gives a pool buffer back. Throws `ERR_PERCORE_BUFFER_IN_FLIGHT` if an
@@ -333,9 +350,9 @@ export class Runtime {
    * memory the program can free. Sets `lentIndex/lentOffset/lentLength`
    * (the length may shrink to one pool buffer) and returns whether a bounce
    * buffer was taken: then `unlend` must give it back. */
-  lend(buf: Uint8Array, start: number, length: number, copyIn: boolean): boolean {
-    if (this.isPoolView(buf)) {
-      const at = buf.byteOffset + start - this.arena;
+  lend(buf: Uint8Array, arenaOffset: number, start: number, length: number, copyIn: boolean): boolean {
+    if (arenaOffset >= 0) {
+      const at = arenaOffset + start;
       this.lentIndex = Math.floor(at / this.bufferSize);
       this.lentOffset = at - this.lentIndex * this.bufferSize;
       this.lentLength = length;
@@ -428,7 +445,18 @@ export class Runtime {
 
   /** @internal Whether `buf` lies inside this runtime's arena (a pool buffer or a view of one). */
   isPoolView(buf: Uint8Array): boolean {
-    return buf.buffer === this.memory.buffer && buf.byteOffset >= this.arena && buf.byteOffset + buf.byteLength <= this.arenaEnd;
+    return this.arenaOffsetOf(buf) >= 0;
+  }
+
+  /** @internal Where `buf` starts in the arena (bytes from the arena's start),
+   * or -1 if it is not a view of this runtime's pool. */
+  arenaOffsetOf(buf: Uint8Array): number {
+    const tag = (buf as Tagged)[kPoolTag];
+    if (tag !== undefined && tag.runtime === this) return tag.offset;
+    if (buf.buffer !== this.memoryBuffer) return -1;
+    const start = buf.byteOffset;
+    if (start < this.arena || start + buf.byteLength > this.arenaEnd) return -1;
+    return start - this.arena;
   }
 
   private noBuffers(): PercoreError {

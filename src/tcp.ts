@@ -25,7 +25,7 @@ import * as L from './layout';
 import { AddressInput, resolveAddress, SocketAddress } from './address';
 import { ECANCELED } from './errno';
 import {
-  abortError, bufferInFlight, codedError, PercoreError, runtimeClosed, socketClosed, systemError,
+  abortError, bufferInFlight, codedError, invalidArgType, PercoreError, runtimeClosed, socketClosed, systemError,
 } from './errors';
 import { CLOSED_RESULT, OpHandler, Runtime } from './runtime';
 import { kCancel, Cancellable } from './cancel';
@@ -292,31 +292,48 @@ export class TcpStream {
     return this.fd;
   }
 
-  /** Reads at most `buf.length` bytes into `buf`; resolves `[n, buf]`, with
-   * `n === 0` at the end of the stream.
+  /** Reads at most `length` bytes (default `buf.length`) into the start of
+   * `buf`; resolves `[n, buf]`, with `n === 0` at the end of the stream.
    * ```ts
    * const [n, buf] = await stream.read(Buffer.alloc(4096));
    * ```
    */
-  read(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
-    return this.transfer(L.OP_RECV, buf, false, options);
+  read(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]>;
+  read(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
+  read(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_RECV, buf, false, length, options);
   }
 
-  /** Writes some of `buf` (at least one byte); resolves `[n, buf]`. */
-  write(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
-    return this.transfer(L.OP_SEND, buf, false, options);
+  /** Writes some of the first `length` bytes (default `buf.length`) of `buf`,
+   * at least one; resolves `[n, buf]`. */
+  write(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]>;
+  write(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
+  write(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_SEND, buf, false, length, options);
   }
 
-  /** Writes all of `buf`; resolves `[buf.length, buf]`. On failure the error
-   * carries the buffer and `bytesWritten`. */
-  writeAll(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
-    return this.transfer(L.OP_SEND, buf, true, options);
+  /** Writes all of the first `length` bytes (default `buf.length`) of `buf`;
+   * resolves `[length, buf]`, the whole buffer handed back. On failure the
+   * error carries the buffer and `bytesWritten`. Passing the length rather
+   * than `buf.subarray(0, n)` saves making a view per write:
+   * ```ts
+   * const [n, buf] = await stream.read(rt.buffer());
+   * await stream.writeAll(buf, n); // echo what was read
+   * ```
+   */
+  writeAll(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]>;
+  writeAll(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
+  writeAll(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_SEND, buf, true, length, options);
   }
 
-  /** Fills all of `buf`; resolves `[buf.length, buf]`. If the stream ends first it
-   * rejects with `ERR_STREAM_PREMATURE_CLOSE`, `bytesRead` and the buffer. */
-  readExact(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
-    return this.transfer(L.OP_RECV, buf, true, options);
+  /** Fills the first `length` bytes (default all) of `buf`; resolves
+   * `[length, buf]`. If the stream ends first it rejects with
+   * `ERR_STREAM_PREMATURE_CLOSE`, `bytesRead` and the buffer. */
+  readExact(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]>;
+  readExact(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
+  readExact(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_RECV, buf, true, length, options);
   }
 
   /** Shuts down one or both directions (default: `'write'`, which sends FIN). */
@@ -380,19 +397,35 @@ export class TcpStream {
     if (this.closing && this.firstOp === undefined && this.finishClose !== undefined) this.closeSocket();
   }
 
-  private transfer(opcode: number, buf: Uint8Array, exact: boolean, options?: IoOptions): Promise<[number, Uint8Array]> {
+  private transfer(
+    opcode: number, buf: Uint8Array, exact: boolean, lengthOrOptions: number | IoOptions | undefined, options: IoOptions | undefined,
+  ): Promise<[number, Uint8Array]> {
+    let limit: number;
     try {
       validateUint8Array(buf, 'buf');
+      if (typeof lengthOrOptions === 'number') {
+        validateInteger(lengthOrOptions, 'length', 0, buf.length);
+        limit = lengthOrOptions;
+      } else {
+        if (lengthOrOptions !== undefined && options !== undefined) {
+          throw invalidArgType('length', 'of type number', lengthOrOptions);
+        }
+        options = lengthOrOptions ?? options;
+        limit = buf.length;
+      }
+      if (options !== undefined && (typeof options !== 'object' || options === null)) {
+        throw invalidArgType('options', 'of type object', options);
+      }
       validateSignal(options?.signal, 'options.signal');
       if (this.closing) throw withBuffer(socketClosed('TcpStream'), buf);
       this.rt.assertOpen();
     } catch (err) {
       return Promise.reject(err);
     }
-    let op!: TransferOp;
-    const promise = new Promise<[number, Uint8Array]>((resolve, reject) => {
-      op = new TransferOp(this.rt, this, opcode, buf, exact, resolve, reject, options?.signal);
-    }) as Promise<[number, Uint8Array]> & Cancellable;
+    // One shared executor rather than a closure per call: the read and write
+    // path allocates nothing it does not hand back.
+    const promise = new Promise<[number, Uint8Array]>(captureSettlers) as Promise<[number, Uint8Array]> & Cancellable;
+    const op = new TransferOp(this.rt, this, opcode, buf, limit, exact, settleResolve, settleReject, options?.signal);
     promise[kCancel] = op;
     op.begin();
     return promise;
@@ -403,6 +436,15 @@ export class TcpStream {
     this.finishClose = undefined;
     submitCloseThen(this.rt, this.fd, finish);
   }
+}
+
+// The settle functions of the promise being created, handed from the
+// executor to the operation (Promise runs its executor synchronously).
+let settleResolve: (v: [number, Uint8Array]) => void;
+let settleReject: (e: unknown) => void;
+function captureSettlers(resolve: (v: [number, Uint8Array]) => void, reject: (e: unknown) => void): void {
+  settleResolve = resolve;
+  settleReject = reject;
 }
 
 /** Buffers that are not pool views but are rented by an operation in flight.
@@ -416,9 +458,13 @@ class TransferOp implements OpHandler {
   private id = 0;
   private done = 0;
   private bounce = -1;
+  /** Where `buf` lies in the runtime's arena, or -1: not a pool view (a bounce buffer stands in). */
+  private arenaOffset = -1;
   /** Whether `buf` is a non-pool array this operation holds in `rentedArrays`. */
   private rented = false;
   private reason: PercoreError | undefined;
+  /** The signal's listener, made only when there is a signal (most calls have none). */
+  private onAbort: (() => void) | undefined = undefined;
   /** @internal links in the stream's list of operations in flight. */
   prev: TransferOp | undefined = undefined;
   /** @internal */
@@ -429,6 +475,8 @@ class TransferOp implements OpHandler {
     private readonly stream: TcpStream,
     private readonly opcode: number,
     private readonly buf: Uint8Array,
+    /** Bytes of `buf` to move, from its start. */
+    private readonly limit: number,
     private readonly exact: boolean,
     private readonly resolve: (v: [number, Uint8Array]) => void,
     private readonly reject: (e: unknown) => void,
@@ -437,9 +485,10 @@ class TransferOp implements OpHandler {
 
   begin(): void {
     if (this.signal?.aborted) return this.reject(withBuffer(abortError(this.signal.reason), this.buf));
-    if (this.buf.length === 0) return this.resolve([0, this.buf]);
+    if (this.limit === 0) return this.resolve([0, this.buf]);
     // A pool buffer's ownership is the core's to check; any other array is ours.
-    const pooled = this.rt.isPoolView(this.buf);
+    this.arenaOffset = this.rt.arenaOffsetOf(this.buf);
+    const pooled = this.arenaOffset >= 0;
     if (!pooled && rentedArrays.has(this.buf)) return this.reject(withBuffer(bufferInFlight(), this.buf));
     try {
       this.submit();
@@ -451,7 +500,10 @@ class TransferOp implements OpHandler {
       this.rented = true;
     }
     this.stream.started(this);
-    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.signal !== undefined) {
+      this.onAbort = () => this.cancel(abortError(this.signal!.reason));
+      this.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
   }
 
   /** Cancels the operation; it rejects with `reason` unless its result already arrived. */
@@ -470,7 +522,7 @@ class TransferOp implements OpHandler {
     }
     if (res > 0) {
       this.done += res;
-      if (this.exact && this.done < this.buf.length && this.reason === undefined && !rt.isClosed) {
+      if (this.exact && this.done < this.limit && this.reason === undefined && !rt.isClosed) {
         try {
           return this.submit();
         } catch (err) {
@@ -481,7 +533,7 @@ class TransferOp implements OpHandler {
     }
     if (res === 0) {
       if (this.exact && this.opcode === L.OP_RECV) {
-        const err = codedError('ERR_STREAM_PREMATURE_CLOSE', `the stream ended after ${this.done} of ${this.buf.length} bytes`);
+        const err = codedError('ERR_STREAM_PREMATURE_CLOSE', `the stream ended after ${this.done} of ${this.limit} bytes`);
         return this.finish(undefined, err);
       }
       return this.finish(this.done);
@@ -494,7 +546,7 @@ class TransferOp implements OpHandler {
   private submit(): void {
     const rt = this.rt;
     const isRecv = this.opcode === L.OP_RECV;
-    if (rt.lend(this.buf, this.done, this.buf.length - this.done, !isRecv)) this.bounce = rt.lentIndex;
+    if (rt.lend(this.buf, this.arenaOffset, this.done, this.limit - this.done, !isRecv)) this.bounce = rt.lentIndex;
     const fd = this.stream.fd;
     const id = isRecv
       ? rt.core.submitRecv(fd, rt.lentIndex, rt.lentOffset, rt.lentLength)
@@ -509,7 +561,7 @@ class TransferOp implements OpHandler {
   }
 
   private finish(n: number | undefined, err?: PercoreError): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     if (this.rented) rentedArrays.delete(this.buf);
     this.stream.settled(this);
     if (err === undefined) return this.resolve([n!, this.buf]);
@@ -520,8 +572,6 @@ class TransferOp implements OpHandler {
     // A run that was cut short after moving some bytes still reports them.
     this.reject(withBuffer(err, this.buf));
   }
-
-  private readonly onAbort = (): void => this.cancel(abortError(this.signal!.reason));
 }
 
 /** An operation with no buffer: connect, shutdown, close. */
