@@ -246,6 +246,9 @@ class UringDriver final : public Driver, public RingMessenger {
   bool msg_ring_ = false;  // IORING_OP_MSG_RING probed and not turned off
   bool cqe_skip_ = false;  // IOSQE_CQE_SKIP_SUCCESS (IORING_FEAT_CQE_SKIP)
   uint32_t ring_wakes_ = 0;  // MSG_RING wakes reaped, not yet taken
+  // Wake drained the eventfd after reaping (see Wake): until the next Wake,
+  // deferred completions count as pending.
+  bool recheck_ = false;
   // CQEs TakeSqes wrote itself (failed checks): no eventfd announces them.
   bool self_completed_ = false;
   uint32_t flush_written_ = 0;
@@ -633,7 +636,18 @@ uint32_t UringDriver::Wake() {
   // One call both submits and, with DEFER_TASKRUN, runs the completions the
   // kernel deferred to this thread.
   Enter(0, NeedGetEvents() ? IORING_ENTER_GETEVENTS : 0, nullptr);
-  return flush_written_ + Reap();
+  const uint32_t written = flush_written_ + Reap();
+  recheck_ = ring_wakes_ > 0;
+  if (recheck_) {
+    // A MSG_RING from another thread reaches a DEFER_TASKRUN ring as task
+    // work, which signals the eventfd, and signals it again when this Enter
+    // posts its CQE: drain that second signal here rather than pay a loop
+    // round for it. What arrived in between is not lost: the kernel sets
+    // IORING_SQ_TASKRUN (or posts a CQE) before it signals, and
+    // CompletionsPending looks at both until the next Wake.
+    DrainWakeFd();
+  }
+  return written;
 }
 
 uint32_t UringDriver::Poll(int32_t wait_ms) {
@@ -657,7 +671,8 @@ uint32_t UringDriver::Poll(int32_t wait_ms) {
 bool UringDriver::CompletionsPending() const {
   if (closed_) return false;
   return self_completed_ || CqReady() > 0 ||
-         (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0;
+         (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0 ||
+         (recheck_ && NeedGetEvents());
 }
 
 }  // namespace

@@ -137,11 +137,13 @@ test('10,000 wakes in a loop: every one delivered (past the kernel CQ\'s size), 
   else await until(() => b.events.length > 0);
   await new Promise((r) => setTimeout(r, 20));
   if (!isEpoll) expect(b.driver.counters().ringWakes).toBe(10_000);
-  expect(b.events.length).toBeGreaterThanOrEqual(1);
   // Fewer calls than wakes: one per turn, whatever that turn reaped. (With
   // DEFER_TASKRUN this kernel runs at most ~20 remote completions per
-  // io_uring_enter, so 10,000 MSG_RINGs take hundreds of turns.)
-  expect(b.events.length).toBeLessThan(10_000 / 10);
-  expect(b.events.every((e) => e === 'wake')).toBe(true);
+  // io_uring_enter, so 10,000 MSG_RINGs take hundreds of turns, some of them
+  // requested ones, which call onTurn with nothing for the core.)
+  const wakes = b.events.filter((e) => e === 'wake').length;
+  expect(wakes).toBeGreaterThanOrEqual(1);
+  expect(wakes).toBeLessThan(10_000 / 10);
+  expect(b.events.every((e) => e === 'wake' || e === 'turn []')).toBe(true);
   expect(b.core.cqPending()).toBe(0);
 });
