@@ -10,6 +10,9 @@ namespace percore {
 
 struct UringOptions {
   uint32_t sq_entries = 256;  // 1..32768; the kernel rounds up to a power of two
+  // Cross-thread wakes by IORING_OP_MSG_RING when the kernel has it; false
+  // keeps them on the eventfd (tests, comparisons).
+  bool msg_ring = true;
 };
 
 // Why ring setup failed: the errno and a sentence saying what it likely means
@@ -27,6 +30,9 @@ struct UringProbe {
   int error = 0;
   const char* hint = "";
   char missing[192] = {};  // space-separated IORING_OP_* names, without the prefix
+  // IORING_OP_MSG_RING (5.18+): optional, never in `missing`. Without it
+  // cross-thread wakes go through an eventfd.
+  bool msg_ring = false;
 };
 void ProbeUring(UringProbe* out);
 

@@ -78,6 +78,10 @@ export interface RuntimeCounters {
   tasks: number;
   /** Channel operations (`send` on a full channel, `recv` on an empty one) waiting on this runtime. */
   parked: number;
+  /** Wake-ups this runtime sent to other runtimes as an io_uring MSG_RING (totals; see `wakePath`). */
+  wakesMsgRing: number;
+  /** Wake-ups this runtime sent to other runtimes through their eventfd. */
+  wakesEventfd: number;
 }
 
 /** @internal A channel operation waiting for another thread: polled again
@@ -107,6 +111,12 @@ export class Runtime {
   readonly driverReason: string | null;
   /** Bytes per pool buffer. */
   readonly bufferSize: number;
+  /** How this runtime wakes another io_uring runtime parked on a channel:
+   * `'msg_ring'` (a CQE posted into the target's ring by IORING_OP_MSG_RING,
+   * one `io_uring_enter` on this runtime's ring) or `'eventfd'` (this runtime
+   * is not on io_uring, or the kernel lacks MSG_RING). A runtime on another
+   * driver is always woken through its eventfd. */
+  readonly wakePath: 'msg_ring' | 'eventfd';
 
   /** @internal */ readonly core: CoreExports;
   /** @internal */ readonly host: Driver;
@@ -165,6 +175,7 @@ export class Runtime {
     this.host = chosen.driver;
     this.driver = this.host.name;
     this.driverReason = chosen.reason;
+    this.wakePath = this.host.features.includes('msg_ring') ? 'msg_ring' : 'eventfd';
   }
 
   /** This thread's runtime, created with default options on first use. */
@@ -235,7 +246,7 @@ export class Runtime {
 
   /** What the runtime holds right now (see `RuntimeCounters`). */
   counters(): RuntimeCounters {
-    const host = this.closed ? { enters: 0, openFds: 0 } : this.host.counters();
+    const host = this.closed ? { enters: 0, openFds: 0, wakesMsgRing: 0, wakesEventfd: 0 } : this.host.counters();
     return {
       opsInFlight: this.closed ? 0 : this.core.counter(1) - this.core.counter(2),
       submitted: this.core.counter(1),
@@ -247,6 +258,8 @@ export class Runtime {
       timers: this.core.counter(5),
       tasks: this.tasks,
       parked: this.parkedOps.size,
+      wakesMsgRing: host.wakesMsgRing,
+      wakesEventfd: host.wakesEventfd,
     };
   }
 
@@ -307,6 +320,14 @@ export class Runtime {
       this.waker = token;
     }
     return this.waker;
+  }
+
+  /** @internal Wakes the runtime owning waker `token` (see `wakerToken`) from
+   * this thread: through this runtime's driver, so that an io_uring runtime
+   * posts a MSG_RING on its own ring (only its thread may submit to it); once
+   * closed, through the host's eventfd path. 0, or -ESRCH once that waker is gone. */
+  wake(token: number): number {
+    return this.closed ? loadHost().wake(token) : this.host.wake(token);
   }
 
   /** @internal Parks a channel operation until the waker fires; it keeps the
