@@ -91,6 +91,9 @@ const USAGE = `usage: node bench/run.js [options]
   --bar-server NAME    the server issue 3's bar is checked for (default ${BAR_SERVER})
   --no-install         do not npm install bun when it is missing
   --no-write           do not write bench/results/<date>.md and its charts
+  --compare DIR        add servers 'percore-before' and 'percore-before-epoll': the
+                       echo example of another build's dist/ (e.g. a worktree of an
+                       older commit, built), for before/after ratios in one run
   --help               this text`;
 
 // ---------- flags ----------
@@ -99,7 +102,7 @@ function parseFlags(argv) {
   const f = {
     full: false, servers: null, cells: null, repeat: null, warmup: 0.5, duration: 2,
     bufferSize: 16384, depth: 1, churnConnections: 16, idleConnections: 10000, retryNoisy: 2,
-    barServer: BAR_SERVER, install: true, write: true,
+    barServer: BAR_SERVER, install: true, write: true, compare: null,
   };
   const num = (name, v, min, max, int = true) => {
     const n = Number(v);
@@ -129,6 +132,7 @@ function parseFlags(argv) {
       case 'bar-server': f.barServer = String(value() || ''); break;
       case 'no-install': f.install = false; break;
       case 'no-write': f.write = false; break;
+      case 'compare': f.compare = path.resolve(String(value() || '')); break;
       default: die(`unknown argument '${arg}'\n${USAGE}`, 2);
     }
   }
@@ -141,7 +145,20 @@ function die(message, code = 1) {
   process.exit(code);
 }
 
-function selectServers(list) {
+/** 'percore-before' and 'percore-before-epoll': the one-thread echo of another
+ * build (--compare DIR, a dist/ folder), for before/after ratios in one run. */
+function beforeServers(dist) {
+  const echo = path.join(dist, 'examples', 'echo.js');
+  const missing = () => (fs.existsSync(echo) ? null : `${echo} missing (--compare wants a built dist/ folder)`);
+  const before = (...extra) => (p, b) => [process.execPath, echo, '--port', p, '--buffer-size', b, '--threads', '1', ...extra];
+  return [
+    { name: 'percore-before', aliases: [], cmd: before(), missing },
+    { name: 'percore-before-epoll', aliases: [], cmd: before('--driver', 'epoll'), missing },
+  ];
+}
+
+function selectServers(list, compare) {
+  if (compare) SERVERS.push(...beforeServers(compare));
   if (!list) return SERVERS;
   return list.map((n) => {
     const s = SERVERS.find((x) => x.name === n || x.aliases.includes(n));
@@ -570,7 +587,7 @@ async function main() {
   if (!fs.existsSync(LOADGEN)) die(`${path.relative(ROOT, LOADGEN)} missing: run npm run build:bench first`);
   const taskset = !!which('taskset');
   const cells = f.cells ? parseCells(f.cells, f) : matrix(f);
-  const servers = selectServers(f.servers);
+  const servers = selectServers(f.servers, f.compare);
   if (servers.some((s) => s.name === 'bun')) ensureBun(f);
   const machine = machineInfo();
   const started = new Date();
