@@ -46,6 +46,11 @@ const SERVERS = [
   // cores (sharing CPU 1 with the load generator): read its CPU per round
   // trip; its rt/s and latency are not comparable with the one-core rows.
   { name: 'percore-2t', aliases: [], cmd: percore('--threads', '2'), missing: percoreMissing, cpus: '0,1' },
+  // Two runtimes time-sharing the server's one core: the client keeps its own
+  // core, so the CPU per round trip shows what splitting the connections over
+  // two runtimes costs (nothing is shared; each turn batches fewer ops), free
+  // of the contention that blurs percore-2t on a 2-core machine.
+  { name: 'percore-2t-1core', aliases: [], cmd: percore('--threads', '2'), missing: percoreMissing },
 ];
 
 // ---------- Bun, installed for benchmarks only ----------
