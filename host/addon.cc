@@ -165,6 +165,7 @@ Napi::Value ProbeUringJs(const Napi::CallbackInfo& info) {
   out.Set("errno", Napi::Number::New(env, -probe.error));
   out.Set("code", probe.error == 0 ? env.Null() : Napi::String::New(env, ErrnoName(probe.error)));
   out.Set("reason", probe.error == 0 ? env.Null() : Napi::String::New(env, probe.hint));
+  out.Set("pbufRing", Napi::Boolean::New(env, probe.pbuf_ring));
   Napi::Array missing = Napi::Array::New(env);
   uint32_t count = 0;
   for (const char* p = probe.missing; *p != '\0';) {

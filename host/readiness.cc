@@ -142,12 +142,33 @@ ReadinessDriver::ReadinessDriver(const CoreMemory& memory,
   retry_ = std::make_unique<int32_t[]>(2 * op_capacity_);
   features_.Add("readiness");
   features_.Add("multishot_accept");  // emulated: accept until EAGAIN
+  if (memory_.provide_count() > 0) {
+    in_set_ = std::make_unique<bool[]>(memory_.provide_count());
+    spare_ = std::make_unique<uint32_t[]>(memory_.provide_count());
+    features_.Add("recv_select");  // emulated: a recv-set buffer taken when the socket is readable
+  }
+}
+
+// Moves what the core provided into the pick set, checking each index.
+void ReadinessDriver::TakeProvided() {
+  const uint32_t count = memory_.provide_count();
+  uint32_t n = memory_.ProvidePending();
+  if (n == 0) return;
+  for (; n > 0; n--) {
+    const uint32_t index = memory_.PeekProvide();
+    memory_.ConsumeProvide();
+    if (index >= count || in_set_[index]) continue;  // a core bug: ignore it
+    in_set_[index] = true;
+    spare_[spare_count_++] = index;
+  }
+  memory_.PublishProvideHead();
 }
 
 // --- submission -------------------------------------------------------------
 
 uint32_t ReadinessDriver::TakeSqes() {
   uint32_t taken = 0;
+  TakeProvided();  // buffers first: a RECV in this batch may need one at once
   for (uint32_t n = memory_.SqPending(); n > 0; n--) {
     const Sqe sqe = memory_.PeekSqe();
     const int32_t res = CheckSqe(sqe, memory_, fds_);
@@ -205,7 +226,8 @@ void ReadinessDriver::Start(const Sqe& sqe) {
   }
   op = Op{sqe.id, sqe.opcode, kNowhere,
           sqe.opcode == L::kOpAccept && (sqe.flags & L::kSqeFMultishot) != 0,
-          false, sqe.fd, sqe.addr, sqe.len, sqe.arg, kNil, kNil};
+          false, sqe.fd, sqe.addr, sqe.len, sqe.arg, kNil, kNil,
+          sqe.opcode == L::kOpRecv && (sqe.flags & L::kSqeFBufferSelect) != 0, 0};
 
   if (sqe.opcode == L::kOpTimeout) {
     op.arg = MonotonicNs() + sqe.arg;
@@ -251,7 +273,7 @@ void ReadinessDriver::Start(const Sqe& sqe) {
     }
     NoteShortTransfer(op, res, st);
     op.id = 0;
-    Complete(sqe.id, res, 0);
+    Complete(sqe.id, res, op.cqe_flags);
     return;
   }
 }
@@ -321,9 +343,23 @@ int32_t ReadinessDriver::Attempt(Op& op, bool* more) {
         }
         return -LinuxErrno(errno);
       }
-      case L::kOpRecv:
-        r = ::recv(op.fd, base + op.addr, op.len, MSG_DONTWAIT);
+      case L::kOpRecv: {
+        if (!op.select) {
+          r = ::recv(op.fd, base + op.addr, op.len, MSG_DONTWAIT);
+          break;
+        }
+        // As io_uring does: the buffer is picked first (-ENOBUFS when the set
+        // is empty), and goes back to the set unless bytes arrived in it.
+        if (spare_count_ == 0) return -ENOBUFS;
+        const uint32_t index = spare_[spare_count_ - 1];
+        r = ::recv(op.fd, base + memory_.BufferOffset(index), op.len, MSG_DONTWAIT);
+        if (r > 0) {
+          spare_count_--;
+          in_set_[index] = false;
+          op.cqe_flags = L::kCqeFBuffer | (index << L::kCqeBufferShift);
+        }
         break;
+      }
       case L::kOpSend:
         // A partial send completes with the bytes sent, as io_uring's does.
         // MSG_NOSIGNAL: a reset peer yields -EPIPE, not SIGPIPE.
@@ -419,7 +455,7 @@ void ReadinessDriver::RunQueue(int fd, bool write_side) {
     Unlink(slot);
     NoteShortTransfer(op, res, st);
     op.id = 0;
-    Complete(id, res, 0);
+    Complete(id, res, op.cqe_flags);
     if (write_side ? st.write_blocked : st.read_blocked) return;
   }
 }

@@ -10,12 +10,16 @@
 #include "uring_driver.h"
 
 #include <linux/io_uring.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "sockets.h"
@@ -89,6 +93,23 @@ void prep_connect(io_uring_sqe* s, int fd, const SockAddr* addr,
 
 void prep_recv(io_uring_sqe* s, int fd, void* buf, uint32_t len) {
   prep_rw(s, IORING_OP_RECV, fd, buf, len, 0);
+}
+
+// The buffer group of the recv set: one per ring.
+constexpr uint16_t kBufferGroup = 0;
+
+// RECV of at most len bytes into a buffer the kernel picks from the group
+// when data arrives (IOSQE_BUFFER_SELECT): nothing is held while it waits.
+void prep_recv_select(io_uring_sqe* s, int fd, uint32_t len) {
+  prep_rw(s, IORING_OP_RECV, fd, nullptr, len, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = kBufferGroup;
+}
+
+// The emulation of prep_recv_select without PBUF_RING: wait for readability.
+void prep_poll_in(io_uring_sqe* s, int fd) {
+  prep_rw(s, IORING_OP_POLL_ADD, fd, nullptr, 0, 0);
+  s->poll32_events = POLLIN;
 }
 
 void prep_send(io_uring_sqe* s, int fd, const void* buf, uint32_t len) {
@@ -170,7 +191,93 @@ constexpr uint8_t kRequiredOps[] = {
 struct Inflight {
   uint32_t id;  // 0: free (ids have a non-zero generation)
   uint8_t opcode;
+  bool select;  // a buffer-select RECV (emulated: a POLL_ADD for now)
+  int32_t fd;   // select: the socket and the most to receive
+  uint32_t len;
 };
+
+// Registers a buffer ring of `entries` (a power of two) at `ring` as group
+// kBufferGroup. 0 or -errno (-EINVAL before 5.19).
+int RegisterBufRing(int ring_fd, void* ring, uint32_t entries) {
+  // Written before the kernel pins it: an untouched private page would be
+  // pinned as the shared zero page, and the tail we store later would land
+  // in a copy the kernel never sees (every RECV would then answer -ENOBUFS).
+  std::memset(ring, 0, entries * sizeof(io_uring_buf));
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(ring);
+  reg.ring_entries = entries;
+  reg.bgid = kBufferGroup;
+  return SysRegister(ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1);
+}
+
+size_t PageAligned(size_t bytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return (bytes + page - 1) / page * page;
+}
+
+// Whether a registered buffer ring really feeds a buffer-select RECV here: a
+// trial ring, a one-entry buffer ring, a socketpair with one byte waiting,
+// one RECV. Registration alone proves nothing: on the 6.18 VM this was
+// written on, IORING_REGISTER_PBUF_RING succeeds and every such RECV still
+// answers -ENOBUFS (with a kernel-mapped ring as well). Run once per process.
+bool TestBufRing() {
+  io_uring_params p{};
+  const int fd = SysSetup(2, &p);
+  if (fd < 0) return false;
+  bool works = false;
+  const size_t page = PageAligned(1);
+  const size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  const size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+  const size_t map_size = sq_size > cq_size ? sq_size : cq_size;
+  void* rings = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                     IORING_OFF_SQ_RING);
+  void* sqes = mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+  void* ring = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int pair[2] = {-1, -1};
+  char byte = 0;
+  if (rings != MAP_FAILED && sqes != MAP_FAILED && ring != MAP_FAILED &&
+      RegisterBufRing(fd, ring, 1) == 0 &&
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0 &&
+      ::write(pair[1], "x", 1) == 1) {
+    auto* br = static_cast<io_uring_buf_ring*>(ring);
+    br->bufs[0].addr = reinterpret_cast<uintptr_t>(&byte);
+    br->bufs[0].len = 1;
+    br->bufs[0].bid = 0;
+    StoreRelease(&br->tail, static_cast<uint16_t>(1));
+    auto* base = static_cast<uint8_t*>(rings);
+    reinterpret_cast<unsigned*>(base + p.sq_off.array)[0] = 0;
+    auto* sqe = static_cast<io_uring_sqe*>(sqes);
+    prep_recv_select(sqe, pair[0], 1);
+    sqe->user_data = 1;
+    StoreRelease(reinterpret_cast<unsigned*>(base + p.sq_off.tail), 1u);
+    if (SysEnter(fd, 1, 1, IORING_ENTER_GETEVENTS, nullptr, 0) == 1) {
+      const unsigned head = *reinterpret_cast<unsigned*>(base + p.cq_off.head);
+      if (LoadAcquire(reinterpret_cast<unsigned*>(base + p.cq_off.tail)) != head) {
+        const auto* cqes = reinterpret_cast<io_uring_cqe*>(base + p.cq_off.cqes);
+        const io_uring_cqe& cqe = cqes[head & *reinterpret_cast<unsigned*>(base + p.cq_off.ring_mask)];
+        works = cqe.res == 1 && (cqe.flags & IORING_CQE_F_BUFFER) != 0 && byte == 'x';
+      }
+    }
+  }
+  ::close(fd);  // drops the buffer ring's registration before its memory goes
+  for (int end : pair) if (end >= 0) ::close(end);
+  if (ring != MAP_FAILED) munmap(ring, page);
+  if (sqes != MAP_FAILED) munmap(sqes, p.sq_entries * sizeof(io_uring_sqe));
+  if (rings != MAP_FAILED) munmap(rings, map_size);
+  return works;
+}
+
+// TestBufRing's answer, computed once (0 unknown, 1 works, 2 does not).
+bool BufRingWorks() {
+  static std::atomic<int> known{0};
+  int state = known.load(std::memory_order_acquire);
+  if (state == 0) {
+    state = TestBufRing() ? 1 : 2;
+    known.store(state, std::memory_order_release);
+  }
+  return state == 1;
+}
 
 class UringDriver final : public Driver {
  public:
@@ -197,6 +304,11 @@ class UringDriver final : public Driver {
   bool NeedGetEvents() const;
   uint32_t CqReady() const { return LoadAcquire(cq_ktail_) - *cq_khead_; }
   void DrainWakeFd();
+  int SetupRecvSet();
+  void TakeProvided();
+  uint32_t SelectFlags(uint32_t kernel_flags, int32_t* res);
+  bool EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags);
+  void SubmitRearms();
 
   int ring_fd_ = -1;
   int event_fd_ = -1;
@@ -227,6 +339,23 @@ class UringDriver final : public Driver {
   std::unique_ptr<SqeScratch[]> scratch_;
   std::unique_ptr<Inflight[]> inflight_;
   FeatureList features_;
+
+  // The recv set (layout v2). With PBUF_RING the kernel picks from buf_ring_;
+  // without it the host does, from spare_ (LIFO: the warmest buffer first).
+  // in_set_[i]: recv-set buffer i is in the pick set (taken from the provide
+  // ring, not yet named by a CQE); an index the core pushes twice is ignored,
+  // so neither set can overflow whatever the core writes.
+  bool pbuf_ring_ = false;
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  size_t buf_ring_size_ = 0;
+  uint32_t buf_ring_mask_ = 0;
+  uint16_t buf_tail_ = 0;
+  std::unique_ptr<bool[]> in_set_;
+  std::unique_ptr<uint32_t[]> spare_;
+  uint32_t spare_count_ = 0;
+  // Emulated select RECVs whose poll found nothing to read: polled again.
+  std::unique_ptr<uint32_t[]> rearm_;
+  uint32_t rearm_count_ = 0;
 };
 
 int UringDriver::Setup(uint32_t sq_entries) {
@@ -317,6 +446,9 @@ int UringDriver::Setup(uint32_t sq_entries) {
   }
   multishot_accept_ = supported(IORING_OP_SOCKET);
 
+  const int recv_set = SetupRecvSet();
+  if (recv_set != 0) return recv_set;
+
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) return errno;
   int r = SysRegister(ring_fd_, IORING_REGISTER_EVENTFD, &event_fd_, 1);
@@ -329,10 +461,133 @@ int UringDriver::Setup(uint32_t sq_entries) {
   if (setup_flags_ & IORING_SETUP_SUBMIT_ALL) features_.Add("submit_all");
   if (setup_flags_ & IORING_SETUP_CQSIZE) features_.Add("cqsize");
   if (multishot_accept_) features_.Add("multishot_accept");
+  if (memory_.provide_count() > 0) features_.Add(pbuf_ring_ ? "pbuf_ring" : "recv_select_emulated");
   if (p.features & IORING_FEAT_FAST_POLL) features_.Add("fast_poll");
   features_.Add("nodrop");
   features_.Add("ext_arg");
   return 0;
+}
+
+// The recv set's pick set: a buffer ring in memory the host maps (page
+// aligned, as the kernel requires), registered as kBufferGroup, with one
+// entry per recv-set buffer at most (the provide ring's size). Refused by
+// kernels before 5.19 (EINVAL), by a kernel where it does not work
+// (BufRingWorks), or forced off with PERCORE_URING_NO_PBUF_RING=1 (for
+// tests): then the host emulates buffer selection. Returns 0 or an errno that
+// fails the setup (ENOMEM).
+int UringDriver::SetupRecvSet() {
+  const uint32_t count = memory_.provide_count();
+  if (count == 0) return 0;
+  in_set_ = std::make_unique<bool[]>(count);
+  rearm_ = std::make_unique<uint32_t[]>(memory_.op_capacity());
+  const char* off = std::getenv("PERCORE_URING_NO_PBUF_RING");
+  if ((off == nullptr || std::strcmp(off, "1") != 0) && BufRingWorks()) {
+    const uint32_t entries = NextPow2(count);
+    buf_ring_size_ = PageAligned(entries * sizeof(io_uring_buf));
+    void* ring = mmap(nullptr, buf_ring_size_, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ring == MAP_FAILED) return ENOMEM;
+    if (RegisterBufRing(ring_fd_, ring, entries) == 0) {
+      buf_ring_ = static_cast<io_uring_buf_ring*>(ring);
+      buf_ring_mask_ = entries - 1;
+      buf_tail_ = 0;  // the kernel starts an empty ring at head 0
+      pbuf_ring_ = true;
+      return 0;
+    }
+    munmap(ring, buf_ring_size_);
+  }
+  spare_ = std::make_unique<uint32_t[]>(count);
+  return 0;
+}
+
+// Moves what the core provided into the pick set. Each index is checked (in
+// the recv set, not already in the pick set) before the kernel sees a
+// pointer made from it. With PBUF_RING: one entry each, then one
+// release-store of the ring's tail; no system call.
+void UringDriver::TakeProvided() {
+  uint32_t n = memory_.ProvidePending();
+  if (n == 0) return;
+  const uint32_t count = memory_.provide_count();
+  const uint16_t tail_before = buf_tail_;
+  for (; n > 0; n--) {
+    const uint32_t index = memory_.PeekProvide();
+    memory_.ConsumeProvide();
+    if (index >= count || in_set_[index]) continue;  // a core bug: ignore it
+    in_set_[index] = true;
+    if (!pbuf_ring_) {
+      spare_[spare_count_++] = index;
+      continue;
+    }
+    // Field by field: bufs[0].resv is the ring's tail.
+    io_uring_buf& entry = buf_ring_->bufs[buf_tail_ & buf_ring_mask_];
+    entry.addr = reinterpret_cast<uintptr_t>(memory_.At(memory_.BufferOffset(index)));
+    entry.len = memory_.buffer_size();
+    entry.bid = static_cast<uint16_t>(index);
+    buf_tail_++;
+  }
+  memory_.PublishProvideHead();
+  if (buf_tail_ != tail_before) StoreRelease(&buf_ring_->tail, buf_tail_);
+}
+
+// The layout's flags for a select RECV's CQE: CQE_F_BUFFER and the buffer's
+// index when the kernel names one of ours. A name we did not give it cannot
+// happen; it is reported as -EFAULT rather than passed on.
+uint32_t UringDriver::SelectFlags(uint32_t kernel_flags, int32_t* res) {
+  if ((kernel_flags & IORING_CQE_F_BUFFER) == 0) return 0;
+  const uint32_t bid = kernel_flags >> IORING_CQE_BUFFER_SHIFT;
+  if (bid >= memory_.provide_count() || !in_set_[bid]) {
+    *res = -EFAULT;
+    return 0;
+  }
+  in_set_[bid] = false;
+  return L::kCqeFBuffer | (bid << L::kCqeBufferShift);
+}
+
+// An emulated select RECV whose POLL_ADD completed: receive now into a buffer
+// of the pick set. False when the socket had nothing after all (the poll is
+// re-armed and no CQE is written).
+bool UringDriver::EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags) {
+  *flags = 0;
+  if (*res < 0) return true;  // the poll failed or was cancelled: no buffer used
+  if (spare_count_ == 0) {
+    *res = -ENOBUFS;
+    return true;
+  }
+  const uint32_t index = spare_[spare_count_ - 1];
+  ssize_t r;
+  do {
+    r = ::recv(op.fd, memory_.At(memory_.BufferOffset(index)), op.len, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  if (r <= 0) {
+    *res = r == 0 ? 0 : -errno;  // the buffer stays in the set
+    return true;
+  }
+  spare_count_--;
+  in_set_[index] = false;
+  *res = static_cast<int32_t>(r);
+  *flags = L::kCqeFBuffer | (index << L::kCqeBufferShift);
+  return true;
+}
+
+// Polls again for the emulated RECVs that found nothing to read.
+void UringDriver::SubmitRearms() {
+  uint32_t done = 0;
+  for (; done < rearm_count_; done++) {
+    if (sqe_tail_ - LoadAcquire(sq_khead_) == sq_kentries_) {
+      Enter(0, 0, nullptr);
+      if (sqe_tail_ - LoadAcquire(sq_khead_) == sq_kentries_) break;
+    }
+    const Inflight& op = inflight_[rearm_[done]];
+    const unsigned slot = sqe_tail_ & sq_kmask_;
+    prep_poll_in(&sqes_[slot], op.fd);
+    sqes_[slot].user_data = op.id;
+    sqe_tail_++;
+  }
+  // Keep what did not fit, in order: CompletionsPending asks for a turn.
+  uint32_t kept = 0;
+  for (uint32_t i = done; i < rearm_count_; i++) rearm_[kept++] = rearm_[i];
+  rearm_count_ = kept;
 }
 
 void UringDriver::Close() {
@@ -342,6 +597,15 @@ void UringDriver::Close() {
   // its own references to the files involved, so the owned fds can go after.
   if (ring_fd_ >= 0 && event_fd_ >= 0) {
     SysRegister(ring_fd_, IORING_UNREGISTER_EVENTFD, nullptr, 0);
+  }
+  if (buf_ring_ != nullptr) {
+    // The ring's teardown below would drop it too; unregister first so the
+    // kernel stops reading the memory before it is unmapped.
+    io_uring_buf_reg reg{};
+    reg.bgid = kBufferGroup;
+    if (ring_fd_ >= 0) SysRegister(ring_fd_, IORING_UNREGISTER_PBUF_RING, &reg, 1);
+    munmap(buf_ring_, buf_ring_size_);
+    buf_ring_ = nullptr;
   }
   if (sqes_ != MAP_FAILED) munmap(sqes_, sqes_map_size_);
   if (ring_map_ != MAP_FAILED) munmap(ring_map_, ring_map_size_);
@@ -373,7 +637,13 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
       break;
     }
     case L::kOpRecv:
-      prep_recv(k, sqe.fd, base + sqe.addr, sqe.len);
+      if ((sqe.flags & L::kSqeFBufferSelect) == 0) {
+        prep_recv(k, sqe.fd, base + sqe.addr, sqe.len);
+      } else if (pbuf_ring_) {
+        prep_recv_select(k, sqe.fd, sqe.len);
+      } else {
+        prep_poll_in(k, sqe.fd);
+      }
       break;
     case L::kOpSend:
       prep_send(k, sqe.fd, base + sqe.addr, sqe.len);
@@ -408,6 +678,9 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
 uint32_t UringDriver::TakeSqes() {
   uint32_t taken = 0;
   flush_written_ = 0;
+  // Buffers first: a RECV in this batch may need one at once.
+  TakeProvided();
+  if (rearm_count_ > 0) SubmitRearms();
   for (uint32_t n = memory_.SqPending(); n > 0; n--) {
     const Sqe sqe = memory_.PeekSqe();
     int32_t res = CheckSqe(sqe, memory_, fds_);
@@ -422,7 +695,8 @@ uint32_t UringDriver::TakeSqes() {
       if (res == 0) {
         sqe_tail_++;
         if (sqe.id != L::kInternalId) {
-          inflight_[sqe.id & L::kSlotMask] = Inflight{sqe.id, sqe.opcode};
+          const bool select = sqe.opcode == L::kOpRecv && (sqe.flags & L::kSqeFBufferSelect) != 0;
+          inflight_[sqe.id & L::kSlotMask] = Inflight{sqe.id, sqe.opcode, select, sqe.fd, sqe.len};
         }
         // The fd is gone for the core from here on, whatever close returns.
         if (sqe.opcode == L::kOpClose) fds_.Remove(sqe.fd);
@@ -489,17 +763,27 @@ uint32_t UringDriver::Reap() {
   unsigned head = *cq_khead_;
   const unsigned tail = LoadAcquire(cq_ktail_);
   uint32_t written = 0;
-  for (; head != tail && written < space; head++, written++) {
+  for (; head != tail && written < space; head++) {
     const io_uring_cqe& cqe = cqes_[head & cq_kmask_];
     const uint32_t id = static_cast<uint32_t>(cqe.user_data);
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
     int32_t res = cqe.res;
+    uint32_t flags = more ? L::kCqeFMore : 0;
     uint8_t opcode = L::kOpCancel;  // kInternalId: the core's own cancels
     if (id != L::kInternalId) {
       Inflight& op = inflight_[id & L::kSlotMask];
       opcode = op.id == id ? op.opcode : L::kOpCount;
+      if (op.id == id && op.select) {
+        if (pbuf_ring_) {
+          flags |= SelectFlags(cqe.flags, &res);
+        } else if (!EmulateRecv(op, &res, &flags)) {
+          rearm_[rearm_count_++] = id & L::kSlotMask;  // at most one per slot
+          continue;
+        }
+      }
       if (!more && op.id == id) op.id = 0;
     }
+    written++;
     if (opcode == L::kOpTimeout && res == -ETIME) {
       res = 0;  // the layout's TIMEOUT fires with 0
     } else if (opcode == L::kOpAccept && res >= 0 && !fds_.Add(res)) {
@@ -508,10 +792,14 @@ uint32_t UringDriver::Reap() {
       ::close(res);
       res = -EMFILE;
     }
-    memory_.PushCqe(id, res, more ? L::kCqeFMore : 0);
+    memory_.PushCqe(id, res, flags);
   }
   StoreRelease(cq_khead_, head);
   counters_.completed += written;
+  if (rearm_count_ > 0) {
+    SubmitRearms();
+    Enter(0, 0, nullptr);
+  }
   return written;
 }
 
@@ -561,7 +849,7 @@ uint32_t UringDriver::Poll(int32_t wait_ms) {
 
 bool UringDriver::CompletionsPending() const {
   if (closed_) return false;
-  return self_completed_ || CqReady() > 0 ||
+  return self_completed_ || CqReady() > 0 || rearm_count_ > 0 ||
          (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0;
 }
 
@@ -584,6 +872,7 @@ void ProbeUring(UringProbe* out) {
   auto* probe = reinterpret_cast<io_uring_probe*>(probe_buf);
   const int r = SysRegister(fd, IORING_REGISTER_PROBE, probe, kProbeOps);
   ::close(fd);
+  out->pbuf_ring = r >= 0 && BufRingWorks();
   if (r < 0) {
     // IORING_REGISTER_PROBE arrived in 5.6, before several required ops.
     out->error = EOPNOTSUPP;

@@ -27,6 +27,10 @@ struct UringProbe {
   int error = 0;
   const char* hint = "";
   char missing[192] = {};  // space-separated IORING_OP_* names, without the prefix
+  // IORING_REGISTER_PBUF_RING works (5.19+). Without it a buffer-select RECV
+  // is emulated (POLL_ADD, then a plain recv into a recv-set buffer): io_uring
+  // is still used, so this never makes `auto` choose epoll.
+  bool pbuf_ring = false;
 };
 void ProbeUring(UringProbe* out);
 
