@@ -136,6 +136,9 @@ export interface UringProbe {
   reason: string | null;
   /** Required opcodes this kernel lacks (`SHUTDOWN`, ...), from IORING_REGISTER_PROBE. */
   missing: string[];
+  /** IORING_REGISTER_PBUF_RING works (5.19+). Without it `recv()` still runs on
+   * io_uring: the host emulates buffer selection (POLL_ADD, then a plain recv). */
+  pbufRing: boolean;
 }
 
 export interface HostModule {

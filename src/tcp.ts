@@ -23,7 +23,7 @@
  */
 import * as L from './layout';
 import { AddressInput, resolveAddress, SocketAddress } from './address';
-import { ECANCELED } from './errno';
+import { ECANCELED, ENOBUFS } from './errno';
 import {
   abortError, bufferInFlight, codedError, PercoreError, runtimeClosed, socketClosed, systemError,
 } from './errors';
@@ -213,7 +213,7 @@ export class TcpStream {
   private finishClose: (() => void) | undefined;
   /** @internal operations in flight on this stream: an intrusive list, so
    * tracking them costs no allocation per operation. */
-  firstOp: TransferOp | undefined = undefined;
+  firstOp: StreamOp | undefined = undefined;
 
   /** @internal */
   constructor(private readonly rt: Runtime, readonly fd: number) {}
@@ -302,6 +302,42 @@ export class TcpStream {
     return this.transfer(L.OP_RECV, buf, false, options);
   }
 
+  /** Receives into a buffer the runtime picks from its recv set when data
+   * arrives, so a connection waiting here holds no buffer; resolves with a view
+   * of the bytes received (a pool buffer, now the program's), or `null` at the
+   * end of the stream. Give the buffer back with `runtime.release(buf)`, after
+   * passing it to `write`/`writeAll` if you like (it is a pool buffer like any
+   * other). An aborted, failed or closed `recv()` holds no buffer and loses no
+   * bytes: if they had already arrived it resolves with them.
+   * ```ts
+   * const rt = Runtime.current();
+   * for (;;) {
+   *   const buf = await stream.recv();
+   *   if (buf === null) break;      // end of stream
+   *   await stream.writeAll(buf);   // echo it
+   *   rt.release(buf);              // back to the recv set
+   * }
+   * ```
+   * Rejects with `ERR_PERCORE_NO_BUFFERS` when every recv buffer is held by the
+   * program (see `RuntimeOptions.recvBuffers`), `ERR_SOCKET_CLOSED`, an
+   * `AbortError`, or a system error such as `ECONNRESET`. */
+  recv(options?: IoOptions): Promise<Uint8Array | null> {
+    try {
+      validateSignal(options?.signal, 'options.signal');
+      if (this.closing) throw socketClosed('TcpStream');
+      this.rt.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let op!: RecvOp;
+    const promise = new Promise<Uint8Array | null>((resolve, reject) => {
+      op = new RecvOp(this.rt, this, resolve, reject, options?.signal);
+    }) as Promise<Uint8Array | null> & Cancellable;
+    promise[kCancel] = op;
+    op.begin();
+    return promise;
+  }
+
   /** Writes some of `buf` (at least one byte); resolves `[n, buf]`. */
   write(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
     return this.transfer(L.OP_SEND, buf, false, options);
@@ -341,7 +377,7 @@ export class TcpStream {
     this.closing = true;
     this.closed = new Promise((resolve) => { this.finishClose = resolve; });
     if (this.firstOp === undefined) this.closeSocket();
-    else for (let op: TransferOp | undefined = this.firstOp; op !== undefined; op = op.next) op.cancel(socketClosed('TcpStream'));
+    else for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next) op.cancel(socketClosed('TcpStream'));
     return this.closed;
   }
 
@@ -364,15 +400,15 @@ export class TcpStream {
     return addressOf(this.rt.host.peerAddress(this.fd), 'getpeername');
   }
 
-  /** @internal called by a TransferOp once it is in flight. */
-  started(op: TransferOp): void {
+  /** @internal called by an operation once it is in flight. */
+  started(op: StreamOp): void {
     op.next = this.firstOp;
     if (this.firstOp !== undefined) this.firstOp.prev = op;
     this.firstOp = op;
   }
 
-  /** @internal called by a TransferOp once its last delivery is in. */
-  settled(op: TransferOp): void {
+  /** @internal called by an operation once its last delivery is in. */
+  settled(op: StreamOp): void {
     if (op.prev !== undefined) op.prev.next = op.next;
     else this.firstOp = op.next;
     if (op.next !== undefined) op.next.prev = op.prev;
@@ -411,6 +447,63 @@ export class TcpStream {
  * mistake as reusing a lent pool buffer, and is refused the same way. */
 const rentedArrays = new WeakSet<Uint8Array>();
 
+/** An operation in a stream's list of operations in flight, which `close()` cancels. */
+interface StreamOp {
+  prev: StreamOp | undefined;
+  next: StreamOp | undefined;
+  cancel(reason: PercoreError): void;
+}
+
+/** One `recv()`: a buffer-select RECV, which holds no buffer until data arrives. */
+class RecvOp implements OpHandler, StreamOp {
+  private id = 0;
+  private reason: PercoreError | undefined;
+  prev: StreamOp | undefined = undefined;
+  next: StreamOp | undefined = undefined;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly stream: TcpStream,
+    private readonly resolve: (v: Uint8Array | null) => void,
+    private readonly reject: (e: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  begin(): void {
+    if (this.signal?.aborted) return this.reject(abortError(this.signal.reason));
+    const rt = this.rt;
+    const id = rt.core.submitRecvSelect(this.stream.fd, rt.bufferSize);
+    try {
+      rt.track(id, this, 'recv');
+    } catch (err) {
+      return this.reject(id === -ENOBUFS ? rt.noRecvBuffers() : err);
+    }
+    this.id = id;
+    this.stream.started(this);
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Cancels the receive; it rejects with `reason` unless data already arrived. */
+  cancel(reason: PercoreError): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.rt.cancel(this.id);
+  }
+
+  complete(res: number, flags: number): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.stream.settled(this);
+    if (res > 0 && (flags & L.CQE_F_BUFFER) !== 0) return this.resolve(this.rt.poolView(flags >>> L.CQE_BUFFER_SHIFT, res));
+    if (res === 0) return this.resolve(null);
+    if (res === CLOSED_RESULT) return this.reject(runtimeClosed());
+    if (res === -ECANCELED && this.reason !== undefined) return this.reject(this.reason);
+    if (res === -ENOBUFS) return this.reject(this.rt.noRecvBuffers());
+    this.reject(systemError(res, 'recv'));
+  }
+
+  private readonly onAbort = (): void => this.cancel(abortError(this.signal!.reason));
+}
+
 /** One read or write, or a run of them for `readExact`/`writeAll`, as one handler. */
 class TransferOp implements OpHandler {
   private id = 0;
@@ -420,9 +513,9 @@ class TransferOp implements OpHandler {
   private rented = false;
   private reason: PercoreError | undefined;
   /** @internal links in the stream's list of operations in flight. */
-  prev: TransferOp | undefined = undefined;
+  prev: StreamOp | undefined = undefined;
   /** @internal */
-  next: TransferOp | undefined = undefined;
+  next: StreamOp | undefined = undefined;
 
   constructor(
     private readonly rt: Runtime,
