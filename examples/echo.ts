@@ -106,7 +106,7 @@ async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>
     for (;;) {
       const [n] = await stream.read(buf);
       if (n === 0) break;
-      await stream.writeAll(buf.subarray(0, n));
+      await stream.writeAll(buf, n); // the first n bytes, with no view made per write
     }
   } catch (err) {
     if (!QUIET_ERRORS.has((err as PercoreError).code)) process.stderr.write(`echo: connection: ${(err as Error).message}\n`);

@@ -105,6 +105,14 @@ std::unique_ptr<Driver> MakeUringDriver(Napi::Env env, const CoreMemory& memory,
     }
     uring.sq_entries = static_cast<uint32_t>(v);
   }
+  Napi::Value msg_ring = options.Get("msgRing");
+  if (!msg_ring.IsUndefined()) {
+    if (!msg_ring.IsBoolean()) {
+      Napi::TypeError::New(env, "options.msgRing must be a boolean").ThrowAsJavaScriptException();
+      return nullptr;
+    }
+    uring.msg_ring = msg_ring.As<Napi::Boolean>().Value();
+  }
   UringSetupError error;
   std::unique_ptr<Driver> driver = CreateUringDriver(memory, uring, &error);
   if (!driver) {
@@ -176,6 +184,7 @@ Napi::Value ProbeUringJs(const Napi::CallbackInfo& info) {
     if (*p == ' ') p++;
   }
   out.Set("missing", missing);
+  out.Set("msgRing", Napi::Boolean::New(env, probe.msg_ring));
   return out;
 }
 #endif
@@ -223,6 +232,7 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::Value PeerAddress(const Napi::CallbackInfo& info);
   Napi::Value CloseFd(const Napi::CallbackInfo& info);
   Napi::Value CreateWaker(const Napi::CallbackInfo& info);
+  Napi::Value WakePeer(const Napi::CallbackInfo& info);
   Napi::Value ForgetFd(const Napi::CallbackInfo& info);
   Napi::Value AdoptFd(const Napi::CallbackInfo& info);
 
@@ -231,6 +241,7 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   void Turn(bool forced);
   void ScheduleTurn();
   void ArmTimer(double wait_ms);
+  void CallOnWake();
   void CloseAll();
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
@@ -286,6 +297,7 @@ Napi::Function DriverObject::Define(Napi::Env env, const char* name,
           InstanceMethod<&DriverObject::PeerAddress>("peerAddress"),
           InstanceMethod<&DriverObject::CloseFd>("closeFd"),
           InstanceMethod<&DriverObject::CreateWaker>("createWaker"),
+          InstanceMethod<&DriverObject::WakePeer>("wake"),
           InstanceMethod<&DriverObject::ForgetFd>("forgetFd"),
           InstanceMethod<&DriverObject::AdoptFd>("adoptFd"),
       },
@@ -390,22 +402,29 @@ void DriverObject::OnTimer(uv_timer_t* handle) {
   if (h->owner != nullptr) h->owner->Turn(true);
 }
 
-// Another thread woke this runtime (a channel has news): call onWake. Like a
-// turn, through MakeCallback so microtasks run after it; what they submit is
-// flushed by the runtime's own microtask.
+// Another thread woke this runtime through its eventfd (a channel has news).
 void DriverObject::OnWaker(uv_poll_t* handle, int /*status*/, int /*events*/) {
   auto* h = static_cast<LoopHandles*>(handle->data);
   DriverObject* self = h->owner;
   if (self == nullptr || self->closed_) return;
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle), &fd) == 0) DrainWaker(fd);
-  Napi::Env env = self->Env();
+  self->CallOnWake();
+}
+
+// Calls onWake, from the loop and outside any turn (OnWaker, or the end of a
+// turn that reaped MSG_RING wakes): like a turn, through MakeCallback so
+// microtasks run after it; what they submit is flushed by the runtime's own
+// microtask, and a timer they start arms the driver directly.
+void DriverObject::CallOnWake() {
+  if (closed_ || on_wake_.IsEmpty()) return;
+  Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Object receiver = self->Value();
+  Napi::Object receiver = Value();
   napi_value result = nullptr;
   const napi_status status = napi_make_callback(
-      env, self->async_context_, receiver.IsEmpty() ? env.Global() : receiver,
-      self->on_wake_.Value(), 0, nullptr, &result);
+      env, async_context_, receiver.IsEmpty() ? env.Global() : receiver,
+      on_wake_.Value(), 0, nullptr, &result);
   if (status == napi_pending_exception) {
     napi_value error;
     napi_get_and_clear_last_exception(env, &error);
@@ -417,10 +436,15 @@ void DriverObject::Turn(bool forced) {
   if (closed_) return;
   turn_requested_ = false;
   const uint32_t written = driver_->Wake();
+  // MSG_RING wakes from other threads came in this batch as CQEs the driver
+  // kept from the core: onWake runs once, after the turn (never from inside
+  // the reap or onTurn), as it would from the eventfd.
+  const bool woken = driver_->TakeRingWakes() > 0;
   // A wake-up that found nothing (poll() took it first) is not worth a call
   // into JS; timers and requested turns always call.
   if (!forced && written == 0 && driver_->memory().CqEmpty()) {
     if (driver_->CompletionsPending()) ScheduleTurn();
+    if (woken) CallOnWake();
     return;
   }
 
@@ -455,6 +479,7 @@ void DriverObject::Turn(bool forced) {
   driver_->Flush();
   if (turn_requested_ || driver_->CompletionsPending()) wait = 0;
   ArmTimer(wait);
+  if (woken) CallOnWake();
 }
 
 void DriverObject::ScheduleTurn() {
@@ -539,7 +564,10 @@ Napi::Value DriverObject::Poll(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   if (closed_) return Napi::Number::New(info.Env(), 0);
-  return Napi::Number::New(info.Env(), driver_->Poll(static_cast<int32_t>(wait)));
+  const uint32_t written = driver_->Poll(static_cast<int32_t>(wait));
+  // poll() never calls JS: MSG_RING wakes it reaped are for the next turn.
+  if (driver_->RingWakesPending()) ScheduleTurn();
+  return Napi::Number::New(info.Env(), written);
 }
 
 Napi::Value DriverObject::SetRef(const Napi::CallbackInfo& info) {
@@ -585,6 +613,9 @@ Napi::Value DriverObject::Counters(const Napi::CallbackInfo& info) {
   out.Set("completed", Napi::Number::New(env, static_cast<double>(c.completed)));
   out.Set("openFds", Napi::Number::New(env, driver_->fds().count()));
   out.Set("wakeups", Napi::Number::New(env, static_cast<double>(c.wakeups)));
+  out.Set("wakesMsgRing", Napi::Number::New(env, static_cast<double>(c.wakes_msg_ring)));
+  out.Set("wakesEventfd", Napi::Number::New(env, static_cast<double>(c.wakes_eventfd)));
+  out.Set("ringWakes", Napi::Number::New(env, static_cast<double>(c.ring_wakes)));
   return out;
 }
 
@@ -703,7 +734,9 @@ Napi::Value DriverObject::CloseFd(const Napi::CallbackInfo& info) {
 }
 
 // createWaker(onWake) -> token (> 0) or -errno. One per driver: the token is
-// what other threads pass to wake(); onWake runs on this thread's loop.
+// what other threads pass to wake(); onWake runs on this thread's loop. An
+// io_uring driver with MSG_RING registers its ring too: other io_uring
+// threads then wake it with a CQE in that ring instead of the eventfd.
 Napi::Value DriverObject::CreateWaker(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) {
@@ -713,7 +746,7 @@ Napi::Value DriverObject::CreateWaker(const Napi::CallbackInfo& info) {
   if (closed_) return Napi::Number::New(env, -EBADF);
   if (handles_->waker_token != 0) return Napi::Number::New(env, -EEXIST);
   int fd = -1;
-  const int32_t token = percore::CreateWaker(&fd);
+  const int32_t token = percore::CreateWaker(&fd, driver_->wake_ring_fd());
   if (token < 0) return Napi::Number::New(env, token);
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
@@ -731,6 +764,20 @@ Napi::Value DriverObject::CreateWaker(const Napi::CallbackInfo& info) {
   // while a channel operation waits.
   uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->waker));
   return Napi::Number::New(env, token);
+}
+
+// wake(token) -> 0 or -ESRCH: the module's wake(), sent from this thread's
+// driver, so that an io_uring thread can use its own ring (a ring takes
+// submissions from its thread only) to post a MSG_RING to an io_uring target.
+Napi::Value DriverObject::WakePeer(const Napi::CallbackInfo& info) {
+  int64_t token;
+  if (!IntArg(info, 0, "token", kI32Min, kI32Max, &token)) return info.Env().Undefined();
+  WakePath path;
+  const int32_t r = Wake(static_cast<int32_t>(token), closed_ ? nullptr : driver_->messenger(), &path);
+  DriverCounters& c = driver_->counters();
+  if (path == WakePath::kMsgRing) c.wakes_msg_ring++;
+  if (path == WakePath::kEventfd) c.wakes_eventfd++;
+  return Napi::Number::New(info.Env(), r);
 }
 
 Napi::Value DriverObject::ForgetFd(const Napi::CallbackInfo& info) {

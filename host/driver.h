@@ -26,6 +26,15 @@ struct DriverCounters {
   uint64_t submitted = 0;  // SQEs taken from the core's SQ (to the kernel or failed by a check)
   uint64_t completed = 0;  // CQEs written into the core's CQ
   uint64_t wakeups = 0;    // wake-fd notifications handled (counted by the loop glue)
+  // Cross-thread wakes this driver's thread sent (driver.wake), by the way
+  // they went: an IORING_OP_MSG_RING into the target's ring, or a write to
+  // the target's eventfd (the target or this driver is not io_uring, the
+  // kernel lacks MSG_RING, or a MSG_RING failed and was redone this way).
+  uint64_t wakes_msg_ring = 0;
+  uint64_t wakes_eventfd = 0;
+  // MSG_RING wakes another thread posted into this driver's ring (reaped and
+  // kept from the core; each batch of them calls onWake once).
+  uint64_t ring_wakes = 0;
 };
 
 // The names of what setup obtained, for `features` in JS. Static strings.
@@ -70,6 +79,17 @@ class Driver {
 
   // The fd to watch for readability (the loop's cue to call Wake).
   virtual int wake_fd() const = 0;
+
+  // Cross-thread wakes through the kernel queue (io_uring's MSG_RING); a
+  // driver without one keeps these defaults and wakes by eventfd.
+  // The ring other threads may post wakes into (registered with the waker),
+  // or -1.
+  virtual int wake_ring_fd() const { return -1; }
+  // This thread's way to post a wake into another ring, or null.
+  virtual RingMessenger* messenger() { return nullptr; }
+  // How many MSG_RING wakes Wake/Poll reaped since the last call; resets.
+  virtual uint32_t TakeRingWakes() { return 0; }
+  virtual bool RingWakesPending() const { return false; }
 
   // Idempotent. Tears the kernel side down (in-flight operations are
   // cancelled by the kernel) and closes every fd still owned.

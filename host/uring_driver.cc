@@ -7,6 +7,10 @@
 // fixed table indexed by the id's slot, filled when the SQE is submitted and
 // cleared by the op's final CQE. The core frees a slot only after that final
 // CQE, so one table entry per slot is enough.
+//
+// Op ids fit 32 bits (the core's ids are positive i32s, INTERNAL_ID is
+// 0xFFFFFFFF), so a user_data with any of its upper 32 bits set is the
+// host's own: the cross-thread wakes of threads.h, never copied into the core.
 #include "uring_driver.h"
 
 #include <linux/io_uring.h>
@@ -149,6 +153,25 @@ void prep_cancel(io_uring_sqe* s, uint64_t user_data) {
   s->addr = user_data;
 }
 
+// IORING_MSG_DATA (addr 0): the target ring gets a CQE with user_data =
+// `off` and res = `len`, as if one of its own requests had completed.
+void prep_msg_ring(io_uring_sqe* s, int ring_fd, uint64_t target_user_data,
+                   uint32_t res) {
+  prep_rw(s, IORING_OP_MSG_RING, ring_fd, nullptr, res, target_user_data);
+}
+
+// --- host-made user_data (upper 32 bits non-zero: never an op id) ------------
+
+// A wake another thread posted into this ring ("PRCW"); its res is 0.
+constexpr uint64_t kWakeTag = 0x50524357ull << 32;
+// A wake this driver sent ("PRCS"), the token in the low bits. Its own CQE
+// comes only if it failed when IOSQE_CQE_SKIP_SUCCESS is available: then the
+// wake is redone through the eventfd. (IORING_MSG_RING_CQE_SKIP is not the
+// flag for this: it suppresses the *target's* CQE, for MSG_SEND_FD only.)
+constexpr uint64_t kSentTag = 0x50524353ull << 32;
+
+bool IsHostTag(uint64_t user_data) { return (user_data >> 32) != 0; }
+
 // --- setup ----------------------------------------------------------------
 
 uint32_t NextPow2(uint32_t v) {
@@ -180,6 +203,12 @@ const char* SetupHint(int error) {
     default:
       return "io_uring setup failed";
   }
+}
+
+// Whether an IORING_REGISTER_PROBE answer says the kernel has `op`.
+bool OpSupported(const io_uring_probe* probe, uint8_t op) {
+  return op <= probe->last_op && op < probe->ops_len &&
+         (probe->ops[op].flags & IO_URING_OP_SUPPORTED) != 0;
 }
 
 // The ops the driver submits; each must be supported (probe).
@@ -279,12 +308,12 @@ bool BufRingWorks() {
   return state == 1;
 }
 
-class UringDriver final : public Driver {
+class UringDriver final : public Driver, public RingMessenger {
  public:
   explicit UringDriver(const CoreMemory& memory) : Driver(memory) {}
   ~UringDriver() override { Close(); }
 
-  int Setup(uint32_t sq_entries);
+  int Setup(uint32_t sq_entries, bool msg_ring);
 
   const char* name() const override { return "io_uring"; }
   const FeatureList& features() const override { return features_; }
@@ -296,11 +325,22 @@ class UringDriver final : public Driver {
   void Close() override;
   bool closed() const override { return closed_; }
 
+  int wake_ring_fd() const override { return msg_ring_ && !closed_ ? ring_fd_ : -1; }
+  RingMessenger* messenger() override { return msg_ring_ && !closed_ ? this : nullptr; }
+  uint32_t TakeRingWakes() override {
+    const uint32_t n = ring_wakes_;
+    ring_wakes_ = 0;
+    return n;
+  }
+  bool RingWakesPending() const override { return ring_wakes_ > 0; }
+  int32_t PostWake(int ring_fd, int32_t token) override;
+
  private:
   uint32_t TakeSqes();
   int32_t Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe);
   int Enter(unsigned min_complete, unsigned flags, const __kernel_timespec* ts);
   uint32_t Reap();
+  void HostCqe(const io_uring_cqe& cqe);
   bool NeedGetEvents() const;
   uint32_t CqReady() const { return LoadAcquire(cq_ktail_) - *cq_khead_; }
   void DrainWakeFd();
@@ -315,6 +355,12 @@ class UringDriver final : public Driver {
   bool closed_ = false;
   unsigned setup_flags_ = 0;
   bool multishot_accept_ = false;
+  bool msg_ring_ = false;  // IORING_OP_MSG_RING probed and not turned off
+  bool cqe_skip_ = false;  // IOSQE_CQE_SKIP_SUCCESS (IORING_FEAT_CQE_SKIP)
+  uint32_t ring_wakes_ = 0;  // MSG_RING wakes reaped, not yet taken
+  // Wake drained the eventfd after reaping (see Wake): until the next Wake,
+  // deferred completions count as pending.
+  bool recheck_ = false;
   // CQEs TakeSqes wrote itself (failed checks): no eventfd announces them.
   bool self_completed_ = false;
   uint32_t flush_written_ = 0;
@@ -358,7 +404,7 @@ class UringDriver final : public Driver {
   uint32_t rearm_count_ = 0;
 };
 
-int UringDriver::Setup(uint32_t sq_entries) {
+int UringDriver::Setup(uint32_t sq_entries, bool msg_ring) {
   // The kernel CQ holds every completion the core's CQ may not have room for
   // yet: at least one per op and one per cancel (the core's SQ size), and
   // twice our SQ like the kernel's default. Beyond that IORING_FEAT_NODROP
@@ -437,14 +483,14 @@ int UringDriver::Setup(uint32_t sq_entries) {
   if (SysRegister(ring_fd_, IORING_REGISTER_PROBE, probe, kProbeOps) < 0) {
     return EOPNOTSUPP;
   }
-  auto supported = [&](uint8_t op) {
-    return op <= probe->last_op && op < probe->ops_len &&
-           (probe->ops[op].flags & IO_URING_OP_SUPPORTED) != 0;
-  };
+  auto supported = [&](uint8_t op) { return OpSupported(probe, op); };
   for (uint8_t op : kRequiredOps) {
     if (!supported(op)) return EOPNOTSUPP;
   }
   multishot_accept_ = supported(IORING_OP_SOCKET);
+  // Optional (5.18+): without it cross-thread wakes use the eventfd.
+  msg_ring_ = msg_ring && supported(IORING_OP_MSG_RING);
+  cqe_skip_ = (p.features & IORING_FEAT_CQE_SKIP) != 0;
 
   const int recv_set = SetupRecvSet();
   if (recv_set != 0) return recv_set;
@@ -462,6 +508,8 @@ int UringDriver::Setup(uint32_t sq_entries) {
   if (setup_flags_ & IORING_SETUP_CQSIZE) features_.Add("cqsize");
   if (multishot_accept_) features_.Add("multishot_accept");
   if (memory_.provide_count() > 0) features_.Add(pbuf_ring_ ? "pbuf_ring" : "recv_select_emulated");
+  if (msg_ring_) features_.Add("msg_ring");
+  if (cqe_skip_) features_.Add("cqe_skip");
   if (p.features & IORING_FEAT_FAST_POLL) features_.Add("fast_poll");
   features_.Add("nodrop");
   features_.Add("ext_arg");
@@ -765,6 +813,10 @@ uint32_t UringDriver::Reap() {
   uint32_t written = 0;
   for (; head != tail && written < space; head++) {
     const io_uring_cqe& cqe = cqes_[head & cq_kmask_];
+    if (IsHostTag(cqe.user_data)) {
+      HostCqe(cqe);
+      continue;
+    }
     const uint32_t id = static_cast<uint32_t>(cqe.user_data);
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
     int32_t res = cqe.res;
@@ -803,11 +855,56 @@ uint32_t UringDriver::Reap() {
   return written;
 }
 
+void UringDriver::HostCqe(const io_uring_cqe& cqe) {
+  if (cqe.user_data == kWakeTag) {
+    // The caller (the loop glue) runs onWake once after this batch.
+    ring_wakes_++;
+    counters_.ring_wakes++;
+    return;
+  }
+  if ((cqe.user_data & ~uint64_t{0xffffffff}) != kSentTag || cqe.res >= 0) return;
+  // A MSG_RING this driver sent failed in the kernel (say, the target's CQ
+  // could not take it): the eventfd still wakes that runtime, if it lives.
+  WakePath path;
+  percore::Wake(static_cast<int32_t>(cqe.user_data & 0x7fffffff), nullptr, &path);
+  if (path == WakePath::kEventfd) counters_.wakes_eventfd++;
+}
+
 void UringDriver::DrainWakeFd() {
   uint64_t count;
   // Non-blocking; EAGAIN just means no notification was pending.
   ssize_t r = ::read(event_fd_, &count, sizeof count);
   (void)r;
+}
+
+// Called by Wake() (threads.cc) with the waker registry locked, on this
+// driver's thread (the ring is SINGLE_ISSUER). Submits at once: the lock may
+// be released only after the kernel consumed the SQE and so took its own
+// reference to the target ring (see threads.cc). The SQE goes alone; the
+// core's pending SQEs wait for the runtime's own flush.
+int32_t UringDriver::PostWake(int ring_fd, int32_t token) {
+  if (closed_) return -EBADF;
+  if (sqe_tail_ - LoadAcquire(sq_khead_) == sq_kentries_) {
+    Enter(0, 0, nullptr);
+    if (sqe_tail_ - LoadAcquire(sq_khead_) == sq_kentries_) return -EBUSY;
+  }
+  const unsigned at = sqe_tail_;
+  io_uring_sqe* k = &sqes_[at & sq_kmask_];
+  prep_msg_ring(k, ring_fd, kWakeTag, 0);
+  k->user_data = kSentTag | static_cast<uint32_t>(token);
+  if (cqe_skip_) k->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  sqe_tail_++;
+  Enter(0, 0, nullptr);
+  // Consumed once the kernel's head has passed it.
+  if (static_cast<int32_t>(LoadAcquire(sq_khead_) - (at + 1)) >= 0) return 0;
+  // The kernel stopped before it (-EBUSY, -EAGAIN, or an older SQE failing
+  // without SUBMIT_ALL): it must never be consumed once the lock is gone, so
+  // it becomes a NOP in place (the kernel has not read it yet; only this
+  // thread submits) and the caller wakes the eventfd instead.
+  prep_nop(k);
+  k->user_data = kSentTag;
+  if (cqe_skip_) k->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  return -EAGAIN;
 }
 
 uint32_t UringDriver::Flush() {
@@ -826,7 +923,18 @@ uint32_t UringDriver::Wake() {
   // One call both submits and, with DEFER_TASKRUN, runs the completions the
   // kernel deferred to this thread.
   Enter(0, NeedGetEvents() ? IORING_ENTER_GETEVENTS : 0, nullptr);
-  return flush_written_ + Reap();
+  const uint32_t written = flush_written_ + Reap();
+  recheck_ = ring_wakes_ > 0;
+  if (recheck_) {
+    // A MSG_RING from another thread reaches a DEFER_TASKRUN ring as task
+    // work, which signals the eventfd, and signals it again when this Enter
+    // posts its CQE: drain that second signal here rather than pay a loop
+    // round for it. What arrived in between is not lost: the kernel sets
+    // IORING_SQ_TASKRUN (or posts a CQE) before it signals, and
+    // CompletionsPending looks at both until the next Wake.
+    DrainWakeFd();
+  }
+  return written;
 }
 
 uint32_t UringDriver::Poll(int32_t wait_ms) {
@@ -850,7 +958,8 @@ uint32_t UringDriver::Poll(int32_t wait_ms) {
 bool UringDriver::CompletionsPending() const {
   if (closed_) return false;
   return self_completed_ || CqReady() > 0 || rearm_count_ > 0 ||
-         (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0;
+         (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0 ||
+         (recheck_ && NeedGetEvents());
 }
 
 }  // namespace
@@ -894,15 +1003,14 @@ void ProbeUring(UringProbe* out) {
                 sizeof kRequiredOps / sizeof kRequiredOps[0]);
   size_t used = 0;
   for (const auto& named : kNamed) {
-    const bool supported = named.op <= probe->last_op && named.op < probe->ops_len &&
-                           (probe->ops[named.op].flags & IO_URING_OP_SUPPORTED) != 0;
-    if (supported) continue;
+    if (OpSupported(probe, named.op)) continue;
     const size_t len = std::strlen(named.name);
     if (used + len + 2 > sizeof out->missing) break;
     if (used > 0) out->missing[used++] = ' ';
     std::memcpy(out->missing + used, named.name, len);
     used += len;
   }
+  out->msg_ring = OpSupported(probe, IORING_OP_MSG_RING);
   if (used > 0) {
     out->error = EOPNOTSUPP;
     out->hint = SetupHint(EOPNOTSUPP);
@@ -913,7 +1021,7 @@ std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
                                           const UringOptions& options,
                                           UringSetupError* error) {
   auto driver = std::make_unique<UringDriver>(memory);
-  const int err = driver->Setup(options.sq_entries);
+  const int err = driver->Setup(options.sq_entries, options.msg_ring);
   if (err != 0) {
     error->error = err;
     error->hint = SetupHint(err);

@@ -10,6 +10,9 @@ namespace percore {
 
 struct UringOptions {
   uint32_t sq_entries = 256;  // 1..32768; the kernel rounds up to a power of two
+  // Cross-thread wakes by IORING_OP_MSG_RING when the kernel has it; false
+  // keeps them on the eventfd (tests, comparisons).
+  bool msg_ring = true;
 };
 
 // Why ring setup failed: the errno and a sentence saying what it likely means
@@ -31,6 +34,9 @@ struct UringProbe {
   // is emulated (POLL_ADD, then a plain recv into a recv-set buffer): io_uring
   // is still used, so this never makes `auto` choose epoll.
   bool pbuf_ring = false;
+  // IORING_OP_MSG_RING (5.18+): optional, never in `missing`. Without it
+  // cross-thread wakes go through an eventfd.
+  bool msg_ring = false;
 };
 void ProbeUring(UringProbe* out);
 

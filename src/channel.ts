@@ -17,8 +17,9 @@
  * per slot), so senders on any number of threads never take a lock, and the
  * one receiver reads in order. Nothing spins: a `recv()` on an empty channel
  * parks on its own runtime and is woken by the sender through the receiver's
- * waker (an eventfd that thread's event loop watches, `wake()` in the host),
- * and a `send()` on a full channel parks the same way until the receiver
+ * waker (from one io_uring runtime to another, a CQE posted into the
+ * receiver's ring by IORING_OP_MSG_RING; otherwise an eventfd that thread's
+ * event loop watches), and a `send()` on a full channel parks the same way until the receiver
  * frees a slot (backpressure). One wake-up is sent per parked thread, not per
  * message: a thread that was already told is not told again until it looked.
  *
@@ -289,12 +290,11 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
    * message already in, then `ERR_CHANNEL_CLOSED`. Idempotent. */
   close(): void {
     if ((Atomics.or(this.words, W_FLAGS, F_CLOSED) & F_CLOSED) !== 0) return;
-    const host = loadHost();
     const recvToken = Atomics.load(this.words, W_RECV_TOKEN);
-    if (recvToken !== 0) host.wake(recvToken);
+    if (recvToken !== 0) this.wake(recvToken);
     for (let e = 0; e < MAX_SENDER_THREADS; e++) {
       const token = Atomics.load(this.words, W_SENDERS + 4 * e + E_TOKEN);
-      if (token !== 0) host.wake(token);
+      if (token !== 0) this.wake(token);
     }
     // This thread's own waiters settle now rather than on the wake-up.
     this.sender?.pollNow();
@@ -319,7 +319,7 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
       // Publishes length and bytes (a seq-cst store orders the plain writes before it).
       Atomics.store(this.seqs, index, (pos + 1) | 0);
       if (Atomics.load(words, W_RECV_PARKED) === 1 && Atomics.compareExchange(words, W_RECV_PARKED, 1, 0) === 1) {
-        loadHost().wake(Atomics.load(words, W_RECV_TOKEN));
+        this.wake(Atomics.load(words, W_RECV_TOKEN));
       }
       return true;
     }
@@ -349,13 +349,24 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
   }
 
   private wakeSenders(): void {
-    const host = loadHost();
     for (let e = 0; e < MAX_SENDER_THREADS; e++) {
       const at = W_SENDERS + 4 * e;
       if (Atomics.load(this.words, at + E_PARKED) === 1 && Atomics.compareExchange(this.words, at + E_NOTIFIED, 0, 1) === 0) {
-        host.wake(Atomics.load(this.words, at + E_TOKEN));
+        this.wake(Atomics.load(this.words, at + E_TOKEN));
       }
     }
+  }
+
+  /** Wakes the runtime owning `token` from this thread, through a runtime of
+   * this thread when there is one: a wake must be sent from the sender's own
+   * ring for it to be a MSG_RING (a ring takes submissions from its thread
+   * only). A thread with no open runtime uses the host's eventfd path. */
+  private wake(token: number): void {
+    let rt = this.sender?.rt;
+    if (rt === undefined || rt.isClosed) rt = this.receiver?.rt;
+    if (rt === undefined || rt.isClosed) rt = Runtime.peekCurrent();
+    if (rt !== undefined) rt.wake(token);
+    else loadHost().wake(token);
   }
 
   private encode(value: T): Uint8Array {

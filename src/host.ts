@@ -25,6 +25,15 @@ export interface DriverCounters {
   openFds: number;
   /** Wake-fd notifications handled on Node's loop. */
   wakeups: number;
+  /** Cross-thread wakes this driver sent (`wake()`) as an IORING_OP_MSG_RING
+   * into the target runtime's ring. */
+  wakesMsgRing: number;
+  /** Cross-thread wakes this driver sent by writing the target's eventfd: the
+   * target or this driver is not io_uring, the kernel lacks MSG_RING, or a
+   * MSG_RING failed in the kernel and was redone this way. */
+  wakesEventfd: number;
+  /** MSG_RING wakes other threads posted into this driver's ring. */
+  ringWakes: number;
 }
 
 export interface DriverOptions {
@@ -38,6 +47,9 @@ export interface DriverOptions {
    * `flush()` or `poll()`. An exception thrown here is an uncaught exception.
    */
   onTurn: () => number;
+  /** io_uring only: send cross-thread wakes by IORING_OP_MSG_RING when the
+   * kernel has it (default true); false keeps them on the eventfd. */
+  msgRing?: boolean;
 }
 
 /**
@@ -48,7 +60,8 @@ export interface DriverOptions {
 export interface Driver {
   /** The backend: `'io_uring'`, `'epoll'` or `'kqueue'`. */
   readonly name: string;
-  /** What setup obtained: `single_issuer`, `defer_taskrun`, `multishot_accept`, `submit_all`, ... */
+  /** What setup obtained: `single_issuer`, `defer_taskrun`, `multishot_accept`, `submit_all`,
+   * `msg_ring` (cross-thread wakes go into io_uring targets' rings), ... */
   readonly features: readonly string[];
   /**
    * Takes every SQE between sq_head and sq_tail (checking each; a failed check
@@ -105,9 +118,19 @@ export interface Driver {
    * The driver's cross-thread waker, made once: an eventfd in the process-wide
    * registry, watched on this thread's loop (unref'd). Returns its token (> 0),
    * which any thread passes to `wake()`, or -errno (-EEXIST if made already).
-   * `onWake` runs on this thread's loop through MakeCallback.
+   * `onWake` runs on this thread's loop through MakeCallback. An io_uring
+   * driver with `msg_ring` also registers its ring: io_uring peers then wake
+   * it with a CQE in that ring (kept from the core), and `onWake` runs once
+   * after the turn that reaped it.
    */
   createWaker(onWake: () => void): number;
+  /**
+   * Wakes the runtime owning waker `token`, from this driver's thread: an
+   * IORING_OP_MSG_RING on this driver's own ring when both are io_uring with
+   * `msg_ring`, else a write to the target's eventfd (counted in
+   * `counters()`). 0, or -ESRCH once that waker is gone.
+   */
+  wake(token: number): number;
   /** Stops owning `fd` without closing it (fd hand-off). 0 or -EBADF if not owned. */
   forgetFd(fd: number): number;
   /** Owns an open socket from elsewhere (made non-blocking, close-on-exec).
@@ -139,6 +162,9 @@ export interface UringProbe {
   /** IORING_REGISTER_PBUF_RING works (5.19+). Without it `recv()` still runs on
    * io_uring: the host emulates buffer selection (POLL_ADD, then a plain recv). */
   pbufRing: boolean;
+  /** Whether the kernel has IORING_OP_MSG_RING (5.18+). Optional: without it
+   * io_uring still runs, and cross-thread wakes use an eventfd. */
+  msgRing: boolean;
 }
 
 export interface HostModule {
@@ -158,7 +184,8 @@ export interface HostModule {
   setAffinity(cpus: readonly number[]): number;
   /** The CPUs the calling thread may run on, ascending, or -errno. */
   getAffinity(): number[] | number;
-  /** Wakes the runtime owning waker `token`, from any thread. 0, or -ESRCH once it is gone. */
+  /** Wakes the runtime owning waker `token`, from any thread, by its eventfd
+   * (a runtime thread uses its driver's `wake`). 0, or -ESRCH once it is gone. */
   wake(token: number): number;
 }
 

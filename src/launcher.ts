@@ -51,6 +51,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { codedError, invalidArgType, invalidArgValue, PercoreError } from './errors';
+import { requestedDriver } from './driver';
 import { Runtime, RuntimeOptions } from './runtime';
 import { getAffinity, setAffinity } from './affinity';
 import { validateInteger } from './validate';
@@ -158,6 +159,11 @@ function launchThreads<D>(options: StartOptions<D>, main: string | ThreadMain<D>
   for (const key of ['entries', 'buffers', 'bufferSize', 'recvBuffers', 'ringEntries', 'budget', 'driver'] as const) {
     if (options[key] !== undefined) (runtimeOptions as Record<string, unknown>)[key] = options[key];
   }
+  // Resolved here, with this thread's PERCORE_DRIVER, and handed to every
+  // thread: a worker's environment is not always this thread's (a test
+  // sandbox, or a program that changed process.env after start), and all
+  // threads must run the driver the caller asked for.
+  runtimeOptions.driver = requestedDriver(options.driver);
   // Checked here, once, so a bad option fails the call rather than every thread.
   const previous = Runtime.peekCurrent();
   new Runtime(runtimeOptions).close();

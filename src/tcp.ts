@@ -25,7 +25,7 @@ import * as L from './layout';
 import { AddressInput, resolveAddress, SocketAddress } from './address';
 import { ECANCELED, ENOBUFS } from './errno';
 import {
-  abortError, bufferInFlight, codedError, PercoreError, runtimeClosed, socketClosed, systemError,
+  abortError, bufferInFlight, codedError, invalidArgType, PercoreError, runtimeClosed, socketClosed, systemError,
 } from './errors';
 import { CLOSED_RESULT, OpHandler, Runtime } from './runtime';
 import { kCancel, Cancellable } from './cancel';
@@ -292,14 +292,16 @@ export class TcpStream {
     return this.fd;
   }
 
-  /** Reads at most `buf.length` bytes into `buf`; resolves `[n, buf]`, with
-   * `n === 0` at the end of the stream.
+  /** Reads at most `length` bytes (default `buf.length`) into the start of
+   * `buf`; resolves `[n, buf]`, with `n === 0` at the end of the stream.
    * ```ts
    * const [n, buf] = await stream.read(Buffer.alloc(4096));
    * ```
    */
-  read(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
-    return this.transfer(L.OP_RECV, buf, false, options);
+  read(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]>;
+  read(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
+  read(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_RECV, buf, false, length, options);
   }
 
   /** Receives into a buffer the runtime picks from its recv set when data
@@ -329,30 +331,43 @@ export class TcpStream {
     } catch (err) {
       return Promise.reject(err);
     }
-    let op!: RecvOp;
-    const promise = new Promise<Uint8Array | null>((resolve, reject) => {
-      op = new RecvOp(this.rt, this, resolve, reject, options?.signal);
-    }) as Promise<Uint8Array | null> & Cancellable;
+    const promise = new Promise<Uint8Array | null>(captureSettlers) as Promise<Uint8Array | null> & Cancellable;
+    const op = new RecvOp(this.rt, this, settleResolve, settleReject, options?.signal);
     promise[kCancel] = op;
     op.begin();
     return promise;
   }
 
-  /** Writes some of `buf` (at least one byte); resolves `[n, buf]`. */
-  write(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
-    return this.transfer(L.OP_SEND, buf, false, options);
+  /** Writes some of the first `length` bytes (default `buf.length`) of `buf`,
+   * at least one; resolves `[n, buf]`. */
+  write(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]>;
+  write(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
+  write(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_SEND, buf, false, length, options);
   }
 
-  /** Writes all of `buf`; resolves `[buf.length, buf]`. On failure the error
-   * carries the buffer and `bytesWritten`. */
-  writeAll(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
-    return this.transfer(L.OP_SEND, buf, true, options);
+  /** Writes all of the first `length` bytes (default `buf.length`) of `buf`;
+   * resolves `[length, buf]`, the whole buffer handed back. On failure the
+   * error carries the buffer and `bytesWritten`. Passing the length rather
+   * than `buf.subarray(0, n)` saves making a view per write:
+   * ```ts
+   * const [n, buf] = await stream.read(rt.buffer());
+   * await stream.writeAll(buf, n); // echo what was read
+   * ```
+   */
+  writeAll(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]>;
+  writeAll(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
+  writeAll(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_SEND, buf, true, length, options);
   }
 
-  /** Fills all of `buf`; resolves `[buf.length, buf]`. If the stream ends first it
-   * rejects with `ERR_STREAM_PREMATURE_CLOSE`, `bytesRead` and the buffer. */
-  readExact(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]> {
-    return this.transfer(L.OP_RECV, buf, true, options);
+  /** Fills the first `length` bytes (default all) of `buf`; resolves
+   * `[length, buf]`. If the stream ends first it rejects with
+   * `ERR_STREAM_PREMATURE_CLOSE`, `bytesRead` and the buffer. */
+  readExact(buf: Uint8Array, options?: IoOptions): Promise<[number, Uint8Array]>;
+  readExact(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
+  readExact(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
+    return this.transfer(L.OP_RECV, buf, true, length, options);
   }
 
   /** Shuts down one or both directions (default: `'write'`, which sends FIN). */
@@ -416,19 +431,35 @@ export class TcpStream {
     if (this.closing && this.firstOp === undefined && this.finishClose !== undefined) this.closeSocket();
   }
 
-  private transfer(opcode: number, buf: Uint8Array, exact: boolean, options?: IoOptions): Promise<[number, Uint8Array]> {
+  private transfer(
+    opcode: number, buf: Uint8Array, exact: boolean, lengthOrOptions: number | IoOptions | undefined, options: IoOptions | undefined,
+  ): Promise<[number, Uint8Array]> {
+    let limit: number;
     try {
       validateUint8Array(buf, 'buf');
+      if (typeof lengthOrOptions === 'number') {
+        validateInteger(lengthOrOptions, 'length', 0, buf.length);
+        limit = lengthOrOptions;
+      } else {
+        if (lengthOrOptions !== undefined && options !== undefined) {
+          throw invalidArgType('length', 'of type number', lengthOrOptions);
+        }
+        options = lengthOrOptions ?? options;
+        limit = buf.length;
+      }
+      if (options !== undefined && (typeof options !== 'object' || options === null)) {
+        throw invalidArgType('options', 'of type object', options);
+      }
       validateSignal(options?.signal, 'options.signal');
       if (this.closing) throw withBuffer(socketClosed('TcpStream'), buf);
       this.rt.assertOpen();
     } catch (err) {
       return Promise.reject(err);
     }
-    let op!: TransferOp;
-    const promise = new Promise<[number, Uint8Array]>((resolve, reject) => {
-      op = new TransferOp(this.rt, this, opcode, buf, exact, resolve, reject, options?.signal);
-    }) as Promise<[number, Uint8Array]> & Cancellable;
+    // One shared executor rather than a closure per call: the read and write
+    // path allocates nothing it does not hand back.
+    const promise = new Promise<[number, Uint8Array]>(captureSettlers) as Promise<[number, Uint8Array]> & Cancellable;
+    const op = new TransferOp(this.rt, this, opcode, buf, limit, exact, settleResolve, settleReject, options?.signal);
     promise[kCancel] = op;
     op.begin();
     return promise;
@@ -439,6 +470,15 @@ export class TcpStream {
     this.finishClose = undefined;
     submitCloseThen(this.rt, this.fd, finish);
   }
+}
+
+// The settle functions of the promise being created, handed from the
+// executor to the operation (Promise runs its executor synchronously).
+let settleResolve: (v: unknown) => void;
+let settleReject: (e: unknown) => void;
+function captureSettlers<T>(resolve: (v: T) => void, reject: (e: unknown) => void): void {
+  settleResolve = resolve as (v: unknown) => void;
+  settleReject = reject;
 }
 
 /** Buffers that are not pool views but are rented by an operation in flight.
@@ -458,6 +498,8 @@ interface StreamOp {
 class RecvOp implements OpHandler, StreamOp {
   private id = 0;
   private reason: PercoreError | undefined;
+  /** The signal's listener, made only when there is a signal. */
+  private onAbort: (() => void) | undefined = undefined;
   prev: StreamOp | undefined = undefined;
   next: StreamOp | undefined = undefined;
 
@@ -480,7 +522,10 @@ class RecvOp implements OpHandler, StreamOp {
     }
     this.id = id;
     this.stream.started(this);
-    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.signal !== undefined) {
+      this.onAbort = () => this.cancel(abortError(this.signal!.reason));
+      this.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
   }
 
   /** Cancels the receive; it rejects with `reason` unless data already arrived. */
@@ -491,7 +536,7 @@ class RecvOp implements OpHandler, StreamOp {
   }
 
   complete(res: number, flags: number): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     this.stream.settled(this);
     if (res > 0 && (flags & L.CQE_F_BUFFER) !== 0) return this.resolve(this.rt.poolView(flags >>> L.CQE_BUFFER_SHIFT, res));
     if (res === 0) return this.resolve(null);
@@ -500,8 +545,6 @@ class RecvOp implements OpHandler, StreamOp {
     if (res === -ENOBUFS) return this.reject(this.rt.noRecvBuffers());
     this.reject(systemError(res, 'recv'));
   }
-
-  private readonly onAbort = (): void => this.cancel(abortError(this.signal!.reason));
 }
 
 /** One read or write, or a run of them for `readExact`/`writeAll`, as one handler. */
@@ -509,9 +552,13 @@ class TransferOp implements OpHandler {
   private id = 0;
   private done = 0;
   private bounce = -1;
+  /** Where `buf` lies in the runtime's arena, or -1: not a pool view (a bounce buffer stands in). */
+  private arenaOffset = -1;
   /** Whether `buf` is a non-pool array this operation holds in `rentedArrays`. */
   private rented = false;
   private reason: PercoreError | undefined;
+  /** The signal's listener, made only when there is a signal (most calls have none). */
+  private onAbort: (() => void) | undefined = undefined;
   /** @internal links in the stream's list of operations in flight. */
   prev: StreamOp | undefined = undefined;
   /** @internal */
@@ -522,6 +569,8 @@ class TransferOp implements OpHandler {
     private readonly stream: TcpStream,
     private readonly opcode: number,
     private readonly buf: Uint8Array,
+    /** Bytes of `buf` to move, from its start. */
+    private readonly limit: number,
     private readonly exact: boolean,
     private readonly resolve: (v: [number, Uint8Array]) => void,
     private readonly reject: (e: unknown) => void,
@@ -530,9 +579,10 @@ class TransferOp implements OpHandler {
 
   begin(): void {
     if (this.signal?.aborted) return this.reject(withBuffer(abortError(this.signal.reason), this.buf));
-    if (this.buf.length === 0) return this.resolve([0, this.buf]);
+    if (this.limit === 0) return this.resolve([0, this.buf]);
     // A pool buffer's ownership is the core's to check; any other array is ours.
-    const pooled = this.rt.isPoolView(this.buf);
+    this.arenaOffset = this.rt.arenaOffsetOf(this.buf);
+    const pooled = this.arenaOffset >= 0;
     if (!pooled && rentedArrays.has(this.buf)) return this.reject(withBuffer(bufferInFlight(), this.buf));
     try {
       this.submit();
@@ -544,7 +594,10 @@ class TransferOp implements OpHandler {
       this.rented = true;
     }
     this.stream.started(this);
-    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.signal !== undefined) {
+      this.onAbort = () => this.cancel(abortError(this.signal!.reason));
+      this.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
   }
 
   /** Cancels the operation; it rejects with `reason` unless its result already arrived. */
@@ -563,7 +616,7 @@ class TransferOp implements OpHandler {
     }
     if (res > 0) {
       this.done += res;
-      if (this.exact && this.done < this.buf.length && this.reason === undefined && !rt.isClosed) {
+      if (this.exact && this.done < this.limit && this.reason === undefined && !rt.isClosed) {
         try {
           return this.submit();
         } catch (err) {
@@ -574,7 +627,7 @@ class TransferOp implements OpHandler {
     }
     if (res === 0) {
       if (this.exact && this.opcode === L.OP_RECV) {
-        const err = codedError('ERR_STREAM_PREMATURE_CLOSE', `the stream ended after ${this.done} of ${this.buf.length} bytes`);
+        const err = codedError('ERR_STREAM_PREMATURE_CLOSE', `the stream ended after ${this.done} of ${this.limit} bytes`);
         return this.finish(undefined, err);
       }
       return this.finish(this.done);
@@ -587,7 +640,7 @@ class TransferOp implements OpHandler {
   private submit(): void {
     const rt = this.rt;
     const isRecv = this.opcode === L.OP_RECV;
-    if (rt.lend(this.buf, this.done, this.buf.length - this.done, !isRecv)) this.bounce = rt.lentIndex;
+    if (rt.lend(this.buf, this.arenaOffset, this.done, this.limit - this.done, !isRecv)) this.bounce = rt.lentIndex;
     const fd = this.stream.fd;
     const id = isRecv
       ? rt.core.submitRecv(fd, rt.lentIndex, rt.lentOffset, rt.lentLength)
@@ -602,7 +655,7 @@ class TransferOp implements OpHandler {
   }
 
   private finish(n: number | undefined, err?: PercoreError): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     if (this.rented) rentedArrays.delete(this.buf);
     this.stream.settled(this);
     if (err === undefined) return this.resolve([n!, this.buf]);
@@ -613,8 +666,6 @@ class TransferOp implements OpHandler {
     // A run that was cut short after moving some bytes still reports them.
     this.reject(withBuffer(err, this.buf));
   }
-
-  private readonly onAbort = (): void => this.cancel(abortError(this.signal!.reason));
 }
 
 /** An operation with no buffer: connect, shutdown, close. */

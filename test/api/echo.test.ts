@@ -81,6 +81,45 @@ test('pool buffers go to the kernel with no copy and come back as the same view'
   await Promise.all([client.close(), server.close(), listener.close()]);
 });
 
+test('a length moves only the first bytes and hands the whole buffer back', async () => {
+  const { listener, client, server } = await connectedPair(rt);
+  const out = rt.buffer(8);
+  out.set([1, 2, 3, 4, 5, 6, 7, 8]);
+  const [n, same] = await client.writeAll(out, 3);
+  expect(n).toBe(3);
+  expect(same).toBe(out);
+  const plain = Buffer.from('abcdef');
+  expect((await client.write(plain, 2, {}))[0]).toBe(2);
+  await client.shutdown('write');
+  const inbox = Buffer.alloc(16, 0xff);
+  const [m, back] = await server.readExact(inbox, 5);
+  expect([m, back]).toEqual([5, inbox]);
+  expect([...inbox.subarray(0, 6)]).toEqual([1, 2, 3, 0x61, 0x62, 0xff]); // nothing past the length
+  expect((await server.read(inbox, 0))[0]).toBe(0); // a zero length reads nothing and does not wait
+  expect((await server.read(inbox))[0]).toBe(0); // the end of the stream
+  rt.release(out);
+  await Promise.all([client.close(), server.close(), listener.close()]);
+});
+
+test('a view the program makes of a pool buffer is lent in place, like the buffer itself', async () => {
+  const { listener, client, server } = await connectedPair(rt);
+  const pool = rt.buffer();
+  const view = pool.subarray(100, 104);
+  view.set([9, 8, 7, 6]);
+  await client.writeAll(view);
+  // Lent, not copied: the pool buffer the view belongs to is in flight meanwhile.
+  const inbox = pool.subarray(200, 204);
+  const reading = server.readExact(inbox);
+  expect(() => rt.release(pool)).toThrow(expect.objectContaining({ code: 'ERR_PERCORE_BUFFER_IN_FLIGHT' }));
+  await reading;
+  expect([...pool.subarray(200, 204)]).toEqual([9, 8, 7, 6]);
+  // A plain array with the pool buffer's properties copied onto it is still a plain array.
+  const lookalike = Object.assign(new Uint8Array(4), pool);
+  expect(rt.isPoolView(lookalike)).toBe(false);
+  rt.release(pool);
+  await Promise.all([client.close(), server.close(), listener.close()]);
+});
+
 test('addresses: local and peer are the two ends of one connection', async () => {
   const { listener, client, server } = await connectedPair(rt);
   expect(client.peerAddress()).toEqual(server.localAddress());

@@ -136,6 +136,11 @@ describe('bad arguments', () => {
       expect((await rejection(client.writeAll(bad as never))).code).toBe('ERR_INVALID_ARG_TYPE');
     }
     expect((await rejection(client.read(Buffer.alloc(1), { signal: 'no' as never }))).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect((await rejection(client.read(Buffer.alloc(4), 5))).code).toBe('ERR_OUT_OF_RANGE');
+    expect((await rejection(client.writeAll(Buffer.alloc(4), -1))).code).toBe('ERR_OUT_OF_RANGE');
+    expect((await rejection(client.writeAll(Buffer.alloc(4), 1.5))).code).toBe('ERR_OUT_OF_RANGE');
+    expect((await rejection(client.write(Buffer.alloc(4), 'all' as never))).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect((await rejection(client.write(Buffer.alloc(4), {}, {}))).code).toBe('ERR_INVALID_ARG_TYPE');
     expect((await rejection(client.shutdown('sideways' as never))).code).toBe('ERR_INVALID_ARG_VALUE');
     await Promise.all([client.close(), server.close(), listener.close()]);
   });

@@ -25,6 +25,14 @@ test('a function main is re-created from its source on every thread', async () =
   expect(results).toEqual([[0, 0, 0, 1], [1, 0, 0, 1]]);
 });
 
+test("every thread runs the driver this thread's PERCORE_DRIVER asks for", async () => {
+  // The epoll project sets PERCORE_DRIVER in jest's sandbox, which workers do
+  // not inherit: the launcher must hand the choice over itself.
+  const expected = process.env.PERCORE_DRIVER === 'epoll' ? 'epoll' : 'io_uring';
+  const drivers = await start({ threads: 3 }, (ctx) => ctx.runtime.driver);
+  expect(drivers).toEqual([expected, expected, expected]);
+});
+
 test('a function that closes over its scope fails on every thread, the calling one included', async () => {
   const secret = 42;
   const err = await start({ threads: 2 }, () => secret).catch((e) => e);
