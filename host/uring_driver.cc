@@ -21,9 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <cstdlib>
+#include <cstddef>
 #include <cstring>
 
 #include "sockets.h"
@@ -220,18 +219,30 @@ constexpr uint8_t kRequiredOps[] = {
 struct Inflight {
   uint32_t id;  // 0: free (ids have a non-zero generation)
   uint8_t opcode;
-  bool select;  // a buffer-select RECV (emulated: a POLL_ADD for now)
+  bool select;  // a buffer-select RECV (without PBUF_RING: a POLL_ADD first)
   int32_t fd;   // select: the socket and the most to receive
   uint32_t len;
 };
 
+// A registered buffer ring's entries, as the kernel reads them: entry i at
+// byte 16 * i from the ring's start. Not `&ring->bufs[i]`: <linux/io_uring.h>
+// declares `bufs` with __DECLARE_FLEX_ARRAY, whose empty struct member has
+// size 1 in C++ (0 only in C), so in C++ `bufs` lands at offset 8 and every
+// entry written through it would sit 8 bytes past where the kernel looks
+// (each buffer-select RECV then answers -ENOBUFS). The ring's tail (offset 14)
+// overlaps entry 0's `resv`, as the kernel defines it: entries are written
+// field by field, never whole, so the tail is never overwritten.
+io_uring_buf* BufRingEntries(io_uring_buf_ring* ring) {
+  return reinterpret_cast<io_uring_buf*>(ring);
+}
+static_assert(sizeof(io_uring_buf) == 16, "the kernel's buffer ring entry is 16 bytes");
+static_assert(offsetof(io_uring_buf_ring, tail) == offsetof(io_uring_buf, resv),
+              "the ring's tail overlaps entry 0's resv");
+
 // Registers a buffer ring of `entries` (a power of two) at `ring` as group
 // kBufferGroup. 0 or -errno (-EINVAL before 5.19).
 int RegisterBufRing(int ring_fd, void* ring, uint32_t entries) {
-  // Written before the kernel pins it: an untouched private page would be
-  // pinned as the shared zero page, and the tail we store later would land
-  // in a copy the kernel never sees (every RECV would then answer -ENOBUFS).
-  std::memset(ring, 0, entries * sizeof(io_uring_buf));
+  std::memset(ring, 0, entries * sizeof(io_uring_buf));  // tail 0, as the kernel's head
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<uintptr_t>(ring);
   reg.ring_entries = entries;
@@ -244,68 +255,21 @@ size_t PageAligned(size_t bytes) {
   return (bytes + page - 1) / page * page;
 }
 
-// Whether a registered buffer ring really feeds a buffer-select RECV here: a
-// trial ring, a one-entry buffer ring, a socketpair with one byte waiting,
-// one RECV. Registration alone proves nothing: on the 6.18 VM this was
-// written on, IORING_REGISTER_PBUF_RING succeeds and every such RECV still
-// answers -ENOBUFS (with a kernel-mapped ring as well). Run once per process.
-bool TestBufRing() {
-  io_uring_params p{};
-  const int fd = SysSetup(2, &p);
-  if (fd < 0) return false;
-  bool works = false;
+// Whether ring `fd` accepts a buffer ring (5.19+): registers a one-entry ring
+// and drops it. Registration success is the answer; the ring works when it
+// registers (see BufRingEntries for the one way it seemed not to).
+bool CanRegisterBufRing(int fd) {
   const size_t page = PageAligned(1);
-  const size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-  const size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
-  const size_t map_size = sq_size > cq_size ? sq_size : cq_size;
-  void* rings = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
-                     IORING_OFF_SQ_RING);
-  void* sqes = mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE,
-                    MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
   void* ring = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  int pair[2] = {-1, -1};
-  char byte = 0;
-  if (rings != MAP_FAILED && sqes != MAP_FAILED && ring != MAP_FAILED &&
-      RegisterBufRing(fd, ring, 1) == 0 &&
-      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0 &&
-      ::write(pair[1], "x", 1) == 1) {
-    auto* br = static_cast<io_uring_buf_ring*>(ring);
-    br->bufs[0].addr = reinterpret_cast<uintptr_t>(&byte);
-    br->bufs[0].len = 1;
-    br->bufs[0].bid = 0;
-    StoreRelease(&br->tail, static_cast<uint16_t>(1));
-    auto* base = static_cast<uint8_t*>(rings);
-    reinterpret_cast<unsigned*>(base + p.sq_off.array)[0] = 0;
-    auto* sqe = static_cast<io_uring_sqe*>(sqes);
-    prep_recv_select(sqe, pair[0], 1);
-    sqe->user_data = 1;
-    StoreRelease(reinterpret_cast<unsigned*>(base + p.sq_off.tail), 1u);
-    if (SysEnter(fd, 1, 1, IORING_ENTER_GETEVENTS, nullptr, 0) == 1) {
-      const unsigned head = *reinterpret_cast<unsigned*>(base + p.cq_off.head);
-      if (LoadAcquire(reinterpret_cast<unsigned*>(base + p.cq_off.tail)) != head) {
-        const auto* cqes = reinterpret_cast<io_uring_cqe*>(base + p.cq_off.cqes);
-        const io_uring_cqe& cqe = cqes[head & *reinterpret_cast<unsigned*>(base + p.cq_off.ring_mask)];
-        works = cqe.res == 1 && (cqe.flags & IORING_CQE_F_BUFFER) != 0 && byte == 'x';
-      }
-    }
+  if (ring == MAP_FAILED) return false;
+  const bool ok = RegisterBufRing(fd, ring, 1) == 0;
+  if (ok) {
+    io_uring_buf_reg reg{};
+    reg.bgid = kBufferGroup;
+    SysRegister(fd, IORING_UNREGISTER_PBUF_RING, &reg, 1);
   }
-  ::close(fd);  // drops the buffer ring's registration before its memory goes
-  for (int end : pair) if (end >= 0) ::close(end);
-  if (ring != MAP_FAILED) munmap(ring, page);
-  if (sqes != MAP_FAILED) munmap(sqes, p.sq_entries * sizeof(io_uring_sqe));
-  if (rings != MAP_FAILED) munmap(rings, map_size);
-  return works;
-}
-
-// TestBufRing's answer, computed once (0 unknown, 1 works, 2 does not).
-bool BufRingWorks() {
-  static std::atomic<int> known{0};
-  int state = known.load(std::memory_order_acquire);
-  if (state == 0) {
-    state = TestBufRing() ? 1 : 2;
-    known.store(state, std::memory_order_release);
-  }
-  return state == 1;
+  munmap(ring, page);
+  return ok;
 }
 
 class UringDriver final : public Driver, public RingMessenger {
@@ -313,7 +277,7 @@ class UringDriver final : public Driver, public RingMessenger {
   explicit UringDriver(const CoreMemory& memory) : Driver(memory) {}
   ~UringDriver() override { Close(); }
 
-  int Setup(uint32_t sq_entries, bool msg_ring);
+  int Setup(const UringOptions& options);
 
   const char* name() const override { return "io_uring"; }
   const FeatureList& features() const override { return features_; }
@@ -344,7 +308,7 @@ class UringDriver final : public Driver, public RingMessenger {
   bool NeedGetEvents() const;
   uint32_t CqReady() const { return LoadAcquire(cq_ktail_) - *cq_khead_; }
   void DrainWakeFd();
-  int SetupRecvSet();
+  int SetupRecvSet(bool pbuf_ring);
   void TakeProvided();
   uint32_t SelectFlags(uint32_t kernel_flags, int32_t* res);
   bool EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags);
@@ -404,7 +368,8 @@ class UringDriver final : public Driver, public RingMessenger {
   uint32_t rearm_count_ = 0;
 };
 
-int UringDriver::Setup(uint32_t sq_entries, bool msg_ring) {
+int UringDriver::Setup(const UringOptions& options) {
+  const uint32_t sq_entries = options.sq_entries;
   // The kernel CQ holds every completion the core's CQ may not have room for
   // yet: at least one per op and one per cancel (the core's SQ size), and
   // twice our SQ like the kernel's default. Beyond that IORING_FEAT_NODROP
@@ -489,10 +454,10 @@ int UringDriver::Setup(uint32_t sq_entries, bool msg_ring) {
   }
   multishot_accept_ = supported(IORING_OP_SOCKET);
   // Optional (5.18+): without it cross-thread wakes use the eventfd.
-  msg_ring_ = msg_ring && supported(IORING_OP_MSG_RING);
+  msg_ring_ = options.msg_ring && supported(IORING_OP_MSG_RING);
   cqe_skip_ = (p.features & IORING_FEAT_CQE_SKIP) != 0;
 
-  const int recv_set = SetupRecvSet();
+  const int recv_set = SetupRecvSet(options.pbuf_ring);
   if (recv_set != 0) return recv_set;
 
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -519,17 +484,15 @@ int UringDriver::Setup(uint32_t sq_entries, bool msg_ring) {
 // The recv set's pick set: a buffer ring in memory the host maps (page
 // aligned, as the kernel requires), registered as kBufferGroup, with one
 // entry per recv-set buffer at most (the provide ring's size). Refused by
-// kernels before 5.19 (EINVAL), by a kernel where it does not work
-// (BufRingWorks), or forced off with PERCORE_URING_NO_PBUF_RING=1 (for
-// tests): then the host emulates buffer selection. Returns 0 or an errno that
-// fails the setup (ENOMEM).
-int UringDriver::SetupRecvSet() {
+// kernels before 5.19 (EINVAL), or turned off with the driver option
+// `pbufRing: false` (tests, comparisons): then the host emulates buffer
+// selection. Returns 0 or an errno that fails the setup (ENOMEM).
+int UringDriver::SetupRecvSet(bool pbuf_ring) {
   const uint32_t count = memory_.provide_count();
   if (count == 0) return 0;
   in_set_ = std::make_unique<bool[]>(count);
   rearm_ = std::make_unique<uint32_t[]>(memory_.op_capacity());
-  const char* off = std::getenv("PERCORE_URING_NO_PBUF_RING");
-  if ((off == nullptr || std::strcmp(off, "1") != 0) && BufRingWorks()) {
+  if (pbuf_ring) {
     const uint32_t entries = NextPow2(count);
     buf_ring_size_ = PageAligned(entries * sizeof(io_uring_buf));
     void* ring = mmap(nullptr, buf_ring_size_, PROT_READ | PROT_WRITE,
@@ -566,8 +529,8 @@ void UringDriver::TakeProvided() {
       spare_[spare_count_++] = index;
       continue;
     }
-    // Field by field: bufs[0].resv is the ring's tail.
-    io_uring_buf& entry = buf_ring_->bufs[buf_tail_ & buf_ring_mask_];
+    // Field by field: entry 0's resv is the ring's tail (BufRingEntries).
+    io_uring_buf& entry = BufRingEntries(buf_ring_)[buf_tail_ & buf_ring_mask_];
     entry.addr = reinterpret_cast<uintptr_t>(memory_.At(memory_.BufferOffset(index)));
     entry.len = memory_.buffer_size();
     entry.bid = static_cast<uint16_t>(index);
@@ -980,8 +943,8 @@ void ProbeUring(UringProbe* out) {
                                             kProbeOps * sizeof(io_uring_probe_op)] = {};
   auto* probe = reinterpret_cast<io_uring_probe*>(probe_buf);
   const int r = SysRegister(fd, IORING_REGISTER_PROBE, probe, kProbeOps);
+  out->pbuf_ring = r >= 0 && CanRegisterBufRing(fd);
   ::close(fd);
-  out->pbuf_ring = r >= 0 && BufRingWorks();
   if (r < 0) {
     // IORING_REGISTER_PROBE arrived in 5.6, before several required ops.
     out->error = EOPNOTSUPP;
@@ -1021,7 +984,7 @@ std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
                                           const UringOptions& options,
                                           UringSetupError* error) {
   auto driver = std::make_unique<UringDriver>(memory);
-  const int err = driver->Setup(options.sq_entries, options.msg_ring);
+  const int err = driver->Setup(options);
   if (err != 0) {
     error->error = err;
     error->hint = SetupHint(err);

@@ -20,7 +20,7 @@
  */
 import { isArrayBufferView } from 'node:util/types';
 import { createCore, Core, CoreExports } from './core';
-import { loadHost, Driver } from './host';
+import { loadHost, Driver, DriverOptions } from './host';
 import { chooseDriver, DriverName, requestedDriver } from './driver';
 import * as L from './layout';
 import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from './errno';
@@ -58,6 +58,10 @@ export interface RuntimeOptions {
    * io_uring cannot be had), `'epoll'` (Linux) or `'kqueue'` (macOS/BSD). Default:
    * the PERCORE_DRIVER environment variable, else `'auto'`. */
   driver?: DriverName;
+  /** @internal Passed to the driver's constructor (io_uring only; others
+   * ignore them): `pbufRing: false` runs `recv()` on the buffer-selection
+   * emulation, `msgRing: false` keeps cross-thread wakes on the eventfd. */
+  driverOptions?: Pick<DriverOptions, 'msgRing' | 'pbufRing'>;
 }
 
 /** What the runtime holds right now; a program that has finished its work and
@@ -180,6 +184,7 @@ export class Runtime {
     this.arenaEnd = this.arena + buffers * bufferSize;
     this.handlers = new Array(entries).fill(undefined);
     const chosen = choice.create((Driver) => new Driver(this.bytes, header, {
+      ...options.driverOptions,
       entries: ringEntries,
       onTurn: () => this.turn(),
     }));

@@ -1,30 +1,41 @@
 // TcpStream.recv(): receive into a buffer of the recv set that the kernel (or
 // the epoll driver) picks only when data arrives, so a connection waiting in
 // recv() holds no buffer. Runs under both jest projects (uring and epoll).
-import { Runtime, TcpListener, TcpStream, timeout } from '../../src/index';
+import { Runtime, RuntimeOptions, TcpListener, TcpStream, timeout } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
 
-let rt: Runtime;
-beforeAll(() => { rt = makeRuntime({ entries: 8192, buffers: 1024, bufferSize: 16384, recvBuffers: 64 }); });
-afterAll(() => rt.close());
-afterEach(async () => {
-  await expectClean(rt);
-  expect(rt.counters().buffersProvided).toBe(64); // every recv buffer is back in the pick set
-});
+// On io_uring twice: with the registered buffer ring (IORING_REGISTER_PBUF_RING)
+// and with the emulation kernels before 5.19 get (driver option pbufRing: false).
+const isEpoll = process.env.PERCORE_DRIVER === 'epoll';
+const modes: Array<[string, RuntimeOptions['driverOptions'], string]> = isEpoll
+  ? [['epoll', {}, 'recv_select']]
+  : [['buffer ring', { pbufRing: true }, 'pbuf_ring'], ['emulation', { pbufRing: false }, 'recv_select_emulated']];
 
-/** Every byte until the end of the stream, through recv(), releasing each buffer. */
-async function recvAll(stream: TcpStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for (let buf = await stream.recv(); buf !== null; buf = await stream.recv()) {
-    expect(buf.length).toBeGreaterThan(0);
-    expect(buf.length).toBeLessThanOrEqual(rt.bufferSize);
-    chunks.push(Buffer.from(buf));
-    rt.release(buf);
+describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
+  let rt: Runtime;
+  beforeAll(() => { rt = makeRuntime({ entries: 8192, buffers: 1024, bufferSize: 16384, recvBuffers: 64, driverOptions }); });
+  afterAll(() => rt.close());
+  afterEach(async () => {
+    await expectClean(rt);
+    expect(rt.counters().buffersProvided).toBe(64); // every recv buffer is back in the pick set
+  });
+
+  /** Every byte until the end of the stream, through recv(), releasing each buffer. */
+  async function recvAll(stream: TcpStream): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for (let buf = await stream.recv(); buf !== null; buf = await stream.recv()) {
+      expect(buf.length).toBeGreaterThan(0);
+      expect(buf.length).toBeLessThanOrEqual(rt.bufferSize);
+      chunks.push(Buffer.from(buf));
+      rt.release(buf);
+    }
+    return Buffer.concat(chunks);
   }
-  return Buffer.concat(chunks);
-}
 
-describe('recv', () => {
+  test(`runs on ${feature}`, () => {
+    expect(rt.host.features).toContain(feature);
+  });
+
   test.each([1, 100, 16384, 16385, 1 << 20, 4 << 20])('streams of %i bytes arrive whole, every byte checked', async (size) => {
     const { listener, client, server } = await connectedPair(rt);
     const payload = pattern(size, size);
@@ -93,7 +104,7 @@ describe('recv', () => {
   });
 
   test('an empty recv set rejects with ERR_PERCORE_NO_BUFFERS and recovers, losing no byte', async () => {
-    const small = new Runtime({ buffers: 8, recvBuffers: 2 });
+    const small = new Runtime({ buffers: 8, recvBuffers: 2, driverOptions });
     try {
       expect(small.counters().buffersProvided).toBe(2);
       const { listener, client, server } = await connectedPair(small);
@@ -189,7 +200,7 @@ describe('recv', () => {
   });
 
   test('with no recv set, recv rejects with ERR_PERCORE_NO_BUFFERS', async () => {
-    const none = new Runtime({ buffers: 8, recvBuffers: 0 });
+    const none = new Runtime({ buffers: 8, recvBuffers: 0, driverOptions });
     try {
       const { listener, client, server } = await connectedPair(none);
       await expect(server.recv()).rejects.toMatchObject({ code: 'ERR_PERCORE_NO_BUFFERS' });
