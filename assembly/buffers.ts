@@ -18,6 +18,9 @@
 //     │  └──abandoned op, or a CQE with no data (EOF)────┘                        │
 //     └────────────────────────────bufFree────────────────────────────────────────┘
 //
+// A multishot buffer-select RECV's MORE CQEs take the same way, each buffer
+// named by its ready-queue entry rather than by the op until delivered.
+//
 // A PROGRAM recv-set buffer may be lent to SEND/RECV/… like any other. Each
 // time one becomes PROVIDED its index is pushed on the provide ring, which the
 // host drains into the kernel's buffer ring on its next flush. A buffer leaves

@@ -100,8 +100,9 @@ export function checkInvariants(): i32 {
       if (slotHas(slot, FLAG_ABANDONED)) return INVARIANT_ABANDONED_DELIVERED;
     }
     if (slotHas(slot, FLAG_BUFFER_SELECT)) {
-      if (opcode != OP_RECV || slotHas(slot, FLAG_MULTISHOT)) return INVARIANT_BUFFER_SELECT;
-      // The buffer is picked by the final CQE: none while queued or submitted.
+      if (opcode != OP_RECV) return INVARIANT_BUFFER_SELECT;
+      // The op's buffer is picked by its final CQE: none while queued or
+      // submitted (a multishot's MORE CQEs name theirs in the ready queue).
       if ((state == STATE_QUEUED || state == STATE_SUBMITTED) && buffer != NO_BUFFER) return INVARIANT_BUFFER_SELECT;
       if (buffer != NO_BUFFER && <u32>buffer >= provideCount) return INVARIANT_BUFFER_SELECT;
     }
@@ -114,8 +115,16 @@ export function checkInvariants(): i32 {
   }
   if (flying != inFlight()) return INVARIANT_IN_FLIGHT;
   if (armed != timersArmed()) return INVARIANT_ARMED_COUNT;
+  // A multishot buffer-select RECV's MORE entry names a buffer it holds.
+  for (let position: u32 = 0; position < readyLength(); position++) {
+    const flags = readyFlagsAt(position);
+    if ((flags & (CQE_F_MORE | CQE_F_BUFFER)) != (CQE_F_MORE | CQE_F_BUFFER)) continue;
+    const index = flags >>> CQE_BUFFER_SHIFT;
+    if (index >= provideCount) return INVARIANT_DELIVERED_BUFFER;
+    setBufferScratch(index, bufferScratch(index) + 1);
+  }
 
-  // Buffers: KERNEL exactly when one live op names it; counts match; the
+  // Buffers: KERNEL exactly when one live op or one MORE entry names it; counts match; the
   // recv set is never free and nothing else is ever provided.
   let lent: u32 = 0;
   let held: u32 = 0;
@@ -166,8 +175,11 @@ export function checkInvariants(): i32 {
     const state = slotState(slot);
     const flags = readyFlagsAt(position);
     if ((flags & CQE_F_BUFFER) != 0) {
-      // Only a buffer-select op's final entry names a buffer: the one it holds.
-      if ((flags & CQE_F_MORE) != 0 || slotBuffer(slot) != <i32>(flags >>> CQE_BUFFER_SHIFT)) {
+      // A buffer-select op's final entry names the buffer the op holds; a
+      // MORE entry, only a multishot one's, names its own (counted above).
+      if ((flags & CQE_F_MORE) != 0) {
+        if (!slotHas(slot, FLAG_BUFFER_SELECT) || !slotHas(slot, FLAG_MULTISHOT)) return INVARIANT_DELIVERED_BUFFER;
+      } else if (slotBuffer(slot) != <i32>(flags >>> CQE_BUFFER_SHIFT)) {
         return INVARIANT_DELIVERED_BUFFER;
       }
     } else if ((flags & CQE_F_MORE) == 0 && slotBuffer(slot) != NO_BUFFER && slotHas(slot, FLAG_BUFFER_SELECT)) {

@@ -117,8 +117,21 @@ function complete(id: u32, res: i32, flags: u32): void {
     return;
   }
   if ((flags & CQE_F_MORE) != 0 && slotHas(slot, FLAG_MULTISHOT)) {
-    if (slotHas(slot, FLAG_ABANDONED)) return; // nobody will read it
-    enqueue(slot, res, CQE_F_MORE);
+    if (!slotHas(slot, FLAG_BUFFER_SELECT)) {
+      if (!slotHas(slot, FLAG_ABANDONED)) enqueue(slot, res, CQE_F_MORE); // else nobody will read it
+      return;
+    }
+    // A multishot buffer-select RECV: each MORE CQE carries its own buffer,
+    // which stays the kernel's (named by this ready entry, not by the op)
+    // until the entry is delivered, then it is the program's.
+    const result = pickMore(res, flags); // > 0: the buffer was picked
+    if (result < 0) {
+      if (!slotHas(slot, FLAG_ABANDONED)) enqueue(slot, result, CQE_F_MORE);
+    } else if (slotHas(slot, FLAG_ABANDONED)) {
+      bufferReclaim(flags >>> CQE_BUFFER_SHIFT); // nobody will read it
+    } else {
+      enqueue(slot, result, CQE_F_MORE | CQE_F_BUFFER | ((flags >>> CQE_BUFFER_SHIFT) << CQE_BUFFER_SHIFT));
+    }
     return;
   }
   if (slotHas(slot, FLAG_BUFFER_SELECT)) {
@@ -148,6 +161,14 @@ function pickBuffer(slot: u32, res: i32, flags: u32): i32 {
   }
   setSlotBuffer(slot, <i32>index);
   return res;
+}
+
+/// A MORE CQE of a multishot buffer-select RECV: like pickBuffer, but the
+/// buffer is named by the CQE's ready entry rather than held by the op. A MORE
+/// CQE with no data or no buffer is a host bug: -EFAULT, nothing changes.
+function pickMore(res: i32, flags: u32): i32 {
+  if ((flags & CQE_F_BUFFER) == 0 || res <= 0) return -EFAULT;
+  return bufferPick(flags >>> CQE_BUFFER_SHIFT) ? res : -EFAULT;
 }
 
 /// The op's final result is known. An abandoned op with nothing left in the
@@ -197,12 +218,16 @@ function deliver(budget: u32): u32 {
     assert(slotGeneration(slot) == id >>> SLOT_BITS); // an op outlives its queued entries
     setSlotWaiting(slot, slotWaiting(slot) - 1);
     const final = (flags & CQE_F_MORE) == 0;
+    // A MORE entry naming a buffer (multishot buffer-select RECV) holds it.
+    const moreBuffer = !final && (flags & CQE_F_BUFFER) != 0;
     if (slotHas(slot, FLAG_ABANDONED)) {
+      if (moreBuffer) bufferReclaim(flags >>> CQE_BUFFER_SHIFT);
       if (final) settleAbandoned(slot);
       continue;
     }
     setReadyLive(readyLive - 1);
     dqWrite(count, id, res, flags, slotOpcode(slot));
+    if (moreBuffer) bufferHandBack(flags >>> CQE_BUFFER_SHIFT);
     if (final) {
       assert(slotState(slot) == STATE_COMPLETED);
       const buffer = slotBuffer(slot);

@@ -108,14 +108,21 @@ export function submitRecv(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
 /// arrives: no buffer is lent until then. The final delivery carries
 /// CQE_F_BUFFER and the buffer's index in its flags when bytes arrived; the
 /// buffer is then the program's. -ENOBUFS when the runtime has no recv set.
-export function submitRecvSelect(fd: i32, len: i32): i32 {
+/// `multishot` 1 (len must be the buffer size): the op stays armed, and each
+/// buffer filled comes as a MORE delivery naming it (CQE_F_BUFFER), the
+/// program's from that delivery on; the final delivery ends it.
+export function submitRecvSelect(fd: i32, len: i32, multishot: i32): i32 {
   if (fd < 0) return -EBADF;
   if (len < 1 || <u32>len > bufferSize) return -EINVAL;
+  // A multishot receives whole buffers (io_uring's takes no length for it).
+  if (multishot != 0 && (multishot != 1 || <u32>len != bufferSize)) return -EINVAL;
   if (provideCount == 0) return -ENOBUFS;
   const slot = admit(OP_RECV, STATE_QUEUED);
   if (slot < 0) return slot;
   slotMark(<u32>slot, FLAG_BUFFER_SELECT);
-  return enqueue(<u32>slot, SQE_F_BUFFER_SELECT, fd, NO_BUFFER, 0, <u32>len, 0, 0);
+  if (multishot) slotMark(<u32>slot, FLAG_MULTISHOT);
+  const flags = SQE_F_BUFFER_SELECT | (multishot ? SQE_F_MULTISHOT : 0);
+  return enqueue(<u32>slot, flags, fd, NO_BUFFER, 0, <u32>len, 0, 0);
 }
 
 export function submitSend(fd: i32, buffer: i32, offset: i32, len: i32): i32 {

@@ -118,7 +118,9 @@ async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>
 }
 
 /** `--io recv`: a buffer of the recv set is held only from the moment data
- * arrives until it has been written back, so an idle connection holds none. */
+ * arrives until it has been written back, so an idle connection holds none
+ * (one whose data arrives faster than it is echoed holds up to RECV_AHEAD
+ * more, received ahead by the stream's multishot receive). */
 async function serveRecv(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>): Promise<void> {
   try {
     for (;;) {

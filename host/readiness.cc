@@ -225,7 +225,7 @@ void ReadinessDriver::Start(const Sqe& sqe) {
     return;
   }
   op = Op{sqe.id, sqe.opcode, kNowhere,
-          sqe.opcode == L::kOpAccept && (sqe.flags & L::kSqeFMultishot) != 0,
+          (sqe.opcode == L::kOpAccept || sqe.opcode == L::kOpRecv) && (sqe.flags & L::kSqeFMultishot) != 0,
           false, sqe.fd, sqe.addr, sqe.len, sqe.arg, kNil, kNil,
           sqe.opcode == L::kOpRecv && (sqe.flags & L::kSqeFBufferSelect) != 0, 0};
 
@@ -265,7 +265,11 @@ void ReadinessDriver::Start(const Sqe& sqe) {
       return;
     }
     if (more) {
-      Complete(sqe.id, res, L::kCqeFMore);
+      CompleteMore(op, res);
+      if (DrainedBy(op, res, st)) {
+        Enqueue(slot, sqe.fd, write_side);
+        return;
+      }
       if (RoomForMore()) continue;
       Enqueue(slot, sqe.fd, write_side);
       RetryLater(sqe.fd);
@@ -295,6 +299,22 @@ void ReadinessDriver::NoteShortTransfer(const Op& op, int32_t res, FdState& st) 
     st.registered = true;
   }
   (op.opcode == L::kOpSend ? st.write_blocked : st.read_blocked) = true;
+}
+
+// A MORE completion of a multishot op (ACCEPT, or a select RECV with the
+// buffer it filled).
+void ReadinessDriver::CompleteMore(Op& op, int32_t res) {
+  Complete(op.id, res, L::kCqeFMore | op.cqe_flags);
+  op.cqe_flags = 0;
+}
+
+// Whether a multishot RECV's receive of `res` bytes drained the socket (a
+// short read, NoteShortTransfer): the op then waits for the next edge
+// instead of trying a receive that would answer EAGAIN.
+bool ReadinessDriver::DrainedBy(const Op& op, int32_t res, FdState& st) {
+  if (op.opcode != L::kOpRecv) return false;
+  NoteShortTransfer(op, res, st);
+  return st.read_blocked;
 }
 
 // One try of the op's system call. EINTR is retried here; EAGAIN is kAgain.
@@ -357,6 +377,7 @@ int32_t ReadinessDriver::Attempt(Op& op, bool* more) {
           spare_count_--;
           in_set_[index] = false;
           op.cqe_flags = L::kCqeFBuffer | (index << L::kCqeBufferShift);
+          *more = op.multishot;  // a multishot stays armed: receive again
         }
         break;
       }
@@ -446,7 +467,8 @@ void ReadinessDriver::RunQueue(int fd, bool write_side) {
       return;
     }
     if (more) {
-      Complete(op.id, res, L::kCqeFMore);
+      CompleteMore(op, res);
+      if (DrainedBy(op, res, st)) return;
       if (RoomForMore()) continue;
       RetryLater(fd);
       return;

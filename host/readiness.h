@@ -129,6 +129,8 @@ class ReadinessDriver final : public Driver {
   void Start(const Sqe& sqe);
   int32_t Attempt(Op& op, bool* more);
   void NoteShortTransfer(const Op& op, int32_t res, FdState& st);
+  void CompleteMore(Op& op, int32_t res);
+  bool DrainedBy(const Op& op, int32_t res, FdState& st);
   void RunQueue(int fd, bool write_side);
   void Enqueue(uint32_t slot, int fd, bool write_side);
   void Unlink(uint32_t slot);

@@ -103,10 +103,13 @@ constexpr uint16_t kBufferGroup = 0;
 
 // RECV of at most len bytes into a buffer the kernel picks from the group
 // when data arrives (IOSQE_BUFFER_SELECT): nothing is held while it waits.
-void prep_recv_select(io_uring_sqe* s, int fd, uint32_t len) {
-  prep_rw(s, IORING_OP_RECV, fd, nullptr, len, 0);
+// Multishot (6.0+): armed until it fails, one CQE with IORING_CQE_F_MORE per
+// buffer filled; it takes no length (each receive fills at most a buffer).
+void prep_recv_select(io_uring_sqe* s, int fd, uint32_t len, bool multishot) {
+  prep_rw(s, IORING_OP_RECV, fd, nullptr, multishot ? 0 : len, 0);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = kBufferGroup;
+  if (multishot) s->ioprio |= IORING_RECV_MULTISHOT;
 }
 
 // The emulation of prep_recv_select without PBUF_RING: wait for readability.
@@ -219,8 +222,9 @@ constexpr uint8_t kRequiredOps[] = {
 struct Inflight {
   uint32_t id;  // 0: free (ids have a non-zero generation)
   uint8_t opcode;
-  bool select;  // a buffer-select RECV (without PBUF_RING: a POLL_ADD first)
-  int32_t fd;   // select: the socket and the most to receive
+  bool select;     // a buffer-select RECV (without PBUF_RING: a POLL_ADD first)
+  bool multishot;  // select: stays armed, one CQE with MORE per buffer filled
+  int32_t fd;      // select: the socket and the most to receive
   uint32_t len;
 };
 
@@ -312,6 +316,7 @@ class UringDriver final : public Driver, public RingMessenger {
   void TakeProvided();
   uint32_t SelectFlags(uint32_t kernel_flags, int32_t* res);
   bool EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags);
+  uint32_t EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room);
   void SubmitRearms();
 
   int ring_fd_ = -1;
@@ -457,7 +462,9 @@ int UringDriver::Setup(const UringOptions& options) {
   msg_ring_ = options.msg_ring && supported(IORING_OP_MSG_RING);
   cqe_skip_ = (p.features & IORING_FEAT_CQE_SKIP) != 0;
 
-  const int recv_set = SetupRecvSet(options.pbuf_ring);
+  // Multishot RECV came in 6.0 with IORING_OP_SEND_ZC; a 5.19 kernel has
+  // buffer rings without it, and gets the emulation, which has both.
+  const int recv_set = SetupRecvSet(options.pbuf_ring && supported(IORING_OP_SEND_ZC));
   if (recv_set != 0) return recv_set;
 
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -484,7 +491,8 @@ int UringDriver::Setup(const UringOptions& options) {
 // The recv set's pick set: a buffer ring in memory the host maps (page
 // aligned, as the kernel requires), registered as kBufferGroup, with one
 // entry per recv-set buffer at most (the provide ring's size). Refused by
-// kernels before 5.19 (EINVAL), or turned off with the driver option
+// kernels before 5.19 (EINVAL), not tried before 6.0 (no multishot RECV),
+// or turned off with the driver option
 // `pbufRing: false` (tests, comparisons): then the host emulates buffer
 // selection. Returns 0 or an errno that fails the setup (ENOMEM).
 int UringDriver::SetupRecvSet(bool pbuf_ring) {
@@ -581,6 +589,37 @@ bool UringDriver::EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags)
   return true;
 }
 
+// The POLL_ADD of an emulated select RECV completed with `poll_res`: receives
+// while data and buffers last, writing at most `room` CQEs (room > 0): one
+// with MORE per buffer filled for a multishot, then the final one (EOF, an
+// error, -ENOBUFS), or none while the op stays armed. With nothing to read
+// (a spurious wake-up, or a multishot that drained the socket) or no room
+// left the poll is submitted again. Returns the CQEs written.
+uint32_t UringDriver::EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room) {
+  const uint32_t id = op.id;
+  uint32_t written = 0;
+  for (;;) {
+    if (written == room) break;
+    int32_t res = poll_res;
+    uint32_t flags = 0;
+    if (!EmulateRecv(op, &res, &flags)) break;
+    if (op.multishot && res > 0) {
+      memory_.PushCqe(id, res, flags | L::kCqeFMore);
+      written++;
+      // A short receive drained the socket: wait for the next poll rather
+      // than try a recv that answers EAGAIN (and, as the kernel's multishot
+      // does, end with -ENOBUFS only when data comes with no buffer left).
+      if (static_cast<uint32_t>(res) < op.len) break;
+      continue;
+    }
+    op.id = 0;
+    memory_.PushCqe(id, res, flags);
+    return written + 1;
+  }
+  rearm_[rearm_count_++] = id & L::kSlotMask;  // at most one per slot
+  return written;
+}
+
 // Polls again for the emulated RECVs that found nothing to read.
 void UringDriver::SubmitRearms() {
   uint32_t done = 0;
@@ -651,7 +690,7 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
       if ((sqe.flags & L::kSqeFBufferSelect) == 0) {
         prep_recv(k, sqe.fd, base + sqe.addr, sqe.len);
       } else if (pbuf_ring_) {
-        prep_recv_select(k, sqe.fd, sqe.len);
+        prep_recv_select(k, sqe.fd, sqe.len, (sqe.flags & L::kSqeFMultishot) != 0);
       } else {
         prep_poll_in(k, sqe.fd);
       }
@@ -707,7 +746,8 @@ uint32_t UringDriver::TakeSqes() {
         sqe_tail_++;
         if (sqe.id != L::kInternalId) {
           const bool select = sqe.opcode == L::kOpRecv && (sqe.flags & L::kSqeFBufferSelect) != 0;
-          inflight_[sqe.id & L::kSlotMask] = Inflight{sqe.id, sqe.opcode, select, sqe.fd, sqe.len};
+          const bool multishot = select && (sqe.flags & L::kSqeFMultishot) != 0;
+          inflight_[sqe.id & L::kSlotMask] = Inflight{sqe.id, sqe.opcode, select, multishot, sqe.fd, sqe.len};
         }
         // The fd is gone for the core from here on, whatever close returns.
         if (sqe.opcode == L::kOpClose) fds_.Remove(sqe.fd);
@@ -789,12 +829,11 @@ uint32_t UringDriver::Reap() {
       Inflight& op = inflight_[id & L::kSlotMask];
       opcode = op.id == id ? op.opcode : L::kOpCount;
       if (op.id == id && op.select) {
-        if (pbuf_ring_) {
-          flags |= SelectFlags(cqe.flags, &res);
-        } else if (!EmulateRecv(op, &res, &flags)) {
-          rearm_[rearm_count_++] = id & L::kSlotMask;  // at most one per slot
+        if (!pbuf_ring_) {
+          written += EmulateRecvs(op, res, space - written);
           continue;
         }
+        flags |= SelectFlags(cqe.flags, &res);
       }
       if (!more && op.id == id) op.id = 0;
     }

@@ -30,8 +30,8 @@ export interface CoreExports {
   submitConnect(fd: number): number;
   /** RECV into [offset, offset+len) of a program-held buffer, lent until delivery; op id or -errno. */
   submitRecv(fd: number, buf: number, offset: number, len: number): number;
-  /** RECV of at most len bytes into a recv-set buffer picked when data arrives (SQE_F_BUFFER_SELECT); op id or -errno (-ENOBUFS: no recv set). */
-  submitRecvSelect(fd: number, len: number): number;
+  /** RECV of at most len bytes into a recv-set buffer picked when data arrives (SQE_F_BUFFER_SELECT); multishot 1: one MORE delivery per buffer filled, each naming its buffer, while armed; op id or -errno (-ENOBUFS: no recv set). */
+  submitRecvSelect(fd: number, len: number, multishot?: number): number;
   /** SEND from [offset, offset+len) of a program-held buffer, lent until delivery; op id or -errno. */
   submitSend(fd: number, buf: number, offset: number, len: number): number;
   /** READ at position (-1: current position) into a program-held buffer; op id or -errno. */

@@ -214,6 +214,8 @@ export class TcpStream {
   /** @internal operations in flight on this stream: an intrusive list, so
    * tracking them costs no allocation per operation. */
   firstOp: StreamOp | undefined = undefined;
+  /** @internal what `recv()` uses: made on its first call. */
+  receiver: Receiver | undefined = undefined;
 
   /** @internal */
   constructor(private readonly rt: Runtime, readonly fd: number) {}
@@ -281,8 +283,8 @@ export class TcpStream {
    * (the kernel still uses the fd for it), `ERR_SOCKET_CLOSED` once closed. */
   detach(): number {
     if (this.closing) throw socketClosed('TcpStream');
-    if (this.firstOp !== undefined) {
-      throw codedError('ERR_PERCORE_BUSY', 'the stream has operations in flight: wait for them (or abort them) before detaching');
+    if (this.firstOp !== undefined || this.receiver?.holding) {
+      throw codedError('ERR_PERCORE_BUSY', 'the stream has operations in flight or received buffers waiting for recv(): wait for them (or abort them) before detaching');
     }
     this.rt.assertOpen();
     const res = this.rt.host.forgetFd(this.fd);
@@ -320,9 +322,18 @@ export class TcpStream {
    *   rt.release(buf);              // back to the recv set
    * }
    * ```
-   * Rejects with `ERR_PERCORE_NO_BUFFERS` when every recv buffer is held by the
-   * program (see `RuntimeOptions.recvBuffers`), `ERR_SOCKET_CLOSED`, an
-   * `AbortError`, or a system error such as `ECONNRESET`. */
+   * The first `recv()` arms one multishot receive for the stream, which stays
+   * armed across calls: data that arrives between them waits in up to
+   * `RECV_AHEAD` (4) buffers, handed to the next calls in order; beyond that
+   * the receive is paused (cancelled) until the program catches up, so a slow
+   * reader never takes the whole recv set. Close releases buffers still
+   * waiting; while a receive is armed or buffers wait, `detach()` is busy.
+   * Rejects with `ERR_PERCORE_NO_BUFFERS` when data arrived while every recv
+   * buffer was held by the program or waiting on a stream (see
+   * `RuntimeOptions.recvBuffers`; percore cannot tell whether the program will
+   * release one, so it does not wait: release buffers and call `recv()` again,
+   * no byte is lost), `ERR_SOCKET_CLOSED`, an `AbortError`, or a system error
+   * such as `ECONNRESET`. */
   recv(options?: IoOptions): Promise<Uint8Array | null> {
     try {
       validateSignal(options?.signal, 'options.signal');
@@ -331,11 +342,8 @@ export class TcpStream {
     } catch (err) {
       return Promise.reject(err);
     }
-    const promise = new Promise<Uint8Array | null>(captureSettlers) as Promise<Uint8Array | null> & Cancellable;
-    const op = new RecvOp(this.rt, this, settleResolve, settleReject, options?.signal);
-    promise[kCancel] = op;
-    op.begin();
-    return promise;
+    const receiver = this.receiver ??= new Receiver(this.rt, this);
+    return receiver.recv(options?.signal);
   }
 
   /** Writes some of the first `length` bytes (default `buf.length`) of `buf`,
@@ -391,6 +399,7 @@ export class TcpStream {
     if (this.closed !== undefined) return this.closed;
     this.closing = true;
     this.closed = new Promise((resolve) => { this.finishClose = resolve; });
+    this.receiver?.close(socketClosed('TcpStream'));
     if (this.firstOp === undefined) this.closeSocket();
     else for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next) op.cancel(socketClosed('TcpStream'));
     return this.closed;
@@ -494,56 +503,168 @@ interface StreamOp {
   cancel(reason: PercoreError): void;
 }
 
-/** One `recv()`: a buffer-select RECV, which holds no buffer until data arrives. */
-class RecvOp implements OpHandler, StreamOp {
+/** Buffers a stream's receive fills ahead of `recv()` calls before it is paused. */
+export const RECV_AHEAD = 4;
+
+/** What a `recv()` settles with: a buffer, `null` at the end of the stream, or an error. */
+type RecvResult = Uint8Array | null | PercoreError;
+
+/** A stream's `recv()` side: one multishot buffer-select RECV, armed by the
+ * first `recv()` and kept armed across calls, the results it delivered that no
+ * `recv()` has taken yet (at most about RECV_AHEAD: the receive is cancelled
+ * when that many wait, and armed again when a `recv()` finds none), and the
+ * `recv()` calls waiting for one (only while none waits). */
+class Receiver implements OpHandler, StreamOp {
   private id = 0;
-  private reason: PercoreError | undefined;
-  /** The signal's listener, made only when there is a signal. */
-  private onAbort: (() => void) | undefined = undefined;
+  private armed = false;
+  /** A cancel was asked for: too many results waiting, nobody waiting, or close. */
+  private pausing = false;
+  private closeReason: PercoreError | undefined;
+  private readonly results: RecvResult[] = [];
+  private readonly waiters: RecvWaiter[] = [];
   prev: StreamOp | undefined = undefined;
   next: StreamOp | undefined = undefined;
 
-  constructor(
-    private readonly rt: Runtime,
-    private readonly stream: TcpStream,
-    private readonly resolve: (v: Uint8Array | null) => void,
-    private readonly reject: (e: unknown) => void,
-    private readonly signal: AbortSignal | undefined,
-  ) {}
+  constructor(private readonly rt: Runtime, private readonly stream: TcpStream) {}
 
-  begin(): void {
-    if (this.signal?.aborted) return this.reject(abortError(this.signal.reason));
+  /** Whether the kernel or the queue holds something of the stream's. */
+  get holding(): boolean {
+    return this.armed || this.results.length > 0;
+  }
+
+  recv(signal: AbortSignal | undefined): Promise<Uint8Array | null> {
+    if (signal?.aborted) return Promise.reject(abortError(signal.reason));
+    if (this.results.length > 0) {
+      const result = this.results.shift()!;
+      return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+    }
+    const promise = new Promise<Uint8Array | null>(captureSettlers) as Promise<Uint8Array | null> & Cancellable;
+    const waiter = new RecvWaiter(this, settleResolve, settleReject, signal);
+    promise[kCancel] = waiter;
+    this.waiters.push(waiter);
+    if (!this.armed) this.arm();
+    return promise;
+  }
+
+  private arm(): void {
     const rt = this.rt;
-    const id = rt.core.submitRecvSelect(this.stream.fd, rt.bufferSize);
+    const id = rt.core.submitRecvSelect(this.stream.fd, rt.bufferSize, 1);
     try {
       rt.track(id, this, 'recv');
     } catch (err) {
-      return this.reject(id === -ENOBUFS ? rt.noRecvBuffers() : err);
+      return this.fail(id === -ENOBUFS ? rt.noRecvBuffers() : err as PercoreError);
     }
     this.id = id;
+    this.armed = true;
+    this.pausing = false;
     this.stream.started(this);
-    if (this.signal !== undefined) {
-      this.onAbort = () => this.cancel(abortError(this.signal!.reason));
-      this.signal.addEventListener('abort', this.onAbort, { once: true });
-    }
   }
 
-  /** Cancels the receive; it rejects with `reason` unless data already arrived. */
-  cancel(reason: PercoreError): void {
-    if (this.reason !== undefined) return;
-    this.reason = reason;
+  /** Asks the kernel to stop the receive; its final delivery comes later. */
+  private pause(): void {
+    if (!this.armed || this.pausing) return;
+    this.pausing = true;
     this.rt.cancel(this.id);
   }
 
+  /** StreamOp: the stream closes. */
+  cancel(reason: PercoreError): void {
+    this.close(reason);
+  }
+
+  /** Rejects every waiting `recv()`, gives back every buffer received and not
+   * taken, and stops the receive. */
+  close(reason: PercoreError): void {
+    if (this.closeReason !== undefined) return;
+    this.closeReason = reason;
+    this.fail(reason);
+    for (const result of this.results.splice(0)) if (result instanceof Uint8Array) this.rt.release(result);
+    this.pause();
+  }
+
+  /** A waiting `recv()` gave up (abort, timeout): with nobody else waiting,
+   * the receive stops; what it already received waits for the next call. */
+  forget(waiter: RecvWaiter): void {
+    const at = this.waiters.indexOf(waiter);
+    if (at >= 0) this.waiters.splice(at, 1);
+    if (this.waiters.length === 0) this.pause();
+  }
+
   complete(res: number, flags: number): void {
-    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    const rt = this.rt;
+    if (res > 0 && (flags & L.CQE_F_BUFFER) !== 0) {
+      const buf = rt.poolView(flags >>> L.CQE_BUFFER_SHIFT, res);
+      if (this.closeReason !== undefined) rt.release(buf);
+      else this.deliver(buf);
+    }
+    if ((flags & L.CQE_F_MORE) !== 0) {
+      if (this.results.length >= RECV_AHEAD) this.pause(); // backpressure
+      return;
+    }
+    // The receive is over.
+    this.armed = false;
+    this.pausing = false;
     this.stream.settled(this);
-    if (res > 0 && (flags & L.CQE_F_BUFFER) !== 0) return this.resolve(this.rt.poolView(flags >>> L.CQE_BUFFER_SHIFT, res));
-    if (res === 0) return this.resolve(null);
-    if (res === CLOSED_RESULT) return this.reject(runtimeClosed());
-    if (res === -ECANCELED && this.reason !== undefined) return this.reject(this.reason);
-    if (res === -ENOBUFS) return this.reject(this.rt.noRecvBuffers());
-    this.reject(systemError(res, 'recv'));
+    if (res > 0) {
+      // data in the final delivery: taken above
+    } else if (res === 0) {
+      this.deliver(null);
+    } else if (res === CLOSED_RESULT) {
+      return this.fail(runtimeClosed());
+    } else if (res === -ENOBUFS) {
+      // Data came with no buffer to put it in: it stays in the socket.
+      return this.fail(rt.noRecvBuffers());
+    } else if (res !== -ECANCELED) {
+      this.deliver(systemError(res, 'recv'));
+    }
+    if (this.waiters.length > 0 && this.closeReason === undefined && !rt.isClosed) this.arm();
+  }
+
+  private deliver(result: RecvResult): void {
+    const waiter = this.waiters.shift();
+    if (waiter === undefined) {
+      if (this.closeReason === undefined) this.results.push(result);
+      return;
+    }
+    waiter.settle(result);
+  }
+
+  /** Rejects every waiting `recv()` with `err`. */
+  private fail(err: PercoreError): void {
+    for (const waiter of this.waiters.splice(0)) waiter.settle(err);
+  }
+}
+
+/** One `recv()` waiting for its stream's receive. */
+class RecvWaiter {
+  private onAbort: (() => void) | undefined = undefined;
+  private done = false;
+
+  constructor(
+    private readonly receiver: Receiver,
+    private readonly resolve: (v: Uint8Array | null) => void,
+    private readonly reject: (e: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal !== undefined) {
+      this.onAbort = () => this.cancel(abortError(signal.reason));
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  settle(result: RecvResult): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    if (result instanceof Error) this.reject(result);
+    else this.resolve(result);
+  }
+
+  /** Gives up (abort, timeout): rejects with `reason`; no byte is lost. */
+  cancel(reason: PercoreError): void {
+    if (this.done) return;
+    this.receiver.forget(this);
+    this.settle(reason);
   }
 }
 

@@ -1,7 +1,7 @@
 // TcpStream.recv(): receive into a buffer of the recv set that the kernel (or
 // the epoll driver) picks only when data arrives, so a connection waiting in
 // recv() holds no buffer. Runs under both jest projects (uring and epoll).
-import { Runtime, RuntimeOptions, TcpListener, TcpStream, timeout } from '../../src/index';
+import { RECV_AHEAD, Runtime, RuntimeOptions, TcpListener, TcpStream, timeout } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
 
 // On io_uring twice: with the registered buffer ring (IORING_REGISTER_PBUF_RING)
@@ -181,6 +181,82 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     expect(rt.counters()).toMatchObject({ buffersHeld: 0, buffersProvided: 64 });
     expect(rt.core.checkInvariants()).toBe(0);
     await Promise.all([client.close(), server.close(), listener.close()]);
+  });
+
+  test('recv() calls share one armed multishot receive: one op for many buffers', async () => {
+    const { listener, client, server } = await connectedPair(rt);
+    const rounds = 50;
+    const before = rt.counters().submitted;
+    for (let i = 0; i < rounds; i++) {
+      await client.writeAll(Buffer.from([i]));
+      const buf = await server.recv();
+      expect([...buf!]).toEqual([i]);
+      rt.release(buf!);
+    }
+    // rounds sends, and a receive armed once (a single-shot recv() would be one op per call)
+    expect(rt.counters().submitted - before).toBeLessThanOrEqual(rounds + 2);
+    await Promise.all([client.close(), server.close(), listener.close()]);
+  });
+
+  test(`at most about RECV_AHEAD (${RECV_AHEAD}) buffers wait for a slow reader; every byte still arrives in order`, async () => {
+    const { listener, client, server } = await connectedPair(rt);
+    client.setNoDelay();
+    await client.writeAll(Buffer.from('go'));
+    const first = await server.recv(); // arms the receive
+    expect(Buffer.from(first!).toString()).toBe('go');
+    rt.release(first!);
+    const chunks = Array.from({ length: 20 }, (_, i) => pattern(100, i + 1));
+    for (const chunk of chunks) {
+      await client.writeAll(chunk);
+      await rt.sleep(2); // separate arrivals: a buffer each while the receive is armed
+    }
+    await rt.sleep(20);
+    const waiting = rt.counters().buffersHeld; // received, waiting for recv()
+    expect(waiting).toBeGreaterThanOrEqual(RECV_AHEAD);
+    expect(waiting).toBeLessThanOrEqual(RECV_AHEAD + 2);
+    expect(rt.counters().buffersProvided).toBe(64 - waiting);
+    await client.shutdown('write');
+    const received = await recvAll(server);
+    expect(received.equals(Buffer.concat(chunks))).toBe(true);
+    await Promise.all([client.close(), server.close(), listener.close()]);
+  });
+
+  test('close gives back the buffers waiting for recv()', async () => {
+    const { listener, client, server } = await connectedPair(rt);
+    client.setNoDelay();
+    await client.writeAll(Buffer.from('x'));
+    rt.release((await server.recv())!);
+    for (const text of ['a', 'b']) {
+      await client.writeAll(Buffer.from(text));
+      await rt.sleep(5);
+    }
+    expect(rt.counters().buffersHeld).toBeGreaterThanOrEqual(1);
+    expect(() => server.detach()).toThrow(expect.objectContaining({ code: 'ERR_PERCORE_BUSY' }));
+    await server.close();
+    expect(rt.counters()).toMatchObject({ buffersHeld: 0, buffersProvided: 64 });
+    await Promise.all([client.close(), listener.close()]);
+  });
+
+  test('an aborted recv() with data already waiting loses none of it', async () => {
+    const { listener, client, server } = await connectedPair(rt);
+    client.setNoDelay();
+    await client.writeAll(Buffer.from('1'));
+    rt.release((await server.recv())!);
+    const ac = new AbortController();
+    const aborted = server.recv({ signal: ac.signal });
+    await client.writeAll(Buffer.from('2'));
+    ac.abort(); // may race the delivery: either way the byte is kept
+    const outcome = await aborted.then((buf) => { const text = Buffer.from(buf!).toString(); rt.release(buf!); return text; }, (err) => err.name);
+    if (outcome === 'AbortError') {
+      const buf = await server.recv();
+      expect(Buffer.from(buf!).toString()).toBe('2');
+      rt.release(buf!);
+    } else {
+      expect(outcome).toBe('2');
+    }
+    await client.close();
+    expect(await server.recv()).toBeNull();
+    await Promise.all([server.close(), listener.close()]);
   });
 
   test('recvBuffers is validated; the default is min(256, buffers / 4)', () => {

@@ -9,7 +9,7 @@ import { COUNTER, ERRNO, OWNER, STATE, bufferFlags, setup, type Harness } from '
 type Action =
   | { kind: 'nop' }
   | { kind: 'recv'; len: number }
-  | { kind: 'recvSelect'; len: number }
+  | { kind: 'recvSelect'; len: number; multishot: boolean }
   | { kind: 'provide' }
   | { kind: 'bogus'; pick: number; buffer: number }
   | { kind: 'accept'; multishot: boolean }
@@ -26,7 +26,7 @@ type Action =
 const action: fc.Arbitrary<Action> = fc.oneof(
   fc.constant({ kind: 'nop' as const }),
   fc.record({ kind: fc.constant('recv' as const), len: fc.integer({ min: 1, max: 64 }) }),
-  fc.record({ kind: fc.constant('recvSelect' as const), len: fc.integer({ min: 1, max: 64 }) }),
+  fc.record({ kind: fc.constant('recvSelect' as const), len: fc.integer({ min: 1, max: 64 }), multishot: fc.boolean() }),
   fc.constant({ kind: 'provide' as const }),
   // Buffers outside the recv set (2, 3: the general pool; 4, 5: past it): a
   // recv-set buffer the host names while the program holds it could be
@@ -60,7 +60,7 @@ interface ModelOp {
 const reached = {
   moreDeliveries: 0, finals: 0, canceledInQueue: 0, canceledInKernel: 0, abandonedInFlight: 0,
   timersFired: 0, staleDropped: 0, carriedOver: 0, tableFull: 0,
-  selectDelivered: 0, selectNoBuffers: 0, selectEof: 0, bogusRejected: 0, recvSetReleased: 0,
+  selectDelivered: 0, selectNoBuffers: 0, selectEof: 0, bogusRejected: 0, recvSetReleased: 0, selectMore: 0,
 };
 
 /** Recv-set buffers: the pool's first RECV_SET buffers. */
@@ -131,7 +131,7 @@ class World {
         break;
       }
       case 'recvSelect':
-        this.issued(x.submitRecvSelect(5, a.len), { timer: false, multishot: false, buffer: -1, select: true });
+        this.issued(x.submitRecvSelect(5, a.multishot ? 64 : a.len, a.multishot ? 1 : 0), { timer: false, multishot: a.multishot, buffer: -1, select: true });
         break;
       case 'provide':
         for (const b of host.takeProvided()) {
@@ -168,6 +168,12 @@ class World {
         if (this.taken.length === 0 || host.cqRoom() === 0) break;
         const index = a.pick % this.taken.length;
         const t = this.taken[index];
+        if (t.select && a.more && t.multishot && a.res > 0 && this.picks.length > 0) {
+          // A multishot buffer-select RECV stays armed: each MORE CQE names a buffer.
+          const [buffer] = this.picks.splice(a.pick % this.picks.length, 1);
+          host.complete(t.id, a.res, L.CQE_F_MORE | bufferFlags(buffer));
+          break;
+        }
         if (t.select) {
           this.taken.splice(index, 1);
           this.completeSelect(t.id, a.res, a.pick);
@@ -259,6 +265,16 @@ class World {
       if (d.flags & L.CQE_F_MORE) {
         expect(op!.multishot).toBe(true);
         reached.moreDeliveries++;
+        if (op!.select) {
+          // Each MORE delivery hands its own buffer to the program.
+          expect(d.res).toBeGreaterThan(0);
+          expect(d.flags & L.CQE_F_BUFFER).toBe(L.CQE_F_BUFFER);
+          const buffer = d.flags >>> L.CQE_BUFFER_SHIFT;
+          expect(buffer).toBeLessThan(RECV_SET);
+          expect(this.x.bufOwner(buffer)).toBe(OWNER.PROGRAM);
+          this.held.push(buffer);
+          reached.selectMore++;
+        }
         continue;
       }
       op!.finals++;

@@ -127,6 +127,59 @@ describe('recv set', () => {
     expect(host.takeProvided()).toEqual([0]);
   });
 
+  test('multishot: each MORE CQE hands over its own buffer at delivery; the final ends it', () => {
+    const h = setup({ buffers: 4, provided: 3 });
+    const { x, host } = h;
+    host.takeProvided();
+    expect(x.submitRecvSelect(3, 256, 2)).toBe(-ERRNO.EINVAL);
+    expect(x.submitRecvSelect(3, 64, 1)).toBe(-ERRNO.EINVAL); // a multishot takes whole buffers
+    const id = x.submitRecvSelect(3, 256, 1);
+    const [sqe] = host.take();
+    expect(sqe.flags).toBe(L.SQE_F_BUFFER_SELECT | L.SQE_F_MULTISHOT);
+    host.complete(id, 10, L.CQE_F_MORE | bufferFlags(0));
+    host.complete(id, 20, L.CQE_F_MORE | bufferFlags(2));
+    host.complete(id, 5, L.CQE_F_MORE); // data with no buffer: a host bug
+    h.reap(0, 1); // one delivered, the rest carried over: their buffers stay the kernel's
+    expect([x.bufOwner(0), x.bufOwner(2)]).toEqual([OWNER.PROGRAM, OWNER.KERNEL]);
+    expect(x.counter(COUNTER.LENT)).toBe(1);
+    expect(x.checkInvariants()).toBe(0);
+    const rest = h.reap();
+    expect(rest.map((d) => [d.res, d.flags])).toEqual([
+      [20, L.CQE_F_MORE | bufferFlags(2)], [-ERRNO.EFAULT, L.CQE_F_MORE],
+    ]);
+    expect(x.bufOwner(2)).toBe(OWNER.PROGRAM);
+    expect(x.opState(id)).toBe(STATE.SUBMITTED);
+    host.complete(id, -ERRNO.ENOBUFS); // the pick set ran dry: the multishot ends
+    expect(h.reap().map((d) => [d.res, d.flags])).toEqual([[-ERRNO.ENOBUFS, 0]]);
+    expect(x.bufFree(0)).toBe(0);
+    expect(x.bufFree(2)).toBe(0);
+    expect(host.takeProvided()).toEqual([0, 2]);
+    expect(x.checkInvariants()).toBe(0);
+  });
+
+  test('multishot abandoned with buffers still queued: they go back to the pick set', () => {
+    const h = setup({ buffers: 2, provided: 2 });
+    const { x, host } = h;
+    host.takeProvided();
+    const id = x.submitRecvSelect(3, 256, 1);
+    host.take();
+    host.complete(id, 10, L.CQE_F_MORE | bufferFlags(1));
+    host.complete(id, 11, L.CQE_F_MORE | bufferFlags(0));
+    expect(h.reap(0, 1).map((d) => d.res)).toEqual([10]); // the second waits in the ready queue
+    expect(x.bufOwner(0)).toBe(OWNER.KERNEL);
+    expect(x.abandon(id)).toBe(0);
+    expect(x.checkInvariants()).toBe(0);
+    host.complete(id, 12, L.CQE_F_MORE); // after abandon: nobody reads it
+    host.complete(id, -ERRNO.ECANCELED);
+    expect(h.reap()).toEqual([]);
+    expect([x.bufOwner(0), x.bufOwner(1)]).toEqual([OWNER.PROVIDED, OWNER.PROGRAM]);
+    expect(x.counter(COUNTER.LENT)).toBe(0);
+    expect(x.opState(id)).toBe(-ERRNO.ENOENT);
+    expect(x.bufFree(1)).toBe(0);
+    expect(host.takeProvided()).toEqual([0, 1]);
+    expect(x.checkInvariants()).toBe(0);
+  });
+
   test('no recv set: submitRecvSelect is ENOBUFS', () => {
     const { x } = setup({ buffers: 2 });
     expect(x.submitRecvSelect(3, 64)).toBe(-ERRNO.ENOBUFS);

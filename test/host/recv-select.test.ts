@@ -100,4 +100,54 @@ describe.each(modes)('buffer-select RECV (%s)', (_name, pbufRing, feature) => {
     const eof = byId(collect(driver, core, 1), id);
     expect(eof.res).toBe(0);
   });
+
+  test('multishot: one CQE with MORE per buffer filled, armed until the set runs dry; then -ENOBUFS ends it', () => {
+    const { core, driver, client, server } = setup();
+    core.provide(0, 1);
+    const id = core.id(3);
+    core.submit({ id, opcode: L.OP_RECV, flags: L.SQE_F_BUFFER_SELECT | L.SQE_F_MULTISHOT, fd: server, len: 4096 });
+    expect(collect(driver, core, 1, 50)).toEqual([]);
+    const used: number[] = [];
+    for (const text of ['first', 'second']) {
+      const arrived = send(core, driver, client, text);
+      const [cqe] = arrived.length > 0 ? arrived : collect(driver, core, 1);
+      expect(cqe.id).toBe(id);
+      expect(cqe.res).toBe(text.length);
+      expect(cqe.flags & (L.CQE_F_MORE | L.CQE_F_BUFFER)).toBe(L.CQE_F_MORE | L.CQE_F_BUFFER);
+      const index = cqe.flags >>> L.CQE_BUFFER_SHIFT;
+      expect(Buffer.from(core.readBuffer(index, text.length)).toString()).toBe(text);
+      used.push(index);
+    }
+    expect(used.sort()).toEqual([0, 1]);
+    const arrived = send(core, driver, client, 'third');
+    const [last] = arrived.length > 0 ? arrived : collect(driver, core, 1);
+    expect(last).toEqual({ id, res: -105, flags: 0 }); // ENOBUFS, no MORE: over
+    // The bytes are still in the socket for the next receive.
+    core.provide(1);
+    const again = recvSelect(core, 4, server);
+    expect(byId(collect(driver, core, 1), again)).toEqual({ id: again, res: 5, flags: L.CQE_F_BUFFER | (1 << L.CQE_BUFFER_SHIFT) });
+  });
+
+  test('multishot: a cancel ends it with -ECANCELED; end of stream with 0', () => {
+    const { core, driver, client, server } = setup();
+    core.provide(0, 1, 2);
+    const multishot = { opcode: L.OP_RECV, flags: L.SQE_F_BUFFER_SELECT | L.SQE_F_MULTISHOT, fd: server, len: 4096 };
+    core.submit({ id: core.id(3), ...multishot });
+    expect(collect(driver, core, 1, 50)).toEqual([]);
+    core.submit({ id: L.INTERNAL_ID, opcode: L.OP_CANCEL, arg: BigInt(core.id(3)) });
+    const cqes = collect(driver, core, 2);
+    expect(byId(cqes, core.id(3))).toEqual({ id: core.id(3), res: -125, flags: 0 }); // ECANCELED
+    core.submit({ id: core.id(4), ...multishot });
+    const rest = send(core, driver, client, 'bye');
+    expect(driver.closeFd(client)).toBe(0);
+    while (!rest.some((c) => (c.flags & L.CQE_F_MORE) === 0)) {
+      const got = collect(driver, core, 1);
+      expect(got.length).toBeGreaterThan(0);
+      rest.push(...got);
+    }
+    const more = rest.filter((c) => c.flags & L.CQE_F_MORE);
+    expect(more.map((c) => c.res)).toEqual([3]);
+    expect(rest[rest.length - 1]).toEqual({ id: core.id(4), res: 0, flags: expect.any(Number) });
+    expect(rest[rest.length - 1].flags & L.CQE_F_MORE).toBe(0);
+  });
 });
