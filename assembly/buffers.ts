@@ -9,9 +9,27 @@
 // name it and the program may not free it: ownership is the whole safety story
 // of rent-style I/O. The free list is LIFO: the most recently used buffer is
 // the one most likely still in cache.
-import { arena, bufferSize, bufferCount, bufferTable } from "./regions";
+//
+// The recv set (layout v2): buffers [0, provideCount) are never FREE. They
+// start PROVIDED, in the kernel's pick set, and take the other way round:
+//
+//   PROVIDED ──a buffer-select RECV's CQE names it──► KERNEL ──final delivery──► PROGRAM
+//     ▲  ▲                                               │                        │
+//     │  └──abandoned op, or a CQE with no data (EOF)────┘                        │
+//     └────────────────────────────bufFree────────────────────────────────────────┘
+//
+// A multishot buffer-select RECV's MORE CQEs take the same way, each buffer
+// named by its ready-queue entry rather than by the op until delivered.
+//
+// A PROGRAM recv-set buffer may be lent to SEND/RECV/… like any other. Each
+// time one becomes PROVIDED its index is pushed on the provide ring, which the
+// host drains into the kernel's buffer ring on its next flush. A buffer leaves
+// PROVIDED only through a CQE naming it, which a correct host writes only after
+// taking its entry, so the ring holds at most one entry per recv-set buffer.
+import { arena, bufferSize, bufferCount, bufferTable, provideCount } from "./regions";
 import { EBUSY, EINVAL, ENOBUFS } from "./errno";
 import { NIL } from "./ops";
+import { providePush } from "./queues";
 
 export const BUFFER_RECORD_SIZE: u32 = 12;
 const B_OWNER: u32 = 0; // u32, OWNER_*
@@ -21,10 +39,12 @@ const B_SCRATCH: u32 = 8; // u32, checkInvariants' tally of ops naming the buffe
 export const OWNER_FREE: u32 = 0;
 export const OWNER_PROGRAM: u32 = 1;
 export const OWNER_KERNEL: u32 = 2;
+export const OWNER_PROVIDED: u32 = 3;
 
 let freeHead: u32 = NIL;
 let lentCount: u32 = 0;
 let heldCount: u32 = 0;
+let providedCount: u32 = 0;
 
 @inline function record(index: u32, offset: u32): usize {
   return bufferTable + <usize>index * BUFFER_RECORD_SIZE + offset;
@@ -41,12 +61,30 @@ function pushFree(index: u32): void {
 export function bufferScratch(index: u32): u32 { return load<u32>(record(index, B_SCRATCH)); }
 export function setBufferScratch(index: u32, value: u32): void { store<u32>(record(index, B_SCRATCH), value); }
 
+/// Into the kernel's pick set: the host learns it from the provide ring.
+function provide(index: u32): void {
+  setOwner(index, OWNER_PROVIDED);
+  providedCount++;
+  providePush(index);
+}
+
+/// Where a buffer nobody uses goes: back to the pick set, or to the pool.
+function giveBack(index: u32): void {
+  if (index < provideCount) provide(index);
+  else pushFree(index);
+}
+
+export function isRecvSetBuffer(index: u32): bool { return index < provideCount; }
+
 export function buffersReset(): void {
   freeHead = NIL;
-  // Pushed in reverse so that bufAlloc hands out 0, 1, 2, ... on a fresh pool.
-  for (let index = bufferCount; index > 0; index--) pushFree(index - 1);
   lentCount = 0;
   heldCount = 0;
+  providedCount = 0;
+  // Pushed in reverse so that bufAlloc hands out the first pool buffer, then
+  // the next, ... on a fresh pool. The recv set is provided in order.
+  for (let index = bufferCount; index > provideCount; index--) pushFree(index - 1);
+  for (let index: u32 = 0; index < provideCount; index++) provide(index);
 }
 
 export function bufferAlloc(): i32 {
@@ -64,7 +102,7 @@ export function bufferFree(index: i32): i32 {
   const owner = ownerOf(index);
   if (owner == OWNER_KERNEL) return -EBUSY;
   if (owner != OWNER_PROGRAM) return -EINVAL;
-  pushFree(index);
+  giveBack(index);
   heldCount--;
   return 0;
 }
@@ -106,15 +144,27 @@ export function bufferHandBack(index: u32): void {
   heldCount++;
 }
 
-/// KERNEL -> FREE, on an abandoned op's final completion: nobody will read it.
+/// KERNEL -> FREE (or PROVIDED for the recv set), on an abandoned op's final
+/// completion, or a buffer-select RECV's that carried no data: nobody will read it.
 export function bufferReclaim(index: u32): void {
   assert(ownerOf(index) == OWNER_KERNEL);
-  pushFree(index);
+  giveBack(index);
   lentCount--;
+}
+
+/// PROVIDED -> KERNEL: the host says the kernel picked `index` for an op. False,
+/// changing nothing, when `index` is not a provided recv-set buffer (a host bug).
+export function bufferPick(index: u32): bool {
+  if (index >= provideCount || ownerOf(index) != OWNER_PROVIDED) return false;
+  setOwner(index, OWNER_KERNEL);
+  providedCount--;
+  lentCount++;
+  return true;
 }
 
 export function buffersLent(): u32 { return lentCount; }
 export function buffersHeld(): u32 { return heldCount; }
+export function buffersProvided(): u32 { return providedCount; }
 
 /// The free list's length, or NIL if it is broken (a non-free buffer on it, a cycle).
 export function bufferFreeListLength(): u32 {

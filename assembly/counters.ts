@@ -1,7 +1,7 @@
 // The counters behind counter(k). Totals are u64 and reported as f64 (exact
 // up to 2^53), so a long-running process never sees them wrap.
 import { opsInUseCount } from "./ops";
-import { buffersHeld, buffersLent } from "./buffers";
+import { buffersHeld, buffersLent, buffersProvided } from "./buffers";
 import { timersArmed } from "./timers";
 
 let submittedTotal: u64 = 0;
@@ -34,6 +34,7 @@ export function counter(k: i32): f64 {
     case 4: return <f64>buffersHeld();
     case 5: return <f64>timersArmed();
     case 6: return <f64>staleTotal;
+    case 7: return <f64>buffersProvided();
     default: return -1;
   }
 }

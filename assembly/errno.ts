@@ -3,6 +3,7 @@
 export const ENOENT: i32 = 2; // stale or unknown op id
 export const EBADF: i32 = 9; // negative fd
 export const ENOMEM: i32 = 12; // init: memory cannot grow to hold the regions
+export const EFAULT: i32 = 14; // a CQE names a buffer outside the pick set (host bug)
 export const EBUSY: i32 = 16; // buffer lent to the kernel
 export const EINVAL: i32 = 22; // argument out of range, or the core is not initialized
 export const ENOSPC: i32 = 28; // op table full

@@ -5,7 +5,7 @@
 export { init, layoutTableLength, layoutTable } from "./init";
 export { bufferAlloc as bufAlloc, bufferFree as bufFree, bufferOwner as bufOwner } from "./buffers";
 export {
-  submitNop, submitAccept, submitConnect, submitRecv, submitSend, submitRead, submitWrite,
+  submitNop, submitAccept, submitConnect, submitRecv, submitRecvSelect, submitSend, submitRead, submitWrite,
   submitClose, submitShutdown, submitTimeout, timerStart, cancel, abandon,
 } from "./submit";
 export { reap, nextTimeout } from "./loop";

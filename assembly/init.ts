@@ -1,5 +1,5 @@
 // init: validate the sizes, lay the regions out once, reset every table.
-import { MAX_OP_CAPACITY, LAYOUT_TABLE } from "./layout";
+import { MAX_OP_CAPACITY, MAX_PROVIDE_COUNT, LAYOUT_TABLE } from "./layout";
 import { EALREADY, EINVAL } from "./errno";
 import { initialized, layOutRegions } from "./regions";
 import { opsReset } from "./ops";
@@ -14,18 +14,22 @@ const MAX_BUFFER_COUNT: i32 = 1 << 20;
 const MAX_BUFFER_SIZE: i32 = 1 << 24;
 const MAX_CQ_ENTRIES: i32 = 1 << 16;
 
-export function init(opCapacity: i32, bufferCount: i32, bufferSize: i32, cqEntries: i32): i32 {
+/// `provided` (0 when JS omits it) pool buffers, indices [0, provided), form the
+/// recv set: the kernel picks one of them when data arrives for a RECV with
+/// SQE_F_BUFFER_SELECT. They are never handed out by bufAlloc.
+export function init(opCapacity: i32, bufferCount: i32, bufferSize: i32, cqEntries: i32, provided: i32): i32 {
   if (initialized) return -EALREADY;
   if (opCapacity < 1 || opCapacity > <i32>MAX_OP_CAPACITY) return -EINVAL;
   if (bufferCount < 0 || bufferCount > MAX_BUFFER_COUNT) return -EINVAL;
   if (bufferSize < BUFFER_ALIGNMENT || bufferSize > MAX_BUFFER_SIZE) return -EINVAL;
   if (bufferSize % BUFFER_ALIGNMENT != 0) return -EINVAL;
   if (cqEntries < 1 || cqEntries > MAX_CQ_ENTRIES) return -EINVAL;
-  const header = layOutRegions(<u32>opCapacity, <u32>bufferCount, <u32>bufferSize, <u32>cqEntries);
+  if (provided < 0 || provided > bufferCount || provided > <i32>MAX_PROVIDE_COUNT) return -EINVAL;
+  const header = layOutRegions(<u32>opCapacity, <u32>bufferCount, <u32>bufferSize, <u32>cqEntries, <u32>provided);
   if (header < 0) return header;
   opsReset();
+  queuesReset(); // before buffersReset, which provides the recv set
   buffersReset();
-  queuesReset();
   timersReset();
   loopReset();
   countersReset();

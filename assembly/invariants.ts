@@ -1,23 +1,25 @@
 // checkInvariants: an O(capacity) walk over every table, for tests. Each
 // invariant has its own number so a failing property test names what broke.
 import {
-  CQE_F_MORE, H_DQ_COUNT, H_READY, OP_CANCEL, OP_COUNT, OP_TIMER, SLOT_BITS, SLOT_MASK,
+  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, H_PROVIDE_TAIL, H_READY, OP_CANCEL, OP_COUNT,
+  OP_RECV, OP_TIMER, SLOT_BITS, SLOT_MASK,
 } from "./layout";
 import {
-  bufferCount, cqMask, initialized, loadHeader, opCapacity, readyMask, sqMask,
+  bufferCount, cqMask, initialized, loadHeader, opCapacity, provideCount, provideMask, readyMask, sqMask,
 } from "./regions";
 import {
-  FLAG_ABANDONED, FLAG_MULTISHOT, GENERATION_LIMIT, NIL, NO_BUFFER, STATE_ARMED, STATE_COMPLETED,
+  FLAG_ABANDONED, FLAG_BUFFER_SELECT, FLAG_MULTISHOT, GENERATION_LIMIT, NIL, NO_BUFFER, STATE_ARMED, STATE_COMPLETED,
   STATE_DELIVERED, STATE_FREE, STATE_QUEUED, STATE_SUBMITTED, freeListLength, idOf, opsInUseCount,
   setSlotScratch, slotBuffer, slotGeneration, slotHas, slotOpcode, slotScratch, slotSqIndex,
   slotState, slotWaiting,
 } from "./ops";
 import {
-  OWNER_KERNEL, OWNER_PROGRAM, bufferFreeListLength, bufferScratch, buffersHeld, buffersLent,
-  ownerOf, setBufferScratch,
+  OWNER_FREE, OWNER_KERNEL, OWNER_PROGRAM, OWNER_PROVIDED, bufferFreeListLength, bufferScratch,
+  buffersHeld, buffersLent, buffersProvided, ownerOf, setBufferScratch,
 } from "./buffers";
 import {
-  batchSlot, cqUnread, readyFlagsAt, readyIdAt, readyLength, sqHead, sqIdAt, sqPending, sqTaken,
+  batchSlot, cqUnread, provideAt, providePending, provideTailCount, readyFlagsAt, readyIdAt, readyLength, sqHead, sqIdAt,
+  sqPending, sqTaken,
 } from "./queues";
 import { timersArmed, timersCheck } from "./timers";
 import { batchLength, readyLiveCount } from "./loop";
@@ -49,6 +51,10 @@ const INVARIANT_READY_ROOM: i32 = 18;
 const INVARIANT_RINGS: i32 = 19;
 const INVARIANT_HEADER: i32 = 20;
 const INVARIANT_ARMED_COUNT: i32 = 21;
+const INVARIANT_BUFFER_SELECT: i32 = 22; // a buffer-select op is a RECV holding no buffer until its CQE
+const INVARIANT_RECV_SET: i32 = 23; // recv-set buffers are never free, others never provided
+const INVARIANT_PROVIDE_RING: i32 = 24; // each pending entry names a distinct provided buffer
+const INVARIANT_DELIVERED_BUFFER: i32 = 25; // a delivery's buffer bits match its op's buffer
 const INVARIANT_WHEEL_BASE: i32 = 30; // + timersCheck()'s number (31..35)
 
 export function checkInvariants(): i32 {
@@ -58,6 +64,9 @@ export function checkInvariants(): i32 {
   if (free + opsInUseCount() != opCapacity) return INVARIANT_OPS_IN_USE;
   if (sqPending() > sqMask + 1 || cqUnread() > cqMask + 1) return INVARIANT_RINGS;
   if (readyLength() + timersArmed() > readyMask + 1) return INVARIANT_READY_ROOM;
+  if (providePending() > provideMask + 1 || loadHeader(H_PROVIDE_TAIL) != provideTailCount()) {
+    return INVARIANT_RINGS;
+  }
 
   for (let slot: u32 = 0; slot < opCapacity; slot++) setSlotScratch(slot, 0);
   for (let index: u32 = 0; index < bufferCount; index++) setBufferScratch(index, 0);
@@ -90,6 +99,13 @@ export function checkInvariants(): i32 {
       delivered++;
       if (slotHas(slot, FLAG_ABANDONED)) return INVARIANT_ABANDONED_DELIVERED;
     }
+    if (slotHas(slot, FLAG_BUFFER_SELECT)) {
+      if (opcode != OP_RECV) return INVARIANT_BUFFER_SELECT;
+      // The op's buffer is picked by its final CQE: none while queued or
+      // submitted (a multishot's MORE CQEs name theirs in the ready queue).
+      if ((state == STATE_QUEUED || state == STATE_SUBMITTED) && buffer != NO_BUFFER) return INVARIANT_BUFFER_SELECT;
+      if (buffer != NO_BUFFER && <u32>buffer >= provideCount) return INVARIANT_BUFFER_SELECT;
+    }
     // A delivered op's buffer is the program's again (it may even be free by
     // now); every other op's buffer is the kernel's, through this op alone.
     if (buffer != NO_BUFFER && state != STATE_DELIVERED) {
@@ -99,19 +115,42 @@ export function checkInvariants(): i32 {
   }
   if (flying != inFlight()) return INVARIANT_IN_FLIGHT;
   if (armed != timersArmed()) return INVARIANT_ARMED_COUNT;
+  // A multishot buffer-select RECV's MORE entry names a buffer it holds.
+  for (let position: u32 = 0; position < readyLength(); position++) {
+    const flags = readyFlagsAt(position);
+    if ((flags & (CQE_F_MORE | CQE_F_BUFFER)) != (CQE_F_MORE | CQE_F_BUFFER)) continue;
+    const index = flags >>> CQE_BUFFER_SHIFT;
+    if (index >= provideCount) return INVARIANT_DELIVERED_BUFFER;
+    setBufferScratch(index, bufferScratch(index) + 1);
+  }
 
-  // Buffers: KERNEL exactly when one live op names it; counts match.
+  // Buffers: KERNEL exactly when one live op or one MORE entry names it; counts match; the
+  // recv set is never free and nothing else is ever provided.
   let lent: u32 = 0;
   let held: u32 = 0;
+  let provided: u32 = 0;
   for (let index: u32 = 0; index < bufferCount; index++) {
     const owner = ownerOf(index);
     if ((owner == OWNER_KERNEL ? 1 : 0) != bufferScratch(index)) return INVARIANT_KERNEL_BUFFER_OWNER;
+    if (owner > OWNER_PROVIDED) return INVARIANT_BUFFER_COUNTS;
+    if (index < provideCount ? owner == OWNER_FREE : owner == OWNER_PROVIDED) return INVARIANT_RECV_SET;
     if (owner == OWNER_KERNEL) lent++;
     if (owner == OWNER_PROGRAM) held++;
+    if (owner == OWNER_PROVIDED) provided++;
   }
   const freeBuffers = bufferFreeListLength();
-  if (lent != buffersLent() || held != buffersHeld() || freeBuffers == NIL || lent + held + freeBuffers != bufferCount) {
+  if (lent != buffersLent() || held != buffersHeld() || provided != buffersProvided() || freeBuffers == NIL ||
+      lent + held + provided + freeBuffers != bufferCount) {
     return INVARIANT_BUFFER_COUNTS;
+  }
+  // The provide ring: entries the host has not taken name provided buffers, once each.
+  for (let index: u32 = 0; index < bufferCount; index++) setBufferScratch(index, 0);
+  for (let position: u32 = 0; position < providePending(); position++) {
+    const index = provideAt(position);
+    if (index >= provideCount || ownerOf(index) != OWNER_PROVIDED || bufferScratch(index) != 0) {
+      return INVARIANT_PROVIDE_RING;
+    }
+    setBufferScratch(index, 1);
   }
 
   // The batch names every DELIVERED op, each once, and nothing else.
@@ -134,7 +173,19 @@ export function checkInvariants(): i32 {
     const slot = id & SLOT_MASK;
     if (slot >= opCapacity || slotGeneration(slot) != id >>> SLOT_BITS) return INVARIANT_READY_GENERATION;
     const state = slotState(slot);
-    if ((readyFlagsAt(position) & CQE_F_MORE) != 0) {
+    const flags = readyFlagsAt(position);
+    if ((flags & CQE_F_BUFFER) != 0) {
+      // A buffer-select op's final entry names the buffer the op holds; a
+      // MORE entry, only a multishot one's, names its own (counted above).
+      if ((flags & CQE_F_MORE) != 0) {
+        if (!slotHas(slot, FLAG_BUFFER_SELECT) || !slotHas(slot, FLAG_MULTISHOT)) return INVARIANT_DELIVERED_BUFFER;
+      } else if (slotBuffer(slot) != <i32>(flags >>> CQE_BUFFER_SHIFT)) {
+        return INVARIANT_DELIVERED_BUFFER;
+      }
+    } else if ((flags & CQE_F_MORE) == 0 && slotBuffer(slot) != NO_BUFFER && slotHas(slot, FLAG_BUFFER_SELECT)) {
+      return INVARIANT_DELIVERED_BUFFER;
+    }
+    if ((flags & CQE_F_MORE) != 0) {
       if ((state != STATE_SUBMITTED && state != STATE_QUEUED) || !slotHas(slot, FLAG_MULTISHOT)) {
         // A MORE entry may also precede its op's own final entry.
         if (state != STATE_COMPLETED) return INVARIANT_READY_STATE;

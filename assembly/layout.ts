@@ -6,7 +6,7 @@
 // Bump LAYOUT_VERSION on any change a host could observe.
 
 export const LAYOUT_MAGIC: u32 = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION: u32 = 1;
+export const LAYOUT_VERSION: u32 = 2;
 
 // Sizes, in bytes.
 export const HEADER_SIZE: u32 = 128;
@@ -46,6 +46,16 @@ export const H_ADDR_STAGING: u32 = 72; // one record written by JS / host helper
 export const H_MEMORY_END: u32 = 76; // first byte past the last region
 export const H_DQ_CAPACITY: u32 = 80;
 export const H_READY: u32 = 84; // deliveries waiting beyond the current batch
+// The provide ring (v2): pool buffers the core puts in the kernel's pick set,
+// one u32 buffer index per entry, core -> host. Buffers [0, provide_count)
+// are the recv set: they are never free, only provided, program or kernel.
+export const H_PROVIDE_ENTRIES: u32 = 88; // address of the u32 array
+export const H_PROVIDE_MASK: u32 = 92; // entries - 1 (entries >= provide_count)
+export const H_PROVIDE_HEAD: u32 = 96; // written by the host only
+export const H_PROVIDE_TAIL: u32 = 100; // written by the core only
+export const H_PROVIDE_COUNT: u32 = 104; // buffers in the recv set: indices [0, count)
+export const PROVIDE_ENTRY_SIZE: u32 = 4;
+export const MAX_PROVIDE_COUNT: u32 = 32768; // the kernel's limit for a buffer ring
 
 // Submission entry (core -> host).
 export const SQE_ID: u32 = 0; // u32
@@ -92,7 +102,10 @@ export const OP_COUNT: u8 = 12;
 
 // Flags.
 export const SQE_F_MULTISHOT: u8 = 1;
+export const SQE_F_BUFFER_SELECT: u8 = 2; // RECV: the host picks a recv-set buffer when data arrives
 export const CQE_F_MORE: u32 = 1;
+export const CQE_F_BUFFER: u32 = 2; // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
+export const CQE_BUFFER_SHIFT: u32 = 16;
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR: u32 = 1;
@@ -111,12 +124,14 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   H_CQ_ENTRIES, H_CQ_MASK, H_CQ_HEAD, H_CQ_TAIL,
   H_DQ_ENTRIES, H_DQ_COUNT, H_ARENA, H_BUFFER_SIZE, H_BUFFER_COUNT,
   H_ADDR_RECORDS, H_ADDR_STAGING, H_MEMORY_END, H_DQ_CAPACITY, H_READY,
+  H_PROVIDE_ENTRIES, H_PROVIDE_MASK, H_PROVIDE_HEAD, H_PROVIDE_TAIL, H_PROVIDE_COUNT,
+  PROVIDE_ENTRY_SIZE, MAX_PROVIDE_COUNT,
   SQE_ID, SQE_OPCODE, SQE_FLAGS, SQE_FD, SQE_ADDR, SQE_LEN, SQE_AUX, SQE_ARG,
   CQE_ID, CQE_RES, CQE_FLAGS,
   DQE_ID, DQE_RES, DQE_FLAGS, DQE_OPCODE,
   ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_BYTES,
   OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
   OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COUNT,
-  SQE_F_MULTISHOT, CQE_F_MORE,
+  SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
 ];

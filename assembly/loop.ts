@@ -7,16 +7,18 @@
 // order. Nothing is ever reordered, so an op's MORE deliveries always precede
 // its final one.
 import {
-  CQE_F_MORE, H_DQ_COUNT, H_READY, INTERNAL_ID, OP_TIMEOUT, SLOT_BITS, SLOT_MASK,
+  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, H_READY, INTERNAL_ID, OP_TIMEOUT, SLOT_BITS,
+  SLOT_MASK,
 } from "./layout";
-import { ECANCELED, EINVAL, ETIME } from "./errno";
+import { ECANCELED, EFAULT, EINVAL, ETIME } from "./errno";
 import { dqCapacity, initialized, storeHeader } from "./regions";
 import {
-  FLAG_ABANDONED, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NIL, NO_BUFFER, STATE_COMPLETED,
-  STATE_DELIVERED, STATE_SUBMITTED, currentState, idOf, opRelease, resolveId, setSlotState,
-  setSlotWaiting, slotBuffer, slotGeneration, slotHas, slotOpcode, slotState, slotWaiting,
+  FLAG_ABANDONED, FLAG_BUFFER_SELECT, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NIL, NO_BUFFER,
+  STATE_COMPLETED, STATE_DELIVERED, STATE_SUBMITTED, currentState, idOf, opRelease, resolveId,
+  setSlotBuffer, setSlotState, setSlotWaiting, slotBuffer, slotGeneration, slotHas, slotOpcode,
+  slotState, slotWaiting,
 } from "./ops";
-import { bufferHandBack, bufferReclaim } from "./buffers";
+import { bufferHandBack, bufferPick, bufferReclaim } from "./buffers";
 import {
   batchSlot, cqAvailable, cqConsume, cqFlags, cqId, cqRes, dqWrite, readyCapacity, readyDrop,
   readyFlagsAt, readyIdAt, readyLength, readyPush, readyResAt, setBatchSlot,
@@ -115,13 +117,58 @@ function complete(id: u32, res: i32, flags: u32): void {
     return;
   }
   if ((flags & CQE_F_MORE) != 0 && slotHas(slot, FLAG_MULTISHOT)) {
-    if (slotHas(slot, FLAG_ABANDONED)) return; // nobody will read it
-    enqueue(slot, res, CQE_F_MORE);
+    if (!slotHas(slot, FLAG_BUFFER_SELECT)) {
+      if (!slotHas(slot, FLAG_ABANDONED)) enqueue(slot, res, CQE_F_MORE); // else nobody will read it
+      return;
+    }
+    // A multishot buffer-select RECV: each MORE CQE carries its own buffer,
+    // which stays the kernel's (named by this ready entry, not by the op)
+    // until the entry is delivered, then it is the program's.
+    const result = pickMore(res, flags); // > 0: the buffer was picked
+    if (result < 0) {
+      if (!slotHas(slot, FLAG_ABANDONED)) enqueue(slot, result, CQE_F_MORE);
+    } else if (slotHas(slot, FLAG_ABANDONED)) {
+      bufferReclaim(flags >>> CQE_BUFFER_SHIFT); // nobody will read it
+    } else {
+      enqueue(slot, result, CQE_F_MORE | CQE_F_BUFFER | ((flags >>> CQE_BUFFER_SHIFT) << CQE_BUFFER_SHIFT));
+    }
+    return;
+  }
+  if (slotHas(slot, FLAG_BUFFER_SELECT)) {
+    const result = pickBuffer(slot, res, flags);
+    const buffer = slotBuffer(slot);
+    finish(slot, result, buffer == NO_BUFFER ? 0 : CQE_F_BUFFER | (<u32>buffer << CQE_BUFFER_SHIFT));
     return;
   }
   const opcode = slotOpcode(slot);
   const result = opcode == OP_TIMEOUT && res == -ETIME ? 0 : res;
-  finish(slot, result, flags & ~CQE_F_MORE);
+  finish(slot, result, 0);
+}
+
+/// A buffer-select RECV's final CQE: the buffer it names (CQE_F_BUFFER) moves
+/// from the pick set to the op, and on to the program with the delivery. A CQE
+/// with no data (end of stream, an error) gives a named buffer straight back.
+/// Returns the result to deliver: -EFAULT when the host names a buffer that is
+/// not in the pick set, or reports data without a buffer; the state is left
+/// as it was.
+function pickBuffer(slot: u32, res: i32, flags: u32): i32 {
+  if ((flags & CQE_F_BUFFER) == 0) return res > 0 ? -EFAULT : res;
+  const index = flags >>> CQE_BUFFER_SHIFT;
+  if (!bufferPick(index)) return -EFAULT;
+  if (res <= 0) {
+    bufferReclaim(index);
+    return res;
+  }
+  setSlotBuffer(slot, <i32>index);
+  return res;
+}
+
+/// A MORE CQE of a multishot buffer-select RECV: like pickBuffer, but the
+/// buffer is named by the CQE's ready entry rather than held by the op. A MORE
+/// CQE with no data or no buffer is a host bug: -EFAULT, nothing changes.
+function pickMore(res: i32, flags: u32): i32 {
+  if ((flags & CQE_F_BUFFER) == 0 || res <= 0) return -EFAULT;
+  return bufferPick(flags >>> CQE_BUFFER_SHIFT) ? res : -EFAULT;
 }
 
 /// The op's final result is known. An abandoned op with nothing left in the
@@ -171,12 +218,16 @@ function deliver(budget: u32): u32 {
     assert(slotGeneration(slot) == id >>> SLOT_BITS); // an op outlives its queued entries
     setSlotWaiting(slot, slotWaiting(slot) - 1);
     const final = (flags & CQE_F_MORE) == 0;
+    // A MORE entry naming a buffer (multishot buffer-select RECV) holds it.
+    const moreBuffer = !final && (flags & CQE_F_BUFFER) != 0;
     if (slotHas(slot, FLAG_ABANDONED)) {
+      if (moreBuffer) bufferReclaim(flags >>> CQE_BUFFER_SHIFT);
       if (final) settleAbandoned(slot);
       continue;
     }
     setReadyLive(readyLive - 1);
     dqWrite(count, id, res, flags, slotOpcode(slot));
+    if (moreBuffer) bufferHandBack(flags >>> CQE_BUFFER_SHIFT);
     if (final) {
       assert(slotState(slot) == STATE_COMPLETED);
       const buffer = slotBuffer(slot);

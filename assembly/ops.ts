@@ -40,6 +40,7 @@ export const FLAG_ABANDONED: u8 = 1; // never deliver; free on the final complet
 export const FLAG_CANCEL_REQUESTED: u8 = 2; // cancel() accepted once
 export const FLAG_CANCELED_IN_QUEUE: u8 = 4; // own SQE rewritten to NOP: deliver -ECANCELED
 export const FLAG_MULTISHOT: u8 = 8; // ACCEPT armed for many CQEs
+export const FLAG_BUFFER_SELECT: u8 = 16; // RECV whose buffer the host picks from the recv set
 
 let freeHead: u32 = NIL;
 let freeTail: u32 = NIL;

@@ -1,6 +1,7 @@
-// The four rings: SQ (core -> host), CQ (host -> core), the core-private ready
-// queue (results waiting to be delivered, in delivery order) and the DQ
-// (one reap's deliveries, core -> JS) with its private twin, the batch.
+// The five rings: SQ (core -> host), CQ (host -> core), the core-private ready
+// queue (results waiting to be delivered, in delivery order), the DQ
+// (one reap's deliveries, core -> JS) with its private twin, the batch, and
+// the provide ring (recv-set buffers put back in the kernel's pick set, core -> host).
 //
 // Why the SQ can never overflow with entries = 2 x op_capacity: an op writes
 // its own SQE once, and a cancel SQE only after the host has taken the op's
@@ -11,11 +12,12 @@
 import {
   SQE_SIZE, SQE_ID, SQE_OPCODE, SQE_FLAGS, SQE_FD, SQE_ADDR, SQE_LEN, SQE_AUX, SQE_ARG,
   CQE_SIZE, CQE_ID, CQE_RES, CQE_FLAGS, DQE_SIZE, DQE_ID, DQE_RES, DQE_FLAGS, DQE_OPCODE,
-  H_SQ_HEAD, H_SQ_TAIL, H_CQ_HEAD, H_CQ_TAIL, OP_NOP,
+  H_SQ_HEAD, H_SQ_TAIL, H_CQ_HEAD, H_CQ_TAIL, OP_NOP, H_PROVIDE_HEAD, H_PROVIDE_TAIL,
+  PROVIDE_ENTRY_SIZE,
 } from "./layout";
 import {
   sqBase, sqMask, cqBase, cqMask, dqBase, dqCapacity, readyBase, readyMask, batchBase,
-  loadHeader, storeHeader,
+  provideBase, provideMask, loadHeader, storeHeader,
 } from "./regions";
 
 export const NO_FD: i32 = -1; // the fd field of ops that take none
@@ -29,12 +31,34 @@ let sqTail: u32 = 0;
 let cqHead: u32 = 0;
 let readyHead: u32 = 0;
 let readyTail: u32 = 0;
+let provideTail: u32 = 0;
 
 export function queuesReset(): void {
   sqTail = 0;
   cqHead = 0;
   readyHead = 0;
   readyTail = 0;
+  provideTail = 0;
+}
+
+// ---- provide ring ----
+
+export function provideHead(): u32 { return loadHeader(H_PROVIDE_HEAD); }
+/// Entries written and not yet taken by the host (tail - head as the core sees it).
+export function providePending(): u32 { return provideTail - provideHead(); }
+export function provideTailCount(): u32 { return provideTail; }
+export function provideAt(position: u32): u32 {
+  return load<u32>(provideBase + <usize>((provideHead() + position) & provideMask) * PROVIDE_ENTRY_SIZE);
+}
+
+/// Publishes one recv-set buffer index for the host to put in the kernel's
+/// pick set. Traps if the ring is full: that takes a host that named a buffer
+/// in a CQE before taking its entry (see buffers.ts).
+export function providePush(index: u32): void {
+  assert(provideTail - provideHead() <= provideMask);
+  store<u32>(provideBase + <usize>(provideTail & provideMask) * PROVIDE_ENTRY_SIZE, index);
+  provideTail++;
+  storeHeader(H_PROVIDE_TAIL, provideTail);
 }
 
 // ---- SQ ----

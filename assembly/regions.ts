@@ -3,13 +3,14 @@
 // pointer or view taken after init stays valid for the life of the instance.
 //
 // Order: the regions the host and JS see (header, SQ, CQ, DQ, address records,
-// staging record, arena), then the core-private tables (op records, buffer
+// staging record, provide ring, arena), then the core-private tables (op records, buffer
 // records, ready queue, batch, timer wheel). memory_end covers both.
 import {
   LAYOUT_MAGIC, LAYOUT_VERSION, HEADER_SIZE, SQE_SIZE, CQE_SIZE, DQE_SIZE, ADDR_RECORD_SIZE,
   H_MAGIC, H_VERSION, H_HEADER_SIZE, H_OP_CAPACITY, H_SQ_ENTRIES, H_SQ_MASK, H_CQ_ENTRIES,
   H_CQ_MASK, H_DQ_ENTRIES, H_ARENA, H_BUFFER_SIZE, H_BUFFER_COUNT, H_ADDR_RECORDS,
-  H_ADDR_STAGING, H_MEMORY_END, H_DQ_CAPACITY,
+  H_ADDR_STAGING, H_MEMORY_END, H_DQ_CAPACITY, H_PROVIDE_ENTRIES, H_PROVIDE_MASK, H_PROVIDE_COUNT,
+  PROVIDE_ENTRY_SIZE,
 } from "./layout";
 import { OP_RECORD_SIZE } from "./ops";
 import { BUFFER_RECORD_SIZE } from "./buffers";
@@ -38,6 +39,9 @@ export let addrStaging: usize = 0;
 export let arena: usize = 0;
 export let bufferSize: u32 = 0;
 export let bufferCount: u32 = 0;
+export let provideBase: usize = 0;
+export let provideMask: u32 = 0;
+export let provideCount: u32 = 0; // buffers [0, provideCount) are the recv set
 
 // Core-private regions.
 export let opTable: usize = 0;
@@ -60,7 +64,7 @@ function alignUp(value: u64, alignment: u64): u64 {
 /// writes the header. Returns the header address, or -ENOMEM. Writes nothing
 /// to memory unless it succeeds, so a failed init can be retried.
 export function layOutRegions(
-  capacity: u32, buffers: u32, perBuffer: u32, cqEntries: u32,
+  capacity: u32, buffers: u32, perBuffer: u32, cqEntries: u32, provided: u32,
 ): i32 {
   // One own SQE plus one cancel SQE per slot always fits (see queues.ts).
   const sqEntries = nextPowerOfTwo(capacity * 2);
@@ -70,6 +74,8 @@ export function layOutRegions(
   // The ready queue holds every final completion (at most one per slot) plus
   // as many MORE deliveries as the CQ holds: reap stops draining the CQ first.
   const readyCount = nextPowerOfTwo(capacity + cqCount);
+  // Each recv-set buffer has at most one entry the host has not taken (see buffers.ts).
+  const provideEntries = nextPowerOfTwo(provided);
 
   let cursor = alignUp(<u64>__heap_base, CACHE_LINE);
   const header = cursor; cursor += HEADER_SIZE;
@@ -78,6 +84,7 @@ export function layOutRegions(
   const dq = cursor; cursor += <u64>dqCount * DQE_SIZE;
   const records = cursor; cursor += <u64>capacity * ADDR_RECORD_SIZE;
   const staging = cursor; cursor += ADDR_RECORD_SIZE;
+  const provideRing = cursor; cursor += <u64>provideEntries * PROVIDE_ENTRY_SIZE;
   const pool = alignUp(cursor, CACHE_LINE); cursor = pool + <u64>buffers * perBuffer;
   const ops = alignUp(cursor, CACHE_LINE); cursor = ops + <u64>capacity * OP_RECORD_SIZE;
   const bufferRecords = cursor; cursor += <u64>buffers * BUFFER_RECORD_SIZE;
@@ -110,6 +117,7 @@ export function layOutRegions(
   cqBase = <usize>cq; cqMask = cqCount - 1;
   dqBase = <usize>dq; dqCapacity = dqCount;
   addrRecords = <usize>records; addrStaging = <usize>staging;
+  provideBase = <usize>provideRing; provideMask = provideEntries - 1; provideCount = provided;
   arena = <usize>pool; bufferSize = perBuffer; bufferCount = buffers;
   opTable = <usize>ops; bufferTable = <usize>bufferRecords;
   readyBase = <usize>ready; readyMask = readyCount - 1;
@@ -132,7 +140,10 @@ export function layOutRegions(
   storeHeader(H_ADDR_STAGING, <u32>addrStaging);
   storeHeader(H_MEMORY_END, <u32>memoryEnd);
   storeHeader(H_DQ_CAPACITY, dqCapacity);
-  // sq_head/tail, cq_head/tail, dq_count and ready start at zero (filled above).
+  storeHeader(H_PROVIDE_ENTRIES, <u32>provideBase);
+  storeHeader(H_PROVIDE_MASK, provideMask);
+  storeHeader(H_PROVIDE_COUNT, provideCount);
+  // sq_head/tail, cq_head/tail, provide head/tail, dq_count and ready start at zero (filled above).
   initialized = true;
   return <i32>headerBase;
 }

@@ -3,12 +3,12 @@
 // arguments before it takes a slot, so a refused call changes nothing.
 import {
   ADDR_RECORD_SIZE, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_NOP, OP_READ,
-  OP_RECV, OP_SEND, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SQE_F_MULTISHOT,
+  OP_RECV, OP_SEND, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
 } from "./layout";
-import { EBADF, ECANCELED, EINVAL, ENOENT, ENOSPC } from "./errno";
-import { addrRecords, addrStaging, initialized } from "./regions";
+import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
+import { addrRecords, addrStaging, bufferSize, initialized, provideCount } from "./regions";
 import {
-  FLAG_ABANDONED, FLAG_CANCEL_REQUESTED, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NO_BUFFER,
+  FLAG_ABANDONED, FLAG_BUFFER_SELECT, FLAG_CANCEL_REQUESTED, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NO_BUFFER,
   STATE_ARMED, STATE_COMPLETED, STATE_DELIVERED, STATE_QUEUED, STATE_SUBMITTED, currentState,
   idOf, opAcquire, opRelease, resolveId, setSlotBuffer, setSlotSqIndex, slotHas, slotMark,
   slotOpcode, slotSqIndex,
@@ -102,6 +102,27 @@ export function submitConnect(fd: i32): i32 {
 
 export function submitRecv(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
   return submitWithBuffer(OP_RECV, fd, buffer, offset, len, 0);
+}
+
+/// RECV of at most `len` bytes into a recv-set buffer the host picks when data
+/// arrives: no buffer is lent until then. The final delivery carries
+/// CQE_F_BUFFER and the buffer's index in its flags when bytes arrived; the
+/// buffer is then the program's. -ENOBUFS when the runtime has no recv set.
+/// `multishot` 1 (len must be the buffer size): the op stays armed, and each
+/// buffer filled comes as a MORE delivery naming it (CQE_F_BUFFER), the
+/// program's from that delivery on; the final delivery ends it.
+export function submitRecvSelect(fd: i32, len: i32, multishot: i32): i32 {
+  if (fd < 0) return -EBADF;
+  if (len < 1 || <u32>len > bufferSize) return -EINVAL;
+  // A multishot receives whole buffers (io_uring's takes no length for it).
+  if (multishot != 0 && (multishot != 1 || <u32>len != bufferSize)) return -EINVAL;
+  if (provideCount == 0) return -ENOBUFS;
+  const slot = admit(OP_RECV, STATE_QUEUED);
+  if (slot < 0) return slot;
+  slotMark(<u32>slot, FLAG_BUFFER_SELECT);
+  if (multishot) slotMark(<u32>slot, FLAG_MULTISHOT);
+  const flags = SQE_F_BUFFER_SELECT | (multishot ? SQE_F_MULTISHOT : 0);
+  return enqueue(<u32>slot, flags, fd, NO_BUFFER, 0, <u32>len, 0, 0);
 }
 
 export function submitSend(fd: i32, buffer: i32, offset: i32, len: i32): i32 {

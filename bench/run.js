@@ -42,6 +42,8 @@ const SERVERS = [
   // The echo example defaults to one thread per core: the one-core rows ask for one.
   { name: 'percore', aliases: [], cmd: percore('--threads', '1'), missing: percoreMissing },
   { name: 'percore-epoll', aliases: [], cmd: percore('--threads', '1', '--driver', 'epoll'), missing: percoreMissing },
+  // The echo example with --io recv: buffers picked when data arrives (TcpStream.recv), so idle connections hold none.
+  { name: 'percore-recv', aliases: [], cmd: percore('--threads', '1', '--io', 'recv'), missing: percoreMissing },
   // Two threads cannot share one pinned core fairly, so this one may use both
   // cores (sharing CPU 1 with the load generator): read its CPU per round
   // trip; its rt/s and latency are not comparable with the one-core rows.

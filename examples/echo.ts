@@ -22,12 +22,14 @@ const USAGE = `usage: npm start -- [options]
   --driver NAME           auto | uring | epoll | kqueue (default: PERCORE_DRIVER, else auto)
   --buffer-size BYTES     bytes per connection buffer, a multiple of 64 (default 8192)
   --buffers N             pool buffers per thread: connections each thread serves at once (default 16384)
+  --io read|recv          read: each connection holds a pool buffer for its life; recv: it holds one
+                          only while echoing data (TcpStream.recv), so idle connections hold none (default read)
   --shutdown-timeout MS   how long connections may finish after SIGINT/SIGTERM (default 5000)
   --help                  this text`;
 
 interface Flags {
   host: string; port: number; threads: number; pin: boolean; driver: 'auto' | 'uring' | 'epoll' | 'kqueue' | undefined;
-  bufferSize: number; buffers: number; shutdownTimeout: number;
+  bufferSize: number; buffers: number; shutdownTimeout: number; io: 'read' | 'recv';
 }
 
 function usageError(message: string): never {
@@ -44,7 +46,7 @@ function integer(name: string, text: string | undefined, min: number, max: numbe
 
 export function parseFlags(argv: string[]): Flags {
   const flags: Flags = {
-    host: '127.0.0.1', port: 50002, threads: os.availableParallelism(), pin: false, driver: undefined, bufferSize: 8192, buffers: 16384, shutdownTimeout: 5000,
+    host: '127.0.0.1', port: 50002, threads: os.availableParallelism(), pin: false, driver: undefined, bufferSize: 8192, buffers: 16384, shutdownTimeout: 5000, io: 'read',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -65,6 +67,12 @@ export function parseFlags(argv: string[]): Flags {
         break;
       }
       case 'buffers': flags.buffers = integer('buffers', value(), 1, 1 << 20); break;
+      case 'io': {
+        const v = value();
+        if (v !== 'read' && v !== 'recv') usageError(`--io must be read or recv, got '${v ?? ''}'`);
+        flags.io = v;
+        break;
+      }
       case 'buffer-size':
         flags.bufferSize = integer('buffer-size', value(), 64, 16 << 20);
         if (flags.bufferSize % 64 !== 0) usageError(`--buffer-size must be a multiple of 64, got ${flags.bufferSize}`);
@@ -109,8 +117,31 @@ async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>
   }
 }
 
+/** `--io recv`: a buffer of the recv set is held only from the moment data
+ * arrives until it has been written back, so an idle connection holds none
+ * (one whose data arrives faster than it is echoed holds up to RECV_AHEAD
+ * more, received ahead by the stream's multishot receive). */
+async function serveRecv(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>): Promise<void> {
+  try {
+    for (;;) {
+      const buf = await stream.recv();
+      if (!buf) break;
+      try {
+        await stream.writeAll(buf);
+      } finally {
+        rt.release(buf);
+      }
+    }
+  } catch (err) {
+    if (!QUIET_ERRORS.has((err as PercoreError).code)) process.stderr.write(`echo: connection: ${(err as Error).message}\n`);
+  } finally {
+    connections.delete(stream);
+    await stream.close();
+  }
+}
+
 /** What every thread gets from the process's main (cloned; `portCell` is shared). */
-interface EchoData { host: string; port: number; portCell: Int32Array }
+interface EchoData { host: string; port: number; portCell: Int32Array; io: 'read' | 'recv' }
 
 /** One thread of the server, run by the launcher on every thread. With port 0
  * thread 0 binds first and publishes the port it got in `portCell`, so the
@@ -136,7 +167,7 @@ export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
   for await (const stream of listener) {
     stream.setNoDelay(true); // an echo answers at once: Nagle would hold small replies back
     connections.add(stream);
-    const task = serve(rt, stream, connections);
+    const task = (ctx.data.io === 'recv' ? serveRecv : serve)(rt, stream, connections);
     served.add(task);
     void task.finally(() => served.delete(task));
   }
@@ -169,10 +200,13 @@ async function run(): Promise<void> {
       // One buffer per connection being served; an op slot for its read or
       // write, plus room for accepts and closes (the core's table is capped).
       buffers: flags.buffers,
+      // recv: half the pool is the recv set (as many buffers as connections
+      // receive at once), the rest stays for the read path's needs.
+      recvBuffers: flags.io === 'recv' ? Math.min(32768, Math.floor(flags.buffers / 2)) : 0,
       entries: Math.min(32768, flags.buffers * 2 + 64),
       signals: true,
       shutdownTimeout: flags.shutdownTimeout,
-      data: { host: flags.host, port: flags.port, portCell },
+      data: { host: flags.host, port: flags.port, portCell, io: flags.io },
       onReady: (infos) => {
         const { address, port, driver, driverReason } = infos[0] as { address: string; port: number; driver: string; driverReason: string | null };
         // Once, on fallback: which driver runs instead of io_uring, and why.

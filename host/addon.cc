@@ -92,6 +92,20 @@ using DriverFactory = std::unique_ptr<Driver> (*)(Napi::Env env,
                                                   Napi::Object options);
 
 #if PERCORE_HAVE_URING
+// options[name], when given, into *out; false (a TypeError thrown) when it is
+// not a boolean.
+bool BoolOption(Napi::Env env, Napi::Object options, const char* name, bool* out) {
+  Napi::Value value = options.Get(name);
+  if (value.IsUndefined()) return true;
+  if (!value.IsBoolean()) {
+    Napi::TypeError::New(env, std::string("options.") + name + " must be a boolean")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = value.As<Napi::Boolean>().Value();
+  return true;
+}
+
 std::unique_ptr<Driver> MakeUringDriver(Napi::Env env, const CoreMemory& memory,
                                         Napi::Object options) {
   UringOptions uring;
@@ -105,13 +119,9 @@ std::unique_ptr<Driver> MakeUringDriver(Napi::Env env, const CoreMemory& memory,
     }
     uring.sq_entries = static_cast<uint32_t>(v);
   }
-  Napi::Value msg_ring = options.Get("msgRing");
-  if (!msg_ring.IsUndefined()) {
-    if (!msg_ring.IsBoolean()) {
-      Napi::TypeError::New(env, "options.msgRing must be a boolean").ThrowAsJavaScriptException();
-      return nullptr;
-    }
-    uring.msg_ring = msg_ring.As<Napi::Boolean>().Value();
+  if (!BoolOption(env, options, "msgRing", &uring.msg_ring) ||
+      !BoolOption(env, options, "pbufRing", &uring.pbuf_ring)) {
+    return nullptr;
   }
   UringSetupError error;
   std::unique_ptr<Driver> driver = CreateUringDriver(memory, uring, &error);
@@ -173,6 +183,7 @@ Napi::Value ProbeUringJs(const Napi::CallbackInfo& info) {
   out.Set("errno", Napi::Number::New(env, -probe.error));
   out.Set("code", probe.error == 0 ? env.Null() : Napi::String::New(env, ErrnoName(probe.error)));
   out.Set("reason", probe.error == 0 ? env.Null() : Napi::String::New(env, probe.hint));
+  out.Set("pbufRing", Napi::Boolean::New(env, probe.pbuf_ring));
   Napi::Array missing = Napi::Array::New(env);
   uint32_t count = 0;
   for (const char* p = probe.missing; *p != '\0';) {

@@ -56,7 +56,7 @@ AttachError CoreMemory::Attach(uint8_t* base, uint32_t size, uint32_t header,
   const uint32_t header_size = Load32(h + L::kHHeaderSize);
   if (header_size != L::kHeaderSize) {
     return fail(AttachError::kHeaderSize,
-                "core header size is %u, layout v1 says %u", header_size,
+                "core header size is %u, layout v2 says %u", header_size,
                 L::kHeaderSize);
   }
   op_capacity_ = Load32(h + L::kHOpCapacity);
@@ -88,6 +88,16 @@ AttachError CoreMemory::Attach(uint8_t* base, uint32_t size, uint32_t header,
                 "core memory_end %u is past the %u bytes given to the host",
                 memory_end, size);
   }
+  provide_base_ = Load32(h + L::kHProvideEntries);
+  provide_mask_ = Load32(h + L::kHProvideMask);
+  provide_count_ = Load32(h + L::kHProvideCount);
+  if (!IsPow2Minus1(provide_mask_) || provide_mask_ >= L::kMaxProvideCount ||
+      provide_count_ > provide_mask_ + 1 || provide_count_ > buffer_count) {
+    return fail(AttachError::kProvide,
+                "core provide ring mask %u / recv set size %u out of range",
+                provide_mask_, provide_count_);
+  }
+  buffer_size_ = buffer_size;
   arena_ = Load32(h + L::kHArena);
   addr_records_ = Load32(h + L::kHAddrRecords);
   addr_staging_ = Load32(h + L::kHAddrStaging);
@@ -103,6 +113,8 @@ AttachError CoreMemory::Attach(uint8_t* base, uint32_t size, uint32_t header,
       {"address records", addr_records_,
        uint64_t{op_capacity_} * L::kAddrRecordSize},
       {"staging address record", addr_staging_, L::kAddrRecordSize},
+      {"provide ring", provide_base_,
+       uint64_t{provide_mask_ + 1} * L::kProvideEntrySize},
   };
   constexpr size_t kRegions = sizeof regions / sizeof regions[0];
   for (size_t i = 0; i < kRegions; i++) {
@@ -132,6 +144,7 @@ AttachError CoreMemory::Attach(uint8_t* base, uint32_t size, uint32_t header,
   // both are normally 0).
   sq_head_ = Load32(h + L::kHSqHead);
   cq_tail_ = Load32(h + L::kHCqTail);
+  provide_head_ = Load32(h + L::kHProvideHead);
   message[0] = '\0';
   return AttachError::kNone;
 }
@@ -187,6 +200,13 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
                  ? 0
                  : -EFAULT;
     case L::kOpRecv:
+      if ((sqe.flags & L::kSqeFBufferSelect) != 0) {
+        // The host picks the buffer: addr is unused, len bounds the receive.
+        if (!fds.Contains(sqe.fd)) return -EBADF;
+        if (sqe.len == 0 || sqe.len > memory.buffer_size()) return -EINVAL;
+        return memory.provide_count() > 0 ? 0 : -ENOBUFS;
+      }
+      [[fallthrough]];
     case L::kOpSend:
     case L::kOpRead:
     case L::kOpWrite:

@@ -1,4 +1,4 @@
-// A checked view of the core's linear memory (docs/ARCHITECTURE.md, layout v1).
+// A checked view of the core's linear memory (docs/ARCHITECTURE.md, layout v2).
 //
 // The core writes its header once in init() and never moves or grows its
 // memory afterwards, so the host validates the header once, at attach, and
@@ -44,6 +44,7 @@ enum class AttachError {
   kBufferSize,   // not a non-zero multiple of 64
   kMemoryEnd,    // memory_end past the memory the host was given
   kRegion,       // a region outside [0, memory_end) or overlapping another
+  kProvide,      // provide ring mask / recv set size out of range
 };
 
 class CoreMemory {
@@ -84,6 +85,26 @@ class CoreMemory {
   // the core only reads the CQ when the host returns control to it.
   void PushCqe(uint32_t id, int32_t res, uint32_t flags);
 
+  // --- provide ring (core produces recv-set buffer indices, host consumes) ---
+  // Entries waiting, bounded like SqPending.
+  uint32_t ProvidePending() const {
+    uint32_t n = Load32(header_ + layout::kHProvideTail) - provide_head_;
+    return n > provide_mask_ + 1 ? provide_mask_ + 1 : n;
+  }
+  // The next entry: a buffer index the caller must still check against
+  // provide_count() (the core is not trusted). Valid when ProvidePending() > 0.
+  uint32_t PeekProvide() const {
+    return Load32(provide_base_ + (provide_head_ & provide_mask_) * layout::kProvideEntrySize);
+  }
+  void ConsumeProvide() { provide_head_++; }
+  void PublishProvideHead() { Store32(header_ + layout::kHProvideHead, provide_head_); }
+  // Buffers [0, provide_count) form the recv set; at most kMaxProvideCount.
+  uint32_t provide_count() const { return provide_count_; }
+  uint32_t buffer_size() const { return buffer_size_; }
+  // Memory offset of pool buffer `index` (< buffer count: checked at attach
+  // for the recv set, whose indices are all below provide_count).
+  uint32_t BufferOffset(uint32_t index) const { return arena_ + index * buffer_size_; }
+
   // --- regions the checks and the socket helpers need ---
   // Is [addr, addr + len) inside the buffer arena? 64-bit math: addr + len
   // may overflow u32.
@@ -121,15 +142,18 @@ class CoreMemory {
   uint32_t cq_base_ = 0, cq_mask_ = 0;
   uint32_t arena_ = 0, arena_end_ = 0;
   uint32_t addr_records_ = 0, addr_staging_ = 0;
+  uint32_t buffer_size_ = 0;
+  uint32_t provide_base_ = 0, provide_mask_ = 0, provide_count_ = 0;
   // The host's own copies of the counters it alone writes.
-  uint32_t sq_head_ = 0, cq_tail_ = 0;
+  uint32_t sq_head_ = 0, cq_tail_ = 0, provide_head_ = 0;
 };
 
 // The checks of "What the host checks before the kernel sees an SQE".
 // Returns 0 if the SQE may be submitted, else the negative Linux errno to
 // complete it with: -EINVAL unknown opcode (or malformed field), -EBADF fd
 // not owned by this driver, -EFAULT buffer outside the arena or CONNECT
-// record not exactly an op address record.
+// record not exactly an op address record, -ENOBUFS a buffer-select RECV
+// with no recv set.
 int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds);
 
 }  // namespace percore

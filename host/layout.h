@@ -11,7 +11,7 @@
 namespace percore::layout {
 
 inline constexpr uint32_t kLayoutMagic = 0x50524352;  // "PRCR"
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 
 // Sizes, in bytes.
 inline constexpr uint32_t kHeaderSize = 128;
@@ -51,6 +51,16 @@ inline constexpr uint32_t kHAddrStaging = 72;  // one record written by JS / hos
 inline constexpr uint32_t kHMemoryEnd = 76;  // first byte past the last region
 inline constexpr uint32_t kHDqCapacity = 80;
 inline constexpr uint32_t kHReady = 84;  // deliveries waiting beyond the current batch
+// The provide ring (v2): pool buffers the core puts in the kernel's pick set,
+// one u32 buffer index per entry, core -> host. Buffers [0, provide_count)
+// are the recv set: they are never free, only provided, program or kernel.
+inline constexpr uint32_t kHProvideEntries = 88;  // address of the u32 array
+inline constexpr uint32_t kHProvideMask = 92;  // entries - 1 (entries >= provide_count)
+inline constexpr uint32_t kHProvideHead = 96;  // written by the host only
+inline constexpr uint32_t kHProvideTail = 100;  // written by the core only
+inline constexpr uint32_t kHProvideCount = 104;  // buffers in the recv set: indices [0, count)
+inline constexpr uint32_t kProvideEntrySize = 4;
+inline constexpr uint32_t kMaxProvideCount = 32768;  // the kernel's limit for a buffer ring
 
 // Submission entry (core -> host).
 inline constexpr uint32_t kSqeId = 0;  // u32
@@ -97,7 +107,10 @@ inline constexpr uint8_t kOpCount = 12;
 
 // Flags.
 inline constexpr uint8_t kSqeFMultishot = 1;
+inline constexpr uint8_t kSqeFBufferSelect = 2;  // RECV: the host picks a recv-set buffer when data arrives
 inline constexpr uint32_t kCqeFMore = 1;
+inline constexpr uint32_t kCqeFBuffer = 2;  // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
+inline constexpr uint32_t kCqeBufferShift = 16;
 
 // Socket options understood by the host's setOption helper.
 inline constexpr uint32_t kSockoptReuseaddr = 1;
@@ -116,17 +129,19 @@ inline constexpr uint32_t kLayoutTable[] = {
     kHCqMask, kHCqHead, kHCqTail, kHDqEntries,
     kHDqCount, kHArena, kHBufferSize, kHBufferCount,
     kHAddrRecords, kHAddrStaging, kHMemoryEnd, kHDqCapacity,
-    kHReady, kSqeId, kSqeOpcode, kSqeFlags,
-    kSqeFd, kSqeAddr, kSqeLen, kSqeAux,
-    kSqeArg, kCqeId, kCqeRes, kCqeFlags,
-    kDqeId, kDqeRes, kDqeFlags, kDqeOpcode,
-    kAddrFamily, kAddrPort, kAddrScopeId, kAddrFlowinfo,
-    kAddrBytes, kOpNop, kOpAccept, kOpConnect,
-    kOpRecv, kOpSend, kOpRead, kOpWrite,
-    kOpClose, kOpShutdown, kOpTimeout, kOpCancel,
-    kOpTimer, kOpCount, kSqeFMultishot, kCqeFMore,
-    kSockoptReuseaddr, kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive,
-    kSockoptLingerZero,
+    kHReady, kHProvideEntries, kHProvideMask, kHProvideHead,
+    kHProvideTail, kHProvideCount, kProvideEntrySize, kMaxProvideCount,
+    kSqeId, kSqeOpcode, kSqeFlags, kSqeFd,
+    kSqeAddr, kSqeLen, kSqeAux, kSqeArg,
+    kCqeId, kCqeRes, kCqeFlags, kDqeId,
+    kDqeRes, kDqeFlags, kDqeOpcode, kAddrFamily,
+    kAddrPort, kAddrScopeId, kAddrFlowinfo, kAddrBytes,
+    kOpNop, kOpAccept, kOpConnect, kOpRecv,
+    kOpSend, kOpRead, kOpWrite, kOpClose,
+    kOpShutdown, kOpTimeout, kOpCancel, kOpTimer,
+    kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
+    kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr, kSockoptReuseport,
+    kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -142,12 +142,33 @@ ReadinessDriver::ReadinessDriver(const CoreMemory& memory,
   retry_ = std::make_unique<int32_t[]>(2 * op_capacity_);
   features_.Add("readiness");
   features_.Add("multishot_accept");  // emulated: accept until EAGAIN
+  if (memory_.provide_count() > 0) {
+    in_set_ = std::make_unique<bool[]>(memory_.provide_count());
+    spare_ = std::make_unique<uint32_t[]>(memory_.provide_count());
+    features_.Add("recv_select");  // emulated: a recv-set buffer taken when the socket is readable
+  }
+}
+
+// Moves what the core provided into the pick set, checking each index.
+void ReadinessDriver::TakeProvided() {
+  const uint32_t count = memory_.provide_count();
+  uint32_t n = memory_.ProvidePending();
+  if (n == 0) return;
+  for (; n > 0; n--) {
+    const uint32_t index = memory_.PeekProvide();
+    memory_.ConsumeProvide();
+    if (index >= count || in_set_[index]) continue;  // a core bug: ignore it
+    in_set_[index] = true;
+    spare_[spare_count_++] = index;
+  }
+  memory_.PublishProvideHead();
 }
 
 // --- submission -------------------------------------------------------------
 
 uint32_t ReadinessDriver::TakeSqes() {
   uint32_t taken = 0;
+  TakeProvided();  // buffers first: a RECV in this batch may need one at once
   for (uint32_t n = memory_.SqPending(); n > 0; n--) {
     const Sqe sqe = memory_.PeekSqe();
     const int32_t res = CheckSqe(sqe, memory_, fds_);
@@ -204,8 +225,9 @@ void ReadinessDriver::Start(const Sqe& sqe) {
     return;
   }
   op = Op{sqe.id, sqe.opcode, kNowhere,
-          sqe.opcode == L::kOpAccept && (sqe.flags & L::kSqeFMultishot) != 0,
-          false, sqe.fd, sqe.addr, sqe.len, sqe.arg, kNil, kNil};
+          (sqe.opcode == L::kOpAccept || sqe.opcode == L::kOpRecv) && (sqe.flags & L::kSqeFMultishot) != 0,
+          false, sqe.fd, sqe.addr, sqe.len, sqe.arg, kNil, kNil,
+          sqe.opcode == L::kOpRecv && (sqe.flags & L::kSqeFBufferSelect) != 0, 0};
 
   if (sqe.opcode == L::kOpTimeout) {
     op.arg = MonotonicNs() + sqe.arg;
@@ -243,7 +265,11 @@ void ReadinessDriver::Start(const Sqe& sqe) {
       return;
     }
     if (more) {
-      Complete(sqe.id, res, L::kCqeFMore);
+      CompleteMore(op, res);
+      if (DrainedBy(op, res, st)) {
+        Enqueue(slot, sqe.fd, write_side);
+        return;
+      }
       if (RoomForMore()) continue;
       Enqueue(slot, sqe.fd, write_side);
       RetryLater(sqe.fd);
@@ -251,7 +277,7 @@ void ReadinessDriver::Start(const Sqe& sqe) {
     }
     NoteShortTransfer(op, res, st);
     op.id = 0;
-    Complete(sqe.id, res, 0);
+    Complete(sqe.id, res, op.cqe_flags);
     return;
   }
 }
@@ -273,6 +299,22 @@ void ReadinessDriver::NoteShortTransfer(const Op& op, int32_t res, FdState& st) 
     st.registered = true;
   }
   (op.opcode == L::kOpSend ? st.write_blocked : st.read_blocked) = true;
+}
+
+// A MORE completion of a multishot op (ACCEPT, or a select RECV with the
+// buffer it filled).
+void ReadinessDriver::CompleteMore(Op& op, int32_t res) {
+  Complete(op.id, res, L::kCqeFMore | op.cqe_flags);
+  op.cqe_flags = 0;
+}
+
+// Whether a multishot RECV's receive of `res` bytes drained the socket (a
+// short read, NoteShortTransfer): the op then waits for the next edge
+// instead of trying a receive that would answer EAGAIN.
+bool ReadinessDriver::DrainedBy(const Op& op, int32_t res, FdState& st) {
+  if (op.opcode != L::kOpRecv) return false;
+  NoteShortTransfer(op, res, st);
+  return st.read_blocked;
 }
 
 // One try of the op's system call. EINTR is retried here; EAGAIN is kAgain.
@@ -321,9 +363,24 @@ int32_t ReadinessDriver::Attempt(Op& op, bool* more) {
         }
         return -LinuxErrno(errno);
       }
-      case L::kOpRecv:
-        r = ::recv(op.fd, base + op.addr, op.len, MSG_DONTWAIT);
+      case L::kOpRecv: {
+        if (!op.select) {
+          r = ::recv(op.fd, base + op.addr, op.len, MSG_DONTWAIT);
+          break;
+        }
+        // As io_uring does: the buffer is picked first (-ENOBUFS when the set
+        // is empty), and goes back to the set unless bytes arrived in it.
+        if (spare_count_ == 0) return -ENOBUFS;
+        const uint32_t index = spare_[spare_count_ - 1];
+        r = ::recv(op.fd, base + memory_.BufferOffset(index), op.len, MSG_DONTWAIT);
+        if (r > 0) {
+          spare_count_--;
+          in_set_[index] = false;
+          op.cqe_flags = L::kCqeFBuffer | (index << L::kCqeBufferShift);
+          *more = op.multishot;  // a multishot stays armed: receive again
+        }
         break;
+      }
       case L::kOpSend:
         // A partial send completes with the bytes sent, as io_uring's does.
         // MSG_NOSIGNAL: a reset peer yields -EPIPE, not SIGPIPE.
@@ -410,7 +467,8 @@ void ReadinessDriver::RunQueue(int fd, bool write_side) {
       return;
     }
     if (more) {
-      Complete(op.id, res, L::kCqeFMore);
+      CompleteMore(op, res);
+      if (DrainedBy(op, res, st)) return;
       if (RoomForMore()) continue;
       RetryLater(fd);
       return;
@@ -419,7 +477,7 @@ void ReadinessDriver::RunQueue(int fd, bool write_side) {
     Unlink(slot);
     NoteShortTransfer(op, res, st);
     op.id = 0;
-    Complete(id, res, 0);
+    Complete(id, res, op.cqe_flags);
     if (write_side ? st.write_blocked : st.read_blocked) return;
   }
 }

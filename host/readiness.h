@@ -94,6 +94,8 @@ class ReadinessDriver final : public Driver {
     uint32_t addr, len;
     uint64_t arg;  // READ/WRITE position, TIMEOUT absolute deadline (ns)
     uint32_t prev, next;
+    bool select;         // a buffer-select RECV: the driver picks a recv-set buffer
+    uint32_t cqe_flags;  // what Attempt adds to the CQE (CQE_F_BUFFER and the index)
   };
   // Per fd: the two wait queues and whether the poller watches it.
   struct FdState {
@@ -123,9 +125,12 @@ class ReadinessDriver final : public Driver {
   static constexpr int32_t kAgain = INT32_MIN;
 
   uint32_t TakeSqes();
+  void TakeProvided();
   void Start(const Sqe& sqe);
   int32_t Attempt(Op& op, bool* more);
   void NoteShortTransfer(const Op& op, int32_t res, FdState& st);
+  void CompleteMore(Op& op, int32_t res);
+  bool DrainedBy(const Op& op, int32_t res, FdState& st);
   void RunQueue(int fd, bool write_side);
   void Enqueue(uint32_t slot, int fd, bool write_side);
   void Unlink(uint32_t slot);
@@ -166,6 +171,13 @@ class ReadinessDriver final : public Driver {
   // for lack of room): at most one entry per waiting op.
   std::unique_ptr<int32_t[]> retry_;
   uint32_t retry_count_ = 0;
+
+  // The recv set's pick set (layout v2): indices the core provided, a LIFO
+  // (the warmest buffer first). in_set_[i]: buffer i is in it; an index the
+  // core pushes twice is ignored, so the stack cannot overflow.
+  std::unique_ptr<bool[]> in_set_;
+  std::unique_ptr<uint32_t[]> spare_;
+  uint32_t spare_count_ = 0;
 
   // TIMEOUT ops, sorted by deadline.
   uint32_t timers_head_ = kNil, timers_tail_ = kNil;

@@ -14,12 +14,15 @@
 #include "uring_driver.h"
 
 #include <linux/io_uring.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "sockets.h"
@@ -93,6 +96,26 @@ void prep_connect(io_uring_sqe* s, int fd, const SockAddr* addr,
 
 void prep_recv(io_uring_sqe* s, int fd, void* buf, uint32_t len) {
   prep_rw(s, IORING_OP_RECV, fd, buf, len, 0);
+}
+
+// The buffer group of the recv set: one per ring.
+constexpr uint16_t kBufferGroup = 0;
+
+// RECV of at most len bytes into a buffer the kernel picks from the group
+// when data arrives (IOSQE_BUFFER_SELECT): nothing is held while it waits.
+// Multishot (6.0+): armed until it fails, one CQE with IORING_CQE_F_MORE per
+// buffer filled; it takes no length (each receive fills at most a buffer).
+void prep_recv_select(io_uring_sqe* s, int fd, uint32_t len, bool multishot) {
+  prep_rw(s, IORING_OP_RECV, fd, nullptr, multishot ? 0 : len, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = kBufferGroup;
+  if (multishot) s->ioprio |= IORING_RECV_MULTISHOT;
+}
+
+// The emulation of prep_recv_select without PBUF_RING: wait for readability.
+void prep_poll_in(io_uring_sqe* s, int fd) {
+  prep_rw(s, IORING_OP_POLL_ADD, fd, nullptr, 0, 0);
+  s->poll32_events = POLLIN;
 }
 
 void prep_send(io_uring_sqe* s, int fd, const void* buf, uint32_t len) {
@@ -199,14 +222,66 @@ constexpr uint8_t kRequiredOps[] = {
 struct Inflight {
   uint32_t id;  // 0: free (ids have a non-zero generation)
   uint8_t opcode;
+  bool select;     // a buffer-select RECV (without PBUF_RING: a POLL_ADD first)
+  bool multishot;  // select: stays armed, one CQE with MORE per buffer filled
+  int32_t fd;      // select: the socket and the most to receive
+  uint32_t len;
 };
+
+// A registered buffer ring's entries, as the kernel reads them: entry i at
+// byte 16 * i from the ring's start. Not `&ring->bufs[i]`: <linux/io_uring.h>
+// declares `bufs` with __DECLARE_FLEX_ARRAY, whose empty struct member has
+// size 1 in C++ (0 only in C), so in C++ `bufs` lands at offset 8 and every
+// entry written through it would sit 8 bytes past where the kernel looks
+// (each buffer-select RECV then answers -ENOBUFS). The ring's tail (offset 14)
+// overlaps entry 0's `resv`, as the kernel defines it: entries are written
+// field by field, never whole, so the tail is never overwritten.
+io_uring_buf* BufRingEntries(io_uring_buf_ring* ring) {
+  return reinterpret_cast<io_uring_buf*>(ring);
+}
+static_assert(sizeof(io_uring_buf) == 16, "the kernel's buffer ring entry is 16 bytes");
+static_assert(offsetof(io_uring_buf_ring, tail) == offsetof(io_uring_buf, resv),
+              "the ring's tail overlaps entry 0's resv");
+
+// Registers a buffer ring of `entries` (a power of two) at `ring` as group
+// kBufferGroup. 0 or -errno (-EINVAL before 5.19).
+int RegisterBufRing(int ring_fd, void* ring, uint32_t entries) {
+  std::memset(ring, 0, entries * sizeof(io_uring_buf));  // tail 0, as the kernel's head
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(ring);
+  reg.ring_entries = entries;
+  reg.bgid = kBufferGroup;
+  return SysRegister(ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1);
+}
+
+size_t PageAligned(size_t bytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return (bytes + page - 1) / page * page;
+}
+
+// Whether ring `fd` accepts a buffer ring (5.19+): registers a one-entry ring
+// and drops it. Registration success is the answer; the ring works when it
+// registers (see BufRingEntries for the one way it seemed not to).
+bool CanRegisterBufRing(int fd) {
+  const size_t page = PageAligned(1);
+  void* ring = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ring == MAP_FAILED) return false;
+  const bool ok = RegisterBufRing(fd, ring, 1) == 0;
+  if (ok) {
+    io_uring_buf_reg reg{};
+    reg.bgid = kBufferGroup;
+    SysRegister(fd, IORING_UNREGISTER_PBUF_RING, &reg, 1);
+  }
+  munmap(ring, page);
+  return ok;
+}
 
 class UringDriver final : public Driver, public RingMessenger {
  public:
   explicit UringDriver(const CoreMemory& memory) : Driver(memory) {}
   ~UringDriver() override { Close(); }
 
-  int Setup(uint32_t sq_entries, bool msg_ring);
+  int Setup(const UringOptions& options);
 
   const char* name() const override { return "io_uring"; }
   const FeatureList& features() const override { return features_; }
@@ -237,6 +312,12 @@ class UringDriver final : public Driver, public RingMessenger {
   bool NeedGetEvents() const;
   uint32_t CqReady() const { return LoadAcquire(cq_ktail_) - *cq_khead_; }
   void DrainWakeFd();
+  int SetupRecvSet(bool pbuf_ring);
+  void TakeProvided();
+  uint32_t SelectFlags(uint32_t kernel_flags, int32_t* res);
+  bool EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags);
+  uint32_t EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room);
+  void SubmitRearms();
 
   int ring_fd_ = -1;
   int event_fd_ = -1;
@@ -273,9 +354,27 @@ class UringDriver final : public Driver, public RingMessenger {
   std::unique_ptr<SqeScratch[]> scratch_;
   std::unique_ptr<Inflight[]> inflight_;
   FeatureList features_;
+
+  // The recv set (layout v2). With PBUF_RING the kernel picks from buf_ring_;
+  // without it the host does, from spare_ (LIFO: the warmest buffer first).
+  // in_set_[i]: recv-set buffer i is in the pick set (taken from the provide
+  // ring, not yet named by a CQE); an index the core pushes twice is ignored,
+  // so neither set can overflow whatever the core writes.
+  bool pbuf_ring_ = false;
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  size_t buf_ring_size_ = 0;
+  uint32_t buf_ring_mask_ = 0;
+  uint16_t buf_tail_ = 0;
+  std::unique_ptr<bool[]> in_set_;
+  std::unique_ptr<uint32_t[]> spare_;
+  uint32_t spare_count_ = 0;
+  // Emulated select RECVs whose poll found nothing to read: polled again.
+  std::unique_ptr<uint32_t[]> rearm_;
+  uint32_t rearm_count_ = 0;
 };
 
-int UringDriver::Setup(uint32_t sq_entries, bool msg_ring) {
+int UringDriver::Setup(const UringOptions& options) {
+  const uint32_t sq_entries = options.sq_entries;
   // The kernel CQ holds every completion the core's CQ may not have room for
   // yet: at least one per op and one per cancel (the core's SQ size), and
   // twice our SQ like the kernel's default. Beyond that IORING_FEAT_NODROP
@@ -360,8 +459,13 @@ int UringDriver::Setup(uint32_t sq_entries, bool msg_ring) {
   }
   multishot_accept_ = supported(IORING_OP_SOCKET);
   // Optional (5.18+): without it cross-thread wakes use the eventfd.
-  msg_ring_ = msg_ring && supported(IORING_OP_MSG_RING);
+  msg_ring_ = options.msg_ring && supported(IORING_OP_MSG_RING);
   cqe_skip_ = (p.features & IORING_FEAT_CQE_SKIP) != 0;
+
+  // Multishot RECV came in 6.0 with IORING_OP_SEND_ZC; a 5.19 kernel has
+  // buffer rings without it, and gets the emulation, which has both.
+  const int recv_set = SetupRecvSet(options.pbuf_ring && supported(IORING_OP_SEND_ZC));
+  if (recv_set != 0) return recv_set;
 
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) return errno;
@@ -375,12 +479,165 @@ int UringDriver::Setup(uint32_t sq_entries, bool msg_ring) {
   if (setup_flags_ & IORING_SETUP_SUBMIT_ALL) features_.Add("submit_all");
   if (setup_flags_ & IORING_SETUP_CQSIZE) features_.Add("cqsize");
   if (multishot_accept_) features_.Add("multishot_accept");
+  if (memory_.provide_count() > 0) features_.Add(pbuf_ring_ ? "pbuf_ring" : "recv_select_emulated");
   if (msg_ring_) features_.Add("msg_ring");
   if (cqe_skip_) features_.Add("cqe_skip");
   if (p.features & IORING_FEAT_FAST_POLL) features_.Add("fast_poll");
   features_.Add("nodrop");
   features_.Add("ext_arg");
   return 0;
+}
+
+// The recv set's pick set: a buffer ring in memory the host maps (page
+// aligned, as the kernel requires), registered as kBufferGroup, with one
+// entry per recv-set buffer at most (the provide ring's size). Refused by
+// kernels before 5.19 (EINVAL), not tried before 6.0 (no multishot RECV),
+// or turned off with the driver option
+// `pbufRing: false` (tests, comparisons): then the host emulates buffer
+// selection. Returns 0 or an errno that fails the setup (ENOMEM).
+int UringDriver::SetupRecvSet(bool pbuf_ring) {
+  const uint32_t count = memory_.provide_count();
+  if (count == 0) return 0;
+  in_set_ = std::make_unique<bool[]>(count);
+  rearm_ = std::make_unique<uint32_t[]>(memory_.op_capacity());
+  if (pbuf_ring) {
+    const uint32_t entries = NextPow2(count);
+    buf_ring_size_ = PageAligned(entries * sizeof(io_uring_buf));
+    void* ring = mmap(nullptr, buf_ring_size_, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ring == MAP_FAILED) return ENOMEM;
+    if (RegisterBufRing(ring_fd_, ring, entries) == 0) {
+      buf_ring_ = static_cast<io_uring_buf_ring*>(ring);
+      buf_ring_mask_ = entries - 1;
+      buf_tail_ = 0;  // the kernel starts an empty ring at head 0
+      pbuf_ring_ = true;
+      return 0;
+    }
+    munmap(ring, buf_ring_size_);
+  }
+  spare_ = std::make_unique<uint32_t[]>(count);
+  return 0;
+}
+
+// Moves what the core provided into the pick set. Each index is checked (in
+// the recv set, not already in the pick set) before the kernel sees a
+// pointer made from it. With PBUF_RING: one entry each, then one
+// release-store of the ring's tail; no system call.
+void UringDriver::TakeProvided() {
+  uint32_t n = memory_.ProvidePending();
+  if (n == 0) return;
+  const uint32_t count = memory_.provide_count();
+  const uint16_t tail_before = buf_tail_;
+  for (; n > 0; n--) {
+    const uint32_t index = memory_.PeekProvide();
+    memory_.ConsumeProvide();
+    if (index >= count || in_set_[index]) continue;  // a core bug: ignore it
+    in_set_[index] = true;
+    if (!pbuf_ring_) {
+      spare_[spare_count_++] = index;
+      continue;
+    }
+    // Field by field: entry 0's resv is the ring's tail (BufRingEntries).
+    io_uring_buf& entry = BufRingEntries(buf_ring_)[buf_tail_ & buf_ring_mask_];
+    entry.addr = reinterpret_cast<uintptr_t>(memory_.At(memory_.BufferOffset(index)));
+    entry.len = memory_.buffer_size();
+    entry.bid = static_cast<uint16_t>(index);
+    buf_tail_++;
+  }
+  memory_.PublishProvideHead();
+  if (buf_tail_ != tail_before) StoreRelease(&buf_ring_->tail, buf_tail_);
+}
+
+// The layout's flags for a select RECV's CQE: CQE_F_BUFFER and the buffer's
+// index when the kernel names one of ours. A name we did not give it cannot
+// happen; it is reported as -EFAULT rather than passed on.
+uint32_t UringDriver::SelectFlags(uint32_t kernel_flags, int32_t* res) {
+  if ((kernel_flags & IORING_CQE_F_BUFFER) == 0) return 0;
+  const uint32_t bid = kernel_flags >> IORING_CQE_BUFFER_SHIFT;
+  if (bid >= memory_.provide_count() || !in_set_[bid]) {
+    *res = -EFAULT;
+    return 0;
+  }
+  in_set_[bid] = false;
+  return L::kCqeFBuffer | (bid << L::kCqeBufferShift);
+}
+
+// An emulated select RECV whose POLL_ADD completed: receive now into a buffer
+// of the pick set. False when the socket had nothing after all (the poll is
+// re-armed and no CQE is written).
+bool UringDriver::EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags) {
+  *flags = 0;
+  if (*res < 0) return true;  // the poll failed or was cancelled: no buffer used
+  if (spare_count_ == 0) {
+    *res = -ENOBUFS;
+    return true;
+  }
+  const uint32_t index = spare_[spare_count_ - 1];
+  ssize_t r;
+  do {
+    r = ::recv(op.fd, memory_.At(memory_.BufferOffset(index)), op.len, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  if (r <= 0) {
+    *res = r == 0 ? 0 : -errno;  // the buffer stays in the set
+    return true;
+  }
+  spare_count_--;
+  in_set_[index] = false;
+  *res = static_cast<int32_t>(r);
+  *flags = L::kCqeFBuffer | (index << L::kCqeBufferShift);
+  return true;
+}
+
+// The POLL_ADD of an emulated select RECV completed with `poll_res`: receives
+// while data and buffers last, writing at most `room` CQEs (room > 0): one
+// with MORE per buffer filled for a multishot, then the final one (EOF, an
+// error, -ENOBUFS), or none while the op stays armed. With nothing to read
+// (a spurious wake-up, or a multishot that drained the socket) or no room
+// left the poll is submitted again. Returns the CQEs written.
+uint32_t UringDriver::EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room) {
+  const uint32_t id = op.id;
+  uint32_t written = 0;
+  for (;;) {
+    if (written == room) break;
+    int32_t res = poll_res;
+    uint32_t flags = 0;
+    if (!EmulateRecv(op, &res, &flags)) break;
+    if (op.multishot && res > 0) {
+      memory_.PushCqe(id, res, flags | L::kCqeFMore);
+      written++;
+      // A short receive drained the socket: wait for the next poll rather
+      // than try a recv that answers EAGAIN (and, as the kernel's multishot
+      // does, end with -ENOBUFS only when data comes with no buffer left).
+      if (static_cast<uint32_t>(res) < op.len) break;
+      continue;
+    }
+    op.id = 0;
+    memory_.PushCqe(id, res, flags);
+    return written + 1;
+  }
+  rearm_[rearm_count_++] = id & L::kSlotMask;  // at most one per slot
+  return written;
+}
+
+// Polls again for the emulated RECVs that found nothing to read.
+void UringDriver::SubmitRearms() {
+  uint32_t done = 0;
+  for (; done < rearm_count_; done++) {
+    if (sqe_tail_ - LoadAcquire(sq_khead_) == sq_kentries_) {
+      Enter(0, 0, nullptr);
+      if (sqe_tail_ - LoadAcquire(sq_khead_) == sq_kentries_) break;
+    }
+    const Inflight& op = inflight_[rearm_[done]];
+    const unsigned slot = sqe_tail_ & sq_kmask_;
+    prep_poll_in(&sqes_[slot], op.fd);
+    sqes_[slot].user_data = op.id;
+    sqe_tail_++;
+  }
+  // Keep what did not fit, in order: CompletionsPending asks for a turn.
+  uint32_t kept = 0;
+  for (uint32_t i = done; i < rearm_count_; i++) rearm_[kept++] = rearm_[i];
+  rearm_count_ = kept;
 }
 
 void UringDriver::Close() {
@@ -390,6 +647,15 @@ void UringDriver::Close() {
   // its own references to the files involved, so the owned fds can go after.
   if (ring_fd_ >= 0 && event_fd_ >= 0) {
     SysRegister(ring_fd_, IORING_UNREGISTER_EVENTFD, nullptr, 0);
+  }
+  if (buf_ring_ != nullptr) {
+    // The ring's teardown below would drop it too; unregister first so the
+    // kernel stops reading the memory before it is unmapped.
+    io_uring_buf_reg reg{};
+    reg.bgid = kBufferGroup;
+    if (ring_fd_ >= 0) SysRegister(ring_fd_, IORING_UNREGISTER_PBUF_RING, &reg, 1);
+    munmap(buf_ring_, buf_ring_size_);
+    buf_ring_ = nullptr;
   }
   if (sqes_ != MAP_FAILED) munmap(sqes_, sqes_map_size_);
   if (ring_map_ != MAP_FAILED) munmap(ring_map_, ring_map_size_);
@@ -421,7 +687,13 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
       break;
     }
     case L::kOpRecv:
-      prep_recv(k, sqe.fd, base + sqe.addr, sqe.len);
+      if ((sqe.flags & L::kSqeFBufferSelect) == 0) {
+        prep_recv(k, sqe.fd, base + sqe.addr, sqe.len);
+      } else if (pbuf_ring_) {
+        prep_recv_select(k, sqe.fd, sqe.len, (sqe.flags & L::kSqeFMultishot) != 0);
+      } else {
+        prep_poll_in(k, sqe.fd);
+      }
       break;
     case L::kOpSend:
       prep_send(k, sqe.fd, base + sqe.addr, sqe.len);
@@ -456,6 +728,9 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
 uint32_t UringDriver::TakeSqes() {
   uint32_t taken = 0;
   flush_written_ = 0;
+  // Buffers first: a RECV in this batch may need one at once.
+  TakeProvided();
+  if (rearm_count_ > 0) SubmitRearms();
   for (uint32_t n = memory_.SqPending(); n > 0; n--) {
     const Sqe sqe = memory_.PeekSqe();
     int32_t res = CheckSqe(sqe, memory_, fds_);
@@ -470,7 +745,9 @@ uint32_t UringDriver::TakeSqes() {
       if (res == 0) {
         sqe_tail_++;
         if (sqe.id != L::kInternalId) {
-          inflight_[sqe.id & L::kSlotMask] = Inflight{sqe.id, sqe.opcode};
+          const bool select = sqe.opcode == L::kOpRecv && (sqe.flags & L::kSqeFBufferSelect) != 0;
+          const bool multishot = select && (sqe.flags & L::kSqeFMultishot) != 0;
+          inflight_[sqe.id & L::kSlotMask] = Inflight{sqe.id, sqe.opcode, select, multishot, sqe.fd, sqe.len};
         }
         // The fd is gone for the core from here on, whatever close returns.
         if (sqe.opcode == L::kOpClose) fds_.Remove(sqe.fd);
@@ -543,16 +820,24 @@ uint32_t UringDriver::Reap() {
       HostCqe(cqe);
       continue;
     }
-    written++;
     const uint32_t id = static_cast<uint32_t>(cqe.user_data);
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
     int32_t res = cqe.res;
+    uint32_t flags = more ? L::kCqeFMore : 0;
     uint8_t opcode = L::kOpCancel;  // kInternalId: the core's own cancels
     if (id != L::kInternalId) {
       Inflight& op = inflight_[id & L::kSlotMask];
       opcode = op.id == id ? op.opcode : L::kOpCount;
+      if (op.id == id && op.select) {
+        if (!pbuf_ring_) {
+          written += EmulateRecvs(op, res, space - written);
+          continue;
+        }
+        flags |= SelectFlags(cqe.flags, &res);
+      }
       if (!more && op.id == id) op.id = 0;
     }
+    written++;
     if (opcode == L::kOpTimeout && res == -ETIME) {
       res = 0;  // the layout's TIMEOUT fires with 0
     } else if (opcode == L::kOpAccept && res >= 0 && !fds_.Add(res)) {
@@ -561,10 +846,14 @@ uint32_t UringDriver::Reap() {
       ::close(res);
       res = -EMFILE;
     }
-    memory_.PushCqe(id, res, more ? L::kCqeFMore : 0);
+    memory_.PushCqe(id, res, flags);
   }
   StoreRelease(cq_khead_, head);
   counters_.completed += written;
+  if (rearm_count_ > 0) {
+    SubmitRearms();
+    Enter(0, 0, nullptr);
+  }
   return written;
 }
 
@@ -670,7 +959,7 @@ uint32_t UringDriver::Poll(int32_t wait_ms) {
 
 bool UringDriver::CompletionsPending() const {
   if (closed_) return false;
-  return self_completed_ || CqReady() > 0 ||
+  return self_completed_ || CqReady() > 0 || rearm_count_ > 0 ||
          (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0 ||
          (recheck_ && NeedGetEvents());
 }
@@ -693,6 +982,7 @@ void ProbeUring(UringProbe* out) {
                                             kProbeOps * sizeof(io_uring_probe_op)] = {};
   auto* probe = reinterpret_cast<io_uring_probe*>(probe_buf);
   const int r = SysRegister(fd, IORING_REGISTER_PROBE, probe, kProbeOps);
+  out->pbuf_ring = r >= 0 && CanRegisterBufRing(fd);
   ::close(fd);
   if (r < 0) {
     // IORING_REGISTER_PROBE arrived in 5.6, before several required ops.
@@ -733,7 +1023,7 @@ std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
                                           const UringOptions& options,
                                           UringSetupError* error) {
   auto driver = std::make_unique<UringDriver>(memory);
-  const int err = driver->Setup(options.sq_entries, options.msg_ring);
+  const int err = driver->Setup(options);
   if (err != 0) {
     error->error = err;
     error->hint = SetupHint(err);

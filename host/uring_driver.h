@@ -13,6 +13,10 @@ struct UringOptions {
   // Cross-thread wakes by IORING_OP_MSG_RING when the kernel has it; false
   // keeps them on the eventfd (tests, comparisons).
   bool msg_ring = true;
+  // The recv set in a registered buffer ring (IORING_REGISTER_PBUF_RING,
+  // 5.19+) when the kernel takes one; false emulates buffer selection
+  // (POLL_ADD, then a plain recv) as on older kernels (tests, comparisons).
+  bool pbuf_ring = true;
 };
 
 // Why ring setup failed: the errno and a sentence saying what it likely means
@@ -30,6 +34,10 @@ struct UringProbe {
   int error = 0;
   const char* hint = "";
   char missing[192] = {};  // space-separated IORING_OP_* names, without the prefix
+  // IORING_REGISTER_PBUF_RING is accepted (5.19+). Without it a buffer-select RECV
+  // is emulated (POLL_ADD, then a plain recv into a recv-set buffer): io_uring
+  // is still used, so this never makes `auto` choose epoll.
+  bool pbuf_ring = false;
   // IORING_OP_MSG_RING (5.18+): optional, never in `missing`. Without it
   // cross-thread wakes go through an eventfd.
   bool msg_ring = false;

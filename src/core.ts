@@ -9,8 +9,9 @@ import * as path from 'node:path';
 export interface CoreExports {
   /** WASI-reactor start function: call once, before anything else (createCore does). */
   _initialize(): void;
-  /** Lays out every region once; the header address, or -EINVAL / -ENOMEM / -EALREADY. */
-  init(opCapacity: number, bufferCount: number, bufferSize: number, cqEntries: number): number;
+  /** Lays out every region once; the header address, or -EINVAL / -ENOMEM / -EALREADY.
+   * Buffers [0, provided) form the recv set (0 when omitted; at most min(bufferCount, 32768)). */
+  init(opCapacity: number, bufferCount: number, bufferSize: number, cqEntries: number, provided?: number): number;
   /** Entries in the layout agreement table. */
   layoutTableLength(): number;
   /** Agreement-table entry i as an exact unsigned number, or -EINVAL when i is out of range. */
@@ -19,7 +20,7 @@ export interface CoreExports {
   bufAlloc(): number;
   /** Returns a program-held buffer to the pool: 0, -EINVAL (not held by the program), -EBUSY (lent to the kernel). */
   bufFree(index: number): number;
-  /** 0 free, 1 program, 2 kernel, or -EINVAL for an index out of range. */
+  /** 0 free, 1 program, 2 kernel, 3 provided (in the kernel's pick set), or -EINVAL for an index out of range. */
   bufOwner(index: number): number;
   /** A NOP through the ring; op id or -errno. */
   submitNop(): number;
@@ -29,6 +30,8 @@ export interface CoreExports {
   submitConnect(fd: number): number;
   /** RECV into [offset, offset+len) of a program-held buffer, lent until delivery; op id or -errno. */
   submitRecv(fd: number, buf: number, offset: number, len: number): number;
+  /** RECV of at most len bytes into a recv-set buffer picked when data arrives (SQE_F_BUFFER_SELECT); multishot 1: one MORE delivery per buffer filled, each naming its buffer, while armed; op id or -errno (-ENOBUFS: no recv set). */
+  submitRecvSelect(fd: number, len: number, multishot?: number): number;
   /** SEND from [offset, offset+len) of a program-held buffer, lent until delivery; op id or -errno. */
   submitSend(fd: number, buf: number, offset: number, len: number): number;
   /** READ at position (-1: current position) into a program-held buffer; op id or -errno. */
@@ -51,7 +54,7 @@ export interface CoreExports {
   reap(nowMs: number, budget: number): number;
   /** -1 nothing pending, 0 a reap has work now, else ms until the earliest timer may be due. */
   nextTimeout(nowMs: number): number;
-  /** 0 ops in use, 1 submitted total, 2 completed total, 3 buffers lent, 4 buffers held, 5 timers armed, 6 stale CQEs dropped. */
+  /** 0 ops in use, 1 submitted total, 2 completed total, 3 buffers lent, 4 buffers held, 5 timers armed, 6 stale CQEs dropped, 7 buffers provided (in the kernel's pick set). */
   counter(k: number): number;
   /** The op's state (1 queued, 2 submitted, 3 completed, 4 delivered, 5 armed timer), or -ENOENT. */
   opState(id: number): number;

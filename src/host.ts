@@ -50,6 +50,11 @@ export interface DriverOptions {
   /** io_uring only: send cross-thread wakes by IORING_OP_MSG_RING when the
    * kernel has it (default true); false keeps them on the eventfd. */
   msgRing?: boolean;
+  /** io_uring only: keep the recv set in a registered buffer ring
+   * (IORING_REGISTER_PBUF_RING, 5.19+) when the kernel takes one (default
+   * true; `features` then has `pbuf_ring`); false emulates buffer selection
+   * as on older kernels (`recv_select_emulated`): POLL_ADD, then a plain recv. */
+  pbufRing?: boolean;
 }
 
 /**
@@ -159,6 +164,9 @@ export interface UringProbe {
   reason: string | null;
   /** Required opcodes this kernel lacks (`SHUTDOWN`, ...), from IORING_REGISTER_PROBE. */
   missing: string[];
+  /** IORING_REGISTER_PBUF_RING is accepted (5.19+). Without it `recv()` still runs on
+   * io_uring: the host emulates buffer selection (POLL_ADD, then a plain recv). */
+  pbufRing: boolean;
   /** Whether the kernel has IORING_OP_MSG_RING (5.18+). Optional: without it
    * io_uring still runs, and cross-thread wakes use an eventfd. */
   msgRing: boolean;

@@ -19,7 +19,7 @@
  */
 export { Runtime } from './runtime';
 export type { RuntimeOptions, RuntimeCounters } from './runtime';
-export { TcpListener, TcpStream } from './tcp';
+export { RECV_AHEAD, TcpListener, TcpStream } from './tcp';
 export type { BindOptions, ConnectOptions, IoOptions } from './tcp';
 export { Task, spawn, sleep, timeout } from './task';
 export type { SocketAddress, AddressInput } from './address';

@@ -156,7 +156,7 @@ function launchThreads<D>(options: StartOptions<D>, main: string | ThreadMain<D>
   const spec = mainSpec(main);
   const cpus = pinList(options.pin);
   const runtimeOptions: RuntimeOptions = {};
-  for (const key of ['entries', 'buffers', 'bufferSize', 'ringEntries', 'budget', 'driver'] as const) {
+  for (const key of ['entries', 'buffers', 'bufferSize', 'recvBuffers', 'ringEntries', 'budget', 'driver'] as const) {
     if (options[key] !== undefined) (runtimeOptions as Record<string, unknown>)[key] = options[key];
   }
   // Resolved here, with this thread's PERCORE_DRIVER, and handed to every

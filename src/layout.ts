@@ -5,7 +5,7 @@
 // whose order is part of the contract.
 
 export const LAYOUT_MAGIC = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 // Sizes, in bytes.
 export const HEADER_SIZE = 128;
@@ -45,6 +45,16 @@ export const H_ADDR_STAGING = 72; // one record written by JS / host helpers
 export const H_MEMORY_END = 76; // first byte past the last region
 export const H_DQ_CAPACITY = 80;
 export const H_READY = 84; // deliveries waiting beyond the current batch
+// The provide ring (v2): pool buffers the core puts in the kernel's pick set,
+// one u32 buffer index per entry, core -> host. Buffers [0, provide_count)
+// are the recv set: they are never free, only provided, program or kernel.
+export const H_PROVIDE_ENTRIES = 88; // address of the u32 array
+export const H_PROVIDE_MASK = 92; // entries - 1 (entries >= provide_count)
+export const H_PROVIDE_HEAD = 96; // written by the host only
+export const H_PROVIDE_TAIL = 100; // written by the core only
+export const H_PROVIDE_COUNT = 104; // buffers in the recv set: indices [0, count)
+export const PROVIDE_ENTRY_SIZE = 4;
+export const MAX_PROVIDE_COUNT = 32768; // the kernel's limit for a buffer ring
 
 // Submission entry (core -> host).
 export const SQE_ID = 0; // u32
@@ -91,7 +101,10 @@ export const OP_COUNT = 12;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
+export const SQE_F_BUFFER_SELECT = 2; // RECV: the host picks a recv-set buffer when data arrives
 export const CQE_F_MORE = 1;
+export const CQE_F_BUFFER = 2; // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
+export const CQE_BUFFER_SHIFT = 16;
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR = 1;
@@ -135,6 +148,13 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['H_MEMORY_END', H_MEMORY_END],
   ['H_DQ_CAPACITY', H_DQ_CAPACITY],
   ['H_READY', H_READY],
+  ['H_PROVIDE_ENTRIES', H_PROVIDE_ENTRIES],
+  ['H_PROVIDE_MASK', H_PROVIDE_MASK],
+  ['H_PROVIDE_HEAD', H_PROVIDE_HEAD],
+  ['H_PROVIDE_TAIL', H_PROVIDE_TAIL],
+  ['H_PROVIDE_COUNT', H_PROVIDE_COUNT],
+  ['PROVIDE_ENTRY_SIZE', PROVIDE_ENTRY_SIZE],
+  ['MAX_PROVIDE_COUNT', MAX_PROVIDE_COUNT],
   ['SQE_ID', SQE_ID],
   ['SQE_OPCODE', SQE_OPCODE],
   ['SQE_FLAGS', SQE_FLAGS],
@@ -170,6 +190,9 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],
+  ['SQE_F_BUFFER_SELECT', SQE_F_BUFFER_SELECT],
+  ['CQE_F_BUFFER', CQE_F_BUFFER],
+  ['CQE_BUFFER_SHIFT', CQE_BUFFER_SHIFT],
   ['SOCKOPT_REUSEADDR', SOCKOPT_REUSEADDR],
   ['SOCKOPT_REUSEPORT', SOCKOPT_REUSEPORT],
   ['SOCKOPT_NODELAY', SOCKOPT_NODELAY],

@@ -20,7 +20,7 @@
  */
 import { isArrayBufferView } from 'node:util/types';
 import { createCore, Core, CoreExports } from './core';
-import { loadHost, Driver } from './host';
+import { loadHost, Driver, DriverOptions } from './host';
 import { chooseDriver, DriverName, requestedDriver } from './driver';
 import * as L from './layout';
 import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from './errno';
@@ -44,6 +44,11 @@ export interface RuntimeOptions {
   buffers?: number;
   /** Bytes per pool buffer (a multiple of 64). Default 16384. */
   bufferSize?: number;
+  /** Pool buffers set aside for `TcpStream.recv`: the kernel picks one of them
+   * only when data arrives, so a connection waiting in `recv()` holds none.
+   * `runtime.buffer()` never hands them out. 0 to 32768, at most `buffers`.
+   * Default `min(256, floor(buffers / 4))`. */
+  recvBuffers?: number;
   /** io_uring submission queue entries. Default 256. */
   ringEntries?: number;
   /** Deliveries per loop turn before yielding to the rest of Node's loop. Default 512. */
@@ -53,6 +58,10 @@ export interface RuntimeOptions {
    * io_uring cannot be had), `'epoll'` (Linux) or `'kqueue'` (macOS/BSD). Default:
    * the PERCORE_DRIVER environment variable, else `'auto'`. */
   driver?: DriverName;
+  /** @internal Passed to the driver's constructor (io_uring only; others
+   * ignore them): `pbufRing: false` runs `recv()` on the buffer-selection
+   * emulation, `msgRing: false` keeps cross-thread wakes on the eventfd. */
+  driverOptions?: Pick<DriverOptions, 'msgRing' | 'pbufRing'>;
 }
 
 /** What the runtime holds right now; a program that has finished its work and
@@ -68,8 +77,12 @@ export interface RuntimeCounters {
   ringEnters: number;
   /** Pool buffers lent to the kernel by operations in flight. */
   buffersLent: number;
-  /** Pool buffers held by the program (from `runtime.buffer()`, or lent and not yet handed back). */
+  /** Pool buffers held by the program (from `runtime.buffer()`, or lent and not yet handed back;
+   * a buffer `recv()` resolved with until it is released). */
   buffersHeld: number;
+  /** Buffers of the recv set waiting in the kernel's pick set (see `RuntimeOptions.recvBuffers`):
+   * neither lent nor held. Back at `recvBuffers` once the program released every `recv()` buffer. */
+  buffersProvided: number;
   /** File descriptors the driver owns: sockets, listeners, accepted connections. */
   openFds: number;
   /** Timers armed in the core's wheel. */
@@ -152,13 +165,15 @@ export class Runtime {
     const bufferSize = option(options, 'bufferSize', 64, 16 << 20);
     if (bufferSize % 64 !== 0) throw outOfRange('options.bufferSize', 'a multiple of 64', bufferSize);
     const ringEntries = option(options, 'ringEntries', 1, 32768);
+    const recvBuffers = options.recvBuffers ?? Math.min(256, Math.floor(buffers / 4));
+    validateInteger(recvBuffers, 'options.recvBuffers', 0, Math.min(buffers, L.MAX_PROVIDE_COUNT));
     this.budget = option(options, 'budget', 1, 65536);
     const choice = chooseDriver(loadHost(), requestedDriver(options.driver));
 
     const core: Core = createCore();
     this.core = core.exports;
     this.memory = core.memory;
-    const header = this.core.init(entries, buffers, bufferSize, Math.max(1024, entries * 2));
+    const header = this.core.init(entries, buffers, bufferSize, Math.max(1024, entries * 2), recvBuffers);
     if (header < 0) throw systemError(header, 'percore core init', `(entries=${entries}, buffers=${buffers}, bufferSize=${bufferSize})`);
     this.header = header;
     this.memoryBuffer = this.memory.buffer;
@@ -169,6 +184,7 @@ export class Runtime {
     this.arenaEnd = this.arena + buffers * bufferSize;
     this.handlers = new Array(entries).fill(undefined);
     const chosen = choice.create((Driver) => new Driver(this.bytes, header, {
+      ...options.driverOptions,
       entries: ringEntries,
       onTurn: () => this.turn(),
     }));
@@ -223,23 +239,20 @@ export class Runtime {
     validateInteger(size, 'size', 1, this.bufferSize);
     const index = this.core.bufAlloc();
     if (index < 0) throw this.noBuffers();
-    const view = new Uint8Array(this.memoryBuffer, this.arena + index * this.bufferSize, size);
-    // Tagged so that every read and write with it finds its place in the arena
-    // without the typed-array accessors (`buffer`, `byteOffset`, `byteLength`
-    // cost ~20 ns each on the hot path). Not enumerable: `Object.assign`
-    // cannot copy the tag onto another array.
-    Object.defineProperty(view, kPoolTag, { value: new PoolTag(this, index * this.bufferSize) });
-    return view;
+    return this.poolView(index, size);
   }
 
-  /** Gives a pool buffer back. Throws `ERR_PERCORE_BUFFER_IN_FLIGHT` if an
-   * operation still holds it and `ERR_INVALID_ARG_VALUE` if it is not one of
-   * this runtime's pool buffers (or was released already). */
+  /** Gives a pool buffer back: one from `buffer()`, or one `recv()` resolved
+   * with (any view of it; it goes back to the recv set for the kernel to pick
+   * again). Throws `ERR_PERCORE_BUFFER_IN_FLIGHT` if an operation still holds
+   * it and `ERR_INVALID_ARG_VALUE` if it is not one of this runtime's pool
+   * buffers (or was released already). */
   release(buf: Uint8Array): void {
     if (this.closed) return;
     if (!isArrayBufferView(buf)) throw invalidArgType('buf', 'an instance of Uint8Array', buf);
-    if (!this.isPoolView(buf)) throw codedError('ERR_INVALID_ARG_VALUE', 'the buffer is not one of this runtime\'s pool buffers', TypeError);
-    const res = this.core.bufFree(Math.floor((buf.byteOffset - this.arena) / this.bufferSize));
+    const offset = this.arenaOffsetOf(buf);
+    if (offset < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the buffer is not one of this runtime\'s pool buffers', TypeError);
+    const res = this.core.bufFree(Math.floor(offset / this.bufferSize));
     if (res === -EBUSY) throw bufferInFlight();
     if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
   }
@@ -254,6 +267,7 @@ export class Runtime {
       ringEnters: host.enters,
       buffersLent: this.core.counter(3),
       buffersHeld: this.core.counter(4),
+      buffersProvided: this.core.counter(7),
       openFds: host.openFds,
       timers: this.core.counter(5),
       tasks: this.tasks,
@@ -402,6 +416,25 @@ export class Runtime {
   /** @internal Frees a bounce buffer taken by `lend`. */
   unlend(index: number): void {
     if (!this.closed) this.core.bufFree(index);
+  }
+
+  /** @internal A view of the first `n` bytes of pool buffer `index`, for
+   * `buffer()` and for the buffers `recv()` resolves with. Tagged so that every
+   * read, write and release with it finds its place in the arena without the
+   * typed-array accessors (`buffer`, `byteOffset`, `byteLength` cost ~20 ns
+   * each on the hot path). Not enumerable: `Object.assign` cannot copy the tag
+   * onto another array. */
+  poolView(index: number, n: number): Uint8Array {
+    const offset = index * this.bufferSize;
+    const view = new Uint8Array(this.memoryBuffer, this.arena + offset, n);
+    Object.defineProperty(view, kPoolTag, { value: new PoolTag(this, offset) });
+    return view;
+  }
+
+  /** @internal The error for a recv set with no buffer left (ENOBUFS). */
+  noRecvBuffers(): PercoreError {
+    return codedError('ERR_PERCORE_NO_BUFFERS',
+      'every recv buffer is held by the program (recvBuffers): release the buffers recv() resolved with, or create the runtime with more');
   }
 
   /** @internal The staging address record's offset, for bind and connect. */

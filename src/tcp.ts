@@ -23,7 +23,7 @@
  */
 import * as L from './layout';
 import { AddressInput, resolveAddress, SocketAddress } from './address';
-import { ECANCELED } from './errno';
+import { ECANCELED, ENOBUFS } from './errno';
 import {
   abortError, bufferInFlight, codedError, invalidArgType, PercoreError, runtimeClosed, socketClosed, systemError,
 } from './errors';
@@ -213,7 +213,9 @@ export class TcpStream {
   private finishClose: (() => void) | undefined;
   /** @internal operations in flight on this stream: an intrusive list, so
    * tracking them costs no allocation per operation. */
-  firstOp: TransferOp | undefined = undefined;
+  firstOp: StreamOp | undefined = undefined;
+  /** @internal what `recv()` uses: made on its first call. */
+  receiver: Receiver | undefined = undefined;
 
   /** @internal */
   constructor(private readonly rt: Runtime, readonly fd: number) {}
@@ -281,8 +283,8 @@ export class TcpStream {
    * (the kernel still uses the fd for it), `ERR_SOCKET_CLOSED` once closed. */
   detach(): number {
     if (this.closing) throw socketClosed('TcpStream');
-    if (this.firstOp !== undefined) {
-      throw codedError('ERR_PERCORE_BUSY', 'the stream has operations in flight: wait for them (or abort them) before detaching');
+    if (this.firstOp !== undefined || this.receiver?.holding) {
+      throw codedError('ERR_PERCORE_BUSY', 'the stream has operations in flight or received buffers waiting for recv(): wait for them (or abort them) before detaching');
     }
     this.rt.assertOpen();
     const res = this.rt.host.forgetFd(this.fd);
@@ -302,6 +304,46 @@ export class TcpStream {
   read(buf: Uint8Array, length: number, options?: IoOptions): Promise<[number, Uint8Array]>;
   read(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<[number, Uint8Array]> {
     return this.transfer(L.OP_RECV, buf, false, length, options);
+  }
+
+  /** Receives into a buffer the runtime picks from its recv set when data
+   * arrives, so a connection waiting here holds no buffer; resolves with a view
+   * of the bytes received (a pool buffer, now the program's), or `null` at the
+   * end of the stream. Give the buffer back with `runtime.release(buf)`, after
+   * passing it to `write`/`writeAll` if you like (it is a pool buffer like any
+   * other). An aborted, failed or closed `recv()` holds no buffer and loses no
+   * bytes: if they had already arrived it resolves with them.
+   * ```ts
+   * const rt = Runtime.current();
+   * for (;;) {
+   *   const buf = await stream.recv();
+   *   if (buf === null) break;      // end of stream
+   *   await stream.writeAll(buf);   // echo it
+   *   rt.release(buf);              // back to the recv set
+   * }
+   * ```
+   * The first `recv()` arms one multishot receive for the stream, which stays
+   * armed across calls: data that arrives between them waits in up to
+   * `RECV_AHEAD` (4) buffers, handed to the next calls in order; beyond that
+   * the receive is paused (cancelled) until the program catches up, so a slow
+   * reader never takes the whole recv set. Close releases buffers still
+   * waiting; while a receive is armed or buffers wait, `detach()` is busy.
+   * Rejects with `ERR_PERCORE_NO_BUFFERS` when data arrived while every recv
+   * buffer was held by the program or waiting on a stream (see
+   * `RuntimeOptions.recvBuffers`; percore cannot tell whether the program will
+   * release one, so it does not wait: release buffers and call `recv()` again,
+   * no byte is lost), `ERR_SOCKET_CLOSED`, an `AbortError`, or a system error
+   * such as `ECONNRESET`. */
+  recv(options?: IoOptions): Promise<Uint8Array | null> {
+    try {
+      validateSignal(options?.signal, 'options.signal');
+      if (this.closing) throw socketClosed('TcpStream');
+      this.rt.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const receiver = this.receiver ??= new Receiver(this.rt, this);
+    return receiver.recv(options?.signal);
   }
 
   /** Writes some of the first `length` bytes (default `buf.length`) of `buf`,
@@ -357,8 +399,9 @@ export class TcpStream {
     if (this.closed !== undefined) return this.closed;
     this.closing = true;
     this.closed = new Promise((resolve) => { this.finishClose = resolve; });
+    this.receiver?.close(socketClosed('TcpStream'));
     if (this.firstOp === undefined) this.closeSocket();
-    else for (let op: TransferOp | undefined = this.firstOp; op !== undefined; op = op.next) op.cancel(socketClosed('TcpStream'));
+    else for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next) op.cancel(socketClosed('TcpStream'));
     return this.closed;
   }
 
@@ -381,15 +424,15 @@ export class TcpStream {
     return addressOf(this.rt.host.peerAddress(this.fd), 'getpeername');
   }
 
-  /** @internal called by a TransferOp once it is in flight. */
-  started(op: TransferOp): void {
+  /** @internal called by an operation once it is in flight. */
+  started(op: StreamOp): void {
     op.next = this.firstOp;
     if (this.firstOp !== undefined) this.firstOp.prev = op;
     this.firstOp = op;
   }
 
-  /** @internal called by a TransferOp once its last delivery is in. */
-  settled(op: TransferOp): void {
+  /** @internal called by an operation once its last delivery is in. */
+  settled(op: StreamOp): void {
     if (op.prev !== undefined) op.prev.next = op.next;
     else this.firstOp = op.next;
     if (op.next !== undefined) op.next.prev = op.prev;
@@ -440,10 +483,10 @@ export class TcpStream {
 
 // The settle functions of the promise being created, handed from the
 // executor to the operation (Promise runs its executor synchronously).
-let settleResolve: (v: [number, Uint8Array]) => void;
+let settleResolve: (v: unknown) => void;
 let settleReject: (e: unknown) => void;
-function captureSettlers(resolve: (v: [number, Uint8Array]) => void, reject: (e: unknown) => void): void {
-  settleResolve = resolve;
+function captureSettlers<T>(resolve: (v: T) => void, reject: (e: unknown) => void): void {
+  settleResolve = resolve as (v: unknown) => void;
   settleReject = reject;
 }
 
@@ -452,6 +495,178 @@ function captureSettlers(resolve: (v: [number, Uint8Array]) => void, reject: (e:
  * them until it resolves: a second operation on the same array is the same
  * mistake as reusing a lent pool buffer, and is refused the same way. */
 const rentedArrays = new WeakSet<Uint8Array>();
+
+/** An operation in a stream's list of operations in flight, which `close()` cancels. */
+interface StreamOp {
+  prev: StreamOp | undefined;
+  next: StreamOp | undefined;
+  cancel(reason: PercoreError): void;
+}
+
+/** Buffers a stream's receive fills ahead of `recv()` calls before it is paused. */
+export const RECV_AHEAD = 4;
+
+/** What a `recv()` settles with: a buffer, `null` at the end of the stream, or an error. */
+type RecvResult = Uint8Array | null | PercoreError;
+
+/** A stream's `recv()` side: one multishot buffer-select RECV, armed by the
+ * first `recv()` and kept armed across calls, the results it delivered that no
+ * `recv()` has taken yet (at most about RECV_AHEAD: the receive is cancelled
+ * when that many wait, and armed again when a `recv()` finds none), and the
+ * `recv()` calls waiting for one (only while none waits). */
+class Receiver implements OpHandler, StreamOp {
+  private id = 0;
+  private armed = false;
+  /** A cancel was asked for: too many results waiting, nobody waiting, or close. */
+  private pausing = false;
+  private closeReason: PercoreError | undefined;
+  private readonly results: RecvResult[] = [];
+  private readonly waiters: RecvWaiter[] = [];
+  prev: StreamOp | undefined = undefined;
+  next: StreamOp | undefined = undefined;
+
+  constructor(private readonly rt: Runtime, private readonly stream: TcpStream) {}
+
+  /** Whether the kernel or the queue holds something of the stream's. */
+  get holding(): boolean {
+    return this.armed || this.results.length > 0;
+  }
+
+  recv(signal: AbortSignal | undefined): Promise<Uint8Array | null> {
+    if (signal?.aborted) return Promise.reject(abortError(signal.reason));
+    if (this.results.length > 0) {
+      const result = this.results.shift()!;
+      return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+    }
+    const promise = new Promise<Uint8Array | null>(captureSettlers) as Promise<Uint8Array | null> & Cancellable;
+    const waiter = new RecvWaiter(this, settleResolve, settleReject, signal);
+    promise[kCancel] = waiter;
+    this.waiters.push(waiter);
+    if (!this.armed) this.arm();
+    return promise;
+  }
+
+  private arm(): void {
+    const rt = this.rt;
+    const id = rt.core.submitRecvSelect(this.stream.fd, rt.bufferSize, 1);
+    try {
+      rt.track(id, this, 'recv');
+    } catch (err) {
+      return this.fail(id === -ENOBUFS ? rt.noRecvBuffers() : err as PercoreError);
+    }
+    this.id = id;
+    this.armed = true;
+    this.pausing = false;
+    this.stream.started(this);
+  }
+
+  /** Asks the kernel to stop the receive; its final delivery comes later. */
+  private pause(): void {
+    if (!this.armed || this.pausing) return;
+    this.pausing = true;
+    this.rt.cancel(this.id);
+  }
+
+  /** StreamOp: the stream closes. */
+  cancel(reason: PercoreError): void {
+    this.close(reason);
+  }
+
+  /** Rejects every waiting `recv()`, gives back every buffer received and not
+   * taken, and stops the receive. */
+  close(reason: PercoreError): void {
+    if (this.closeReason !== undefined) return;
+    this.closeReason = reason;
+    this.fail(reason);
+    for (const result of this.results.splice(0)) if (result instanceof Uint8Array) this.rt.release(result);
+    this.pause();
+  }
+
+  /** A waiting `recv()` gave up (abort, timeout): with nobody else waiting,
+   * the receive stops; what it already received waits for the next call. */
+  forget(waiter: RecvWaiter): void {
+    const at = this.waiters.indexOf(waiter);
+    if (at >= 0) this.waiters.splice(at, 1);
+    if (this.waiters.length === 0) this.pause();
+  }
+
+  complete(res: number, flags: number): void {
+    const rt = this.rt;
+    if (res > 0 && (flags & L.CQE_F_BUFFER) !== 0) {
+      const buf = rt.poolView(flags >>> L.CQE_BUFFER_SHIFT, res);
+      if (this.closeReason !== undefined) rt.release(buf);
+      else this.deliver(buf);
+    }
+    if ((flags & L.CQE_F_MORE) !== 0) {
+      if (this.results.length >= RECV_AHEAD) this.pause(); // backpressure
+      return;
+    }
+    // The receive is over.
+    this.armed = false;
+    this.pausing = false;
+    this.stream.settled(this);
+    if (res > 0) {
+      // data in the final delivery: taken above
+    } else if (res === 0) {
+      this.deliver(null);
+    } else if (res === CLOSED_RESULT) {
+      return this.fail(runtimeClosed());
+    } else if (res === -ENOBUFS) {
+      // Data came with no buffer to put it in: it stays in the socket.
+      return this.fail(rt.noRecvBuffers());
+    } else if (res !== -ECANCELED) {
+      this.deliver(systemError(res, 'recv'));
+    }
+    if (this.waiters.length > 0 && this.closeReason === undefined && !rt.isClosed) this.arm();
+  }
+
+  private deliver(result: RecvResult): void {
+    const waiter = this.waiters.shift();
+    if (waiter === undefined) {
+      if (this.closeReason === undefined) this.results.push(result);
+      return;
+    }
+    waiter.settle(result);
+  }
+
+  /** Rejects every waiting `recv()` with `err`. */
+  private fail(err: PercoreError): void {
+    for (const waiter of this.waiters.splice(0)) waiter.settle(err);
+  }
+}
+
+/** One `recv()` waiting for its stream's receive. */
+class RecvWaiter {
+  private onAbort: (() => void) | undefined = undefined;
+  private done = false;
+
+  constructor(
+    private readonly receiver: Receiver,
+    private readonly resolve: (v: Uint8Array | null) => void,
+    private readonly reject: (e: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal !== undefined) {
+      this.onAbort = () => this.cancel(abortError(signal.reason));
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  settle(result: RecvResult): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    if (result instanceof Error) this.reject(result);
+    else this.resolve(result);
+  }
+
+  /** Gives up (abort, timeout): rejects with `reason`; no byte is lost. */
+  cancel(reason: PercoreError): void {
+    if (this.done) return;
+    this.receiver.forget(this);
+    this.settle(reason);
+  }
+}
 
 /** One read or write, or a run of them for `readExact`/`writeAll`, as one handler. */
 class TransferOp implements OpHandler {
@@ -466,9 +681,9 @@ class TransferOp implements OpHandler {
   /** The signal's listener, made only when there is a signal (most calls have none). */
   private onAbort: (() => void) | undefined = undefined;
   /** @internal links in the stream's list of operations in flight. */
-  prev: TransferOp | undefined = undefined;
+  prev: StreamOp | undefined = undefined;
   /** @internal */
-  next: TransferOp | undefined = undefined;
+  next: StreamOp | undefined = undefined;
 
   constructor(
     private readonly rt: Runtime,

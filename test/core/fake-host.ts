@@ -5,7 +5,7 @@ import { createCore, type Core, type CoreExports } from '../../src/core';
 import * as L from '../../src/layout';
 
 export const ERRNO = {
-  ENOENT: 2, EBADF: 9, ENOMEM: 12, EBUSY: 16, EINVAL: 22, ENOSPC: 28, ETIME: 62,
+  ENOENT: 2, EBADF: 9, ENOMEM: 12, EFAULT: 14, EBUSY: 16, EINVAL: 22, ENOSPC: 28, ETIME: 62,
   ENOBUFS: 105, EALREADY: 114, ECANCELED: 125,
 } as const;
 
@@ -14,8 +14,16 @@ export const STATE = { QUEUED: 1, SUBMITTED: 2, COMPLETED: 3, DELIVERED: 4, ARME
 
 /** counter(k) indices. */
 export const COUNTER = {
-  IN_USE: 0, SUBMITTED: 1, COMPLETED: 2, LENT: 3, HELD: 4, TIMERS: 5, STALE: 6,
+  IN_USE: 0, SUBMITTED: 1, COMPLETED: 2, LENT: 3, HELD: 4, TIMERS: 5, STALE: 6, PROVIDED: 7,
 } as const;
+
+/** bufOwner values. */
+export const OWNER = { FREE: 0, PROGRAM: 1, KERNEL: 2, PROVIDED: 3 } as const;
+
+/** CQE flags naming recv-set buffer `index`, as a driver writes them. */
+export function bufferFlags(index: number): number {
+  return (L.CQE_F_BUFFER | (index << L.CQE_BUFFER_SHIFT)) >>> 0;
+}
 
 export interface Sqe {
   id: number; opcode: number; flags: number; fd: number; addr: number; len: number; aux: number; arg: bigint;
@@ -48,6 +56,21 @@ export class FakeHost {
       aux: v.getUint32(base + L.SQE_AUX, true),
       arg: v.getBigUint64(base + L.SQE_ARG, true),
     };
+  }
+
+  /** Takes every entry of the provide ring (recv-set buffers put in the pick set), as a driver's flush does. */
+  takeProvided(): number[] {
+    const out: number[] = [];
+    let head = this.field(L.H_PROVIDE_HEAD);
+    const tail = this.field(L.H_PROVIDE_TAIL);
+    const base = this.field(L.H_PROVIDE_ENTRIES);
+    const mask = this.field(L.H_PROVIDE_MASK);
+    while (head !== tail) {
+      out.push(this.view.getUint32(base + (head & mask) * L.PROVIDE_ENTRY_SIZE, true));
+      head = (head + 1) >>> 0;
+    }
+    this.setField(L.H_PROVIDE_HEAD, head);
+    return out;
   }
 
   /** Takes up to `max` SQEs, as a driver's flush does. */
@@ -111,12 +134,12 @@ export interface Harness { x: CoreExports; host: FakeHost; core: Core; header: n
   reap(now?: number, budget?: number): Delivery[];
 }
 
-export interface Sizes { ops?: number; buffers?: number; bufferSize?: number; cq?: number }
+export interface Sizes { ops?: number; buffers?: number; bufferSize?: number; cq?: number; provided?: number }
 
 export function setup(sizes: Sizes = {}): Harness {
   const core = createCore();
   const x = core.exports;
-  const header = x.init(sizes.ops ?? 16, sizes.buffers ?? 4, sizes.bufferSize ?? 256, sizes.cq ?? 32);
+  const header = x.init(sizes.ops ?? 16, sizes.buffers ?? 4, sizes.bufferSize ?? 256, sizes.cq ?? 32, sizes.provided ?? 0);
   if (header <= 0) throw new Error(`init failed: ${header}`);
   const host = new FakeHost(core, header);
   return {

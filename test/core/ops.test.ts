@@ -179,7 +179,7 @@ describe('op lifecycle', () => {
     expect(x.reap(0, 0)).toBe(-ERRNO.EINVAL);
     expect(x.reap(NaN, 4)).toBe(-ERRNO.EINVAL);
     expect(x.nextTimeout(NaN)).toBe(-ERRNO.EINVAL);
-    expect(x.counter(7)).toBe(-1);
+    expect(x.counter(8)).toBe(-1);
     expect(host.pending()).toBe(0);
     expect(x.counter(COUNTER.IN_USE)).toBe(0);
     expect(x.counter(COUNTER.SUBMITTED)).toBe(0);

@@ -4,11 +4,14 @@
 // abandoned was delivered exactly once and every buffer is back.
 import fc from 'fast-check';
 import * as L from '../../src/layout';
-import { COUNTER, ERRNO, STATE, setup, type Harness } from './fake-host';
+import { COUNTER, ERRNO, OWNER, STATE, bufferFlags, setup, type Harness } from './fake-host';
 
 type Action =
   | { kind: 'nop' }
   | { kind: 'recv'; len: number }
+  | { kind: 'recvSelect'; len: number; multishot: boolean }
+  | { kind: 'provide' }
+  | { kind: 'bogus'; pick: number; buffer: number }
   | { kind: 'accept'; multishot: boolean }
   | { kind: 'timer'; delay: number }
   | { kind: 'take'; max: number }
@@ -23,6 +26,12 @@ type Action =
 const action: fc.Arbitrary<Action> = fc.oneof(
   fc.constant({ kind: 'nop' as const }),
   fc.record({ kind: fc.constant('recv' as const), len: fc.integer({ min: 1, max: 64 }) }),
+  fc.record({ kind: fc.constant('recvSelect' as const), len: fc.integer({ min: 1, max: 64 }), multishot: fc.boolean() }),
+  fc.constant({ kind: 'provide' as const }),
+  // Buffers outside the recv set (2, 3: the general pool; 4, 5: past it): a
+  // recv-set buffer the host names while the program holds it could be
+  // released (and so provided) before the core reads the CQE.
+  fc.record({ kind: fc.constant('bogus' as const), pick: fc.nat(), buffer: fc.integer({ min: 2, max: 5 }) }),
   fc.record({ kind: fc.constant('accept' as const), multishot: fc.boolean() }),
   fc.record({ kind: fc.constant('timer' as const), delay: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 300_000 })) }),
   fc.record({ kind: fc.constant('take' as const), max: fc.integer({ min: 1, max: 8 }) }),
@@ -40,6 +49,8 @@ interface ModelOp {
   timer: boolean;
   multishot: boolean;
   buffer: number; // -1 none
+  select: boolean; // buffer-select RECV: the host picks a recv-set buffer
+  bogus: boolean; // the host named a buffer outside the pick set: must be delivered -EFAULT
   abandoned: boolean;
   finals: number; // final deliveries seen
   mustBeCanceled: boolean; // cancelled while QUEUED: must be delivered -ECANCELED
@@ -49,10 +60,14 @@ interface ModelOp {
 const reached = {
   moreDeliveries: 0, finals: 0, canceledInQueue: 0, canceledInKernel: 0, abandonedInFlight: 0,
   timersFired: 0, staleDropped: 0, carriedOver: 0, tableFull: 0,
+  selectDelivered: 0, selectNoBuffers: 0, selectEof: 0, bogusRejected: 0, recvSetReleased: 0, selectMore: 0,
 };
 
+/** Recv-set buffers: the pool's first RECV_SET buffers. */
+const RECV_SET = 2;
+
 /** An SQE the host took and still owes completions for. */
-interface Taken { id: number; opcode: number; multishot: boolean }
+interface Taken { id: number; opcode: number; multishot: boolean; select: boolean }
 
 class World {
   readonly h: Harness;
@@ -62,16 +77,17 @@ class World {
   readonly retired: number[] = [];
   readonly taken: Taken[] = [];
   readonly held: number[] = []; // buffers the program holds
+  readonly picks: number[] = []; // the kernel's pick set: recv-set buffers the host took from the provide ring
   staleWritten = 0;
 
   constructor() {
-    this.h = setup({ ops: 6, buffers: 3, bufferSize: 64, cq: 4 });
+    this.h = setup({ ops: 6, buffers: 4, bufferSize: 64, cq: 4, provided: RECV_SET });
   }
 
   get x() { return this.h.x; }
   get host() { return this.h.host; }
 
-  private issued(id: number, op: Omit<ModelOp, 'id' | 'abandoned' | 'finals' | 'mustBeCanceled'>): void {
+  private issued(id: number, op: Omit<ModelOp, 'id' | 'abandoned' | 'finals' | 'mustBeCanceled' | 'select' | 'bogus'> & { select?: boolean }): void {
     if (id < 0) {
       expect(id).toBe(-ERRNO.ENOSPC);
       expect(this.x.counter(COUNTER.IN_USE)).toBe(6);
@@ -79,7 +95,7 @@ class World {
       return;
     }
     expect(this.ops.has(id)).toBe(false);
-    this.ops.set(id, { id, abandoned: false, finals: 0, mustBeCanceled: false, ...op });
+    this.ops.set(id, { id, abandoned: false, finals: 0, mustBeCanceled: false, select: false, bogus: false, ...op });
     this.everIssued.push(id);
   }
 
@@ -114,6 +130,26 @@ class World {
         this.issued(id, { timer: false, multishot: false, buffer });
         break;
       }
+      case 'recvSelect':
+        this.issued(x.submitRecvSelect(5, a.multishot ? 64 : a.len, a.multishot ? 1 : 0), { timer: false, multishot: a.multishot, buffer: -1, select: true });
+        break;
+      case 'provide':
+        for (const b of host.takeProvided()) {
+          expect(b).toBeLessThan(RECV_SET);
+          expect(this.picks).not.toContain(b);
+          this.picks.push(b);
+        }
+        break;
+      case 'bogus': {
+        // The host names a buffer that is not in the pick set: never accepted.
+        const index = this.taken.findIndex((t) => t.select);
+        if (index < 0 || host.cqRoom() === 0) break;
+        const t = this.taken.splice(index, 1)[0];
+        host.complete(t.id, 1 + (a.pick % 64), bufferFlags(a.buffer));
+        const op = this.ops.get(t.id);
+        if (op) op.bogus = true;
+        break;
+      }
       case 'accept':
         this.issued(x.submitAccept(3, a.multishot ? 1 : 0), { timer: false, multishot: a.multishot, buffer: -1 });
         break;
@@ -122,13 +158,27 @@ class World {
         break;
       case 'take':
         for (const sqe of host.take(a.max)) {
-          this.taken.push({ id: sqe.id, opcode: sqe.opcode, multishot: (sqe.flags & L.SQE_F_MULTISHOT) !== 0 });
+          this.taken.push({
+            id: sqe.id, opcode: sqe.opcode, multishot: (sqe.flags & L.SQE_F_MULTISHOT) !== 0,
+            select: (sqe.flags & L.SQE_F_BUFFER_SELECT) !== 0,
+          });
         }
         break;
       case 'complete': {
         if (this.taken.length === 0 || host.cqRoom() === 0) break;
         const index = a.pick % this.taken.length;
         const t = this.taken[index];
+        if (t.select && a.more && t.multishot && a.res > 0 && this.picks.length > 0) {
+          // A multishot buffer-select RECV stays armed: each MORE CQE names a buffer.
+          const [buffer] = this.picks.splice(a.pick % this.picks.length, 1);
+          host.complete(t.id, a.res, L.CQE_F_MORE | bufferFlags(buffer));
+          break;
+        }
+        if (t.select) {
+          this.taken.splice(index, 1);
+          this.completeSelect(t.id, a.res, a.pick);
+          break;
+        }
         const more = a.more && t.multishot && t.opcode === L.OP_ACCEPT;
         host.complete(t.id, a.res, more ? L.CQE_F_MORE : 0);
         if (!more) this.taken.splice(index, 1);
@@ -168,6 +218,9 @@ class World {
         if (this.held.length === 0) break;
         const [buffer] = this.held.splice(a.pick % this.held.length, 1);
         expect(x.bufFree(buffer)).toBe(0);
+        expect(x.bufOwner(buffer)).toBe(buffer < RECV_SET ? OWNER.PROVIDED : OWNER.FREE);
+        if (buffer < RECV_SET) reached.recvSetReleased++;
+        expect(x.bufFree(buffer)).toBe(-ERRNO.EINVAL); // twice: refused
         break;
       }
       case 'advance':
@@ -178,6 +231,16 @@ class World {
         break;
     }
     expect(x.checkInvariants()).toBe(0);
+  }
+
+  /** A buffer-select RECV's completion as a kernel writes it: data in a
+   * buffer from the pick set, -ENOBUFS when the set is empty, EOF or an error
+   * (EOF sometimes consuming a buffer, as the kernel may). */
+  private completeSelect(id: number, res: number, pick: number): void {
+    if (res < 0 || (res === 0 && (pick & 1) === 0)) return this.h.host.complete(id, res);
+    if (this.picks.length === 0) return this.h.host.complete(id, -ERRNO.ENOBUFS);
+    const [buffer] = this.picks.splice(pick % this.picks.length, 1);
+    this.h.host.complete(id, res, bufferFlags(buffer));
   }
 
   /** An op that is over for the model: its id is stale from now on. */
@@ -202,6 +265,16 @@ class World {
       if (d.flags & L.CQE_F_MORE) {
         expect(op!.multishot).toBe(true);
         reached.moreDeliveries++;
+        if (op!.select) {
+          // Each MORE delivery hands its own buffer to the program.
+          expect(d.res).toBeGreaterThan(0);
+          expect(d.flags & L.CQE_F_BUFFER).toBe(L.CQE_F_BUFFER);
+          const buffer = d.flags >>> L.CQE_BUFFER_SHIFT;
+          expect(buffer).toBeLessThan(RECV_SET);
+          expect(this.x.bufOwner(buffer)).toBe(OWNER.PROGRAM);
+          this.held.push(buffer);
+          reached.selectMore++;
+        }
         continue;
       }
       op!.finals++;
@@ -213,6 +286,24 @@ class World {
         expect(this.x.bufOwner(op!.buffer)).toBe(1);
         this.held.push(op!.buffer);
       }
+      if (op!.bogus) {
+        expect([-ERRNO.EFAULT, -ERRNO.ECANCELED]).toContain(d.res);
+        if (d.res === -ERRNO.EFAULT) reached.bogusRejected++;
+      }
+      if (op!.select) {
+        if (d.flags & L.CQE_F_BUFFER) {
+          const buffer = d.flags >>> L.CQE_BUFFER_SHIFT;
+          expect(d.res).toBeGreaterThan(0);
+          expect(buffer).toBeLessThan(RECV_SET);
+          expect(this.x.bufOwner(buffer)).toBe(OWNER.PROGRAM);
+          this.held.push(buffer);
+          reached.selectDelivered++;
+        } else {
+          expect(d.res).toBeLessThanOrEqual(0);
+          if (d.res === -ERRNO.ENOBUFS) reached.selectNoBuffers++;
+          if (d.res === 0) reached.selectEof++;
+        }
+      }
     }
     for (const op of [...this.ops.values()]) if (op.abandoned && this.x.opState(op.id) === -ERRNO.ENOENT) this.forget(op);
     return batch.length;
@@ -222,8 +313,9 @@ class World {
   drain(): void {
     const { x, host } = this;
     for (let round = 0; round < 10_000; round++) {
-      for (const sqe of host.take()) this.taken.push({ id: sqe.id, opcode: sqe.opcode, multishot: false });
+      for (const sqe of host.take()) this.taken.push({ id: sqe.id, opcode: sqe.opcode, multishot: false, select: false });
       while (this.taken.length > 0 && host.cqRoom() > 0) host.complete(this.taken.shift()!.id, 0);
+      this.picks.push(...host.takeProvided());
       this.now += 1_000_000;
       this.reap(5);
       if (this.taken.length === 0 && host.pending() === 0 && x.nextTimeout(this.now) === -1) break;
@@ -240,6 +332,11 @@ class World {
     reached.staleDropped += this.staleWritten;
     expect(x.counter(COUNTER.HELD)).toBe(this.held.length);
     for (const b of this.held) expect(x.bufFree(b)).toBe(0);
+    this.picks.push(...host.takeProvided());
+    // Every recv-set buffer is back in the pick set, once.
+    expect(x.counter(COUNTER.PROVIDED)).toBe(RECV_SET);
+    expect([...this.picks].sort()).toEqual([0, 1]);
+    expect(x.counter(COUNTER.HELD)).toBe(0);
     expect(x.checkInvariants()).toBe(0);
   }
 }

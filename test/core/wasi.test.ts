@@ -12,7 +12,7 @@ describe('the core as a WASI reactor', () => {
     const exports = WebAssembly.Module.exports(module).map((e) => `${e.name}:${e.kind}`).sort();
     const functions = [
       'init', 'layoutTableLength', 'layoutTable', 'bufAlloc', 'bufFree', 'bufOwner',
-      'submitNop', 'submitAccept', 'submitConnect', 'submitRecv', 'submitSend', 'submitRead',
+      'submitNop', 'submitAccept', 'submitConnect', 'submitRecv', 'submitRecvSelect', 'submitSend', 'submitRead',
       'submitWrite', 'submitClose', 'submitShutdown', 'submitTimeout', 'timerStart', 'cancel',
       'abandon', 'reap', 'nextTimeout', 'counter', 'opState', 'checkInvariants', '_initialize',
     ];

@@ -58,6 +58,26 @@ test('serves a node:net client from 1 B to 1 MiB on every core, then exits 0 on 
   await closed; // the server closed the connection it still had
 });
 
+test('--io recv serves 1 B to 1 MiB and many idle connections, then exits 0 on SIGTERM', async () => {
+  const { child, ready } = start(['--port', '0', '--threads', '1', '--io', 'recv', '--buffers', '64', '--shutdown-timeout', '300']);
+  const { port } = await ready;
+  // More idle connections than recv buffers (32): waiting in recv() holds none.
+  const idle = await Promise.all(Array.from({ length: 100 }, () => new Promise<net.Socket>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', () => {});
+  })));
+  for (const size of [1, 100, 8192, 8193, 1 << 20]) {
+    const payload = pattern(size, size);
+    expect((await netRoundTrip(port, payload)).equals(payload)).toBe(true);
+  }
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => netRoundTrip(port, pattern(5000 + i, i + 3))));
+  results.forEach((r, i) => expect(r.equals(pattern(5000 + i, i + 3))).toBe(true));
+  const exited = exitOf(child);
+  child.kill('SIGTERM');
+  expect((await exited).code).toBe(0);
+  for (const s of idle) s.destroy();
+});
+
 test('--threads 2 --pin: SIGTERM lets an open connection finish, then exits 0 within a second of its close', async () => {
   const { child, ready } = start(['--port', '0', '--threads', '2', '--pin', '--shutdown-timeout', '20000']);
   const { line, port } = await ready;
@@ -130,6 +150,7 @@ test.each([
   [['--driver', 'kqueue2'], /--driver must be auto, uring, epoll or kqueue/],
   [['--buffer-size', '100'], /multiple of 64/],
   [['--buffers', '0'], /--buffers must be between 1/],
+  [['--io', 'mmap'], /--io must be read or recv, got 'mmap'/],
   [['--frobnicate'], /unknown argument/],
 ])('a bad flag %j prints usage and exits 2', async (args, message) => {
   const child = spawn(process.execPath, [ECHO, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

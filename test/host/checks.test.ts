@@ -45,8 +45,8 @@ describe('header checks at construction', () => {
 
   test('wrong version names both versions', () => {
     const core = new FakeCore();
-    core.setHeader(L.H_VERSION, 2);
-    expectMismatch(core, /version 2, the host speaks version 1/);
+    core.setHeader(L.H_VERSION, 1);
+    expectMismatch(core, /version 1, the host speaks version 2/);
   });
 
   test('wrong header size', () => {

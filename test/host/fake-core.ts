@@ -1,5 +1,5 @@
 // A stand-in for the Wasm core, for testing the host alone: lays out a valid
-// layout-v1 header and its regions inside a WebAssembly.Memory using the
+// layout-v2 header and its regions inside a WebAssembly.Memory using the
 // constants of src/layout.ts, writes SQEs and reads CQEs. It has no op table:
 // tests choose ids and buffers themselves.
 //
@@ -13,6 +13,8 @@ export interface FakeCoreOptions {
   cqEntries?: number; // default 64, a power of two
   bufferCount?: number; // default 8
   bufferSize?: number; // default 4096, a multiple of 64
+  /** Buffers [0, provided) are the recv set (default 0); `provide` hands them to the host. */
+  provided?: number;
 }
 
 export interface SqeInit {
@@ -58,6 +60,9 @@ export class FakeCore {
   readonly addrRecords: number;
   readonly addrStaging: number;
   readonly memoryEnd: number;
+  readonly provided: number;
+  readonly provideEntries: number;
+  readonly provideRing: number;
 
   constructor(options: FakeCoreOptions = {}) {
     this.opCapacity = options.opCapacity ?? 16;
@@ -79,6 +84,9 @@ export class FakeCore {
     this.arena = take(this.bufferCount * this.bufferSize);
     this.addrRecords = take(this.opCapacity * L.ADDR_RECORD_SIZE);
     this.addrStaging = take(L.ADDR_RECORD_SIZE);
+    this.provided = options.provided ?? 0;
+    this.provideEntries = nextPow2(Math.max(1, this.provided));
+    this.provideRing = take(this.provideEntries * L.PROVIDE_ENTRY_SIZE);
     this.memoryEnd = at;
 
     this.memory = new WebAssembly.Memory({ initial: Math.ceil(this.memoryEnd / PAGE) + 1 });
@@ -102,6 +110,20 @@ export class FakeCore {
     h(L.H_ADDR_RECORDS, this.addrRecords);
     h(L.H_ADDR_STAGING, this.addrStaging);
     h(L.H_MEMORY_END, this.memoryEnd);
+    h(L.H_PROVIDE_ENTRIES, this.provideRing);
+    h(L.H_PROVIDE_MASK, this.provideEntries - 1);
+    h(L.H_PROVIDE_COUNT, this.provided);
+  }
+
+  /** Puts recv-set buffers in the host's pick set (the provide ring); the host
+   * takes them at its next flush. */
+  provide(...indices: number[]): void {
+    let tail = this.getHeader(L.H_PROVIDE_TAIL);
+    for (const index of indices) {
+      this.view.setUint32(this.provideRing + (tail & (this.provideEntries - 1)) * L.PROVIDE_ENTRY_SIZE, index, true);
+      tail = (tail + 1) >>> 0;
+    }
+    this.setHeader(L.H_PROVIDE_TAIL, tail);
   }
 
   getHeader(field: number): number {

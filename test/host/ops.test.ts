@@ -1,32 +1,12 @@
 // Each opcode through the real kernel, driven with poll() (no event loop).
 
 import * as L from '../../src/layout';
-import { collect, Cqe, FakeCore } from './fake-core';
-import { closeAll, DriverClass, driverName, E, host, isEpoll, listen, makeDriver, ok } from './setup';
-import { Driver } from '../../src/host';
+import { collect } from './fake-core';
+import { byId, closeAll, connectPair, DriverClass, driverName, E, host, isEpoll, listen, makeDriver, ok } from './setup';
 
 afterEach(closeAll);
 
 const NS_PER_MS = 1_000_000n;
-
-function byId(cqes: Cqe[], id: number): Cqe {
-  const found = cqes.filter((c) => c.id === id);
-  expect(found).toHaveLength(1);
-  return found[0];
-}
-
-/** Connects a new client to `port`: returns [clientFd, acceptedFd]. */
-function connectPair(driver: Driver, core: FakeCore, listener: number, port: number): [number, number] {
-  const client = ok(driver.socket(4));
-  expect(driver.encodeAddress('127.0.0.1', port, core.addrRecord(2))).toBe(0);
-  core.submit({ id: core.id(1), opcode: L.OP_ACCEPT, fd: listener });
-  core.submit({ id: core.id(2), opcode: L.OP_CONNECT, fd: client, addr: core.addrRecord(2), len: L.ADDR_RECORD_SIZE });
-  const cqes = collect(driver, core, 2);
-  expect(byId(cqes, core.id(2)).res).toBe(0);
-  const accepted = byId(cqes, core.id(1)).res;
-  expect(accepted).toBeGreaterThanOrEqual(0);
-  return [client, accepted];
-}
 
 describe(`${DriverClass.name}`, () => {
   test('exports its name, features and the layout table', () => {

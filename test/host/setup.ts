@@ -1,8 +1,9 @@
 // Shared by the host tests: one addon, drivers closed after each test.
 
 import { constants } from 'os';
-import { Driver, loadHost } from '../../src/host';
-import { FakeCore, FakeCoreOptions } from './fake-core';
+import * as L from '../../src/layout';
+import { Driver, DriverOptions, loadHost } from '../../src/host';
+import { collect, Cqe, FakeCore, FakeCoreOptions } from './fake-core';
 
 export const E = constants.errno;
 export const host = loadHost();
@@ -19,9 +20,10 @@ export function makeDriver(
   options: FakeCoreOptions = {},
   onTurn: () => number = () => -1,
   entries?: number,
+  driverOptions: Pick<DriverOptions, 'msgRing' | 'pbufRing'> = {},
 ): { core: FakeCore; driver: Driver } {
   const core = new FakeCore(options);
-  const driver = new DriverClass(core.bytes, core.header, { onTurn, entries });
+  const driver = new DriverClass(core.bytes, core.header, { ...driverOptions, onTurn, entries });
   open.push(driver);
   return { core, driver };
 }
@@ -45,4 +47,24 @@ export function listen(driver: Driver, core: FakeCore): { fd: number; port: numb
   const local = driver.localAddress(fd);
   if (typeof local === 'number') throw new Error(`localAddress: ${local}`);
   return { fd, port: local.port };
+}
+
+/** The one CQE of op `id` among `cqes` (fails the test unless exactly one). */
+export function byId(cqes: Cqe[], id: number): Cqe {
+  const found = cqes.filter((c) => c.id === id);
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
+/** Connects a new client to `port`: returns [clientFd, acceptedFd]. */
+export function connectPair(driver: Driver, core: FakeCore, listener: number, port: number): [number, number] {
+  const client = ok(driver.socket(4));
+  expect(driver.encodeAddress('127.0.0.1', port, core.addrRecord(2))).toBe(0);
+  core.submit({ id: core.id(1), opcode: L.OP_ACCEPT, fd: listener });
+  core.submit({ id: core.id(2), opcode: L.OP_CONNECT, fd: client, addr: core.addrRecord(2), len: L.ADDR_RECORD_SIZE });
+  const cqes = collect(driver, core, 2);
+  expect(byId(cqes, core.id(2)).res).toBe(0);
+  const accepted = byId(cqes, core.id(1)).res;
+  expect(accepted).toBeGreaterThanOrEqual(0);
+  return [client, accepted];
 }
