@@ -623,6 +623,7 @@ Napi::Value DriverObject::Counters(const Napi::CallbackInfo& info) {
   out.Set("completed", Napi::Number::New(env, static_cast<double>(c.completed)));
   out.Set("openFds", Napi::Number::New(env, driver_->fds().count()));
   out.Set("wakeups", Napi::Number::New(env, static_cast<double>(c.wakeups)));
+  out.Set("eagain", Napi::Number::New(env, static_cast<double>(c.eagain)));
   out.Set("wakesMsgRing", Napi::Number::New(env, static_cast<double>(c.wakes_msg_ring)));
   out.Set("wakesEventfd", Napi::Number::New(env, static_cast<double>(c.wakes_eventfd)));
   out.Set("ringWakes", Napi::Number::New(env, static_cast<double>(c.ring_wakes)));

@@ -35,6 +35,9 @@ struct DriverCounters {
   // MSG_RING wakes another thread posted into this driver's ring (reaped and
   // kept from the core; each batch of them calls onWake once).
   uint64_t ring_wakes = 0;
+  // Readiness drivers: system calls that answered EAGAIN. The readiness cache
+  // (and TCP_INQ) exist to keep these rare: each is a call that did nothing.
+  uint64_t eagain = 0;
 };
 
 // The names of what setup obtained, for `features` in JS. Static strings.

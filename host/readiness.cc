@@ -26,12 +26,16 @@
 #include "readiness.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "sockets.h"
 
@@ -227,7 +231,7 @@ void ReadinessDriver::Start(const Sqe& sqe) {
   op = Op{sqe.id, sqe.opcode, kNowhere,
           (sqe.opcode == L::kOpAccept || sqe.opcode == L::kOpRecv) && (sqe.flags & L::kSqeFMultishot) != 0,
           false, sqe.fd, sqe.addr, sqe.len, sqe.arg, kNil, kNil,
-          sqe.opcode == L::kOpRecv && (sqe.flags & L::kSqeFBufferSelect) != 0, 0};
+          sqe.opcode == L::kOpRecv && (sqe.flags & L::kSqeFBufferSelect) != 0, 0, false};
 
   if (sqe.opcode == L::kOpTimeout) {
     op.arg = MonotonicNs() + sqe.arg;
@@ -291,7 +295,8 @@ void ReadinessDriver::Start(const Sqe& sqe) {
 // Every socket a driver owns is a stream socket (socket() makes TCP ones and
 // adoptFd refuses the rest): a datagram socket's short read would prove nothing.
 void ReadinessDriver::NoteShortTransfer(const Op& op, int32_t res, FdState& st) {
-  if (res <= 0 || static_cast<uint32_t>(res) >= op.len || st.hangup) return;
+  if (res <= 0 || st.hangup) return;
+  if (static_cast<uint32_t>(res) >= op.len && !(op.opcode == L::kOpRecv && op.drained)) return;
   if (op.opcode != L::kOpRecv && op.opcode != L::kOpSend) return;
   if (!st.registered) {
     counters_.enters++;
@@ -315,6 +320,44 @@ bool ReadinessDriver::DrainedBy(const Op& op, int32_t res, FdState& st) {
   if (op.opcode != L::kOpRecv) return false;
   NoteShortTransfer(op, res, st);
   return st.read_blocked;
+}
+
+// recv() of a RECV op into `into`, setting op.drained. On Linux TCP sockets
+// it is a recvmsg() asking for TCP_INQ, the bytes still queued after this
+// read: 0 means the socket is drained even when the read filled the buffer,
+// so the readiness cache can wait for the next edge instead of trying a recv()
+// that answers EAGAIN (one wasted call per message when messages are as long
+// as the buffer). Elsewhere, or if the option is refused, a plain recv().
+ssize_t ReadinessDriver::Receive(Op& op, uint8_t* into) {
+  op.drained = false;
+#ifdef TCP_INQ
+  FdState& st = fd_states_.get()[op.fd];
+  if (st.inq == kInqUnknown) {
+    const int on = 1;
+    st.inq = setsockopt(op.fd, IPPROTO_TCP, TCP_INQ, &on, sizeof on) == 0 ? kInqOn : kInqOff;
+  }
+  if (st.inq == kInqOn) {
+    iovec iov{into, op.len};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t r = ::recvmsg(op.fd, &msg, MSG_DONTWAIT);
+    if (r > 0) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
+          int left;
+          std::memcpy(&left, CMSG_DATA(c), sizeof left);
+          op.drained = left == 0;
+        }
+      }
+    }
+    return r;
+  }
+#endif
+  return ::recv(op.fd, into, op.len, MSG_DONTWAIT);
 }
 
 // One try of the op's system call. EINTR is retried here; EAGAIN is kAgain.
@@ -365,14 +408,14 @@ int32_t ReadinessDriver::Attempt(Op& op, bool* more) {
       }
       case L::kOpRecv: {
         if (!op.select) {
-          r = ::recv(op.fd, base + op.addr, op.len, MSG_DONTWAIT);
+          r = Receive(op, base + op.addr);
           break;
         }
         // As io_uring does: the buffer is picked first (-ENOBUFS when the set
         // is empty), and goes back to the set unless bytes arrived in it.
         if (spare_count_ == 0) return -ENOBUFS;
         const uint32_t index = spare_[spare_count_ - 1];
-        r = ::recv(op.fd, base + memory_.BufferOffset(index), op.len, MSG_DONTWAIT);
+        r = Receive(op, base + memory_.BufferOffset(index));
         if (r > 0) {
           spare_count_--;
           in_set_[index] = false;
@@ -402,7 +445,10 @@ int32_t ReadinessDriver::Attempt(Op& op, bool* more) {
     }
     if (r >= 0) return static_cast<int32_t>(r);  // len is a u32 inside the arena
     if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return kAgain;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      counters_.eagain++;
+      return kAgain;
+    }
     return -LinuxErrno(errno);
   }
 }
@@ -501,6 +547,7 @@ void ReadinessDriver::CancelFd(int fd) {
     st.registered = false;
   }
   st.read_blocked = st.write_blocked = st.hangup = false;
+  st.inq = kInqUnknown;  // the number may come back as another kind of socket
   // st.retry stays: the fd is still on retry_ and RunRetries clears it.
 }
 

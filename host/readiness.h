@@ -15,6 +15,8 @@
 // core's SQ size): nothing is allocated per operation.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
@@ -96,6 +98,9 @@ class ReadinessDriver final : public Driver {
     uint32_t prev, next;
     bool select;         // a buffer-select RECV: the driver picks a recv-set buffer
     uint32_t cqe_flags;  // what Attempt adds to the CQE (CQE_F_BUFFER and the index)
+    // The last RECV left the receive queue empty (TCP_INQ said so), even if it
+    // filled the buffer: the next RECV would answer EAGAIN.
+    bool drained;
   };
   // Per fd: the two wait queues and whether the poller watches it.
   struct FdState {
@@ -111,7 +116,12 @@ class ReadinessDriver final : public Driver {
     // no further edge), so the cache stays off and ops just try.
     bool hangup;
     bool retry;  // on retry_ (see RetryLater)
+    // TCP_INQ on this socket (Linux): each RECV also learns how many bytes
+    // are left queued, so a RECV that fills its buffer exactly (a 16 KiB
+    // message into a 16 KiB buffer) still knows whether it drained the socket.
+    uint8_t inq;  // kInqUnknown, kInqOn, kInqOff
   };
+  static constexpr uint8_t kInqUnknown = 0, kInqOn = 1, kInqOff = 2;
   struct Completion {
     uint32_t id;
     int32_t res;
@@ -128,6 +138,7 @@ class ReadinessDriver final : public Driver {
   void TakeProvided();
   void Start(const Sqe& sqe);
   int32_t Attempt(Op& op, bool* more);
+  ssize_t Receive(Op& op, uint8_t* into);
   void NoteShortTransfer(const Op& op, int32_t res, FdState& st);
   void CompleteMore(Op& op, int32_t res);
   bool DrainedBy(const Op& op, int32_t res, FdState& st);

@@ -25,6 +25,8 @@ export interface DriverCounters {
   openFds: number;
   /** Wake-fd notifications handled on Node's loop. */
   wakeups: number;
+  /** Readiness drivers: system calls that answered EAGAIN (0 under io_uring). */
+  eagain: number;
   /** Cross-thread wakes this driver sent (`wake()`) as an IORING_OP_MSG_RING
    * into the target runtime's ring. */
   wakesMsgRing: number;

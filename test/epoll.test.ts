@@ -43,6 +43,35 @@ describe('epoll runtime', () => {
     await expectClean(rt);
   });
 
+  test('reads that fill their buffer exactly still wait for the next message without a failing recv (TCP_INQ)', async () => {
+    const listener = await TcpListener.bind('127.0.0.1:0', { runtime: rt });
+    const [client, server] = await Promise.all([TcpStream.connect(listener.localAddress(), { runtime: rt }), listener.accept()]);
+    const size = 4096;
+    const inbox = rt.buffer(size);
+    const out = rt.buffer(size);
+    // Settle: the first read of a new socket may try once before the first edge.
+    out.set(pattern(size, 99));
+    await client.writeAll(out);
+    await server.readExact(inbox);
+    const before = rt.host.counters().eagain;
+    for (let i = 0; i < 20; i++) {
+      const reading = server.read(inbox); // waits: the message is not sent yet
+      await new Promise((r) => setTimeout(r, 2));
+      out.set(pattern(size, i));
+      await client.writeAll(out);
+      const [n] = await reading;
+      expect(n).toBe(size); // the message fills the buffer exactly
+      expect(Buffer.from(inbox).equals(pattern(size, i))).toBe(true);
+    }
+    // Each full read learned from TCP_INQ that nothing was left, so the next
+    // read waited for the edge instead of trying a recv() that says EAGAIN.
+    expect(rt.host.counters().eagain - before).toBe(0);
+    rt.release(inbox);
+    rt.release(out);
+    await Promise.all([client.close(), server.close(), listener.close()]);
+    await expectClean(rt);
+  });
+
   test('1,000 connections at once, each echoed through the epoll driver', async () => {
     const listener = await TcpListener.bind('127.0.0.1:0', { runtime: rt });
     const N = 1000;
