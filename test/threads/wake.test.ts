@@ -131,6 +131,8 @@ describe('stale tokens across threads', () => {
       Atomics.store(words, 0, target.host.createWaker(() => { targetWoken++; }));
       target.host.setRef(true);
       while (Atomics.load(words, 1) === 0) await ctx.runtime.sleep(1);
+      // Until the target has seen a wake (a loaded machine may take a while).
+      for (let i = 0; i < 2000 && targetWoken === 0; i++) await ctx.runtime.sleep(1);
       await ctx.runtime.sleep(10);
       target.close();
       // New runtimes take the freed registry slot and, likely, the fd numbers.
@@ -154,6 +156,15 @@ describe('stale tokens across threads', () => {
     expect(waker.ok).toBeGreaterThan(0);
     expect(waker.stale).toBeGreaterThan(0);
     expect(waker.other).toBe(0);
-    expect(onUring ? waker.msgRing : waker.eventfd).toBe(waker.ok);
+    if (onUring) {
+      // Each wake that reached the target went one way or the other; a
+      // MSG_RING into a ring being torn down can fail in the kernel and is
+      // then redone (and counted again) by the eventfd.
+      expect(waker.msgRing).toBeGreaterThan(0);
+      expect(waker.msgRing).toBeLessThanOrEqual(waker.ok);
+      expect(waker.msgRing + waker.eventfd).toBeGreaterThanOrEqual(waker.ok);
+    } else {
+      expect(waker.eventfd).toBe(waker.ok);
+    }
   });
 });
