@@ -137,7 +137,7 @@ export class Runtime {
   private readonly words: Int32Array;
   private readonly memory: WebAssembly.Memory;
   /** `memory.buffer`, taken once: the core never grows its memory after init,
-   * and the getter is on the hot path of every read and write (`isPoolView`). */
+   * and the getter is on the hot path of every read and write (`arenaOffsetOf`). */
   private readonly memoryBuffer: ArrayBuffer;
   private readonly header: number;
   private readonly arena: number;
