@@ -30,6 +30,7 @@ import { arena, bufferSize, bufferCount, bufferTable, provideCount } from "./reg
 import { EBUSY, EINVAL, ENOBUFS } from "./errno";
 import { NIL } from "./ops";
 import { providePush } from "./queues";
+import { copyWake } from "./copy";
 
 export const BUFFER_RECORD_SIZE: u32 = 12;
 const B_OWNER: u32 = 0; // u32, OWNER_*
@@ -66,6 +67,7 @@ function provide(index: u32): void {
   setOwner(index, OWNER_PROVIDED);
   providedCount++;
   providePush(index);
+  copyWake(); // a relay starved of recv-set buffers receives again (copy.ts)
 }
 
 /// Where a buffer nobody uses goes: back to the pick set, or to the pool.

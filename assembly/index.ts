@@ -8,6 +8,7 @@ export {
   submitNop, submitAccept, submitConnect, submitRecv, submitRecvSelect, submitSend, submitRead, submitWrite,
   submitClose, submitShutdown, submitTimeout, timerStart, cancel, abandon,
 } from "./submit";
+export { submitCopy, copyInfo } from "./copy";
 export { reap, nextTimeout } from "./loop";
 export { counter } from "./counters";
 export { opState } from "./state";

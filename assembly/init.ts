@@ -7,6 +7,7 @@ import { buffersReset } from "./buffers";
 import { queuesReset } from "./queues";
 import { timersReset } from "./timers";
 import { loopReset } from "./loop";
+import { copyReset } from "./copy";
 import { countersReset } from "./counters";
 
 const BUFFER_ALIGNMENT: i32 = 64; // buffer_size is a multiple of a cache line
@@ -28,6 +29,7 @@ export function init(opCapacity: i32, bufferCount: i32, bufferSize: i32, cqEntri
   const header = layOutRegions(<u32>opCapacity, <u32>bufferCount, <u32>bufferSize, <u32>cqEntries, <u32>provided);
   if (header < 0) return header;
   opsReset();
+  copyReset(); // before buffersReset, whose provides would wake starved relays
   queuesReset(); // before buffersReset, which provides the recv set
   buffersReset();
   timersReset();

@@ -6,7 +6,7 @@
 // Bump LAYOUT_VERSION on any change a host could observe.
 
 export const LAYOUT_MAGIC: u32 = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION: u32 = 2;
+export const LAYOUT_VERSION: u32 = 3;
 
 // Sizes, in bytes.
 export const HEADER_SIZE: u32 = 128;
@@ -98,7 +98,8 @@ export const OP_SHUTDOWN: u8 = 8;
 export const OP_TIMEOUT: u8 = 9;
 export const OP_CANCEL: u8 = 10;
 export const OP_TIMER: u8 = 11; // core only: never written to the SQ
-export const OP_COUNT: u8 = 12;
+export const OP_COPY: u8 = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
+export const OP_COUNT: u8 = 13;
 
 // Flags.
 export const SQE_F_MULTISHOT: u8 = 1;
@@ -131,7 +132,7 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   DQE_ID, DQE_RES, DQE_FLAGS, DQE_OPCODE,
   ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_BYTES,
   OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
-  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COUNT,
+  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_COUNT,
   SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
 ];

@@ -7,7 +7,7 @@
 // order. Nothing is ever reordered, so an op's MORE deliveries always precede
 // its final one.
 import {
-  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, H_READY, INTERNAL_ID, OP_TIMEOUT, SLOT_BITS,
+  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, H_READY, INTERNAL_ID, OP_COPY, OP_TIMEOUT, SLOT_BITS,
   SLOT_MASK,
 } from "./layout";
 import { ECANCELED, EFAULT, EINVAL, ETIME } from "./errno";
@@ -25,6 +25,7 @@ import {
 } from "./queues";
 import { NO_DEADLINE, timerTakeDue, timersAdvance, timersArmed, timersNextTick } from "./timers";
 import { countCompleted, countStale } from "./counters";
+import { copyStep } from "./copy";
 
 // Times are ms as f64 from the caller's clock; beyond 2^52 ms a tick would
 // no longer be an exact integer.
@@ -116,6 +117,10 @@ function complete(id: u32, res: i32, flags: u32): void {
     finish(slot, -ECANCELED, 0); // the NOP that replaced the op's SQE came back
     return;
   }
+  if (slotOpcode(slot) == OP_COPY) {
+    copyStep(slot, res, flags); // writes the relay's next SQE, or finishes it
+    return;
+  }
   if ((flags & CQE_F_MORE) != 0 && slotHas(slot, FLAG_MULTISHOT)) {
     if (!slotHas(slot, FLAG_BUFFER_SELECT)) {
       if (!slotHas(slot, FLAG_ABANDONED)) enqueue(slot, res, CQE_F_MORE); // else nobody will read it
@@ -151,7 +156,7 @@ function complete(id: u32, res: i32, flags: u32): void {
 /// Returns the result to deliver: -EFAULT when the host names a buffer that is
 /// not in the pick set, or reports data without a buffer; the state is left
 /// as it was.
-function pickBuffer(slot: u32, res: i32, flags: u32): i32 {
+export function pickBuffer(slot: u32, res: i32, flags: u32): i32 {
   if ((flags & CQE_F_BUFFER) == 0) return res > 0 ? -EFAULT : res;
   const index = flags >>> CQE_BUFFER_SHIFT;
   if (!bufferPick(index)) return -EFAULT;

@@ -10,10 +10,11 @@ import { SLOT_BITS, SLOT_MASK } from "./layout";
 import { opTable, opCapacity } from "./regions";
 import { sqTaken } from "./queues";
 
-export const OP_RECORD_SIZE: u32 = 48;
+export const OP_RECORD_SIZE: u32 = 64;
 const F_STATE: u32 = 0; // u8, STATE_*
 const F_FLAGS: u32 = 1; // u8, FLAG_*
 const F_OPCODE: u32 = 2; // u8, OP_*
+const F_COPY_PHASE: u32 = 3; // u8, COPY: which SQE is out (copy.ts)
 const F_GENERATION: u32 = 4; // u16
 const F_BUFFER: u32 = 8; // i32, pool buffer lent to the kernel, or NO_BUFFER
 const F_SQ_INDEX: u32 = 12; // u32, free-running SQ index of the op's own SQE
@@ -23,6 +24,13 @@ const F_DEADLINE: u32 = 24; // u64, timer deadline in ms ticks
 const F_LIST: u32 = 32; // u32, timer list holding the op
 const F_WAITING: u32 = 36; // u32, ready-queue entries that name this op
 const F_SCRATCH: u32 = 40; // u32, checkInvariants' tally
+// A COPY (copy.ts) is never a timer, so its byte total shares the deadline's u64.
+const F_COPY_TOTAL: u32 = F_DEADLINE; // u64, COPY: bytes written to `to` so far
+const F_COPY_FROM: u32 = 44; // i32, COPY: the fd read from
+const F_COPY_TO: u32 = 48; // i32, COPY: the fd written to
+const F_COPY_FILLED: u32 = 52; // u32, COPY: bytes the last RECV put in the buffer
+const F_COPY_SENT: u32 = 56; // u32, COPY: of those, bytes already written
+const F_COPY_OPTIONS: u32 = 60; // u32, COPY: COPY_F_* flags
 
 export const NIL: u32 = 0xffffffff;
 export const NO_BUFFER: i32 = -1;
@@ -73,6 +81,23 @@ export function slotWaiting(slot: u32): u32 { return load<u32>(field(slot, F_WAI
 export function setSlotWaiting(slot: u32, count: u32): void { store<u32>(field(slot, F_WAITING), count); }
 export function slotScratch(slot: u32): u32 { return load<u32>(field(slot, F_SCRATCH)); }
 export function setSlotScratch(slot: u32, value: u32): void { store<u32>(field(slot, F_SCRATCH), value); }
+
+export function copyPhase(slot: u32): u8 { return load<u8>(field(slot, F_COPY_PHASE)); }
+export function setCopyPhase(slot: u32, phase: u8): void { store<u8>(field(slot, F_COPY_PHASE), phase); }
+export function copyTotal(slot: u32): u64 { return load<u64>(field(slot, F_COPY_TOTAL)); }
+export function setCopyTotal(slot: u32, total: u64): void { store<u64>(field(slot, F_COPY_TOTAL), total); }
+export function copyFrom(slot: u32): i32 { return load<i32>(field(slot, F_COPY_FROM)); }
+export function copyTo(slot: u32): i32 { return load<i32>(field(slot, F_COPY_TO)); }
+export function setCopyFds(slot: u32, from: i32, to: i32): void {
+  store<i32>(field(slot, F_COPY_FROM), from);
+  store<i32>(field(slot, F_COPY_TO), to);
+}
+export function copyFilled(slot: u32): u32 { return load<u32>(field(slot, F_COPY_FILLED)); }
+export function setCopyFilled(slot: u32, bytes: u32): void { store<u32>(field(slot, F_COPY_FILLED), bytes); }
+export function copySent(slot: u32): u32 { return load<u32>(field(slot, F_COPY_SENT)); }
+export function setCopySent(slot: u32, bytes: u32): void { store<u32>(field(slot, F_COPY_SENT), bytes); }
+export function copyOptions(slot: u32): u32 { return load<u32>(field(slot, F_COPY_OPTIONS)); }
+export function setCopyOptions(slot: u32, options: u32): void { store<u32>(field(slot, F_COPY_OPTIONS), options); }
 
 export function idOf(slot: u32): i32 {
   return <i32>((slotGeneration(slot) << SLOT_BITS) | slot);

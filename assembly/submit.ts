@@ -18,6 +18,7 @@ import { NO_FD, sqPush, sqRewriteToNop } from "./queues";
 import { timerArm, timerDisarm, timersAdvance } from "./timers";
 import { finish, forgetWaiting, isValidTime, tickOf } from "./loop";
 import { countCompleted, countSubmitted } from "./counters";
+import { copyEndStarved, copyStarved } from "./copy";
 
 // Longest timer or kernel timeout: 2^32 - 1 ms (~49.7 days), well inside the
 // wheel's range, and ms * 1e6 stays an exact integer of nanoseconds.
@@ -178,6 +179,9 @@ export function cancel(id: i32): i32 {
   if (state == STATE_ARMED) {
     timerDisarm(slot);
     finish(slot, -ECANCELED, 0);
+  } else if (copyStarved(slot)) {
+    // A relay waiting for a recv-set buffer has no SQE out to cancel.
+    copyEndStarved(slot);
   } else if (state == STATE_QUEUED) {
     // The host has not seen the SQE: neutralize it in place. Its NOP
     // completion stands for the op and is delivered as -ECANCELED.
@@ -206,6 +210,8 @@ export function abandon(id: i32): i32 {
     timerDisarm(slot);
     countCompleted();
     opRelease(slot);
+  } else if (copyStarved(slot)) {
+    copyEndStarved(slot); // nor for a starved relay: settled as abandoned at once
   }
   return 0;
 }

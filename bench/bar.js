@@ -3,7 +3,16 @@
 // is a ratio between two servers measured in the same run (or, for idle
 // memory, an absolute figure), so a faster or slower machine moves both sides.
 
-const BAR_SERVER = 'percore';
+// The echo example two ways: its read/writeAll loop (a promise per
+// operation) and --io copy (the runtime's relay, no JavaScript per message).
+const BAR_SERVER = 'percore,percore-copy';
+
+// Issue 4: the epoll driver against the C epoll floor.
+const EPOLL_BAR_SERVERS = ['percore-epoll', 'percore-copy-epoll'];
+const EPOLL_LINES = [
+  { what: 'server CPU per rt ≤ 1.35 × c-epoll', cell: '128x64', metric: 'serverUsPerRt', vs: 'c-epoll', max: 1.35 },
+  { what: 'server CPU per rt ≤ 1.2 × c-epoll', cell: '128x16384', metric: 'serverUsPerRt', vs: 'c-epoll', max: 1.2 },
+];
 
 // metric: a field of a cell's summary; vs: the baseline server (or null for
 // an absolute limit); max/min: the ratio (or value) allowed.
@@ -61,4 +70,4 @@ function evaluateBar(lines, sections, server) {
   });
 }
 
-module.exports = { BAR_SERVER, barLines, evaluateBar };
+module.exports = { BAR_SERVER, EPOLL_BAR_SERVERS, EPOLL_LINES, barLines, evaluateBar };

@@ -18,7 +18,7 @@ const net = require('node:net');
 const path = require('node:path');
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { groupedBarChart } = require('./charts.js');
-const { BAR_SERVER, barLines, evaluateBar } = require('./bar.js');
+const { BAR_SERVER, EPOLL_BAR_SERVERS, EPOLL_LINES, barLines, evaluateBar } = require('./bar.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const BUILD = path.join(ROOT, 'build', 'bench');
@@ -44,6 +44,9 @@ const SERVERS = [
   { name: 'percore-epoll', aliases: [], cmd: percore('--threads', '1', '--driver', 'epoll'), missing: percoreMissing },
   // The echo example with --io recv: buffers picked when data arrives (TcpStream.recv), so idle connections hold none.
   { name: 'percore-recv', aliases: [], cmd: percore('--threads', '1', '--io', 'recv'), missing: percoreMissing },
+  // The echo example with --io copy: copy(stream, stream), the relay the runtime runs with no JavaScript per message.
+  { name: 'percore-copy', aliases: [], cmd: percore('--threads', '1', '--io', 'copy'), missing: percoreMissing },
+  { name: 'percore-copy-epoll', aliases: [], cmd: percore('--threads', '1', '--io', 'copy', '--driver', 'epoll'), missing: percoreMissing },
   // Two threads cannot share one pinned core fairly, so this one may use both
   // cores (sharing CPU 1 with the load generator): read its CPU per round
   // trip; its rt/s and latency are not comparable with the one-core rows.
@@ -95,7 +98,7 @@ const USAGE = `usage: node bench/run.js [options]
   --churn-connections N  concurrent connects in the churn cell (default 16)
   --idle-connections N connections held open in the idle memory cell (default 10000)
   --retry-noisy N      rerun a run up to N times while other CPU% >= ${10} (default 2)
-  --bar-server NAME    the server issue 3's bar is checked for (default ${BAR_SERVER})
+  --bar-server LIST    comma list of servers issue 3's bar is checked for (default ${BAR_SERVER})
   --no-install         do not npm install bun when it is missing
   --no-write           do not write bench/results/<date>.md and its charts
   --compare DIR        add servers 'percore-before' and 'percore-before-epoll': the
@@ -646,9 +649,17 @@ async function main() {
     console.log('');
   }
 
-  const bar = evaluateBar(barLines(sections), sections, f.barServer);
-  const barHeader = ['bar line (issue 3)', 'cell', f.barServer, 'baseline', 'ratio', 'needed', 'result'];
-  console.log(`### The bar for ${f.barServer}\n${textTable(barHeader, bar)}\n`);
+  // Issue 3's bar for each server asked for, issue 4's for the epoll rows run.
+  const bars = [];
+  for (const server of f.barServer.split(',')) {
+    if (!names.includes(server)) continue;
+    bars.push({ title: `The bar (issue 3) for ${server}`, header: ['bar line (issue 3)', 'cell', server, 'baseline', 'ratio', 'needed', 'result'], rows: evaluateBar(barLines(sections), sections, server) });
+  }
+  for (const server of EPOLL_BAR_SERVERS) {
+    if (!names.includes(server) || !names.includes('c-epoll')) continue;
+    bars.push({ title: `The epoll bar (issue 4) for ${server}`, header: ['bar line (issue 4)', 'cell', server, 'baseline', 'ratio', 'needed', 'result'], rows: evaluateBar(EPOLL_LINES, sections, server) });
+  }
+  for (const b of bars) console.log(`### ${b.title}\n${textTable(b.header, b.rows)}\n`);
 
   const elapsed = ((Date.now() - started.getTime()) / 1000).toFixed(0);
   const anySat = sections.some((s) => s.rows.some((r) => String(r[13]).endsWith('!')));
@@ -674,7 +685,7 @@ async function main() {
   md.push('');
   const charts = f.write ? writeCharts(path.join(__dirname, 'results'), base, sections, names, `${machine.cpu}, ${machine.cores} cores; ${started.toISOString().slice(0, 10)}; medians of ${f.repeat}`) : [];
   for (const c of charts) md.push(`![${c.title}](${c.file})`, '');
-  md.push(`## The bar (issue 3) for ${f.barServer}`, '', markdownTable(barHeader, bar), '');
+  for (const b of bars) md.push(`## ${b.title}`, '', markdownTable(b.header, b.rows), '');
   for (const s of sections) {
     md.push(`## ${s.title}`, '', markdownTable(s.header, s.rows), '');
     if (s.cell.kind === 'idle') md.push(`- RSS from /proc/<pid>/status (VmRSS) before any connection and ${IDLE_SETTLE_MS / 1000} s after all ${s.cell.connections} had echoed; per connection = difference / ${s.cell.connections}. Kernel socket memory is not in RSS. percore's echo holds one pool buffer (--buffer-size) per connection; only the pages it touched count.`);

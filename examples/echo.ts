@@ -12,7 +12,7 @@
  * for up to --shutdown-timeout ms, then are closed; the process exits 0.
  */
 import * as os from 'node:os';
-import { start, ThreadContext, TcpListener, TcpStream, PercoreError, Runtime } from '../src/index';
+import { start, ThreadContext, TcpListener, TcpStream, PercoreError, Runtime, copy } from '../src/index';
 
 const USAGE = `usage: npm start -- [options]
   --host HOST             address to listen on (default 127.0.0.1)
@@ -22,14 +22,18 @@ const USAGE = `usage: npm start -- [options]
   --driver NAME           auto | uring | epoll | kqueue (default: PERCORE_DRIVER, else auto)
   --buffer-size BYTES     bytes per connection buffer, a multiple of 64 (default 8192)
   --buffers N             pool buffers per thread: connections each thread serves at once (default 16384)
-  --io read|recv          read: each connection holds a pool buffer for its life; recv: it holds one
-                          only while echoing data (TcpStream.recv), so idle connections hold none (default read)
+  --io read|recv|copy     read: each connection holds a pool buffer for its life; recv: it holds one
+                          only while echoing data (TcpStream.recv), so idle connections hold none;
+                          copy: copy(stream, stream), the runtime relays with no JavaScript per
+                          message, holding a buffer only while echoing data, as recv (default read)
   --shutdown-timeout MS   how long connections may finish after SIGINT/SIGTERM (default 5000)
   --help                  this text`;
 
+type Io = 'read' | 'recv' | 'copy';
+
 interface Flags {
   host: string; port: number; threads: number; pin: boolean; driver: 'auto' | 'uring' | 'epoll' | 'kqueue' | undefined;
-  bufferSize: number; buffers: number; shutdownTimeout: number; io: 'read' | 'recv';
+  bufferSize: number; buffers: number; shutdownTimeout: number; io: Io;
 }
 
 function usageError(message: string): never {
@@ -69,7 +73,7 @@ export function parseFlags(argv: string[]): Flags {
       case 'buffers': flags.buffers = integer('buffers', value(), 1, 1 << 20); break;
       case 'io': {
         const v = value();
-        if (v !== 'read' && v !== 'recv') usageError(`--io must be read or recv, got '${v ?? ''}'`);
+        if (v !== 'read' && v !== 'recv' && v !== 'copy') usageError(`--io must be read, recv or copy, got '${v ?? ''}'`);
         flags.io = v;
         break;
       }
@@ -140,14 +144,39 @@ async function serveRecv(rt: Runtime, stream: TcpStream, connections: Set<TcpStr
   }
 }
 
+/** `--io copy`: the runtime relays the stream into itself (`copy()`): each
+ * message is received and sent back from inside the loop turn that saw it
+ * arrive, with no promise per message. Each receive takes a buffer of the
+ * recv set when data arrives and the send gives it back, so an idle
+ * connection holds none. */
+async function serveCopy(relay: typeof copy, stream: TcpStream, connections: Set<TcpStream>): Promise<void> {
+  try {
+    await relay(stream, stream);
+  } catch (err) {
+    const code = (err as PercoreError).code;
+    if (code === 'ERR_PERCORE_NO_BUFFERS') {
+      // Every pool buffer is held by a connection: this one is refused; say so once.
+      if (!poolFullReported) {
+        poolFullReported = true;
+        process.stderr.write(`echo: ${(err as Error).message}; refusing new connections until buffers free up\n`);
+      }
+    } else if (!QUIET_ERRORS.has(code)) {
+      process.stderr.write(`echo: connection: ${(err as Error).message}\n`);
+    }
+  } finally {
+    connections.delete(stream);
+    await stream.close();
+  }
+}
+
 /** What every thread gets from the process's main (cloned; `portCell` is shared). */
-interface EchoData { host: string; port: number; portCell: Int32Array; io: 'read' | 'recv' }
+interface EchoData { host: string; port: number; portCell: Int32Array; io: Io }
 
 /** One thread of the server, run by the launcher on every thread. With port 0
  * thread 0 binds first and publishes the port it got in `portCell`, so the
  * other threads' SO_REUSEPORT listeners join the same port. */
 export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
-  const { TcpListener: Listener } = ctx.percore; // this thread's module graph
+  const { TcpListener: Listener, copy } = ctx.percore; // this thread's module graph
   const rt = ctx.runtime;
   const { host, portCell } = ctx.data;
   let port = ctx.data.port;
@@ -167,7 +196,8 @@ export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
   for await (const stream of listener) {
     stream.setNoDelay(true); // an echo answers at once: Nagle would hold small replies back
     connections.add(stream);
-    const task = (ctx.data.io === 'recv' ? serveRecv : serve)(rt, stream, connections);
+    const task = ctx.data.io === 'copy' ? serveCopy(copy, stream, connections)
+      : (ctx.data.io === 'recv' ? serveRecv : serve)(rt, stream, connections);
     served.add(task);
     void task.finally(() => served.delete(task));
   }
@@ -202,7 +232,14 @@ async function run(): Promise<void> {
       buffers: flags.buffers,
       // recv: half the pool is the recv set (as many buffers as connections
       // receive at once), the rest stays for the read path's needs.
-      recvBuffers: flags.io === 'recv' ? Math.min(32768, Math.floor(flags.buffers / 2)) : 0,
+      // copy: a recv set too, from which a relay takes a buffer only from the
+      // moment data arrives until it is sent back. The kernel's ring hands
+      // buffers out in FIFO order, so every buffer of the set cycles through
+      // the cache: 1024 is enough for 1024 connections sending at once (more
+      // wait for a buffer, losing nothing) and small enough to stay warm;
+      // 8192 cost 17% more CPU at 1024 x 16 KiB (docs/PERFORMANCE.md).
+      recvBuffers: flags.io === 'recv' ? Math.min(32768, Math.floor(flags.buffers / 2))
+        : flags.io === 'copy' ? Math.min(1024, Math.floor(flags.buffers / 2)) : 0,
       entries: Math.min(32768, flags.buffers * 2 + 64),
       signals: true,
       shutdownTimeout: flags.shutdownTimeout,

@@ -11,7 +11,7 @@
 namespace percore::layout {
 
 inline constexpr uint32_t kLayoutMagic = 0x50524352;  // "PRCR"
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;
 
 // Sizes, in bytes.
 inline constexpr uint32_t kHeaderSize = 128;
@@ -103,7 +103,8 @@ inline constexpr uint8_t kOpShutdown = 8;
 inline constexpr uint8_t kOpTimeout = 9;
 inline constexpr uint8_t kOpCancel = 10;
 inline constexpr uint8_t kOpTimer = 11;  // core only: never written to the SQ
-inline constexpr uint8_t kOpCount = 12;
+inline constexpr uint8_t kOpCopy = 12;   // core only (v3): a relay whose SQEs are RECV, SEND, SHUTDOWN
+inline constexpr uint8_t kOpCount = 13;
 
 // Flags.
 inline constexpr uint8_t kSqeFMultishot = 1;
@@ -139,7 +140,7 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpNop, kOpAccept, kOpConnect, kOpRecv,
     kOpSend, kOpRead, kOpWrite, kOpClose,
     kOpShutdown, kOpTimeout, kOpCancel, kOpTimer,
-    kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
+    kOpCopy, kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
     kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr, kSockoptReuseport,
     kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
 };

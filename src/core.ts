@@ -42,6 +42,13 @@ export interface CoreExports {
   submitClose(fd: number): number;
   /** SHUTDOWN an fd, how 0 read / 1 write / 2 both; op id or -errno. */
   submitShutdown(fd: number, how: number): number;
+  /** COPY (layout v3): relays `from` into `to` through program-held buffer `buf`, lent until the
+   * single delivery: 0 at the end of `from`, or -errno. options: 1 = shut `to` down for writing
+   * at the end. Op id or -errno. */
+  submitCopy(from: number, to: number, buf: number, options: number): number;
+  /** A live (or just delivered) COPY's progress: what 0 bytes written to `to`, 1 offset and 2 length
+   * of the bytes received and not yet sent, 3 the phase (0 RECV, 1 SEND, 2 SHUTDOWN out); -ENOENT. */
+  copyInfo(id: number, what: number): number;
   /** A kernel TIMEOUT of ms milliseconds (delivered as 0 when it fires); op id or -errno. */
   submitTimeout(ms: number): number;
   /** A timer in the core's wheel, due at ceil(nowMs + delayMs); op id or -errno. */

@@ -13,6 +13,11 @@ export interface PercoreError extends Error {
   port?: number;
   buffer?: Uint8Array;
   bytesRead?: number;
+  /** `copy()`: bytes written to the destination before it failed. */
+  bytesCopied?: number;
+  /** `copy()`: bytes taken from the source and not written to the destination
+   * when it failed, in order (empty when none were left over): nothing is lost. */
+  unwritten?: Uint8Array;
 }
 
 /** An Error with a `code` (e.g. `ERR_INVALID_ARG_TYPE`), like Node's own. */

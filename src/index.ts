@@ -21,6 +21,8 @@ export { Runtime } from './runtime';
 export type { RuntimeOptions, RuntimeCounters } from './runtime';
 export { RECV_AHEAD, TcpListener, TcpStream } from './tcp';
 export type { BindOptions, ConnectOptions, IoOptions } from './tcp';
+export { copy } from './copy';
+export type { CopyOptions } from './copy';
 export { Task, spawn, sleep, timeout } from './task';
 export type { SocketAddress, AddressInput } from './address';
 export type { PercoreError } from './errors';

@@ -5,7 +5,7 @@
 // whose order is part of the contract.
 
 export const LAYOUT_MAGIC = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 // Sizes, in bytes.
 export const HEADER_SIZE = 128;
@@ -97,7 +97,8 @@ export const OP_SHUTDOWN = 8;
 export const OP_TIMEOUT = 9;
 export const OP_CANCEL = 10;
 export const OP_TIMER = 11; // core only: never written to the SQ
-export const OP_COUNT = 12;
+export const OP_COPY = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
+export const OP_COUNT = 13;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
@@ -187,6 +188,7 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_TIMEOUT', OP_TIMEOUT],
   ['OP_CANCEL', OP_CANCEL],
   ['OP_TIMER', OP_TIMER],
+  ['OP_COPY', OP_COPY],
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],

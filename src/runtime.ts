@@ -252,9 +252,22 @@ export class Runtime {
     if (!isArrayBufferView(buf)) throw invalidArgType('buf', 'an instance of Uint8Array', buf);
     const offset = this.arenaOffsetOf(buf);
     if (offset < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the buffer is not one of this runtime\'s pool buffers', TypeError);
-    const res = this.core.bufFree(Math.floor(offset / this.bufferSize));
+    this.freeBuffer(Math.floor(offset / this.bufferSize));
+  }
+
+  /** @internal Gives pool buffer `index` back to the core (see `release`). A
+   * recv-set buffer going back to the pick set may re-arm a `copy()` that was
+   * waiting for one, whose receive must then reach the driver. */
+  freeBuffer(index: number): void {
+    const res = this.core.bufFree(index);
     if (res === -EBUSY) throw bufferInFlight();
     if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
+    if (this.word(L.H_SQ_TAIL) !== this.word(L.H_SQ_HEAD)) this.scheduleFlush();
+  }
+
+  /** @internal Buffers in the recv set (`RuntimeOptions.recvBuffers`). */
+  get recvSetSize(): number {
+    return this.word(L.H_PROVIDE_COUNT);
   }
 
   /** What the runtime holds right now (see `RuntimeCounters`). */
@@ -411,6 +424,12 @@ export class Runtime {
   copyOut(index: number, buf: Uint8Array, start: number, n: number): void {
     const from = this.arena + index * this.bufferSize;
     buf.set(this.bytes.subarray(from, from + n), start);
+  }
+
+  /** @internal A copy (not a view) of `n` bytes at `offset` in pool buffer `index`. */
+  poolSlice(index: number, offset: number, n: number): Uint8Array {
+    const from = this.arena + index * this.bufferSize + offset;
+    return this.bytes.slice(from, from + n);
   }
 
   /** @internal Frees a bounce buffer taken by `lend`. */

@@ -216,9 +216,18 @@ export class TcpStream {
   firstOp: StreamOp | undefined = undefined;
   /** @internal what `recv()` uses: made on its first call. */
   receiver: Receiver | undefined = undefined;
+  /** @internal a `copy()` reads this stream: reads of the program's are refused meanwhile. */
+  copyingFrom = false;
+  /** @internal a `copy()` writes this stream: writes of the program's are refused meanwhile. */
+  copyingTo = false;
 
   /** @internal */
-  constructor(private readonly rt: Runtime, readonly fd: number) {}
+  constructor(/** @internal */ readonly rt: Runtime, readonly fd: number) {}
+
+  /** @internal whether `close()` (or `detach()`) was called. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
 
   /** Connects to `address` (a name is looked up first).
    * ```ts
@@ -342,6 +351,7 @@ export class TcpStream {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.copyingFrom) return Promise.reject(copyBusy('read'));
     const receiver = this.receiver ??= new Receiver(this.rt, this);
     return receiver.recv(options?.signal);
   }
@@ -461,6 +471,9 @@ export class TcpStream {
       }
       validateSignal(options?.signal, 'options.signal');
       if (this.closing) throw withBuffer(socketClosed('TcpStream'), buf);
+      if (opcode === L.OP_RECV ? this.copyingFrom : this.copyingTo) {
+        throw withBuffer(copyBusy(opcode === L.OP_RECV ? 'read' : 'write'), buf);
+      }
       this.rt.assertOpen();
     } catch (err) {
       return Promise.reject(err);
@@ -496,11 +509,21 @@ function captureSettlers<T>(resolve: (v: T) => void, reject: (e: unknown) => voi
  * mistake as reusing a lent pool buffer, and is refused the same way. */
 const rentedArrays = new WeakSet<Uint8Array>();
 
-/** An operation in a stream's list of operations in flight, which `close()` cancels. */
-interface StreamOp {
+/** @internal An operation in a stream's list of operations in flight, which `close()` cancels. */
+export interface StreamOp {
   prev: StreamOp | undefined;
   next: StreamOp | undefined;
+  /** Whether it takes bytes from the stream (`copy()` refuses to start beside one). */
+  readonly reads: boolean;
+  /** Whether it puts bytes into the stream. */
+  readonly writes: boolean;
   cancel(reason: PercoreError): void;
+}
+
+/** The error for a read or write on a stream a `copy()` is reading or writing. */
+function copyBusy(what: 'read' | 'write'): PercoreError {
+  return codedError('ERR_PERCORE_BUSY',
+    `a copy() is ${what === 'read' ? 'reading from' : 'writing to'} this stream: wait for it to end (or abort it) before you ${what} it yourself`);
 }
 
 /** Buffers a stream's receive fills ahead of `recv()` calls before it is paused. */
@@ -524,6 +547,8 @@ class Receiver implements OpHandler, StreamOp {
   private readonly waiters: RecvWaiter[] = [];
   prev: StreamOp | undefined = undefined;
   next: StreamOp | undefined = undefined;
+  readonly reads = true;
+  readonly writes = false;
 
   constructor(private readonly rt: Runtime, private readonly stream: TcpStream) {}
 
@@ -684,6 +709,9 @@ class TransferOp implements OpHandler {
   prev: StreamOp | undefined = undefined;
   /** @internal */
   next: StreamOp | undefined = undefined;
+
+  get reads(): boolean { return this.opcode === L.OP_RECV; }
+  get writes(): boolean { return this.opcode !== L.OP_RECV; }
 
   constructor(
     private readonly rt: Runtime,

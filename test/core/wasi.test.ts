@@ -13,7 +13,7 @@ describe('the core as a WASI reactor', () => {
     const functions = [
       'init', 'layoutTableLength', 'layoutTable', 'bufAlloc', 'bufFree', 'bufOwner',
       'submitNop', 'submitAccept', 'submitConnect', 'submitRecv', 'submitRecvSelect', 'submitSend', 'submitRead',
-      'submitWrite', 'submitClose', 'submitShutdown', 'submitTimeout', 'timerStart', 'cancel',
+      'submitWrite', 'submitClose', 'submitShutdown', 'submitTimeout', 'submitCopy', 'copyInfo', 'timerStart', 'cancel',
       'abandon', 'reap', 'nextTimeout', 'counter', 'opState', 'checkInvariants', '_initialize',
     ];
     expect(exports).toEqual([...functions.map((f) => `${f}:function`), 'memory:memory'].sort());

@@ -45,8 +45,8 @@ describe('header checks at construction', () => {
 
   test('wrong version names both versions', () => {
     const core = new FakeCore();
-    core.setHeader(L.H_VERSION, 1);
-    expectMismatch(core, /version 1, the host speaks version 2/);
+    core.setHeader(L.H_VERSION, L.LAYOUT_VERSION - 1);
+    expectMismatch(core, new RegExp(`version ${L.LAYOUT_VERSION - 1}, the host speaks version ${L.LAYOUT_VERSION}`));
   });
 
   test('wrong header size', () => {
