@@ -58,8 +58,8 @@ test('serves a node:net client from 1 B to 1 MiB on every core, then exits 0 on 
   await closed; // the server closed the connection it still had
 });
 
-test('--io recv serves 1 B to 1 MiB and many idle connections, then exits 0 on SIGTERM', async () => {
-  const { child, ready } = start(['--port', '0', '--threads', '1', '--io', 'recv', '--buffers', '64', '--shutdown-timeout', '300']);
+test.each(['recv', 'copy'])('--io %s serves 1 B to 1 MiB and many idle connections, then exits 0 on SIGTERM', async (io) => {
+  const { child, ready } = start(['--port', '0', '--threads', '1', '--io', io, '--buffers', '64', '--shutdown-timeout', '300']);
   const { port } = await ready;
   // More idle connections than recv buffers (32): waiting in recv() holds none.
   const idle = await Promise.all(Array.from({ length: 100 }, () => new Promise<net.Socket>((resolve) => {
@@ -150,7 +150,7 @@ test.each([
   [['--driver', 'kqueue2'], /--driver must be auto, uring, epoll or kqueue/],
   [['--buffer-size', '100'], /multiple of 64/],
   [['--buffers', '0'], /--buffers must be between 1/],
-  [['--io', 'mmap'], /--io must be read or recv, got 'mmap'/],
+  [['--io', 'mmap'], /--io must be read, recv or copy, got 'mmap'/],
   [['--frobnicate'], /unknown argument/],
 ])('a bad flag %j prints usage and exits 2', async (args, message) => {
   const child = spawn(process.execPath, [ECHO, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
