@@ -103,7 +103,7 @@ inline constexpr uint8_t kOpShutdown = 8;
 inline constexpr uint8_t kOpTimeout = 9;
 inline constexpr uint8_t kOpCancel = 10;
 inline constexpr uint8_t kOpTimer = 11;  // core only: never written to the SQ
-inline constexpr uint8_t kOpCopy = 12;   // core only (v3): a relay whose SQEs are RECV, SEND, SHUTDOWN
+inline constexpr uint8_t kOpCopy = 12;  // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
 inline constexpr uint8_t kOpCount = 13;
 
 // Flags.
@@ -140,9 +140,9 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpNop, kOpAccept, kOpConnect, kOpRecv,
     kOpSend, kOpRead, kOpWrite, kOpClose,
     kOpShutdown, kOpTimeout, kOpCancel, kOpTimer,
-    kOpCopy, kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
-    kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr, kSockoptReuseport,
-    kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
+    kOpCopy, kOpCount, kSqeFMultishot, kCqeFMore,
+    kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr,
+    kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -5,11 +5,18 @@
  * A proxy or an echo written with `read` and `writeAll` crosses into
  * JavaScript twice per buffer: each completion resolves a promise whose
  * continuation submits the next operation. `copy(from, to)` hands the whole
- * loop to the core: it receives into one pool buffer, sends what arrived,
- * receives again, and writes each next operation itself from the loop turn
- * that saw the previous one complete. JavaScript hears from it once, when it
- * ends: at the end of `from` (resolving with the number of bytes copied), on
- * an error of either stream, on abort, or when either stream closes.
+ * loop to the core: it receives, sends what arrived, receives again, and
+ * writes each next operation itself from the loop turn that saw the previous
+ * one complete. JavaScript hears from it once, when it ends: at the end of
+ * `from` (resolving with the number of bytes copied), on an error of either
+ * stream, on abort, or when either stream closes.
+ *
+ * Buffers: when the runtime has a recv set (`RuntimeOptions.recvBuffers`, on
+ * by default), each receive takes one of its buffers only when data arrives
+ * and the send that empties it gives it back, so a copy waiting for data
+ * holds no buffer; if the set is empty it waits for one (no data is lost and
+ * the copy does not fail). Without a recv set the copy holds one pool buffer
+ * of its own until it ends.
  *
  * Nothing is lost when it ends early: the error carries `bytesCopied` and
  * `unwritten`, the bytes taken from `from` that `to` never got, in order.
