@@ -3,21 +3,12 @@
 // its own (a runtime with recvBuffers: 0). Runs once per driver.
 import * as net from 'node:net';
 import { Runtime, TcpStream, copy, timeout, PercoreError } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
 
 async function readAll(stream: TcpStream, size: number): Promise<Buffer> {
   const out = Buffer.alloc(size);
   if (size > 0) await stream.readExact(out);
   return out;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PercoreError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as PercoreError;
-  }
-  throw new Error('expected a rejection');
 }
 
 for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'with a buffer of its own', recvBuffers: 0 }]) {

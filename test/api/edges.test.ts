@@ -2,21 +2,12 @@
 // bad arguments. Every test ends with the runtime holding nothing.
 import * as net from 'node:net';
 import { Runtime, TcpListener, TcpStream, PercoreError, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
 
 let rt: Runtime;
 beforeAll(() => { rt = makeRuntime({ buffers: 512 }); });
 afterAll(() => rt.close());
 afterEach(() => expectClean(rt));
-
-async function rejection(p: Promise<unknown>): Promise<PercoreError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as PercoreError;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('a peer reset during a large write rejects with ECONNRESET or EPIPE and returns the buffer', async () => {
   const { listener, client, server } = await connectedPair(rt);

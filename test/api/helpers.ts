@@ -1,7 +1,7 @@
 // Shared by the API tests: a runtime per test file and the leak check every
 // test ends with.
 import * as net from 'node:net';
-import { Runtime, RuntimeCounters, RuntimeOptions, TcpListener, TcpStream } from '../../src/index';
+import { PercoreError, Runtime, RuntimeCounters, RuntimeOptions, TcpListener, TcpStream } from '../../src/index';
 
 export function makeRuntime(options: RuntimeOptions = {}): Runtime {
   const rt = new Runtime(options);
@@ -60,4 +60,14 @@ export function netRoundTrip(port: number, payload: Buffer): Promise<Buffer> {
     });
     socket.on('error', reject);
   });
+}
+
+/** The error `p` rejects with; fails the test if it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<PercoreError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as PercoreError;
+  }
+  throw new Error('expected a rejection');
 }
