@@ -42,7 +42,7 @@
 import { ECANCELED } from './errno';
 import { abortError, codedError, invalidArgType, PercoreError, runtimeClosed, systemError } from './errors';
 import { CLOSED_RESULT, OpHandler, Runtime } from './runtime';
-import { kCancel, Cancellable } from './cancel';
+import { kCancel, Cancellable, cancelOnAbort } from './cancel';
 import { StreamOp, TcpStream } from './tcp';
 import { validateSignal } from './validate';
 
@@ -192,8 +192,7 @@ class CopyOp implements OpHandler, StreamOp {
     this.from.started(this);
     if (this.toLink !== undefined) this.to.started(this.toLink);
     if (this.signal !== undefined) {
-      this.onAbort = () => this.cancel(abortError(this.signal!.reason));
-      this.signal.addEventListener('abort', this.onAbort, { once: true });
+      this.onAbort = cancelOnAbort(this.signal, this);
     }
   }
 

@@ -28,7 +28,7 @@ import {
   abortError, bufferInFlight, codedError, invalidArgType, PercoreError, runtimeClosed, socketClosed, systemError,
 } from './errors';
 import { CLOSED_RESULT, OpHandler, Runtime } from './runtime';
-import { kCancel, Cancellable } from './cancel';
+import { kCancel, Cancellable, cancelOnAbort } from './cancel';
 import { validateInteger, validateSignal, validateUint8Array } from './validate';
 
 /** Options of `TcpListener.bind`. */
@@ -671,10 +671,7 @@ class RecvWaiter {
     private readonly reject: (e: unknown) => void,
     private readonly signal: AbortSignal | undefined,
   ) {
-    if (signal !== undefined) {
-      this.onAbort = () => this.cancel(abortError(signal.reason));
-      signal.addEventListener('abort', this.onAbort, { once: true });
-    }
+    if (signal !== undefined) this.onAbort = cancelOnAbort(signal, this);
   }
 
   settle(result: RecvResult): void {
@@ -744,8 +741,7 @@ class TransferOp implements OpHandler {
     }
     this.stream.started(this);
     if (this.signal !== undefined) {
-      this.onAbort = () => this.cancel(abortError(this.signal!.reason));
-      this.signal.addEventListener('abort', this.onAbort, { once: true });
+      this.onAbort = cancelOnAbort(this.signal, this);
     }
   }
 
