@@ -5,9 +5,9 @@
 import * as net from 'node:net';
 import { Runtime, TcpListener, TcpStream } from '../src/index';
 import { expectClean, makeRuntime, pattern } from './api/helpers';
-import * as L from '../src/layout';
+import * as L from '../src/core/layout';
 import { collect, FakeCore } from './host/fake-core';
-import { loadHost } from '../src/host';
+import { loadHost } from '../src/driver/addon';
 import { constants } from 'os';
 
 const E = constants.errno;

@@ -1,9 +1,9 @@
 // The memory layout is defined once per language; this proves the three agree:
 // the core's table (exported by the Wasm module), the host's (exported by the
 // addon) and the TypeScript one, entry by entry and by name.
-import { createCore } from '../src/core';
-import { loadHost } from '../src/host';
-import { LAYOUT_TABLE, LAYOUT_VERSION, LAYOUT_MAGIC, H_MAGIC, H_VERSION } from '../src/layout';
+import { createCore } from '../src/core/wasm';
+import { loadHost } from '../src/driver/addon';
+import { LAYOUT_TABLE, LAYOUT_VERSION, LAYOUT_MAGIC, H_MAGIC, H_VERSION } from '../src/core/layout';
 
 const names = LAYOUT_TABLE.map(([name]) => name);
 const ours = LAYOUT_TABLE.map(([, value]) => value);

@@ -1,4 +1,4 @@
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { COUNTER, ERRNO, setup } from './fake-host';
 
 const FREE = 0;

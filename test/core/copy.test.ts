@@ -1,7 +1,7 @@
 // COPY (layout v3): a relay the core runs itself, writing RECV, SEND and
 // SHUTDOWN SQEs from the reaps that see the previous one complete, and
 // delivering once, when it ends.
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { COUNTER, ERRNO, OWNER, STATE, bufferFlags, setup } from './fake-host';
 
 const END = 1;

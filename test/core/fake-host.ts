@@ -1,8 +1,8 @@
 // A tiny host for driving the core alone: it takes SQEs the way the io_uring
 // driver does (between sq_head and sq_tail, advancing sq_head) and writes CQEs
 // (advancing cq_tail). Everything it knows comes from src/layout.ts.
-import { createCore, type Core, type CoreExports } from '../../src/core';
-import * as L from '../../src/layout';
+import { createCore, type Core, type CoreExports } from '../../src/core/wasm';
+import * as L from '../../src/core/layout';
 
 export const ERRNO = {
   ENOENT: 2, EBADF: 9, ENOMEM: 12, EFAULT: 14, EBUSY: 16, EINVAL: 22, ENOSPC: 28, ETIME: 62,

@@ -1,5 +1,5 @@
-import * as L from '../../src/layout';
-import { createCore } from '../../src/core';
+import * as L from '../../src/core/layout';
+import { createCore } from '../../src/core/wasm';
 import { COUNTER, ERRNO, STATE, setup } from './fake-host';
 
 describe('init', () => {
@@ -40,7 +40,7 @@ describe('init', () => {
     // grow to on some machines, so build a memory with a small maximum instead.
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 2 });
     const instance = new WebAssembly.Instance(
-      new WebAssembly.Module(require('node:fs').readFileSync(require('../../src/core').coreWasmPath())),
+      new WebAssembly.Module(require('node:fs').readFileSync(require('../../src/core/wasm').coreWasmPath())),
       { env: { memory } },
     );
     const x = instance.exports as unknown as typeof core.exports;

@@ -3,7 +3,7 @@
 // twice or after abandon, and once everything drains every op that was not
 // abandoned was delivered exactly once and every buffer is back.
 import fc from 'fast-check';
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { COUNTER, ERRNO, OWNER, STATE, bufferFlags, setup, type Harness } from './fake-host';
 
 type Action =

@@ -1,6 +1,6 @@
 // The recv set (layout v2): buffers the host picks for a buffer-select RECV
 // when data arrives, so an idle receive holds no buffer.
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { COUNTER, ERRNO, OWNER, STATE, bufferFlags, setup } from './fake-host';
 
 describe('recv set', () => {
@@ -19,7 +19,7 @@ describe('recv set', () => {
   });
 
   test('init validates the recv set size', () => {
-    const { createCore } = require('../../src/core');
+    const { createCore } = require('../../src/core/wasm');
     expect(createCore().exports.init(4, 2, 64, 8, 3)).toBe(-ERRNO.EINVAL); // more than the pool
     expect(createCore().exports.init(4, 2, 64, 8, -1)).toBe(-ERRNO.EINVAL);
     expect(createCore().exports.init(4, 40000, 64, 8, 32769)).toBe(-ERRNO.EINVAL); // the kernel's limit

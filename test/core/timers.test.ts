@@ -1,4 +1,4 @@
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { COUNTER, ERRNO, STATE, setup } from './fake-host';
 
 describe('timer wheel', () => {

@@ -1,8 +1,8 @@
 // The same .wasm the runtime loads, driven as a WASI reactor through node:wasi.
 import * as fs from 'node:fs';
 import { WASI } from 'node:wasi';
-import * as L from '../../src/layout';
-import { coreModule, coreWasmPath, type CoreExports } from '../../src/core';
+import * as L from '../../src/core/layout';
+import { coreModule, coreWasmPath, type CoreExports } from '../../src/core/wasm';
 import { FakeHost } from './fake-host';
 
 describe('the core as a WASI reactor', () => {

@@ -2,7 +2,7 @@
 // kernel sees them, bad arguments to the sync helpers.
 
 import * as fs from 'fs';
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { collect, FakeCore } from './fake-core';
 import { closeAll, E, host, makeDriver, ok } from './setup';
 

@@ -6,7 +6,7 @@
 // Plain TypeScript with one import, so the worker and child-process tests can
 // transpile it and run it outside jest.
 
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 
 export interface FakeCoreOptions {
   opCapacity?: number; // default 16

@@ -4,7 +4,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { Worker } from 'worker_threads';
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { Cqe, FakeCore } from './fake-core';
 import { closeAll, E, makeDriver, ok } from './setup';
 import { ADDON_PATH, fakeCoreJs } from './transpile';
@@ -186,7 +186,7 @@ describe('turns on the event loop', () => {
 function runNode(body: string, options: { timeout?: number; args?: string[] } = {}) {
   const script = `
     const { FakeCore } = require(${JSON.stringify(fakeCoreJs())});
-    const L = require(${JSON.stringify(fakeCoreJs().replace(/test\/host\/fake-core\.js$/, 'src/layout.js'))});
+    const L = require(${JSON.stringify(fakeCoreJs().replace(/test\/host\/fake-core\.js$/, 'src/core/layout.js'))});
     const { UringDriver } = require(${JSON.stringify(ADDON_PATH)});
     const started = Date.now();
     ${body}

@@ -1,6 +1,6 @@
 // Each opcode through the real kernel, driven with poll() (no event loop).
 
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { collect } from './fake-core';
 import { byId, closeAll, connectPair, DriverClass, driverName, E, host, isEpoll, listen, makeDriver, ok } from './setup';
 

@@ -3,10 +3,10 @@
 // registered buffer ring (IORING_REGISTER_PBUF_RING) and the emulation older
 // kernels get (pbufRing: false); on epoll, the readiness driver's pick set.
 
-import * as L from '../../src/layout';
+import * as L from '../../src/core/layout';
 import { collect, Cqe, FakeCore } from './fake-core';
 import { byId, closeAll, connectPair, host, isEpoll, listen, makeDriver } from './setup';
-import { Driver } from '../../src/host';
+import { Driver } from '../../src/driver/addon';
 
 afterEach(closeAll);
 

@@ -1,8 +1,8 @@
 // Shared by the host tests: one addon, drivers closed after each test.
 
 import { constants } from 'os';
-import * as L from '../../src/layout';
-import { Driver, DriverOptions, loadHost } from '../../src/host';
+import * as L from '../../src/core/layout';
+import { Driver, DriverOptions, loadHost } from '../../src/driver/addon';
 import { collect, Cqe, FakeCore, FakeCoreOptions } from './fake-core';
 
 export const E = constants.errno;

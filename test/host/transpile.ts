@@ -1,5 +1,5 @@
 // Worker threads and child processes run plain JavaScript, outside jest's
-// transform: this writes JS copies of the fake core (and src/layout.ts, which
+// transform: this writes JS copies of the fake core (and src/core/layout.ts, which
 // it imports) into a temporary directory with the same relative layout.
 
 import * as fs from 'fs';
@@ -18,7 +18,7 @@ let fakeCorePath: string | undefined;
 export function fakeCoreJs(): string {
   if (fakeCorePath !== undefined) return fakeCorePath;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'percore-host-'));
-  for (const file of ['src/layout.ts', 'test/host/fake-core.ts']) {
+  for (const file of ['src/core/layout.ts', 'test/host/fake-core.ts']) {
     const source = fs.readFileSync(path.join(ROOT, file), 'utf8');
     const js = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },

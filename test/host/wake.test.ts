@@ -5,7 +5,7 @@
 // eventfd. Tokens of closed drivers wake nothing. These build the drivers
 // they need by name, so the io_uring cases run in the epoll project too (the
 // machine has io_uring); the last ones use the project's driver.
-import { Driver } from '../../src/host';
+import { Driver } from '../../src/driver/addon';
 import { FakeCore } from './fake-core';
 import { host, isEpoll } from './setup';
 

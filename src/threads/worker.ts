@@ -1,6 +1,6 @@
-// The worker entry of the launcher (src/launcher.ts): runs one thread's main
+// The worker entry of the launcher (src/threads/launcher.ts): runs one thread's main
 // with its own runtime and reports to the launcher through parentPort. Not
-// part of the public API; workers load its compiled form, dist/src/thread.js.
+// part of the public API; workers load its compiled form, dist/src/threads/worker.js.
 import { parentPort, workerData } from 'node:worker_threads';
 import { runThread, serializeError, ThreadInit, ToLauncher, ToThread } from './launcher';
 

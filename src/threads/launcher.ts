@@ -50,11 +50,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { codedError, invalidArgType, invalidArgValue, PercoreError } from './errors';
-import { requestedDriver } from './driver';
-import { Runtime, RuntimeOptions } from './runtime';
+import { codedError, invalidArgType, invalidArgValue, PercoreError } from '../errors/errors';
+import { requestedDriver } from '../driver/select';
+import { Runtime, RuntimeOptions } from '../runtime/runtime';
 import { getAffinity, setAffinity } from './affinity';
-import { validateInteger } from './validate';
+import { validateInteger } from '../errors/validate';
 
 /** Options of `start`. Runtime options are applied to every thread's runtime. */
 export interface StartOptions<D = unknown> extends RuntimeOptions {
@@ -91,7 +91,7 @@ export interface ThreadContext<D = unknown> {
   /** The CPU this thread is pinned to, or null. */
   readonly cpu: number | null;
   /** percore's API as loaded on this thread: the same module graph as `runtime`. */
-  readonly percore: typeof import('./index');
+  readonly percore: typeof import('../index');
   /** Tells the launcher this thread is ready (e.g. listening); `onReady` runs once all are. */
   ready(info?: unknown): void;
 }
@@ -275,7 +275,7 @@ function threadFailed(index: number, cause: unknown): ThreadError {
 }
 
 /** @internal Runs one thread's `main` with its own runtime; shared by the
- * calling thread and the workers (src/thread.ts). */
+ * calling thread and the workers (src/threads/worker.ts). */
 export async function runThread(
   init: ThreadInit,
   hooks: { ready(info: unknown): void; signal: AbortSignal; onForce(force: () => void): void },
@@ -288,7 +288,7 @@ export async function runThread(
   try {
     const fn = loadMain(init.main);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const percore = require('./index') as typeof import('./index');
+    const percore = require('../index') as typeof import('../index');
     let readied = false;
     const ctx: ThreadContext = {
       threadIndex: init.threadIndex,
@@ -358,10 +358,10 @@ function cpuFor(cpus: number[] | null, index: number): number | null {
   return cpus === null ? null : cpus[index % cpus.length];
 }
 
-/** The worker entry: dist/src/thread.js next to this file when running compiled,
+/** The worker entry: dist/src/threads/worker.js next to this file when running compiled,
  * or the package's build when this file runs from source (ts-jest). */
 function threadEntry(): string {
-  const here = path.join(__dirname, 'thread.js');
+  const here = path.join(__dirname, 'worker.js');
   if (__filename.endsWith('.js') && fs.existsSync(here)) return here;
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
@@ -369,7 +369,7 @@ function threadEntry(): string {
     if (up === dir) break;
     dir = up;
   }
-  const built = path.join(dir, 'dist', 'src', 'thread.js');
+  const built = path.join(dir, 'dist', 'src', 'threads', 'worker.js');
   if (!fs.existsSync(built)) {
     throw codedError('ERR_PERCORE_NOT_BUILT', `percore's worker entry ${built} is missing: run npm run build:ts`);
   }

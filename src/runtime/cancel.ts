@@ -1,7 +1,7 @@
 // How `timeout()` reaches into a percore operation: the promise an operation
 // returns carries its handler under `kCancel`, so a timeout can cancel the
 // kernel operation itself (and get the buffer back) instead of abandoning it.
-import { abortError, type PercoreError } from './errors';
+import { abortError, type PercoreError } from '../errors/errors';
 
 export const kCancel = Symbol('percore.cancel');
 

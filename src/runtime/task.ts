@@ -15,7 +15,7 @@
  * await timeout(50, stream.read(buf)).catch((err) => err.code);  // 'ETIMEDOUT' if nothing came
  * ```
  */
-import { abortError, invalidArgType, PercoreError, timeoutError } from './errors';
+import { abortError, invalidArgType, PercoreError, timeoutError } from '../errors/errors';
 import { kCancel, Cancellable } from './cancel';
 import { Runtime, validateMs } from './runtime';
 

@@ -19,15 +19,15 @@
  * ```
  */
 import { isArrayBufferView } from 'node:util/types';
-import { createCore, Core, CoreExports } from './core';
-import { loadHost, Driver, DriverOptions } from './host';
-import { chooseDriver, DriverName, requestedDriver } from './driver';
-import * as L from './layout';
-import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from './errno';
+import { createCore, Core, CoreExports } from '../core/wasm';
+import { loadHost, Driver, DriverOptions } from '../driver/addon';
+import { chooseDriver, DriverName, requestedDriver } from '../driver/select';
+import * as L from '../core/layout';
+import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from '../errors/errno';
 import {
   abortError, bufferInFlight, codedError, invalidArgType, outOfRange, PercoreError, runtimeClosed, systemError,
-} from './errors';
-import { validateInteger } from './validate';
+} from '../errors/errors';
+import { validateInteger } from '../errors/validate';
 
 /** Marks a view made by `Runtime.buffer()`: its runtime and arena offset. */
 const kPoolTag = Symbol('percore.pool');
@@ -392,13 +392,22 @@ export class Runtime {
     if (this.closed) throw runtimeClosed();
   }
 
-  /** @internal Lends bytes `start .. start+length` of `buf` to an operation:
-   * a pool view is lent as it is; any other array goes through a pool buffer
-   * (copied in first when `copyIn`, for writes), so the kernel never touches
-   * memory the program can free. Sets `lentIndex/lentOffset/lentLength`
-   * (the length may shrink to one pool buffer) and returns whether a bounce
-   * buffer was taken: then `unlend` must give it back. */
-  lend(buf: Uint8Array, arenaOffset: number, start: number, length: number, copyIn: boolean): boolean {
+  /** @internal Lends bytes `start .. start+length` of `buf` to a receive:
+   * a pool view is lent as it is; any other array goes through a pool buffer,
+   * so the kernel never touches memory the program can free. Sets
+   * `lentIndex/lentOffset/lentLength` (the length may shrink to one pool
+   * buffer) and returns whether a bounce buffer was taken: then `unlend` must
+   * give it back (after `copyOut`). */
+  lendForRecv(buf: Uint8Array, arenaOffset: number, start: number, length: number): boolean {
+    return this.lend(buf, arenaOffset, start, length, false);
+  }
+
+  /** @internal `lendForRecv` for a send: a bounce buffer is filled with the bytes first. */
+  lendForSend(buf: Uint8Array, arenaOffset: number, start: number, length: number): boolean {
+    return this.lend(buf, arenaOffset, start, length, true);
+  }
+
+  private lend(buf: Uint8Array, arenaOffset: number, start: number, length: number, copyIn: boolean): boolean {
     if (arenaOffset >= 0) {
       const at = arenaOffset + start;
       this.lentIndex = Math.floor(at / this.bufferSize);

@@ -10,8 +10,8 @@
  * setAffinity([cpus[0]]);              // this thread now runs on the first only
  * ```
  */
-import { loadHost } from './host';
-import { invalidArgType } from './errors';
+import { loadHost } from '../driver/addon';
+import { invalidArgType } from '../errors/errors';
 
 /** Pins the calling thread (not the process) to `cpus`. Returns false, and
  * changes nothing, where that is not possible: a CPU this process may not use,

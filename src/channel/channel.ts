@@ -37,10 +37,10 @@
  * messages of different senders interleave in the order they claimed slots.
  */
 import * as v8 from 'node:v8';
-import { codedError, invalidArgType, invalidArgValue, PercoreError, runtimeClosed } from './errors';
-import { Parked, Runtime } from './runtime';
-import { loadHost } from './host';
-import { validateInteger } from './validate';
+import { codedError, invalidArgType, invalidArgValue, PercoreError, runtimeClosed } from '../errors/errors';
+import { Parked, Runtime } from '../runtime/runtime';
+import { loadHost } from '../driver/addon';
+import { validateInteger } from '../errors/validate';
 
 /** Options of `new Channel()`. */
 export interface ChannelOptions {

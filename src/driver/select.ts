@@ -8,8 +8,8 @@
 // is an error with that errno as its code. The option wins over the
 // PERCORE_DRIVER environment variable.
 
-import { DriverConstructor, HostModule, UringProbe } from './host';
-import { codedError, PercoreError } from './errors';
+import { DriverConstructor, HostModule, UringProbe } from './addon';
+import { codedError, PercoreError } from '../errors/errors';
 
 export type DriverName = 'auto' | 'uring' | 'epoll' | 'kqueue';
 

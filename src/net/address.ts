@@ -2,7 +2,7 @@
 // happen here; the host turns an IP literal into the neutral address record.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { codedError, invalidArgType } from './errors';
+import { codedError, invalidArgType, systemError } from '../errors/errors';
 
 /** An address as `localAddress()` and `peerAddress()` report it, like node:net's. */
 export interface SocketAddress {
@@ -63,4 +63,10 @@ function validatePort(port: unknown): number {
 
 function badPort(port: unknown) {
   return codedError('ERR_SOCKET_BAD_PORT', `Port should be >= 0 and < 65536. Received ${String(port)}.`, RangeError);
+}
+
+/** A socket address from the driver, or the system error its failure means. */
+export function addressOf(result: SocketAddress | number, syscall: string): SocketAddress {
+  if (typeof result === 'number') throw systemError(result, syscall);
+  return result;
 }

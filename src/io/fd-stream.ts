@@ -1,0 +1,261 @@
+/**
+ * A rent stream over a descriptor the runtime owns: the machinery every
+ * stream transport shares (libuv's `stream.c` to each transport's file).
+ *
+ * ## The model
+ * A read or a write takes the buffer you pass and gives it back with the
+ * result: `const [n, buf] = await stream.read(buf)`. While the operation is in
+ * flight the buffer belongs to it. A pool buffer (`runtime.buffer()`) is lent
+ * to the kernel as it is, with no copy; any other `Uint8Array` goes through a
+ * pool buffer, so the kernel never touches memory the program can free. An
+ * operation that fails, is aborted or times out rejects with its buffer in
+ * `err.buffer`, and an aborted read never loses bytes: they stay in the socket
+ * for the next read, or, if they had already arrived, the read resolves with them.
+ *
+ * `FdStream` owns the reads, writes, `recv()`, shutdown, close and detach,
+ * and the list of operations in flight that close cancels; a transport
+ * (`TcpStream`, later Unix sockets) adds how it is opened and its options.
+ *
+ * ```ts
+ * import { TcpListener, TcpStream } from 'percore';
+ * const listener = await TcpListener.bind('127.0.0.1:0');
+ * const client = await TcpStream.connect(listener.localAddress());
+ * const server = await listener.accept();
+ * await client.writeAll(Buffer.from('hi'));
+ * const [n, buf] = await server.read(Buffer.alloc(16));   // n === 2
+ * await Promise.all([client.close(), server.close(), listener.close()]);
+ * ```
+ */
+import * as L from '../core/layout';
+import { codedError, invalidArgType, type PercoreError, socketClosed, systemError } from '../errors/errors';
+import { validateInteger, validateSignal, validateUint8Array } from '../errors/validate';
+import { type Cancellable, kCancel } from '../runtime/cancel';
+import type { Runtime } from '../runtime/runtime';
+import { PlainOp, submitCloseThen } from './plain-op';
+import { Receiver } from './receiver';
+import type { IoOptions, RentResult, RentStream } from './rent';
+import { captureSettlers } from './settlers';
+import { type OpStream, type StreamOp, withBuffer } from './stream-op';
+import { READ, READ_EXACT, type TransferKind, TransferOp, WRITE, WRITE_ALL } from './transfer';
+
+/** A rent stream over a descriptor this runtime owns (see the module docs). */
+export class FdStream implements RentStream, OpStream {
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private finishClose: (() => void) | undefined;
+  /** @internal operations in flight on this stream: an intrusive list, so
+   * tracking them costs no allocation per operation. */
+  firstOp: StreamOp | undefined = undefined;
+  /** @internal what `recv()` uses: made on its first call. */
+  receiver: Receiver | undefined = undefined;
+  /** @internal a `copy()` reads this stream: reads of the program's are refused meanwhile. */
+  copyingFrom = false;
+  /** @internal a `copy()` writes this stream: writes of the program's are refused meanwhile. */
+  copyingTo = false;
+
+  /** @internal */
+  constructor(/** @internal */ readonly rt: Runtime, readonly fd: number) {}
+
+  /** @internal whether `close()` (or `detach()`) was called. */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Gives the socket up without closing it and returns its fd, for another
+   * thread to adopt (`TcpStream.adopt`). This stream is closed afterwards (its
+   * methods reject with `ERR_SOCKET_CLOSED`), and the fd is the program's to
+   * hand over: if nobody adopts it, nobody closes it.
+   * ```ts
+   * await handoff.send(stream.detach());
+   * ```
+   * Throws `ERR_PERCORE_BUSY` while an operation is in flight on the stream
+   * (the kernel still uses the fd for it), `ERR_SOCKET_CLOSED` once closed. */
+  detach(): number {
+    if (this.closing) throw socketClosed(this.constructor.name);
+    if (this.firstOp !== undefined || this.receiver?.holding) {
+      throw codedError('ERR_PERCORE_BUSY', 'the stream has operations in flight or received buffers waiting for recv(): wait for them (or abort them) before detaching');
+    }
+    this.rt.assertOpen();
+    const res = this.rt.host.forgetFd(this.fd);
+    if (res < 0) throw systemError(res, 'detach');
+    this.closing = true;
+    this.closed = Promise.resolve();
+    return this.fd;
+  }
+
+  /** Reads at most `length` bytes (default `buf.length`) into the start of
+   * `buf`; resolves `[n, buf]`, with `n === 0` at the end of the stream.
+   * ```ts
+   * const [n, buf] = await stream.read(Buffer.alloc(4096));
+   * ```
+   */
+  read(buf: Uint8Array, options?: IoOptions): Promise<RentResult>;
+  read(buf: Uint8Array, length: number, options?: IoOptions): Promise<RentResult>;
+  read(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<RentResult> {
+    return this.transfer(READ, buf, length, options);
+  }
+
+  /** Receives into a buffer the runtime picks from its recv set when data
+   * arrives, so a connection waiting here holds no buffer; resolves with a view
+   * of the bytes received (a pool buffer, now the program's), or `null` at the
+   * end of the stream. Give the buffer back with `runtime.release(buf)`, after
+   * passing it to `write`/`writeAll` if you like (it is a pool buffer like any
+   * other). An aborted, failed or closed `recv()` holds no buffer and loses no
+   * bytes: if they had already arrived it resolves with them.
+   * ```ts
+   * const rt = Runtime.current();
+   * for (;;) {
+   *   const buf = await stream.recv();
+   *   if (buf === null) break;      // end of stream
+   *   await stream.writeAll(buf);   // echo it
+   *   rt.release(buf);              // back to the recv set
+   * }
+   * ```
+   * The first `recv()` arms one multishot receive for the stream, which stays
+   * armed across calls: data that arrives between them waits in up to
+   * `RECV_AHEAD` (4) buffers, handed to the next calls in order; beyond that
+   * the receive is paused (cancelled) until the program catches up, so a slow
+   * reader never takes the whole recv set. Close releases buffers still
+   * waiting; while a receive is armed or buffers wait, `detach()` is busy.
+   * Rejects with `ERR_PERCORE_NO_BUFFERS` when data arrived while every recv
+   * buffer was held by the program or waiting on a stream (see
+   * `RuntimeOptions.recvBuffers`; percore cannot tell whether the program will
+   * release one, so it does not wait: release buffers and call `recv()` again,
+   * no byte is lost), `ERR_SOCKET_CLOSED`, an `AbortError`, or a system error
+   * such as `ECONNRESET`. */
+  recv(options?: IoOptions): Promise<Uint8Array | null> {
+    try {
+      validateSignal(options?.signal, 'options.signal');
+      if (this.closing) throw socketClosed(this.constructor.name);
+      this.rt.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.copyingFrom) return Promise.reject(copyBusy('read'));
+    const receiver = this.receiver ??= new Receiver(this.rt, this);
+    return receiver.recv(options?.signal);
+  }
+
+  /** Writes some of the first `length` bytes (default `buf.length`) of `buf`,
+   * at least one; resolves `[n, buf]`. */
+  write(buf: Uint8Array, options?: IoOptions): Promise<RentResult>;
+  write(buf: Uint8Array, length: number, options?: IoOptions): Promise<RentResult>;
+  write(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<RentResult> {
+    return this.transfer(WRITE, buf, length, options);
+  }
+
+  /** Writes all of the first `length` bytes (default `buf.length`) of `buf`;
+   * resolves `[length, buf]`, the whole buffer handed back. On failure the
+   * error carries the buffer and `bytesWritten`. Passing the length rather
+   * than `buf.subarray(0, n)` saves making a view per write:
+   * ```ts
+   * const [n, buf] = await stream.read(rt.buffer());
+   * await stream.writeAll(buf, n); // echo what was read
+   * ```
+   */
+  writeAll(buf: Uint8Array, options?: IoOptions): Promise<RentResult>;
+  writeAll(buf: Uint8Array, length: number, options?: IoOptions): Promise<RentResult>;
+  writeAll(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<RentResult> {
+    return this.transfer(WRITE_ALL, buf, length, options);
+  }
+
+  /** Fills the first `length` bytes (default all) of `buf`; resolves
+   * `[length, buf]`. If the stream ends first it rejects with
+   * `ERR_STREAM_PREMATURE_CLOSE`, `bytesRead` and the buffer. */
+  readExact(buf: Uint8Array, options?: IoOptions): Promise<RentResult>;
+  readExact(buf: Uint8Array, length: number, options?: IoOptions): Promise<RentResult>;
+  readExact(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<RentResult> {
+    return this.transfer(READ_EXACT, buf, length, options);
+  }
+
+  /** Shuts down one or both directions (default: `'write'`, which sends FIN). */
+  shutdown(how: 'read' | 'write' | 'both' = 'write'): Promise<void> {
+    const code = how === 'read' ? 0 : how === 'write' ? 1 : how === 'both' ? 2 : -1;
+    if (code < 0) {
+      return Promise.reject(codedError('ERR_INVALID_ARG_VALUE',
+        `The argument 'how' must be 'read', 'write' or 'both'. Received ${String(how)}`, TypeError));
+    }
+    if (this.closing) return Promise.reject(socketClosed(this.constructor.name));
+    return new Promise<void>((resolve, reject) => {
+      const op = new PlainOp({ syscall: 'shutdown' }, () => resolve(), reject);
+      this.rt.track(this.rt.core.submitShutdown(this.fd, code), op, 'shutdown');
+    });
+  }
+
+  /** Closes the stream. Operations in flight are cancelled first and reject with
+   * `ERR_SOCKET_CLOSED` (with their buffers); the descriptor is closed only once
+   * the kernel has let go of them, so it can never be reused under them. */
+  close(): Promise<void> {
+    if (this.closed !== undefined) return this.closed;
+    this.closing = true;
+    this.closed = new Promise((resolve) => { this.finishClose = resolve; });
+    this.receiver?.close(socketClosed(this.constructor.name));
+    if (this.firstOp === undefined) this.closeSocket();
+    else for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next) op.cancel(socketClosed(this.constructor.name));
+    return this.closed;
+  }
+
+  /** @internal called by an operation once it is in flight. */
+  started(op: StreamOp): void {
+    op.next = this.firstOp;
+    if (this.firstOp !== undefined) this.firstOp.prev = op;
+    this.firstOp = op;
+  }
+
+  /** @internal called by an operation once its last delivery is in. */
+  settled(op: StreamOp): void {
+    if (op.prev !== undefined) op.prev.next = op.next;
+    else this.firstOp = op.next;
+    if (op.next !== undefined) op.next.prev = op.prev;
+    op.prev = op.next = undefined;
+    if (this.closing && this.firstOp === undefined && this.finishClose !== undefined) this.closeSocket();
+  }
+
+  private transfer(
+    kind: TransferKind, buf: Uint8Array, lengthOrOptions: number | IoOptions | undefined, options: IoOptions | undefined,
+  ): Promise<RentResult> {
+    let limit: number;
+    try {
+      validateUint8Array(buf, 'buf');
+      if (typeof lengthOrOptions === 'number') {
+        validateInteger(lengthOrOptions, 'length', 0, buf.length);
+        limit = lengthOrOptions;
+      } else {
+        if (lengthOrOptions !== undefined && options !== undefined) {
+          throw invalidArgType('length', 'of type number', lengthOrOptions);
+        }
+        options = lengthOrOptions ?? options;
+        limit = buf.length;
+      }
+      if (options !== undefined && (typeof options !== 'object' || options === null)) {
+        throw invalidArgType('options', 'of type object', options);
+      }
+      validateSignal(options?.signal, 'options.signal');
+      if (this.closing) throw withBuffer(socketClosed(this.constructor.name), buf);
+      if (kind.opcode === L.OP_RECV ? this.copyingFrom : this.copyingTo) {
+        throw withBuffer(copyBusy(kind.syscall), buf);
+      }
+      this.rt.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // One shared executor rather than a closure per call (settlers.ts).
+    const promise = new Promise<RentResult>(captureSettlers) as Promise<RentResult> & Cancellable;
+    const op = new TransferOp(this, kind, buf, limit, options?.signal);
+    promise[kCancel] = op;
+    op.begin();
+    return promise;
+  }
+
+  private closeSocket(): void {
+    const finish = this.finishClose!;
+    this.finishClose = undefined;
+    submitCloseThen(this.rt, this.fd, finish);
+  }
+}
+
+/** The error for a read or write on a stream a `copy()` is reading or writing. */
+function copyBusy(what: 'read' | 'write'): PercoreError {
+  return codedError('ERR_PERCORE_BUSY',
+    `a copy() is ${what === 'read' ? 'reading from' : 'writing to'} this stream: wait for it to end (or abort it) before you ${what} it yourself`);
+}

@@ -1,0 +1,60 @@
+// An operation with no buffer (connect, shutdown, close), and the close that
+// every descriptor owner ends with.
+import { ECANCELED } from '../errors/errno';
+import { abortError, runtimeClosed, systemError } from '../errors/errors';
+import { CLOSED_RESULT, type OpHandler, type Runtime } from '../runtime/runtime';
+
+/** What a `PlainOp` reports in its errors, and what may abort it. */
+export interface PlainOpOptions {
+  /** The `syscall` of its system errors. */
+  syscall: string;
+  /** Appended to a system error's message, e.g. the address connected to. */
+  detail?: string;
+  /** Cancels the op, which then rejects with an `AbortError`. */
+  signal?: AbortSignal;
+}
+
+/** An operation with no buffer: connect, shutdown, close. */
+export class PlainOp implements OpHandler {
+  private id = 0;
+  private rt: Runtime | undefined;
+  private readonly syscall: string;
+  private readonly detail: string | undefined;
+  private readonly signal: AbortSignal | undefined;
+
+  constructor(
+    options: PlainOpOptions,
+    private readonly resolve: (res: number) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.syscall = options.syscall;
+    this.detail = options.detail;
+    this.signal = options.signal;
+  }
+
+  /** Lets the signal cancel op `id`. */
+  watch(rt: Runtime, id: number): void {
+    this.rt = rt;
+    this.id = id;
+    this.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  complete(res: number): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (res >= 0) this.resolve(res);
+    else if (res === CLOSED_RESULT) this.reject(runtimeClosed());
+    else if (res === -ECANCELED && this.signal?.aborted) this.reject(abortError(this.signal.reason));
+    else this.reject(systemError(res, this.syscall, this.detail));
+  }
+
+  private readonly onAbort = (): void => this.rt!.cancel(this.id);
+}
+
+/** Closes `fd` through the ring, then calls `finish` whatever the result: a
+ * close that fails has still released the descriptor. A closed runtime has
+ * already closed every fd it owned. */
+export function submitCloseThen(rt: Runtime, fd: number, finish: () => void): void {
+  if (rt.isClosed) return finish();
+  const op = new PlainOp({ syscall: 'close' }, () => finish(), () => finish());
+  rt.track(rt.core.submitClose(fd), op, 'close');
+}

@@ -1,0 +1,174 @@
+// A stream's `recv()` side: one multishot buffer-select receive kept armed
+// across calls, buffers received ahead of the program (at most RECV_AHEAD),
+// and the `recv()` calls waiting for one.
+import * as L from '../core/layout';
+import { ECANCELED, ENOBUFS } from '../errors/errno';
+import { abortError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
+import { type Cancellable, cancelOnAbort, kCancel } from '../runtime/cancel';
+import { CLOSED_RESULT, type OpHandler, type Runtime } from '../runtime/runtime';
+import { captureSettlers, settlers } from './settlers';
+import type { OpStream, StreamOp } from './stream-op';
+
+/** Buffers a stream's receive fills ahead of `recv()` calls before it is paused. */
+export const RECV_AHEAD = 4;
+
+/** What a `recv()` settles with: a buffer, `null` at the end of the stream, or an error. */
+type RecvResult = Uint8Array | null | PercoreError;
+
+/** A stream's `recv()` side: one multishot buffer-select RECV, armed by the
+ * first `recv()` and kept armed across calls, the results it delivered that no
+ * `recv()` has taken yet (at most about RECV_AHEAD: the receive is cancelled
+ * when that many wait, and armed again when a `recv()` finds none), and the
+ * `recv()` calls waiting for one (only while none waits). */
+export class Receiver implements OpHandler, StreamOp {
+  private id = 0;
+  private armed = false;
+  /** A cancel was asked for: too many results waiting, nobody waiting, or close. */
+  private pausing = false;
+  private closeReason: PercoreError | undefined;
+  private readonly results: RecvResult[] = [];
+  private readonly waiters: RecvWaiter[] = [];
+  prev: StreamOp | undefined = undefined;
+  next: StreamOp | undefined = undefined;
+  readonly reads = true;
+  readonly writes = false;
+
+  constructor(private readonly rt: Runtime, private readonly stream: OpStream) {}
+
+  /** Whether the kernel or the queue holds something of the stream's. */
+  get holding(): boolean {
+    return this.armed || this.results.length > 0;
+  }
+
+  recv(signal: AbortSignal | undefined): Promise<Uint8Array | null> {
+    if (signal?.aborted) return Promise.reject(abortError(signal.reason));
+    if (this.results.length > 0) {
+      const result = this.results.shift()!;
+      return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+    }
+    const promise = new Promise<Uint8Array | null>(captureSettlers) as Promise<Uint8Array | null> & Cancellable;
+    const waiter = new RecvWaiter(this, settlers.resolve, settlers.reject, signal);
+    promise[kCancel] = waiter;
+    this.waiters.push(waiter);
+    if (!this.armed) this.arm();
+    return promise;
+  }
+
+  private arm(): void {
+    const rt = this.rt;
+    const id = rt.core.submitRecvSelect(this.stream.fd, rt.bufferSize, 1);
+    try {
+      rt.track(id, this, 'recv');
+    } catch (err) {
+      return this.fail(id === -ENOBUFS ? rt.noRecvBuffers() : err as PercoreError);
+    }
+    this.id = id;
+    this.armed = true;
+    this.pausing = false;
+    this.stream.started(this);
+  }
+
+  /** Asks the kernel to stop the receive; its final delivery comes later. */
+  private pause(): void {
+    if (!this.armed || this.pausing) return;
+    this.pausing = true;
+    this.rt.cancel(this.id);
+  }
+
+  /** StreamOp: the stream closes. */
+  cancel(reason: PercoreError): void {
+    this.close(reason);
+  }
+
+  /** Rejects every waiting `recv()`, gives back every buffer received and not
+   * taken, and stops the receive. */
+  close(reason: PercoreError): void {
+    if (this.closeReason !== undefined) return;
+    this.closeReason = reason;
+    this.fail(reason);
+    for (const result of this.results.splice(0)) if (result instanceof Uint8Array) this.rt.release(result);
+    this.pause();
+  }
+
+  /** A waiting `recv()` gave up (abort, timeout): with nobody else waiting,
+   * the receive stops; what it already received waits for the next call. */
+  forget(waiter: RecvWaiter): void {
+    const at = this.waiters.indexOf(waiter);
+    if (at >= 0) this.waiters.splice(at, 1);
+    if (this.waiters.length === 0) this.pause();
+  }
+
+  complete(res: number, flags: number): void {
+    const rt = this.rt;
+    if (res > 0 && (flags & L.CQE_F_BUFFER) !== 0) {
+      const buf = rt.poolView(flags >>> L.CQE_BUFFER_SHIFT, res);
+      if (this.closeReason !== undefined) rt.release(buf);
+      else this.deliver(buf);
+    }
+    if ((flags & L.CQE_F_MORE) !== 0) {
+      if (this.results.length >= RECV_AHEAD) this.pause(); // backpressure
+      return;
+    }
+    // The receive is over.
+    this.armed = false;
+    this.pausing = false;
+    this.stream.settled(this);
+    if (res > 0) {
+      // data in the final delivery: taken above
+    } else if (res === 0) {
+      this.deliver(null);
+    } else if (res === CLOSED_RESULT) {
+      return this.fail(runtimeClosed());
+    } else if (res === -ENOBUFS) {
+      // Data came with no buffer to put it in: it stays in the socket.
+      return this.fail(rt.noRecvBuffers());
+    } else if (res !== -ECANCELED) {
+      this.deliver(systemError(res, 'recv'));
+    }
+    if (this.waiters.length > 0 && this.closeReason === undefined && !rt.isClosed) this.arm();
+  }
+
+  private deliver(result: RecvResult): void {
+    const waiter = this.waiters.shift();
+    if (waiter === undefined) {
+      if (this.closeReason === undefined) this.results.push(result);
+      return;
+    }
+    waiter.settle(result);
+  }
+
+  /** Rejects every waiting `recv()` with `err`. */
+  private fail(err: PercoreError): void {
+    for (const waiter of this.waiters.splice(0)) waiter.settle(err);
+  }
+}
+
+/** One `recv()` waiting for its stream's receive. */
+class RecvWaiter {
+  private onAbort: (() => void) | undefined = undefined;
+  private done = false;
+
+  constructor(
+    private readonly receiver: Receiver,
+    private readonly resolve: (v: Uint8Array | null) => void,
+    private readonly reject: (e: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal !== undefined) this.onAbort = cancelOnAbort(signal, this);
+  }
+
+  settle(result: RecvResult): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    if (result instanceof Error) this.reject(result);
+    else this.resolve(result);
+  }
+
+  /** Gives up (abort, timeout): rejects with `reason`; no byte is lost. */
+  cancel(reason: PercoreError): void {
+    if (this.done) return;
+    this.receiver.forget(this);
+    this.settle(reason);
+  }
+}

@@ -1,0 +1,34 @@
+// The bookkeeping shared by every operation on a descriptor-backed stream:
+// what a stream needs to know of its operations in flight (to cancel them on
+// close and to refuse a copy beside them), and what an operation needs of its
+// stream. Kept apart from FdStream so that the operations do not import the
+// stream that starts them.
+import type { PercoreError } from '../errors/errors';
+import type { Runtime } from '../runtime/runtime';
+
+/** @internal An operation in a stream's list of operations in flight, which `close()` cancels. */
+export interface StreamOp {
+  prev: StreamOp | undefined;
+  next: StreamOp | undefined;
+  /** Whether it takes bytes from the stream (`copy()` refuses to start beside one). */
+  readonly reads: boolean;
+  /** Whether it puts bytes into the stream. */
+  readonly writes: boolean;
+  cancel(reason: PercoreError): void;
+}
+
+/** @internal What an operation needs of the stream it runs on. */
+export interface OpStream {
+  readonly rt: Runtime;
+  readonly fd: number;
+  /** Called by an operation once it is in flight. */
+  started(op: StreamOp): void;
+  /** Called by an operation once its last delivery is in. */
+  settled(op: StreamOp): void;
+}
+
+/** Puts `buf` on `err` (the rent contract: an error hands the buffer back). */
+export function withBuffer(err: PercoreError, buf: Uint8Array): PercoreError {
+  err.buffer = buf;
+  return err;
+}

@@ -1,0 +1,158 @@
+// One read or write on a descriptor-backed stream, or a run of them for
+// readExact/writeAll, as one op handler: lends the buffer (a pool view as it
+// is, anything else through a bounce buffer), submits, resubmits the rest of
+// an exact transfer, and settles with the buffer handed back.
+import * as L from '../core/layout';
+import { ECANCELED } from '../errors/errno';
+import { abortError, bufferInFlight, codedError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
+import { cancelOnAbort } from '../runtime/cancel';
+import { CLOSED_RESULT, type OpHandler } from '../runtime/runtime';
+import type { RentResult } from './rent';
+import { settlers } from './settlers';
+import { type OpStream, type StreamOp, withBuffer } from './stream-op';
+
+/** What kind of transfer an operation is: declared once per kind, so a call
+ * names its kind rather than passing bare flags. */
+export interface TransferKind {
+  readonly opcode: typeof L.OP_RECV | typeof L.OP_SEND;
+  /** Whether it goes on until `length` bytes moved (readExact, writeAll). */
+  readonly exact: boolean;
+  /** The `syscall` of its system errors. */
+  readonly syscall: 'read' | 'write';
+}
+
+export const READ: TransferKind = Object.freeze({ opcode: L.OP_RECV, exact: false, syscall: 'read' });
+export const READ_EXACT: TransferKind = Object.freeze({ opcode: L.OP_RECV, exact: true, syscall: 'read' });
+export const WRITE: TransferKind = Object.freeze({ opcode: L.OP_SEND, exact: false, syscall: 'write' });
+export const WRITE_ALL: TransferKind = Object.freeze({ opcode: L.OP_SEND, exact: true, syscall: 'write' });
+
+/** Buffers that are not pool views but are rented by an operation in flight.
+ * The kernel never sees them (a pool buffer stands in), but the operation owns
+ * them until it resolves: a second operation on the same array is the same
+ * mistake as reusing a lent pool buffer, and is refused the same way. */
+const rentedArrays = new WeakSet<Uint8Array>();
+
+/** One read or write, or a run of them for `readExact`/`writeAll`. Takes the
+ * settle functions of the promise just created with `captureSettlers`. */
+export class TransferOp implements OpHandler, StreamOp {
+  private id = 0;
+  private done = 0;
+  private bounce = -1;
+  /** Where `buf` lies in the runtime's arena, or -1: not a pool view (a bounce buffer stands in). */
+  private arenaOffset = -1;
+  /** Whether `buf` is a non-pool array this operation holds in `rentedArrays`. */
+  private rented = false;
+  private reason: PercoreError | undefined;
+  /** The signal's listener, made only when there is a signal (most calls have none). */
+  private onAbort: (() => void) | undefined = undefined;
+  private readonly resolve: (v: RentResult) => void;
+  private readonly reject: (e: unknown) => void;
+  prev: StreamOp | undefined = undefined;
+  next: StreamOp | undefined = undefined;
+
+  get reads(): boolean { return this.kind.opcode === L.OP_RECV; }
+  get writes(): boolean { return this.kind.opcode !== L.OP_RECV; }
+
+  constructor(
+    private readonly stream: OpStream,
+    private readonly kind: TransferKind,
+    private readonly buf: Uint8Array,
+    /** Bytes of `buf` to move, from its start. */
+    private readonly limit: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.resolve = settlers.resolve;
+    this.reject = settlers.reject;
+  }
+
+  begin(): void {
+    if (this.signal?.aborted) return this.reject(withBuffer(abortError(this.signal.reason), this.buf));
+    if (this.limit === 0) return this.resolve([0, this.buf]);
+    // A pool buffer's ownership is the core's to check; any other array is ours.
+    this.arenaOffset = this.stream.rt.arenaOffsetOf(this.buf);
+    const pooled = this.arenaOffset >= 0;
+    if (!pooled && rentedArrays.has(this.buf)) return this.reject(withBuffer(bufferInFlight(), this.buf));
+    try {
+      this.submit();
+    } catch (err) {
+      return this.reject(withBuffer(err as PercoreError, this.buf));
+    }
+    if (!pooled) {
+      rentedArrays.add(this.buf);
+      this.rented = true;
+    }
+    this.stream.started(this);
+    if (this.signal !== undefined) this.onAbort = cancelOnAbort(this.signal, this);
+  }
+
+  /** Cancels the operation; it rejects with `reason` unless its result already arrived. */
+  cancel(reason: PercoreError): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.stream.rt.cancel(this.id);
+  }
+
+  complete(res: number): void {
+    const rt = this.stream.rt;
+    if (this.bounce >= 0) {
+      if (res > 0 && this.kind.opcode === L.OP_RECV) rt.copyOut(this.bounce, this.buf, this.done, res);
+      rt.unlend(this.bounce);
+      this.bounce = -1;
+    }
+    if (res > 0) {
+      this.done += res;
+      if (this.kind.exact && this.done < this.limit && this.reason === undefined && !rt.isClosed) {
+        try {
+          return this.submit();
+        } catch (err) {
+          return this.finish(undefined, err as PercoreError);
+        }
+      }
+      return this.finish(this.done);
+    }
+    if (res === 0) {
+      if (this.kind.exact && this.kind.opcode === L.OP_RECV) {
+        const err = codedError('ERR_STREAM_PREMATURE_CLOSE', `the stream ended after ${this.done} of ${this.limit} bytes`);
+        return this.finish(undefined, err);
+      }
+      return this.finish(this.done);
+    }
+    if (res === CLOSED_RESULT) return this.finish(undefined, runtimeClosed());
+    if (res === -ECANCELED && this.reason !== undefined) return this.finish(undefined, this.reason);
+    return this.finish(undefined, systemError(res, this.kind.syscall));
+  }
+
+  private submit(): void {
+    const rt = this.stream.rt;
+    const isRecv = this.kind.opcode === L.OP_RECV;
+    const length = this.limit - this.done;
+    const bounced = isRecv
+      ? rt.lendForRecv(this.buf, this.arenaOffset, this.done, length)
+      : rt.lendForSend(this.buf, this.arenaOffset, this.done, length);
+    if (bounced) this.bounce = rt.lentIndex;
+    const fd = this.stream.fd;
+    const id = isRecv
+      ? rt.core.submitRecv(fd, rt.lentIndex, rt.lentOffset, rt.lentLength)
+      : rt.core.submitSend(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+    try {
+      rt.track(id, this, this.kind.syscall);
+    } catch (err) {
+      if (this.bounce >= 0) { rt.unlend(this.bounce); this.bounce = -1; }
+      throw err;
+    }
+    this.id = id;
+  }
+
+  private finish(n: number | undefined, err?: PercoreError): void {
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    if (this.rented) rentedArrays.delete(this.buf);
+    this.stream.settled(this);
+    if (err === undefined) return this.resolve([n!, this.buf]);
+    if (this.kind.exact) {
+      if (this.kind.opcode === L.OP_RECV) err.bytesRead = this.done;
+      else (err as PercoreError & { bytesWritten?: number }).bytesWritten = this.done;
+    }
+    // A run that was cut short after moving some bytes still reports them.
+    this.reject(withBuffer(err, this.buf));
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * TCP listeners: bind, listen, and accept connections as `TcpStream`s, with
+ * one multishot accept kept armed while the program takes connections.
+ *
+ * ```ts
+ * import { TcpListener } from 'percore';
+ * const listener = await TcpListener.bind('127.0.0.1:0');
+ * console.log(listener.localAddress().port);
+ * await listener.close();
+ * ```
+ */
+import * as L from '../core/layout';
+import { ECANCELED } from '../errors/errno';
+import { type PercoreError, runtimeClosed, socketClosed, systemError } from '../errors/errors';
+import { validateInteger } from '../errors/validate';
+import { submitCloseThen } from '../io/plain-op';
+import { CLOSED_RESULT, type OpHandler, Runtime } from '../runtime/runtime';
+import { type AddressInput, addressOf, resolveAddress, type SocketAddress } from './address';
+import { TcpStream } from './tcp-stream';
+
+/** Options of `TcpListener.bind`. */
+export interface BindOptions {
+  /** SO_REUSEPORT, so listeners on several threads share the port. Default true. */
+  reusePort?: boolean;
+  /** SO_REUSEADDR. Default true. */
+  reuseAddr?: boolean;
+  /** The kernel's accept queue length. Default 511, like node:net. */
+  backlog?: number;
+  /** The runtime to use. Default `Runtime.current()`. */
+  runtime?: Runtime;
+}
+
+/** Options of `TcpStream.connect`. */
+export interface ConnectOptions {
+  /** The runtime to use. Default `Runtime.current()`. */
+  runtime?: Runtime;
+  /** Set TCP_NODELAY once connected. Default false. */
+  noDelay?: boolean;
+  /** Abort the connection attempt. */
+  signal?: AbortSignal;
+}
+
+/** A TCP listener: `accept()` or `for await (const stream of listener)`.
+ * ```ts
+ * const listener = await TcpListener.bind('127.0.0.1:8080');
+ * for await (const stream of listener) handle(stream);
+ * ```
+ */
+export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
+  private acceptId = 0;
+  private armed = false;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private finishClose: (() => void) | undefined;
+  private readonly accepted: number[] = [];
+  private readonly waiters: { resolve: (s: TcpStream) => void; reject: (e: unknown) => void }[] = [];
+  private failure: PercoreError | undefined;
+
+  private constructor(private readonly rt: Runtime, readonly fd: number) {}
+
+  /** Binds and listens. SO_REUSEPORT and SO_REUSEADDR are on unless turned off.
+   * Port 0 picks a free port: read it back with `localAddress()`. */
+  static async bind(address: AddressInput, options: BindOptions = {}): Promise<TcpListener> {
+    const rt = options.runtime ?? Runtime.current();
+    const backlog = options.backlog ?? 511;
+    validateInteger(backlog, 'options.backlog', 0, 65535);
+    const { ip, family, port } = await resolveAddress(address);
+    rt.assertOpen();
+    const host = rt.host;
+    const fd = host.socket(family);
+    if (fd < 0) throw systemError(fd, 'socket');
+    const fail = (res: number, syscall: string): never => {
+      host.closeFd(fd);
+      const err = systemError(res, syscall, `${ip}:${port}`);
+      err.address = ip;
+      err.port = port;
+      throw err;
+    };
+    let res = host.setOption(fd, L.SOCKOPT_REUSEADDR, options.reuseAddr === false ? 0 : 1);
+    if (res < 0) fail(res, 'setsockopt');
+    res = host.setOption(fd, L.SOCKOPT_REUSEPORT, options.reusePort === false ? 0 : 1);
+    if (res < 0) fail(res, 'setsockopt');
+    res = host.encodeAddress(ip, port, rt.stagingRecord);
+    if (res < 0) fail(res, 'bind');
+    res = host.bind(fd);
+    if (res < 0) fail(res, 'bind');
+    res = host.listen(fd, backlog);
+    if (res < 0) fail(res, 'listen');
+    const listener = new TcpListener(rt, fd);
+    listener.arm();
+    return listener;
+  }
+
+  /** The next connection. Rejects with `ERR_SOCKET_CLOSED` once the listener is closed. */
+  accept(): Promise<TcpStream> {
+    if (this.closing) return Promise.reject(socketClosed('TcpListener'));
+    const fd = this.accepted.shift();
+    if (fd !== undefined) {
+      if (!this.armed) this.arm();
+      return Promise.resolve(new TcpStream(this.rt, fd));
+    }
+    if (this.failure !== undefined) {
+      const err = this.failure;
+      this.failure = undefined;
+      if (!this.armed) this.arm();
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (!this.armed) this.arm();
+    });
+  }
+
+  /** Connections until the listener closes; the loop then ends. */
+  async *[Symbol.asyncIterator](): AsyncIterator<TcpStream> {
+    while (!this.closing) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if ((err as PercoreError).code === 'ERR_SOCKET_CLOSED') return;
+        throw err;
+      }
+    }
+  }
+
+  /** The bound address, e.g. `{ address: '127.0.0.1', family: 'IPv4', port: 40123 }`. */
+  localAddress(): SocketAddress {
+    if (this.closed !== undefined) throw socketClosed('TcpListener');
+    return addressOf(this.rt.host.localAddress(this.fd), 'getsockname');
+  }
+
+  /** Stops accepting, closes connections accepted but not yet taken, and closes
+   * the socket. Pending `accept()` calls reject with `ERR_SOCKET_CLOSED`. */
+  close(): Promise<void> {
+    if (this.closed !== undefined) return this.closed;
+    this.closing = true;
+    this.closed = new Promise((resolve) => { this.finishClose = resolve; });
+    for (const fd of this.accepted.splice(0)) this.rt.host.closeFd(fd);
+    for (const waiter of this.waiters.splice(0)) waiter.reject(socketClosed('TcpListener'));
+    if (this.armed) this.rt.cancel(this.acceptId);
+    else this.closeSocket();
+    return this.closed;
+  }
+
+  /** @internal a delivery for the accept op. */
+  complete(res: number, flags: number): void {
+    if ((flags & L.CQE_F_MORE) === 0) this.armed = false;
+    if (res === CLOSED_RESULT) {
+      this.closing = true;
+      for (const waiter of this.waiters.splice(0)) waiter.reject(runtimeClosed());
+      this.finishClose?.();
+      return;
+    }
+    if (res >= 0) {
+      if (this.closing) this.rt.host.closeFd(res);
+      else {
+        const waiter = this.waiters.shift();
+        if (waiter !== undefined) waiter.resolve(new TcpStream(this.rt, res));
+        else this.accepted.push(res);
+      }
+    } else if (res !== -ECANCELED && !this.closing) {
+      const err = systemError(res, 'accept');
+      const waiter = this.waiters.shift();
+      if (waiter !== undefined) waiter.reject(err);
+      else this.failure = err;
+      return; // re-armed by the next accept(), so a persistent error (EMFILE) cannot spin
+    }
+    if (this.armed) return;
+    if (this.closing) this.closeSocket();
+    else if (this.waiters.length > 0 || this.accepted.length < ACCEPT_QUEUE_LIMIT) {
+      this.arm();
+    }
+  }
+
+  private arm(): void {
+    this.acceptId = this.rt.core.submitAccept(this.fd, 1);
+    this.rt.track(this.acceptId, this, 'accept');
+    this.armed = true;
+  }
+
+  private closeSocket(): void {
+    submitCloseThen(this.rt, this.fd, this.finishClose!);
+  }
+}
+
+/** Connections accepted ahead of the program before the listener stops asking the kernel for more. */
+const ACCEPT_QUEUE_LIMIT = 256;

@@ -1,0 +1,106 @@
+/**
+ * TCP connections: how they are opened (`connect`, `adopt`, from a
+ * `TcpListener`) and what only TCP has (`setNoDelay`, addresses). Reading and
+ * writing are every stream's, in `FdStream` (src/io/fd-stream.ts).
+ *
+ * ```ts
+ * import { TcpListener, TcpStream } from 'percore';
+ * const listener = await TcpListener.bind('127.0.0.1:0');
+ * const client = await TcpStream.connect(listener.localAddress(), { noDelay: true });
+ * const server = await listener.accept();
+ * await client.writeAll(Buffer.from('hi'));
+ * const [n] = await server.read(Buffer.alloc(16));   // n === 2
+ * await Promise.all([client.close(), server.close(), listener.close()]);
+ * ```
+ */
+import * as L from '../core/layout';
+import { abortError, type PercoreError, socketClosed, systemError } from '../errors/errors';
+import { validateInteger, validateSignal } from '../errors/validate';
+import { FdStream } from '../io/fd-stream';
+import { PlainOp } from '../io/plain-op';
+import { Runtime } from '../runtime/runtime';
+import { type AddressInput, addressOf, resolveAddress, type SocketAddress } from './address';
+
+/** Options of `TcpStream.connect`. */
+export interface ConnectOptions {
+  /** The runtime to use. Default `Runtime.current()`. */
+  runtime?: Runtime;
+  /** Set TCP_NODELAY once connected. Default false. */
+  noDelay?: boolean;
+  /** Abort the connection attempt. */
+  signal?: AbortSignal;
+}
+
+/** A TCP connection with rent-style reads and writes. */
+export class TcpStream extends FdStream {
+  /** Connects to `address` (a name is looked up first).
+   * ```ts
+   * const stream = await TcpStream.connect('127.0.0.1:8080');
+   * ```
+   * Rejects with a system error such as `ECONNREFUSED`. */
+  static async connect(address: AddressInput, options: ConnectOptions = {}): Promise<TcpStream> {
+    validateSignal(options.signal, 'options.signal');
+    const rt = options.runtime ?? Runtime.current();
+    const { ip, family, port } = await resolveAddress(address);
+    rt.assertOpen();
+    if (options.signal?.aborted) throw abortError(options.signal.reason);
+    const fd = rt.host.socket(family);
+    if (fd < 0) throw systemError(fd, 'socket');
+    try {
+      let res = rt.host.encodeAddress(ip, port, rt.stagingRecord);
+      if (res < 0) throw systemError(res, 'connect', `${ip}:${port}`);
+      await new Promise<number>((resolve, reject) => {
+        const op = new PlainOp({ syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal }, resolve, reject);
+        const id = rt.core.submitConnect(fd);
+        rt.track(id, op, 'connect');
+        op.watch(rt, id);
+      });
+      if (options.noDelay) {
+        res = rt.host.setOption(fd, L.SOCKOPT_NODELAY, 1);
+        if (res < 0) throw systemError(res, 'setsockopt');
+      }
+    } catch (err) {
+      if (!rt.isClosed) rt.host.closeFd(fd);
+      const e = err as PercoreError;
+      if (e.syscall === 'connect') { e.address = ip; e.port = port; }
+      throw err;
+    }
+    return new TcpStream(rt, fd);
+  }
+
+  /** Takes ownership of `fd`, a connected TCP socket handed over by another
+   * thread (`stream.detach()` there, the number sent through a `Channel`):
+   * this runtime's driver records it, and it is used like any stream.
+   * ```ts
+   * const stream = TcpStream.adopt(await handoff.recv());
+   * ```
+   * Throws a system error: `ENOTSOCK`, `EBADF` (not open), `EINVAL` (a socket
+   * that is not a stream, e.g. UDP), `EEXIST` (this runtime owns it already). */
+  static adopt(fd: number, options: { runtime?: Runtime } = {}): TcpStream {
+    validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
+    const rt = options.runtime ?? Runtime.current();
+    rt.assertOpen();
+    const res = rt.host.adoptFd(fd);
+    if (res < 0) throw systemError(res, 'adopt');
+    return new TcpStream(rt, fd);
+  }
+
+  /** Sets TCP_NODELAY (on by default when called with no argument). */
+  setNoDelay(noDelay = true): void {
+    if (this.isClosing) throw socketClosed('TcpStream');
+    const res = this.rt.host.setOption(this.fd, L.SOCKOPT_NODELAY, noDelay ? 1 : 0);
+    if (res < 0) throw systemError(res, 'setsockopt');
+  }
+
+  /** This end's address. */
+  localAddress(): SocketAddress {
+    if (this.isClosing) throw socketClosed('TcpStream');
+    return addressOf(this.rt.host.localAddress(this.fd), 'getsockname');
+  }
+
+  /** The other end's address. */
+  peerAddress(): SocketAddress {
+    if (this.isClosing) throw socketClosed('TcpStream');
+    return addressOf(this.rt.host.peerAddress(this.fd), 'getpeername');
+  }
+}
