@@ -7,11 +7,11 @@ import { Runtime, TcpListener, TcpStream } from '../src/index';
 import { expectClean, makeRuntime, pattern } from './api/helpers';
 import * as L from '../src/core/layout';
 import { collect, FakeCore } from './host/fake-core';
-import { loadHost } from '../src/driver/addon';
+import { loadAddon } from '../src/driver/addon';
 import { constants } from 'os';
 
 const E = constants.errno;
-const host = loadHost();
+const host = loadAddon();
 
 describe('epoll runtime', () => {
   let rt: Runtime;
@@ -53,7 +53,7 @@ describe('epoll runtime', () => {
     out.set(pattern(size, 99));
     await client.writeAll(out);
     await server.readExact(inbox);
-    const before = rt.host.counters().eagain;
+    const before = rt.nativeDriver.counters().eagain;
     for (let i = 0; i < 20; i++) {
       const reading = server.read(inbox); // waits: the message is not sent yet
       await new Promise((r) => setTimeout(r, 2));
@@ -65,7 +65,7 @@ describe('epoll runtime', () => {
     }
     // Each full read learned from TCP_INQ that nothing was left, so the next
     // read waited for the edge instead of trying a recv() that says EAGAIN.
-    expect(rt.host.counters().eagain - before).toBe(0);
+    expect(rt.nativeDriver.counters().eagain - before).toBe(0);
     rt.release(inbox);
     rt.release(out);
     await Promise.all([client.close(), server.close(), listener.close()]);

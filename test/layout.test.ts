@@ -2,7 +2,7 @@
 // the core's table (exported by the Wasm module), the host's (exported by the
 // addon) and the TypeScript one, entry by entry and by name.
 import { createCore } from '../src/core/wasm';
-import { loadHost } from '../src/driver/addon';
+import { loadAddon } from '../src/driver/addon';
 import { LAYOUT_TABLE, LAYOUT_VERSION, LAYOUT_MAGIC, H_MAGIC, H_VERSION } from '../src/core/layout';
 
 const names = LAYOUT_TABLE.map(([name]) => name);
@@ -11,7 +11,7 @@ const ours = LAYOUT_TABLE.map(([, value]) => value);
 test('the core, the host and the glue have the same layout table', () => {
   const core = createCore().exports;
   const fromCore = Array.from({ length: core.layoutTableLength() }, (_, i) => core.layoutTable(i) >>> 0);
-  const fromHost = loadHost().layoutTable.map((v: number) => v >>> 0);
+  const fromHost = loadAddon().layoutTable.map((v: number) => v >>> 0);
   const label = (values: number[]) => Object.fromEntries(values.map((v, i) => [names[i] ?? `#${i}`, v]));
   expect(label(fromCore)).toEqual(label(ours));
   expect(label(fromHost)).toEqual(label(ours));
@@ -28,7 +28,7 @@ test('a core with another layout version is refused by the host with a clear err
   expect(words.getUint32(header + H_MAGIC, true)).toBe(LAYOUT_MAGIC);
   expect(words.getUint32(header + H_VERSION, true)).toBe(LAYOUT_VERSION);
   words.setUint32(header + H_VERSION, LAYOUT_VERSION + 1, true);
-  const { UringDriver } = loadHost();
+  const { UringDriver } = loadAddon();
   expect(() => new UringDriver(bytes, header, { onTurn: () => -1 })).toThrow(expect.objectContaining({
     code: 'ERR_PERCORE_LAYOUT_MISMATCH',
     message: expect.stringMatching(new RegExp(`${LAYOUT_VERSION + 1}.*${LAYOUT_VERSION}|${LAYOUT_VERSION}.*${LAYOUT_VERSION + 1}`)),

@@ -36,11 +36,15 @@
  * Order: the messages of one sender arrive in the order it sent them; the
  * messages of different senders interleave in the order they claimed slots.
  */
-import * as v8 from 'node:v8';
 import { codedError, invalidArgType, invalidArgValue, PercoreError, runtimeClosed } from '../errors/errors';
 import { Parked, Runtime } from '../runtime/runtime';
-import { loadHost } from '../driver/addon';
+import { loadAddon } from '../driver/addon';
 import { validateInteger } from '../errors/validate';
+import { type ChannelHandle, MAGIC, W_MAGIC, W_CAPACITY, W_SLOT_SIZE, W_SLOTS, W_FLAGS, W_MODE, W_SENDER_OWNER, W_TAIL, W_HEAD, W_RECV_PARKED, W_RECV_TOKEN, W_SENDERS_PARKED, W_SENDERS, E_TOKEN, E_PARKED, E_NOTIFIED, MAX_SENDER_THREADS, HEADER_WORDS, F_CLOSED, MAX_CAPACITY, view } from './ring';
+import { PendingSend, PendingRecv, watchAbort, settle, SenderSide, ReceiverSide, channelClosed, abortReason } from './sides';
+import { ChannelSerializer, ChannelDeserializer } from './serializer';
+
+export type { ChannelHandle } from './ring';
 
 /** Options of `new Channel()`. */
 export interface ChannelOptions {
@@ -54,12 +58,6 @@ export interface ChannelOptions {
   mode?: 'mpsc' | 'spsc';
 }
 
-/** What crosses threads: clone it with `workerData`, `postMessage` or `start({ data })`. */
-export interface ChannelHandle {
-  readonly buffer: SharedArrayBuffer;
-  readonly shared: readonly SharedArrayBuffer[];
-}
-
 /** Options of a single `send` or `recv`. */
 export interface ChannelOpOptions {
   /** The runtime to park on. Default `Runtime.current()`. */
@@ -68,31 +66,7 @@ export interface ChannelOpOptions {
   signal?: AbortSignal;
 }
 
-// ---- the shared layout (Int32 words) ----
-// Producers' tail and the consumer's head sit on their own 64-byte lines so
-// the two sides do not bounce one cache line on every message.
-const MAGIC = 0x5043_4831; // "PCH1"
-const W_MAGIC = 0;
-const W_CAPACITY = 1;
-const W_SLOT_SIZE = 2;
-const W_SLOTS = 3; // power of two >= capacity
-const W_FLAGS = 4; // F_CLOSED
-const W_MODE = 5; // 0 mpsc, 1 spsc
-const W_SENDER_OWNER = 6; // spsc: token of the sending runtime
-const W_TAIL = 16;
-const W_HEAD = 32;
-const W_RECV_PARKED = 33; // 1: the receiver waits and wants a wake-up
-const W_RECV_TOKEN = 34; // the receiving runtime's waker token (0 none yet)
-const W_SENDERS_PARKED = 48; // how many sender entries have parked sends
-const W_SENDERS = 64; // MAX_SENDER_THREADS entries of 4 words:
-const E_TOKEN = 0; //   the runtime's waker token (0: free entry)
-const E_PARKED = 1; //   1 while that runtime has sends waiting
-const E_NOTIFIED = 2; //   1 once woken and not yet looked
-const MAX_SENDER_THREADS = 64;
-const HEADER_WORDS = W_SENDERS + 4 * MAX_SENDER_THREADS;
-const F_CLOSED = 1;
-
-const MAX_CAPACITY = 65536;
+const NONE: unique symbol = Symbol('none');
 
 /** A bounded MPSC (or SPSC) channel between runtimes on different threads.
  * See the module comment for the model. */
@@ -366,7 +340,7 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     if (rt === undefined || rt.isClosed) rt = this.receiver?.rt;
     if (rt === undefined || rt.isClosed) rt = Runtime.peekCurrent();
     if (rt !== undefined) rt.wake(token);
-    else loadHost().wake(token);
+    else loadAddon().wake(token);
   }
 
   private encode(value: T): Uint8Array {
@@ -479,219 +453,3 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
 
 }
 
-const NONE: unique symbol = Symbol('none');
-
-interface Pending {
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-interface PendingSend extends Pending { bytes: Uint8Array; resolve: () => void; reject: (e: unknown) => void }
-interface PendingRecv<T> extends Pending { resolve: (v: T) => void; reject: (e: unknown) => void }
-
-function watchAbort(p: Pending, onAbort: () => void): void {
-  if (p.signal === undefined) return;
-  p.onAbort = onAbort;
-  p.signal.addEventListener('abort', onAbort, { once: true });
-}
-
-function settle(p: Pending): void {
-  if (p.onAbort !== undefined) p.signal!.removeEventListener('abort', p.onAbort);
-}
-
-/** The sending side on one thread: parks on its runtime while sends wait for room. */
-class SenderSide implements Parked {
-  private parked = false;
-  constructor(
-    readonly rt: Runtime,
-    private readonly words: Int32Array,
-    private readonly entry: number,
-    private readonly drain: () => boolean,
-    private readonly fail: () => void,
-  ) {}
-
-  parkSender(): void {
-    if (this.parked) return;
-    this.parked = true;
-    this.rt.park(this);
-    Atomics.store(this.words, this.entry + E_NOTIFIED, 0);
-    Atomics.store(this.words, this.entry + E_PARKED, 1);
-    Atomics.add(this.words, W_SENDERS_PARKED, 1);
-    // The receiver may have freed a slot before it could see E_PARKED.
-    this.pollNow();
-  }
-
-  poll(): boolean {
-    // Cleared before looking: a slot freed from now on wakes us again.
-    Atomics.store(this.words, this.entry + E_NOTIFIED, 0);
-    if (!this.drain()) return false;
-    this.idle();
-    return true;
-  }
-
-  pollNow(): void {
-    if (this.parked && this.poll()) this.rt.unpark(this);
-  }
-
-  /** Nothing waits any more on this thread. */
-  idle(): void {
-    if (!this.parked) return;
-    this.parked = false;
-    Atomics.store(this.words, this.entry + E_PARKED, 0);
-    Atomics.sub(this.words, W_SENDERS_PARKED, 1);
-    this.rt.unpark(this);
-  }
-
-  /** The runtime closed: this thread's sends fail with ERR_PERCORE_RUNTIME_CLOSED. */
-  abort(): void {
-    this.idle();
-    this.fail();
-  }
-}
-
-/** The receiving side: parks on its runtime while receives wait for messages. */
-class ReceiverSide implements Parked {
-  private parked = false;
-  constructor(
-    readonly rt: Runtime,
-    readonly token: number,
-    private readonly words: Int32Array,
-    private readonly drain: () => boolean,
-    private readonly fail: () => void,
-  ) {}
-
-  park(): void {
-    if (this.parked) return;
-    this.parked = true;
-    this.rt.park(this);
-    this.pollNow();
-  }
-
-  poll(): boolean {
-    if (this.drain()) { this.idle(); return true; }
-    // Ask to be woken, then look again: a send that landed before the flag
-    // was visible would otherwise wake nobody.
-    Atomics.store(this.words, W_RECV_PARKED, 1);
-    if (this.drain()) { this.idle(); return true; }
-    return false;
-  }
-
-  pollNow(): void {
-    if (this.parked && this.poll()) this.rt.unpark(this);
-  }
-
-  idle(): void {
-    if (!this.parked) return;
-    this.parked = false;
-    Atomics.store(this.words, W_RECV_PARKED, 0);
-    this.rt.unpark(this);
-  }
-
-  /** The runtime closed: this thread's receives fail with ERR_PERCORE_RUNTIME_CLOSED. */
-  abort(): void {
-    this.idle();
-    this.fail();
-  }
-}
-
-function view(handle: ChannelHandle): [number, number, Int32Array, Int32Array, Int32Array, Uint8Array, number, readonly SharedArrayBuffer[]] {
-  const buffer = handle.buffer;
-  if (buffer.byteLength < HEADER_WORDS * 4) throw invalidArgValue('handle', handle, 'is not a channel');
-  const words = new Int32Array(buffer, 0, HEADER_WORDS);
-  if (Atomics.load(words, W_MAGIC) !== MAGIC) throw invalidArgValue('handle', handle, 'is not a channel');
-  const capacity = words[W_CAPACITY];
-  const slotSize = words[W_SLOT_SIZE];
-  const slots = words[W_SLOTS];
-  const seqs = new Int32Array(buffer, HEADER_WORDS * 4, slots);
-  const lengths = new Int32Array(buffer, HEADER_WORDS * 4 + slots * 4, slots);
-  const data = new Uint8Array(buffer, HEADER_WORDS * 4 + slots * 8, slots * slotSize);
-  return [capacity, slotSize, words, seqs, lengths, data, slots - 1, handle.shared ?? []];
-}
-
-function channelClosed(): PercoreError {
-  return codedError('ERR_CHANNEL_CLOSED', 'the channel is closed');
-}
-
-function abortReason(signal: AbortSignal): PercoreError {
-  const err = codedError('ABORT_ERR', 'The operation was aborted');
-  err.name = 'AbortError';
-  (err as Error).cause = signal.reason;
-  return err;
-}
-
-// ---- structured clone with zero-copy views over registered shared buffers ----
-
-// Typed arrays are written as host objects so views over a registered
-// SharedArrayBuffer can go by reference; every other view is copied, as
-// v8.DefaultSerializer does.
-const VIEW_TYPES = [
-  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, DataView, BigInt64Array, BigUint64Array,
-] as const;
-const TAG_COPY = 0;
-const TAG_SHARED = 1;
-const TAG_BUFFER = 2; // a Node Buffer (copied), which arrives as a Buffer
-
-class ChannelSerializer extends v8.Serializer {
-  constructor(private readonly shared: readonly SharedArrayBuffer[]) {
-    super();
-    // Node's own DefaultSerializer does the same (documented in node:v8).
-    (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void })._setTreatArrayBufferViewsAsHostObjects(true);
-  }
-
-  _writeHostObject(object: object): void {
-    const view = object as ArrayBufferView;
-    const type = VIEW_TYPES.findIndex((C) => view.constructor === C || Object.getPrototypeOf(view) === C.prototype);
-    const id = view.buffer instanceof SharedArrayBuffer ? this.shared.indexOf(view.buffer) : -1;
-    if (view.buffer instanceof SharedArrayBuffer && id < 0) throw unsharedBuffer();
-    if (id >= 0) {
-      this.writeUint32(TAG_SHARED);
-      this.writeUint32(id);
-      this.writeUint32(Math.max(type, 0));
-      this.writeUint32(view.byteOffset);
-      this.writeUint32(view.byteLength);
-      return;
-    }
-    this.writeUint32(Buffer.isBuffer(view) ? TAG_BUFFER : TAG_COPY);
-    this.writeUint32(Math.max(type, 0));
-    this.writeUint32(view.byteLength);
-    this.writeRawBytes(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-  }
-
-  _getSharedArrayBufferId(buffer: SharedArrayBuffer): number {
-    const id = this.shared.indexOf(buffer);
-    if (id < 0) throw unsharedBuffer();
-    return id;
-  }
-}
-
-class ChannelDeserializer extends v8.Deserializer {
-  constructor(bytes: Uint8Array, private readonly shared: readonly SharedArrayBuffer[]) {
-    super(bytes);
-    shared.forEach((buffer, id) => this.transferArrayBuffer(id, buffer as unknown as ArrayBuffer));
-  }
-
-  _readHostObject(): object {
-    const tag = this.readUint32();
-    if (tag === TAG_SHARED) {
-      const buffer = this.shared[this.readUint32()];
-      const C = VIEW_TYPES[this.readUint32()];
-      const byteOffset = this.readUint32();
-      const byteLength = this.readUint32();
-      const per = C === DataView ? 1 : (C as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-      return new (C as unknown as new (b: ArrayBufferLike, o: number, l: number) => object)(buffer, byteOffset, byteLength / per);
-    }
-    const C = VIEW_TYPES[this.readUint32()];
-    const byteLength = this.readUint32();
-    const raw = this.readRawBytes(byteLength) as Buffer;
-    if (tag === TAG_BUFFER) return Buffer.from(raw);
-    const copy = new ArrayBuffer(byteLength);
-    new Uint8Array(copy).set(raw);
-    const per = C === DataView ? 1 : (C as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-    return new (C as unknown as new (b: ArrayBufferLike, o: number, l: number) => object)(copy, 0, byteLength / per);
-  }
-}
-
-function unsharedBuffer(): PercoreError {
-  return codedError('ERR_CHANNEL_UNSHARED_BUFFER',
-    'the message holds a SharedArrayBuffer the channel was not made with: list it in the `shared` option');
-}

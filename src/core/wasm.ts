@@ -3,6 +3,7 @@
 // compiled once per process; instances are cheap. No logic lives here: the
 // core's semantics are in assembly/ and docs/ARCHITECTURE.md.
 import * as fs from 'node:fs';
+import { packageRoot } from '../package/root';
 import * as path from 'node:path';
 
 /** Every export of the core, as the Wasm module declares it. Ids are positive i32s; errors are -errno (Linux numbers). */
@@ -78,17 +79,6 @@ export interface Core {
 const WASM_RELATIVE_PATH = path.join('build', 'core', 'percore.wasm');
 
 let compiled: WebAssembly.Module | undefined;
-
-/** The package root: the nearest directory above this file that holds package.json (works from src/ and dist/src/). */
-export function packageRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`percore: no package.json above ${__dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
 
 /** Absolute path of the core's .wasm file. */
 export function coreWasmPath(): string {

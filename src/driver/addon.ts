@@ -4,6 +4,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { packageRoot } from '../package/root';
 
 /** A socket address as the host reports it (the shape of Node's `address()`). */
 export interface HostAddress {
@@ -174,7 +175,7 @@ export interface UringProbe {
   msgRing: boolean;
 }
 
-export interface HostModule {
+export interface AddonModule {
   /** The host's agreement table (host/layout.h), to compare with the core's and src/layout.ts. */
   readonly layoutTable: readonly number[];
   /** The driver classes this build has: `'uring'`, `'epoll'` on Linux; `'kqueue'` on macOS/BSD. */
@@ -196,25 +197,13 @@ export interface HostModule {
   wake(token: number): number;
 }
 
-/** The package root: the nearest directory above this file with a package.json. */
-function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`percore: no package.json above ${__dirname}`);
-    dir = parent;
-  }
-}
-
-let cached: HostModule | undefined;
+let cached: AddonModule | undefined;
 
 /** Loads the addon once per module instance (works from `src/` and `dist/src/`). */
-export function loadHost(): HostModule {
+export function loadAddon(): AddonModule {
   if (cached === undefined) {
     const file = path.join(packageRoot(), 'build', 'host', 'Release', 'percore.node');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    cached = require(file) as HostModule;
+    cached = require(file) as AddonModule;
   }
   return cached;
 }

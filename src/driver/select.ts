@@ -8,7 +8,7 @@
 // is an error with that errno as its code. The option wins over the
 // PERCORE_DRIVER environment variable.
 
-import { DriverConstructor, HostModule, UringProbe } from './addon';
+import { DriverConstructor, AddonModule, UringProbe } from './addon';
 import { codedError, PercoreError } from '../errors/errors';
 
 export type DriverName = 'auto' | 'uring' | 'epoll' | 'kqueue';
@@ -50,7 +50,7 @@ function uringError(probe: UringProbe): PercoreError {
 }
 
 /** The readiness driver of this platform. */
-function legacy(host: HostModule): DriverConstructor | undefined {
+function legacy(host: AddonModule): DriverConstructor | undefined {
   return host.EpollDriver ?? host.KqueueDriver;
 }
 
@@ -59,7 +59,7 @@ function requireClass(cls: DriverConstructor | undefined, name: string, why: str
   return cls;
 }
 
-export function chooseDriver(host: HostModule, name: DriverName): DriverChoice {
+export function chooseDriver(host: AddonModule, name: DriverName): DriverChoice {
   switch (name) {
     case 'epoll':
       return fixed(requireClass(host.EpollDriver, 'epoll', 'epoll is only built on Linux'));

@@ -76,7 +76,7 @@ export class FdStream implements RentStream, OpStream {
       throw codedError('ERR_PERCORE_BUSY', 'the stream has operations in flight or received buffers waiting for recv(): wait for them (or abort them) before detaching');
     }
     this.rt.assertOpen();
-    const res = this.rt.host.forgetFd(this.fd);
+    const res = this.rt.nativeDriver.forgetFd(this.fd);
     if (res < 0) throw systemError(res, 'detach');
     this.closing = true;
     this.closed = Promise.resolve();

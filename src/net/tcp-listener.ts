@@ -66,7 +66,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
     validateInteger(backlog, 'options.backlog', 0, 65535);
     const { ip, family, port } = await resolveAddress(address);
     rt.assertOpen();
-    const host = rt.host;
+    const host = rt.nativeDriver;
     const fd = host.socket(family);
     if (fd < 0) throw systemError(fd, 'socket');
     const fail = (res: number, syscall: string): never => {
@@ -126,7 +126,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
   /** The bound address, e.g. `{ address: '127.0.0.1', family: 'IPv4', port: 40123 }`. */
   localAddress(): SocketAddress {
     if (this.closed !== undefined) throw socketClosed('TcpListener');
-    return addressOf(this.rt.host.localAddress(this.fd), 'getsockname');
+    return addressOf(this.rt.nativeDriver.localAddress(this.fd), 'getsockname');
   }
 
   /** Stops accepting, closes connections accepted but not yet taken, and closes
@@ -135,7 +135,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
     if (this.closed !== undefined) return this.closed;
     this.closing = true;
     this.closed = new Promise((resolve) => { this.finishClose = resolve; });
-    for (const fd of this.accepted.splice(0)) this.rt.host.closeFd(fd);
+    for (const fd of this.accepted.splice(0)) this.rt.nativeDriver.closeFd(fd);
     for (const waiter of this.waiters.splice(0)) waiter.reject(socketClosed('TcpListener'));
     if (this.armed) this.rt.cancel(this.acceptId);
     else this.closeSocket();
@@ -152,7 +152,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
       return;
     }
     if (res >= 0) {
-      if (this.closing) this.rt.host.closeFd(res);
+      if (this.closing) this.rt.nativeDriver.closeFd(res);
       else {
         const waiter = this.waiters.shift();
         if (waiter !== undefined) waiter.resolve(new TcpStream(this.rt, res));

@@ -44,10 +44,10 @@ export class TcpStream extends FdStream {
     const { ip, family, port } = await resolveAddress(address);
     rt.assertOpen();
     if (options.signal?.aborted) throw abortError(options.signal.reason);
-    const fd = rt.host.socket(family);
+    const fd = rt.nativeDriver.socket(family);
     if (fd < 0) throw systemError(fd, 'socket');
     try {
-      let res = rt.host.encodeAddress(ip, port, rt.stagingRecord);
+      let res = rt.nativeDriver.encodeAddress(ip, port, rt.stagingRecord);
       if (res < 0) throw systemError(res, 'connect', `${ip}:${port}`);
       await new Promise<number>((resolve, reject) => {
         const op = new PlainOp({ syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal }, resolve, reject);
@@ -56,11 +56,11 @@ export class TcpStream extends FdStream {
         op.watch(rt, id);
       });
       if (options.noDelay) {
-        res = rt.host.setOption(fd, L.SOCKOPT_NODELAY, 1);
+        res = rt.nativeDriver.setOption(fd, L.SOCKOPT_NODELAY, 1);
         if (res < 0) throw systemError(res, 'setsockopt');
       }
     } catch (err) {
-      if (!rt.isClosed) rt.host.closeFd(fd);
+      if (!rt.isClosed) rt.nativeDriver.closeFd(fd);
       const e = err as PercoreError;
       if (e.syscall === 'connect') { e.address = ip; e.port = port; }
       throw err;
@@ -80,7 +80,7 @@ export class TcpStream extends FdStream {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
     const rt = options.runtime ?? Runtime.current();
     rt.assertOpen();
-    const res = rt.host.adoptFd(fd);
+    const res = rt.nativeDriver.adoptFd(fd);
     if (res < 0) throw systemError(res, 'adopt');
     return new TcpStream(rt, fd);
   }
@@ -88,19 +88,19 @@ export class TcpStream extends FdStream {
   /** Sets TCP_NODELAY (on by default when called with no argument). */
   setNoDelay(noDelay = true): void {
     if (this.isClosing) throw socketClosed('TcpStream');
-    const res = this.rt.host.setOption(this.fd, L.SOCKOPT_NODELAY, noDelay ? 1 : 0);
+    const res = this.rt.nativeDriver.setOption(this.fd, L.SOCKOPT_NODELAY, noDelay ? 1 : 0);
     if (res < 0) throw systemError(res, 'setsockopt');
   }
 
   /** This end's address. */
   localAddress(): SocketAddress {
     if (this.isClosing) throw socketClosed('TcpStream');
-    return addressOf(this.rt.host.localAddress(this.fd), 'getsockname');
+    return addressOf(this.rt.nativeDriver.localAddress(this.fd), 'getsockname');
   }
 
   /** The other end's address. */
   peerAddress(): SocketAddress {
     if (this.isClosing) throw socketClosed('TcpStream');
-    return addressOf(this.rt.host.peerAddress(this.fd), 'getpeername');
+    return addressOf(this.rt.nativeDriver.peerAddress(this.fd), 'getpeername');
   }
 }

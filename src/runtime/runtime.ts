@@ -20,7 +20,7 @@
  */
 import { isArrayBufferView } from 'node:util/types';
 import { createCore, Core, CoreExports } from '../core/wasm';
-import { loadHost, Driver, DriverOptions } from '../driver/addon';
+import { loadAddon, Driver, DriverOptions } from '../driver/addon';
 import { chooseDriver, DriverName, requestedDriver } from '../driver/select';
 import * as L from '../core/layout';
 import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from '../errors/errno';
@@ -132,7 +132,7 @@ export class Runtime {
   readonly wakePath: 'msg_ring' | 'eventfd';
 
   /** @internal */ readonly core: CoreExports;
-  /** @internal */ readonly host: Driver;
+  /** @internal the native driver object (host/): `driver` is its name. */ readonly nativeDriver: Driver;
   /** @internal */ readonly bytes: Uint8Array;
   private readonly words: Int32Array;
   private readonly memory: WebAssembly.Memory;
@@ -168,7 +168,7 @@ export class Runtime {
     const recvBuffers = options.recvBuffers ?? Math.min(256, Math.floor(buffers / 4));
     validateInteger(recvBuffers, 'options.recvBuffers', 0, Math.min(buffers, L.MAX_PROVIDE_COUNT));
     this.budget = option(options, 'budget', 1, 65536);
-    const choice = chooseDriver(loadHost(), requestedDriver(options.driver));
+    const choice = chooseDriver(loadAddon(), requestedDriver(options.driver));
 
     const core: Core = createCore();
     this.core = core.exports;
@@ -188,10 +188,10 @@ export class Runtime {
       entries: ringEntries,
       onTurn: () => this.turn(),
     }));
-    this.host = chosen.driver;
-    this.driver = this.host.name;
+    this.nativeDriver = chosen.driver;
+    this.driver = this.nativeDriver.name;
     this.driverReason = chosen.reason;
-    this.wakePath = this.host.features.includes('msg_ring') ? 'msg_ring' : 'eventfd';
+    this.wakePath = this.nativeDriver.features.includes('msg_ring') ? 'msg_ring' : 'eventfd';
   }
 
   /** This thread's runtime, created with default options on first use. */
@@ -272,7 +272,7 @@ export class Runtime {
 
   /** What the runtime holds right now (see `RuntimeCounters`). */
   counters(): RuntimeCounters {
-    const host = this.closed ? { enters: 0, openFds: 0, wakesMsgRing: 0, wakesEventfd: 0 } : this.host.counters();
+    const host = this.closed ? { enters: 0, openFds: 0, wakesMsgRing: 0, wakesEventfd: 0 } : this.nativeDriver.counters();
     return {
       opsInFlight: this.closed ? 0 : this.core.counter(1) - this.core.counter(2),
       submitted: this.core.counter(1),
@@ -298,7 +298,7 @@ export class Runtime {
     this.closed = true;
     const pending = this.handlers.slice();
     this.handlers.fill(undefined);
-    this.host.close(); // also makes the waker's token stale: no thread can wake it now
+    this.nativeDriver.close(); // also makes the waker's token stale: no thread can wake it now
     for (const handler of pending) {
       if (handler !== undefined) handler.complete(CLOSED_RESULT, 0);
     }
@@ -321,7 +321,7 @@ export class Runtime {
   track(id: number, handler: OpHandler, syscall: string): void {
     if (id < 0) throw this.submitError(id, syscall);
     this.handlers[id & L.SLOT_MASK] = handler;
-    if (this.waiting++ === 0) this.host.setRef(true);
+    if (this.waiting++ === 0) this.nativeDriver.setRef(true);
     this.scheduleFlush();
   }
 
@@ -342,7 +342,7 @@ export class Runtime {
   wakerToken(): number {
     this.assertOpen();
     if (this.waker === 0) {
-      const token = this.host.createWaker(this.onWake);
+      const token = this.nativeDriver.createWaker(this.onWake);
       if (token < 0) throw systemError(token, 'eventfd');
       this.waker = token;
     }
@@ -354,7 +354,7 @@ export class Runtime {
    * posts a MSG_RING on its own ring (only its thread may submit to it); once
    * closed, through the host's eventfd path. 0, or -ESRCH once that waker is gone. */
   wake(token: number): number {
-    return this.closed ? loadHost().wake(token) : this.host.wake(token);
+    return this.closed ? loadAddon().wake(token) : this.nativeDriver.wake(token);
   }
 
   /** @internal Parks a channel operation until the waker fires; it keeps the
@@ -363,13 +363,13 @@ export class Runtime {
     this.assertOpen();
     if (this.parkedOps.has(op)) return;
     this.parkedOps.add(op);
-    if (this.waiting++ === 0) this.host.setRef(true);
+    if (this.waiting++ === 0) this.nativeDriver.setRef(true);
   }
 
   /** @internal */
   unpark(op: Parked): void {
     if (!this.parkedOps.delete(op)) return;
-    if (--this.waiting === 0 && !this.closed) this.host.setRef(false);
+    if (--this.waiting === 0 && !this.closed) this.nativeDriver.setRef(false);
   }
 
   private readonly onWake = (): void => {
@@ -492,7 +492,7 @@ export class Runtime {
       const handler = this.handlers[slot];
       if ((flags & L.CQE_F_MORE) === 0) {
         this.handlers[slot] = undefined;
-        if (handler !== undefined && --this.waiting === 0) this.host.setRef(false);
+        if (handler !== undefined && --this.waiting === 0) this.nativeDriver.setRef(false);
       }
       if (handler === undefined) continue; // abandoned by the program: nothing waits
       try {
@@ -514,10 +514,10 @@ export class Runtime {
   private readonly flush = (): void => {
     this.flushQueued = false;
     if (this.closed) return;
-    this.host.flush();
+    this.nativeDriver.flush();
     if (this.timersChanged) {
       this.timersChanged = false;
-      this.host.arm(this.core.nextTimeout(performance.now()));
+      this.nativeDriver.arm(this.core.nextTimeout(performance.now()));
     }
   };
 

@@ -10,7 +10,7 @@
  * setAffinity([cpus[0]]);              // this thread now runs on the first only
  * ```
  */
-import { loadHost } from '../driver/addon';
+import { loadAddon } from '../driver/addon';
 import { invalidArgType } from '../errors/errors';
 
 /** Pins the calling thread (not the process) to `cpus`. Returns false, and
@@ -23,7 +23,7 @@ export function setAffinity(cpus: readonly number[]): boolean {
   }
   let host;
   try {
-    host = loadHost();
+    host = loadAddon();
   } catch {
     return false;
   }
@@ -35,7 +35,7 @@ export function setAffinity(cpus: readonly number[]): boolean {
 export function getAffinity(): number[] {
   let host;
   try {
-    host = loadHost();
+    host = loadAddon();
   } catch {
     return [];
   }

@@ -52,6 +52,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { codedError, invalidArgType, invalidArgValue, PercoreError } from '../errors/errors';
 import { requestedDriver } from '../driver/select';
+import { packageRoot } from '../package/root';
 import { Runtime, RuntimeOptions } from '../runtime/runtime';
 import { getAffinity, setAffinity } from './affinity';
 import { validateInteger } from '../errors/validate';
@@ -90,8 +91,8 @@ export interface ThreadContext<D = unknown> {
   readonly data: D;
   /** The CPU this thread is pinned to, or null. */
   readonly cpu: number | null;
-  /** percore's API as loaded on this thread: the same module graph as `runtime`. */
-  readonly percore: typeof import('../index');
+  /** percore's API as loaded on this thread (all but `start`): the same module graph as `runtime`. */
+  readonly percore: typeof import('../api');
   /** Tells the launcher this thread is ready (e.g. listening); `onReady` runs once all are. */
   ready(info?: unknown): void;
 }
@@ -287,8 +288,7 @@ export async function runThread(
   hooks.onForce(() => runtime.close());
   try {
     const fn = loadMain(init.main);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const percore = require('../index') as typeof import('../index');
+    const percore = require('../api') as typeof import('../api');
     let readied = false;
     const ctx: ThreadContext = {
       threadIndex: init.threadIndex,
@@ -363,13 +363,7 @@ function cpuFor(cpus: number[] | null, index: number): number | null {
 function threadEntry(): string {
   const here = path.join(__dirname, 'worker.js');
   if (__filename.endsWith('.js') && fs.existsSync(here)) return here;
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  const built = path.join(dir, 'dist', 'src', 'threads', 'worker.js');
+  const built = path.join(packageRoot(), 'dist', 'src', 'threads', 'worker.js');
   if (!fs.existsSync(built)) {
     throw codedError('ERR_PERCORE_NOT_BUILT', `percore's worker entry ${built} is missing: run npm run build:ts`);
   }

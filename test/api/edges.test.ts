@@ -16,7 +16,7 @@ test('a peer reset during a large write rejects with ECONNRESET or EPIPE and ret
   // The server reads a little, then resets the connection (SO_LINGER 0).
   await server.read(Buffer.alloc(1024));
   const lingerZero = 5; // SOCKOPT_LINGER_ZERO
-  expect(rt.host.setOption(server.fd, lingerZero, 1)).toBe(0);
+  expect(rt.nativeDriver.setOption(server.fd, lingerZero, 1)).toBe(0);
   await server.close();
   const err = await rejection(writing);
   expect(['ECONNRESET', 'EPIPE']).toContain(err.code);

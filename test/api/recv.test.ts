@@ -33,7 +33,7 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
   }
 
   test(`runs on ${feature}`, () => {
-    expect(rt.host.features).toContain(feature);
+    expect(rt.nativeDriver.features).toContain(feature);
   });
 
   test.each([1, 100, 16384, 16385, 1 << 20, 4 << 20])('streams of %i bytes arrive whole, every byte checked', async (size) => {
@@ -165,7 +165,7 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     client.setNoDelay();
     const pending = server.recv();
     // SO_LINGER 0: close sends RST.
-    (rt.host as unknown as { setOption(fd: number, o: number, v: number): number }).setOption(client.fd, 5, 1);
+    (rt.nativeDriver as unknown as { setOption(fd: number, o: number, v: number): number }).setOption(client.fd, 5, 1);
     await client.close();
     await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET', syscall: 'recv' });
     await Promise.all([server.close(), listener.close()]);

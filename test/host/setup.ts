@@ -2,11 +2,11 @@
 
 import { constants } from 'os';
 import * as L from '../../src/core/layout';
-import { Driver, DriverOptions, loadHost } from '../../src/driver/addon';
+import { Driver, DriverOptions, loadAddon } from '../../src/driver/addon';
 import { collect, Cqe, FakeCore, FakeCoreOptions } from './fake-core';
 
 export const E = constants.errno;
-export const host = loadHost();
+export const host = loadAddon();
 
 /** The driver class under test: the epoll project sets PERCORE_DRIVER=epoll. */
 export const isEpoll = process.env.PERCORE_DRIVER === 'epoll';

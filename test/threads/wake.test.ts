@@ -31,7 +31,7 @@ describe('which path a wake takes', () => {
         }
       }
       const c = ctx.runtime.counters();
-      return { path: ctx.runtime.wakePath, msgRing: c.wakesMsgRing, eventfd: c.wakesEventfd, received: ctx.runtime.host.counters().ringWakes };
+      return { path: ctx.runtime.wakePath, msgRing: c.wakesMsgRing, eventfd: c.wakesEventfd, received: ctx.runtime.nativeDriver.counters().ringWakes };
     }) as Array<{ path: string; msgRing: number; eventfd: number; received: number }>;
     for (const r of results) {
       if (onUring) {
@@ -86,10 +86,10 @@ describe('which path a wake takes', () => {
     const uring = new Runtime({ driver: 'uring' });
     const epoll = new Runtime({ driver: 'epoll' });
     const woken = { uring: 0, epoll: 0 };
-    const toUring = uring.host.createWaker(() => { woken.uring++; });
-    const toEpoll = epoll.host.createWaker(() => { woken.epoll++; });
-    uring.host.setRef(true);
-    epoll.host.setRef(true);
+    const toUring = uring.nativeDriver.createWaker(() => { woken.uring++; });
+    const toEpoll = epoll.nativeDriver.createWaker(() => { woken.epoll++; });
+    uring.nativeDriver.setRef(true);
+    epoll.nativeDriver.setRef(true);
     try {
       expect(epoll.wake(toUring)).toBe(0);
       expect(uring.wake(toEpoll)).toBe(0);
@@ -97,7 +97,7 @@ describe('which path a wake takes', () => {
       expect(woken).toEqual({ uring: 1, epoll: 1 });
       expect(epoll.counters()).toMatchObject({ wakesEventfd: 1, wakesMsgRing: 0 });
       expect(uring.counters()).toMatchObject({ wakesEventfd: 1, wakesMsgRing: 0 });
-      expect(uring.host.counters().ringWakes).toBe(0);
+      expect(uring.nativeDriver.counters().ringWakes).toBe(0);
     } finally {
       uring.close();
       epoll.close();
@@ -128,8 +128,8 @@ describe('stale tokens across threads', () => {
       const { Runtime: R } = ctx.percore;
       const target = new R({ driver: ctx.runtime.driver === 'io_uring' ? 'uring' : 'epoll' });
       let targetWoken = 0;
-      Atomics.store(words, 0, target.host.createWaker(() => { targetWoken++; }));
-      target.host.setRef(true);
+      Atomics.store(words, 0, target.nativeDriver.createWaker(() => { targetWoken++; }));
+      target.nativeDriver.setRef(true);
       while (Atomics.load(words, 1) === 0) await ctx.runtime.sleep(1);
       // Until the target has seen a wake (a loaded machine may take a while).
       for (let i = 0; i < 2000 && targetWoken === 0; i++) await ctx.runtime.sleep(1);
@@ -139,14 +139,14 @@ describe('stale tokens across threads', () => {
       const later = [0, 0, 0];
       const runtimes = later.map((_, i) => {
         const r = new R({ driver: ctx.runtime.driver === 'io_uring' ? 'uring' : 'epoll' });
-        r.host.createWaker(() => { later[i]++; });
-        r.host.setRef(true);
+        r.nativeDriver.createWaker(() => { later[i]++; });
+        r.nativeDriver.setRef(true);
         return r;
       });
       await ctx.runtime.sleep(30);
       Atomics.store(words, 2, 1);
       await ctx.runtime.sleep(10);
-      const ringWakes = runtimes.map((r) => r.host.counters().ringWakes);
+      const ringWakes = runtimes.map((r) => r.nativeDriver.counters().ringWakes);
       for (const r of runtimes) r.close();
       return { targetWoken, later, ringWakes };
     }) as [{ targetWoken: number; later: number[]; ringWakes: number[] }, { ok: number; stale: number; other: number; msgRing: number; eventfd: number }];
