@@ -37,7 +37,8 @@
  * messages of different senders interleave in the order they claimed slots.
  */
 import { codedError, invalidArgType, invalidArgValue, PercoreError, runtimeClosed } from '../errors/errors';
-import { Parked, Runtime } from '../runtime/runtime';
+import type { Parked } from '../runtime/op-handler';
+import { Runtime } from '../runtime/runtime';
 import { loadAddon } from '../driver/addon';
 import { validateInteger } from '../errors/validate';
 import { type ChannelHandle, MAGIC, W_MAGIC, W_CAPACITY, W_SLOT_SIZE, W_SLOTS, W_FLAGS, W_MODE, W_SENDER_OWNER, W_TAIL, W_HEAD, W_RECV_PARKED, W_RECV_TOKEN, W_SENDERS_PARKED, W_SENDERS, E_TOKEN, E_PARKED, E_NOTIFIED, MAX_SENDER_THREADS, HEADER_WORDS, F_CLOSED, MAX_CAPACITY, view } from './ring';

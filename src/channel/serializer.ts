@@ -52,7 +52,9 @@ export class ChannelSerializer extends v8.Serializer {
 export class ChannelDeserializer extends v8.Deserializer {
   constructor(bytes: Uint8Array, private readonly shared: readonly SharedArrayBuffer[]) {
     super(bytes);
-    shared.forEach((buffer, id) => this.transferArrayBuffer(id, buffer as unknown as ArrayBuffer));
+    shared.forEach((buffer, id) => {
+      this.transferArrayBuffer(id, buffer as unknown as ArrayBuffer);
+    });
   }
 
   _readHostObject(): object {

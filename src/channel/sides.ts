@@ -2,7 +2,8 @@
 // thread, parked on its runtime until another thread's wake-up, and the
 // errors they settle with.
 import { codedError, type PercoreError } from '../errors/errors';
-import type { Parked, Runtime } from '../runtime/runtime';
+import type { Parked } from '../runtime/op-handler';
+import type { Runtime } from '../runtime/runtime';
 import { E_NOTIFIED, E_PARKED, W_RECV_PARKED, W_SENDERS_PARKED } from './ring';
 
 interface Pending {

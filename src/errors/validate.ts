@@ -20,3 +20,9 @@ export function validateSignal(value: unknown, name: string): asserts value is A
     throw invalidArgType(name, 'an instance of AbortSignal', value);
   }
 }
+
+/** A delay in milliseconds, as timers take it: 0 ..= 2^31. */
+export function validateMs(ms: unknown, name: string): asserts ms is number {
+  if (typeof ms !== 'number') throw invalidArgType(name, 'of type number', ms);
+  if (!(ms >= 0) || ms > 2 ** 31) throw outOfRange(name, '>= 0 and <= 2147483648', ms);
+}

@@ -6,7 +6,8 @@
 import { ECANCELED } from '../errors/errno';
 import { codedError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
 import { cancelOnAbort } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler, type Runtime } from '../runtime/runtime';
+import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import type { Runtime } from '../runtime/runtime';
 import { EMPTY, withProgress } from './copy-progress';
 import type { FdStream } from './fd-stream';
 import type { StreamOp } from './stream-op';
@@ -70,8 +71,10 @@ export class CoreRelay implements OpHandler, StreamOp {
     } else {
       buffer = rt.core.bufAlloc();
       if (buffer < 0) {
-        return this.reject(withProgress(codedError('ERR_PERCORE_NO_BUFFERS',
-          'copy(): every pool buffer is in use; release buffers or create the runtime with more'), 0, EMPTY));
+        const err = codedError('ERR_PERCORE_NO_BUFFERS',
+          'copy(): every pool buffer is in use; release buffers or create the runtime with more');
+        this.reject(withProgress(err, 0, EMPTY));
+        return;
       }
     }
     const id = rt.core.submitCopy(this.from.fd, this.to.fd, buffer, options);
@@ -79,7 +82,8 @@ export class CoreRelay implements OpHandler, StreamOp {
       rt.track(id, this, 'copy');
     } catch (err) {
       if (buffer >= 0) rt.unlend(buffer);
-      return this.reject(withProgress(err as PercoreError, 0, EMPTY));
+      this.reject(withProgress(err as PercoreError, 0, EMPTY));
+      return;
     }
     this.id = id;
     this.from.copyingFrom = true;
@@ -118,7 +122,10 @@ export class CoreRelay implements OpHandler, StreamOp {
     this.to.copyingTo = false;
     this.from.settled(this);
     if (this.toLink !== undefined) this.to.settled(this.toLink);
-    if (res === 0) return this.resolve(copied);
+    if (res === 0) {
+      this.resolve(copied);
+      return;
+    }
     let err: PercoreError;
     if (res === CLOSED_RESULT) err = runtimeClosed();
     else if (res === -ECANCELED && this.reason !== undefined) err = this.reason;

@@ -132,8 +132,8 @@ export class FdStream implements RentStream, OpStream {
       return Promise.reject(err);
     }
     if (this.copyingFrom) return Promise.reject(copyBusy('read'));
-    const receiver = this.receiver ??= new Receiver(this.rt, this);
-    return receiver.recv(options?.signal);
+    if (this.receiver === undefined) this.receiver = new Receiver(this.rt, this);
+    return this.receiver.recv(options?.signal);
   }
 
   /** Writes some of the first `length` bytes (default `buf.length`) of `buf`,

@@ -2,7 +2,8 @@
 // every descriptor owner ends with.
 import { ECANCELED } from '../errors/errno';
 import { abortError, runtimeClosed, systemError } from '../errors/errors';
-import { CLOSED_RESULT, type OpHandler, type Runtime } from '../runtime/runtime';
+import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import type { Runtime } from '../runtime/runtime';
 
 /** What a `PlainOp` reports in its errors, and what may abort it. */
 export interface PlainOpOptions {
@@ -54,7 +55,10 @@ export class PlainOp implements OpHandler {
  * close that fails has still released the descriptor. A closed runtime has
  * already closed every fd it owned. */
 export function submitCloseThen(rt: Runtime, fd: number, finish: () => void): void {
-  if (rt.isClosed) return finish();
+  if (rt.isClosed) {
+    finish();
+    return;
+  }
   const op = new PlainOp({ syscall: 'close' }, () => finish(), () => finish());
   rt.track(rt.core.submitClose(fd), op, 'close');
 }

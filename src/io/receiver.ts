@@ -5,7 +5,8 @@ import * as L from '../core/layout';
 import { ECANCELED, ENOBUFS } from '../errors/errno';
 import { abortError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
 import { type Cancellable, cancelOnAbort, kCancel } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler, type Runtime } from '../runtime/runtime';
+import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import type { Runtime } from '../runtime/runtime';
 import { captureSettlers, settlers } from './settlers';
 import type { OpStream, StreamOp } from './stream-op';
 
@@ -60,7 +61,8 @@ export class Receiver implements OpHandler, StreamOp {
     try {
       rt.track(id, this, 'recv');
     } catch (err) {
-      return this.fail(id === -ENOBUFS ? rt.noRecvBuffers() : err as PercoreError);
+      this.fail(id === -ENOBUFS ? rt.noRecvBuffers() : err as PercoreError);
+      return;
     }
     this.id = id;
     this.armed = true;
@@ -118,10 +120,12 @@ export class Receiver implements OpHandler, StreamOp {
     } else if (res === 0) {
       this.deliver(null);
     } else if (res === CLOSED_RESULT) {
-      return this.fail(runtimeClosed());
+      this.fail(runtimeClosed());
+      return;
     } else if (res === -ENOBUFS) {
       // Data came with no buffer to put it in: it stays in the socket.
-      return this.fail(rt.noRecvBuffers());
+      this.fail(rt.noRecvBuffers());
+      return;
     } else if (res !== -ECANCELED) {
       this.deliver(systemError(res, 'recv'));
     }

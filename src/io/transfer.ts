@@ -6,7 +6,7 @@ import * as L from '../core/layout';
 import { ECANCELED } from '../errors/errno';
 import { abortError, bufferInFlight, codedError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
 import { cancelOnAbort } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler } from '../runtime/runtime';
+import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
 import type { RentResult } from './rent';
 import { settlers } from './settlers';
 import { type OpStream, type StreamOp, withBuffer } from './stream-op';
@@ -66,16 +66,26 @@ export class TransferOp implements OpHandler, StreamOp {
   }
 
   begin(): void {
-    if (this.signal?.aborted) return this.reject(withBuffer(abortError(this.signal.reason), this.buf));
-    if (this.limit === 0) return this.resolve([0, this.buf]);
+    if (this.signal?.aborted) {
+      this.reject(withBuffer(abortError(this.signal.reason), this.buf));
+      return;
+    }
+    if (this.limit === 0) {
+      this.resolve([0, this.buf]);
+      return;
+    }
     // A pool buffer's ownership is the core's to check; any other array is ours.
     this.arenaOffset = this.stream.rt.arenaOffsetOf(this.buf);
     const pooled = this.arenaOffset >= 0;
-    if (!pooled && rentedArrays.has(this.buf)) return this.reject(withBuffer(bufferInFlight(), this.buf));
+    if (!pooled && rentedArrays.has(this.buf)) {
+      this.reject(withBuffer(bufferInFlight(), this.buf));
+      return;
+    }
     try {
       this.submit();
     } catch (err) {
-      return this.reject(withBuffer(err as PercoreError, this.buf));
+      this.reject(withBuffer(err as PercoreError, this.buf));
+      return;
     }
     if (!pooled) {
       rentedArrays.add(this.buf);
@@ -103,23 +113,35 @@ export class TransferOp implements OpHandler, StreamOp {
       this.done += res;
       if (this.kind.exact && this.done < this.limit && this.reason === undefined && !rt.isClosed) {
         try {
-          return this.submit();
+          this.submit();
+          return;
         } catch (err) {
-          return this.finish(undefined, err as PercoreError);
+          this.finish(undefined, err as PercoreError);
+          return;
         }
       }
-      return this.finish(this.done);
+      this.finish(this.done);
+      return;
     }
     if (res === 0) {
       if (this.kind.exact && this.kind.opcode === L.OP_RECV) {
         const err = codedError('ERR_STREAM_PREMATURE_CLOSE', `the stream ended after ${this.done} of ${this.limit} bytes`);
-        return this.finish(undefined, err);
+        this.finish(undefined, err);
+        return;
       }
-      return this.finish(this.done);
+      this.finish(this.done);
+      return;
     }
-    if (res === CLOSED_RESULT) return this.finish(undefined, runtimeClosed());
-    if (res === -ECANCELED && this.reason !== undefined) return this.finish(undefined, this.reason);
-    return this.finish(undefined, systemError(res, this.kind.syscall));
+    if (res === CLOSED_RESULT) {
+      this.finish(undefined, runtimeClosed());
+      return;
+    }
+    if (res === -ECANCELED && this.reason !== undefined) {
+      this.finish(undefined, this.reason);
+      return;
+    }
+    this.finish(undefined, systemError(res, this.kind.syscall));
+    return;
   }
 
   private submit(): void {
@@ -147,7 +169,10 @@ export class TransferOp implements OpHandler, StreamOp {
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     if (this.rented) rentedArrays.delete(this.buf);
     this.stream.settled(this);
-    if (err === undefined) return this.resolve([n!, this.buf]);
+    if (err === undefined) {
+      this.resolve([n!, this.buf]);
+      return;
+    }
     if (this.kind.exact) {
       if (this.kind.opcode === L.OP_RECV) err.bytesRead = this.done;
       else (err as PercoreError & { bytesWritten?: number }).bytesWritten = this.done;

@@ -14,7 +14,8 @@ import { ECANCELED } from '../errors/errno';
 import { type PercoreError, runtimeClosed, socketClosed, systemError } from '../errors/errors';
 import { validateInteger } from '../errors/validate';
 import { submitCloseThen } from '../io/plain-op';
-import { CLOSED_RESULT, type OpHandler, Runtime } from '../runtime/runtime';
+import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import { Runtime } from '../runtime/runtime';
 import { type AddressInput, addressOf, resolveAddress, type SocketAddress } from './address';
 import { TcpStream } from './tcp-stream';
 

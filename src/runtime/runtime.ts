@@ -27,7 +27,9 @@ import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from '../errors/errno';
 import {
   abortError, bufferInFlight, codedError, invalidArgType, outOfRange, PercoreError, runtimeClosed, systemError,
 } from '../errors/errors';
-import { validateInteger } from '../errors/validate';
+import { validateInteger, validateMs } from '../errors/validate';
+import { CLOSED_RESULT, type OpHandler, type Parked } from './op-handler';
+
 
 /** Marks a view made by `Runtime.buffer()`: its runtime and arena offset. */
 const kPoolTag = Symbol('percore.pool');
@@ -95,21 +97,6 @@ export interface RuntimeCounters {
   wakesMsgRing: number;
   /** Wake-ups this runtime sent to other runtimes through their eventfd. */
   wakesEventfd: number;
-}
-
-/** @internal A channel operation waiting for another thread: polled again
- * each time this runtime's waker fires. */
-export interface Parked {
-  /** Tries again; true when the operation finished (it is then unparked). */
-  poll(): boolean;
-  /** The runtime closed under it: settle with `ERR_PERCORE_RUNTIME_CLOSED`. */
-  abort(): void;
-}
-
-/** Something waiting for an operation's result. */
-export interface OpHandler {
-  /** Called once per delivery; `flags & CQE_F_MORE` means more will follow. */
-  complete(res: number, flags: number): void;
 }
 
 const DEFAULTS = { entries: 4096, buffers: 2048, bufferSize: 16384, ringEntries: 256, budget: 512 };
@@ -560,9 +547,6 @@ export class Runtime {
   }
 }
 
-/** The result every pending operation sees when its runtime closes. */
-export const CLOSED_RESULT = -0x7fff_0000;
-
 class SleepOp implements OpHandler {
   private id = 0;
   constructor(
@@ -595,10 +579,3 @@ function option(options: RuntimeOptions, name: keyof RuntimeOptions, min: number
   validateInteger(value, `options.${name}`, min, max);
   return value as number;
 }
-
-function validateMs(ms: unknown, name: string): asserts ms is number {
-  if (typeof ms !== 'number') throw invalidArgType(name, 'of type number', ms);
-  if (!(ms >= 0) || ms > 2 ** 31) throw outOfRange(name, '>= 0 and <= 2147483648', ms);
-}
-
-export { validateMs };

@@ -17,7 +17,8 @@
  */
 import { abortError, invalidArgType, PercoreError, timeoutError } from '../errors/errors';
 import { kCancel, Cancellable } from './cancel';
-import { Runtime, validateMs } from './runtime';
+import { validateMs } from '../errors/validate';
+import { Runtime } from './runtime';
 
 /** A spawned task: await it (it is a promise of the function's result) or abort it. */
 export class Task<T> implements PromiseLike<T> {
@@ -45,6 +46,8 @@ export class Task<T> implements PromiseLike<T> {
     this.controller.abort(reason ?? abortError(undefined));
   }
 
+  // A Task is awaitable like the promise it wraps: `then` is the point.
+  // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose
   then<A = T, B = never>(
     onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

@@ -10,7 +10,7 @@
  * setAffinity([cpus[0]]);              // this thread now runs on the first only
  * ```
  */
-import { loadAddon } from '../driver/addon';
+import { type AddonModule, loadAddon } from '../driver/addon';
 import { invalidArgType } from '../errors/errors';
 
 /** Pins the calling thread (not the process) to `cpus`. Returns false, and
@@ -21,7 +21,7 @@ export function setAffinity(cpus: readonly number[]): boolean {
   if (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0)) {
     throw invalidArgType('cpus', 'a non-empty array of CPU numbers (integers >= 0)', cpus);
   }
-  let host;
+  let host: AddonModule;
   try {
     host = loadAddon();
   } catch {
@@ -33,7 +33,7 @@ export function setAffinity(cpus: readonly number[]): boolean {
 
 /** The CPUs the calling thread may run on, ascending; `[]` where that cannot be known. */
 export function getAffinity(): number[] {
-  let host;
+  let host: AddonModule;
   try {
     host = loadAddon();
   } catch {

@@ -310,12 +310,12 @@ export async function runThread(
 
 function loadMain(spec: ThreadInit['main']): ThreadMain {
   if (spec.kind === 'source') {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    // The function's source text, re-created on this thread: the documented
+    // contract of a self-contained `main` (it sees only `require` and ctx).
     const fn = new Function('require', `return (${spec.text});`)(require) as unknown;
     if (typeof fn !== 'function') throw invalidArgValue('main', spec.text.slice(0, 40), 'is not a function expression');
     return fn as ThreadMain;
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(spec.path) as Record<string, unknown> | ((ctx: ThreadContext) => unknown);
   const fn = typeof mod === 'function' ? mod : (mod.main ?? mod.default);
   if (typeof fn !== 'function') {
