@@ -1,4 +1,3 @@
-'use strict';
 // Issue 3's performance bar, checked against one run's medians. Every line
 // is a ratio between two servers measured in the same run (or, for idle
 // memory, an absolute figure), so a faster or slower machine moves both sides.
@@ -19,7 +18,7 @@ const EPOLL_LINES = [
 const FIXED_LINES = [
   { what: 'server CPU per rt ≤ 1.25 × c-uring', cell: '128x64', metric: 'serverUsPerRt', vs: 'c-uring', max: 1.25 },
   { what: 'server CPU per rt ≤ 1.25 × c-uring', cell: '128x1024', metric: 'serverUsPerRt', vs: 'c-uring', max: 1.25 },
-  { what: 'server CPU per rt ≤ 1.30 × c-uring', cell: '16x64', metric: 'serverUsPerRt', vs: 'c-uring', max: 1.30 },
+  { what: 'server CPU per rt ≤ 1.30 × c-uring', cell: '16x64', metric: 'serverUsPerRt', vs: 'c-uring', max: 1.3 },
   { what: 'server CPU per rt ≤ 1.15 × c-uring', cell: '128x16384', metric: 'serverUsPerRt', vs: 'c-uring', max: 1.15 },
   { what: 'rt/s ≥ 1.4 × node:net', cell: '128x64', metric: 'rps', vs: 'node:net', min: 1.4 },
   { what: 'rt/s ≥ 2.3 × node:net', cell: '128x16384', metric: 'rps', vs: 'node:net', min: 2.3 },
@@ -37,8 +36,20 @@ function barLines(sections) {
       lines.push({ what: 'p99 latency ≤ node:net', cell: s.key, metric: 'p99', vs: 'node:net', max: 1.0 });
     }
   }
-  lines.push({ what: `idle RSS ≤ 4 KiB per connection at ${IDLE_AT}`, cell: `idle:${IDLE_AT}`, metric: 'perConn', vs: null, max: IDLE_LIMIT });
-  lines.push({ what: 'churn (connections/s) ≥ 1.5 × node:net', cell: 'churn', metric: 'rps', vs: 'node:net', min: 1.5 });
+  lines.push({
+    what: `idle RSS ≤ 4 KiB per connection at ${IDLE_AT}`,
+    cell: `idle:${IDLE_AT}`,
+    metric: 'perConn',
+    vs: null,
+    max: IDLE_LIMIT,
+  });
+  lines.push({
+    what: 'churn (connections/s) ≥ 1.5 × node:net',
+    cell: 'churn',
+    metric: 'rps',
+    vs: 'node:net',
+    min: 1.5,
+  });
   return lines;
 }
 
@@ -54,7 +65,12 @@ function show(metric, v) {
 function evaluateBar(lines, sections, server) {
   return lines.map((l) => {
     const sec = sections.find((s) => s.key === l.cell);
-    const needed = l.vs === null ? `≤ ${show(l.metric, l.max)}` : l.max !== undefined ? `≤ ${l.max.toFixed(2)}x` : `≥ ${l.min.toFixed(2)}x`;
+    const needed =
+      l.vs === null
+        ? `≤ ${show(l.metric, l.max)}`
+        : l.max !== undefined
+          ? `≤ ${l.max.toFixed(2)}x`
+          : `≥ ${l.min.toFixed(2)}x`;
     const row = (mine, base, ratio, result) => [l.what, l.cell, mine, base, ratio, needed, result];
     if (!sec) return row('-', '-', '-', 'not run');
     const me = sec.results[server];

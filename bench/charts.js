@@ -1,4 +1,3 @@
-'use strict';
 // Grouped bar charts as plain SVG text, no dependencies: one group per
 // benchmark cell, one bar per server. Used by bench/run.js for the charts
 // saved next to each results file.
@@ -79,7 +78,9 @@ function groupedBarChart(groups, series, opts) {
   const base = opts.log ? top + plotH : y(0);
 
   const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
   out.push(`<text x="${left}" y="22" font-size="15" font-weight="bold">${esc(opts.title)}</text>`);
   out.push(`<text x="${left}" y="40" fill="#555">${esc(opts.subtitle || '')}</text>`);
@@ -87,11 +88,15 @@ function groupedBarChart(groups, series, opts) {
   for (const t of ticks) {
     const ty = y(t).toFixed(1);
     out.push(`<line x1="${left}" x2="${width - right}" y1="${ty}" y2="${ty}" stroke="#e3e3e3"/>`);
-    out.push(`<text x="${left - 6}" y="${ty}" text-anchor="end" dominant-baseline="middle" fill="#333">${esc(shortNumber(t))}</text>`);
+    out.push(
+      `<text x="${left - 6}" y="${ty}" text-anchor="end" dominant-baseline="middle" fill="#333">${esc(shortNumber(t))}</text>`,
+    );
   }
   out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`);
   out.push(`<line x1="${left}" x2="${width - right}" y1="${base}" y2="${base}" stroke="#333"/>`);
-  out.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#333">${esc(opts.unit)}${opts.log ? ' (log scale)' : ''}</text>`);
+  out.push(
+    `<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#333">${esc(opts.unit)}${opts.log ? ' (log scale)' : ''}</text>`,
+  );
   // bars
   groups.forEach((g, gi) => {
     const gx = left + groupGap / 2 + gi * groupW;
@@ -100,12 +105,16 @@ function groupedBarChart(groups, series, opts) {
       if (!(Number.isFinite(v) && v > 0)) return;
       const x = gx + si * barW;
       const yt = Math.min(y(v), base - 1);
-      out.push(`<rect x="${x}" y="${yt.toFixed(1)}" width="${barW - 2}" height="${(base - yt).toFixed(1)}" fill="${PALETTE[series.indexOf(s) % PALETTE.length]}"><title>${esc(`${s}, ${g.label}: ${Number(v.toPrecision(4))} ${opts.unit}`)}</title></rect>`);
+      out.push(
+        `<rect x="${x}" y="${yt.toFixed(1)}" width="${barW - 2}" height="${(base - yt).toFixed(1)}" fill="${PALETTE[series.indexOf(s) % PALETTE.length]}"><title>${esc(`${s}, ${g.label}: ${Number(v.toPrecision(4))} ${opts.unit}`)}</title></rect>`,
+      );
     });
     const cx = gx + (shown.length * barW) / 2;
     const lines = String(g.label).split('\n');
     lines.forEach((line, li) => {
-      out.push(`<text x="${cx.toFixed(1)}" y="${top + plotH + 16 + li * 14}" text-anchor="middle" fill="#333">${esc(line)}</text>`);
+      out.push(
+        `<text x="${cx.toFixed(1)}" y="${top + plotH + 16 + li * 14}" text-anchor="middle" fill="#333">${esc(line)}</text>`,
+      );
     });
   });
   // legend
@@ -113,10 +122,13 @@ function groupedBarChart(groups, series, opts) {
   shown.forEach((s, i) => {
     const lx = left + (i % perRow) * legendW;
     const ly = ly0 + Math.floor(i / perRow) * 20;
-    out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[series.indexOf(s) % PALETTE.length]}"/>`);
+    out.push(
+      `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[series.indexOf(s) % PALETTE.length]}"/>`,
+    );
     out.push(`<text x="${lx + 18}" y="${ly}" fill="#333">${esc(s)}</text>`);
   });
-  if (opts.note) out.push(`<text x="${left}" y="${ly0 + legendRows * 20 + 8}" fill="#666" font-size="11">${esc(opts.note)}</text>`);
+  if (opts.note)
+    out.push(`<text x="${left}" y="${ly0 + legendRows * 20 + 8}" fill="#666" font-size="11">${esc(opts.note)}</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

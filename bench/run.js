@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-'use strict';
+
 // percore's echo benchmark runner. See bench/README.md.
 //
 //   npm run bench                      quick run: the cells issue 3's bar names (< 3 min)
@@ -31,14 +31,29 @@ const LOADGEN = path.join(BUILD, 'loadgen');
 
 const PERCORE_ECHO = path.join(ROOT, 'dist', 'examples', 'echo.js');
 const percoreMissing = () => (fs.existsSync(PERCORE_ECHO) ? null : 'dist/examples/echo.js missing (run npm run build)');
-const percore = (...extra) => (p, b) => [process.execPath, PERCORE_ECHO, '--port', p, '--buffer-size', b, ...extra];
+const percore =
+  (...extra) =>
+  (p, b) => [process.execPath, PERCORE_ECHO, '--port', p, '--buffer-size', b, ...extra];
 const baseline = (file) => path.join(__dirname, 'baselines', file);
 
 const SERVERS = [
-  { name: 'c-uring', aliases: ['uring'], cmd: (p, b) => [path.join(BUILD, 'uring_echo'), '--port', p, '--buffer-size', b] },
-  { name: 'c-epoll', aliases: ['epoll'], cmd: (p, b) => [path.join(BUILD, 'epoll_echo'), '--port', p, '--buffer-size', b] },
+  {
+    name: 'c-uring',
+    aliases: ['uring'],
+    cmd: (p, b) => [path.join(BUILD, 'uring_echo'), '--port', p, '--buffer-size', b],
+  },
+  {
+    name: 'c-epoll',
+    aliases: ['epoll'],
+    cmd: (p, b) => [path.join(BUILD, 'epoll_echo'), '--port', p, '--buffer-size', b],
+  },
   { name: 'node:net', aliases: ['node', 'net'], cmd: (p) => [process.execPath, baseline('node-echo.js'), '--port', p] },
-  { name: 'bun', aliases: [], cmd: (p) => [bunPath(), baseline('bun-echo.js'), '--port', p], skip: () => (bunPath() ? null : bunMissing) },
+  {
+    name: 'bun',
+    aliases: [],
+    cmd: (p) => [bunPath(), baseline('bun-echo.js'), '--port', p],
+    skip: () => (bunPath() ? null : bunMissing),
+  },
   // The echo example defaults to one thread per core: the one-core rows ask for one.
   { name: 'percore', aliases: [], cmd: percore('--threads', '1'), missing: percoreMissing },
   { name: 'percore-epoll', aliases: [], cmd: percore('--threads', '1', '--driver', 'epoll'), missing: percoreMissing },
@@ -46,7 +61,12 @@ const SERVERS = [
   { name: 'percore-recv', aliases: [], cmd: percore('--threads', '1', '--io', 'recv'), missing: percoreMissing },
   // The echo example with --io copy: copy(stream, stream), the relay the runtime runs with no JavaScript per message.
   { name: 'percore-copy', aliases: [], cmd: percore('--threads', '1', '--io', 'copy'), missing: percoreMissing },
-  { name: 'percore-copy-epoll', aliases: [], cmd: percore('--threads', '1', '--io', 'copy', '--driver', 'epoll'), missing: percoreMissing },
+  {
+    name: 'percore-copy-epoll',
+    aliases: [],
+    cmd: percore('--threads', '1', '--io', 'copy', '--driver', 'epoll'),
+    missing: percoreMissing,
+  },
   // Two threads cannot share one pinned core fairly, so this one may use both
   // cores (sharing CPU 1 with the load generator): read its CPU per round
   // trip; its rt/s and latency are not comparable with the one-core rows.
@@ -73,17 +93,30 @@ let bunMissing = 'bun not installed';
 
 function bunPath() {
   for (const p of BUN_CANDIDATES) {
-    try { fs.accessSync(p, fs.constants.X_OK); if (fs.statSync(p).size > 1e6) return p; } catch { /* next */ }
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).size > 1e6) return p;
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
 
 function ensureBun(f) {
   if (bunPath()) return;
-  if (!f.install) { bunMissing = 'bun not installed (--no-install given)'; return; }
+  if (!f.install) {
+    bunMissing = 'bun not installed (--no-install given)';
+    return;
+  }
   console.log('bun: not installed; running npm install --no-save bun@1 (benchmarks only)');
-  const r = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', 'bun@1'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  if (!bunPath()) bunMissing = `npm install --no-save bun@1 failed (${r.error ? r.error.message : `exit ${r.status}`}: ${tail(r.stderr || '')})`;
+  const r = spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', 'bun@1'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (!bunPath())
+    bunMissing = `npm install --no-save bun@1 failed (${r.error ? r.error.message : `exit ${r.status}`}: ${tail(r.stderr || '')})`;
 }
 
 const USAGE = `usage: node bench/run.js [options]
@@ -110,9 +143,21 @@ const USAGE = `usage: node bench/run.js [options]
 
 function parseFlags(argv) {
   const f = {
-    full: false, servers: null, cells: null, repeat: null, warmup: 0.5, duration: 2,
-    bufferSize: 16384, depth: 1, churnConnections: 16, idleConnections: 10000, retryNoisy: 2,
-    barServer: BAR_SERVER, install: true, write: true, compare: null,
+    full: false,
+    servers: null,
+    cells: null,
+    repeat: null,
+    warmup: 0.5,
+    duration: 2,
+    bufferSize: 16384,
+    depth: 1,
+    churnConnections: 16,
+    idleConnections: 10000,
+    retryNoisy: 2,
+    barServer: BAR_SERVER,
+    install: true,
+    write: true,
+    compare: null,
   };
   const num = (name, v, min, max, int = true) => {
     const n = Number(v);
@@ -127,23 +172,61 @@ function parseFlags(argv) {
     const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : arg;
     const value = () => (eq >= 0 ? arg.slice(eq + 1) : argv[++i]);
     switch (name) {
-      case 'help': console.log(USAGE); process.exit(0); break;
-      case 'full': f.full = true; break;
-      case 'servers': f.servers = String(value() || '').split(',').filter(Boolean); break;
-      case 'cells': f.cells = String(value() || '').split(',').filter(Boolean); break;
-      case 'repeat': f.repeat = num(name, value(), 1, 100); break;
-      case 'warmup': f.warmup = num(name, value(), 0, 600, false); break;
-      case 'duration': f.duration = num(name, value(), 0.1, 600, false); break;
-      case 'buffer-size': f.bufferSize = num(name, value(), 64, 16 << 20); break;
-      case 'depth': f.depth = num(name, value(), 1, 4096); break;
-      case 'churn-connections': f.churnConnections = num(name, value(), 1, 4096); break;
-      case 'idle-connections': f.idleConnections = num(name, value(), 1, 60000); break;
-      case 'retry-noisy': f.retryNoisy = num(name, value(), 0, 10); break;
-      case 'bar-server': f.barServer = String(value() || ''); break;
-      case 'no-install': f.install = false; break;
-      case 'no-write': f.write = false; break;
-      case 'compare': f.compare = path.resolve(String(value() || '')); break;
-      default: die(`unknown argument '${arg}'\n${USAGE}`, 2);
+      case 'help':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      case 'full':
+        f.full = true;
+        break;
+      case 'servers':
+        f.servers = String(value() || '')
+          .split(',')
+          .filter(Boolean);
+        break;
+      case 'cells':
+        f.cells = String(value() || '')
+          .split(',')
+          .filter(Boolean);
+        break;
+      case 'repeat':
+        f.repeat = num(name, value(), 1, 100);
+        break;
+      case 'warmup':
+        f.warmup = num(name, value(), 0, 600, false);
+        break;
+      case 'duration':
+        f.duration = num(name, value(), 0.1, 600, false);
+        break;
+      case 'buffer-size':
+        f.bufferSize = num(name, value(), 64, 16 << 20);
+        break;
+      case 'depth':
+        f.depth = num(name, value(), 1, 4096);
+        break;
+      case 'churn-connections':
+        f.churnConnections = num(name, value(), 1, 4096);
+        break;
+      case 'idle-connections':
+        f.idleConnections = num(name, value(), 1, 60000);
+        break;
+      case 'retry-noisy':
+        f.retryNoisy = num(name, value(), 0, 10);
+        break;
+      case 'bar-server':
+        f.barServer = String(value() || '');
+        break;
+      case 'no-install':
+        f.install = false;
+        break;
+      case 'no-write':
+        f.write = false;
+        break;
+      case 'compare':
+        f.compare = path.resolve(String(value() || ''));
+        break;
+      default:
+        die(`unknown argument '${arg}'\n${USAGE}`, 2);
     }
   }
   if (f.repeat === null) f.repeat = f.full ? 3 : 1;
@@ -160,7 +243,9 @@ function die(message, code = 1) {
 function beforeServers(dist) {
   const echo = path.join(dist, 'examples', 'echo.js');
   const missing = () => (fs.existsSync(echo) ? null : `${echo} missing (--compare wants a built dist/ folder)`);
-  const before = (...extra) => (p, b) => [process.execPath, echo, '--port', p, '--buffer-size', b, '--threads', '1', ...extra];
+  const before =
+    (...extra) =>
+    (p, b) => [process.execPath, echo, '--port', p, '--buffer-size', b, '--threads', '1', ...extra];
   return [
     { name: 'percore-before', aliases: [], cmd: before(), missing },
     { name: 'percore-before-epoll', aliases: [], cmd: before('--driver', 'epoll'), missing },
@@ -184,10 +269,17 @@ function selectServers(list, compare) {
 function matrix(f) {
   const cells = [];
   if (f.full) {
-    for (const c of [1, 16, 128, 1024]) for (const s of [64, 1024, 16384]) cells.push({ kind: 'steady', connections: c, size: s });
+    for (const c of [1, 16, 128, 1024])
+      for (const s of [64, 1024, 16384]) cells.push({ kind: 'steady', connections: c, size: s });
   } else {
     // The quick run is the cells the bar names.
-    for (const [c, s] of [[16, 64], [128, 64], [128, 1024], [128, 16384]]) cells.push({ kind: 'steady', connections: c, size: s });
+    for (const [c, s] of [
+      [16, 64],
+      [128, 64],
+      [128, 1024],
+      [128, 16384],
+    ])
+      cells.push({ kind: 'steady', connections: c, size: s });
   }
   cells.push({ kind: 'churn', connections: f.churnConnections, size: 64 });
   cells.push({ kind: 'idle', connections: f.idleConnections, size: 64 });
@@ -197,11 +289,17 @@ function matrix(f) {
 function parseCells(list, f) {
   return list.map((spec) => {
     const churn = /^churn(?::(\d+)x(\d+))?$/.exec(spec);
-    if (churn) return { kind: 'churn', connections: churn[1] ? Number(churn[1]) : f.churnConnections, size: churn[2] ? Number(churn[2]) : 64 };
+    if (churn)
+      return {
+        kind: 'churn',
+        connections: churn[1] ? Number(churn[1]) : f.churnConnections,
+        size: churn[2] ? Number(churn[2]) : 64,
+      };
     const idle = /^idle(?::(\d+))?$/.exec(spec);
     if (idle) return { kind: 'idle', connections: idle[1] ? Number(idle[1]) : f.idleConnections, size: 64 };
     const m = /^(\d+)x(\d+)$/.exec(spec);
-    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) die(`--cells: '${spec}' is not CONNECTIONSxSIZE (e.g. 16x64), churn[:CxS] or idle[:N]`, 2);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1)
+      die(`--cells: '${spec}' is not CONNECTIONSxSIZE (e.g. 16x64), churn[:CxS] or idle[:N]`, 2);
     return { kind: 'steady', connections: Number(m[1]), size: Number(m[2]) };
   });
 }
@@ -218,8 +316,10 @@ function sizeLabel(b) {
 }
 
 function cellTitle(cell, f) {
-  if (cell.kind === 'churn') return `churn: connect + ${cell.size} B echo + close, ${cell.connections} at a time (rt = one connection)`;
-  if (cell.kind === 'idle') return `idle memory: ${cell.connections} connections open, one ${cell.size} B echo each, then idle`;
+  if (cell.kind === 'churn')
+    return `churn: connect + ${cell.size} B echo + close, ${cell.connections} at a time (rt = one connection)`;
+  if (cell.kind === 'idle')
+    return `idle memory: ${cell.connections} connections open, one ${cell.size} B echo each, then idle`;
   const depth = f.depth > 1 ? `, depth ${f.depth}` : '';
   return `${cell.connections} connections x ${sizeLabel(cell.size)}${depth}`;
 }
@@ -227,13 +327,22 @@ function cellTitle(cell, f) {
 // ---------- machine ----------
 
 function sh(cmd, args) {
-  try { return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return null; }
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
 }
 
 function which(cmd) {
   for (const dir of (process.env.PATH || '').split(':')) {
     const p = path.join(dir || '.', cmd);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
@@ -287,8 +396,10 @@ function lineReader(stream, onLine) {
   stream.setEncoding('utf8');
   stream.on('data', (d) => {
     buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) { onLine(buf.slice(0, i)); buf = buf.slice(i + 1); }
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
   });
 }
 
@@ -298,7 +409,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function accepts(port) {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
-    const done = (v) => { s.destroy(); resolve(v); };
+    const done = (v) => {
+      s.destroy();
+      resolve(v);
+    };
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
     s.setTimeout(1000, () => done(false));
@@ -339,16 +453,33 @@ function startServer(server, port, f, taskset) {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let settled = false;
-    const finish = (v) => { if (!settled) { settled = true; clearTimeout(timer); resolve(v); } };
-    const timer = setTimeout(() => finish({ child, error: `no 'listening on' line within 15 s${stderr ? `: ${tail(stderr)}` : ''}` }), 15000);
+    const finish = (v) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      }
+    };
+    const timer = setTimeout(
+      () => finish({ child, error: `no 'listening on' line within 15 s${stderr ? `: ${tail(stderr)}` : ''}` }),
+      15000,
+    );
     lineReader(child.stdout, (line) => {
       const m = /listening on (\S+)(.*)$/.exec(line);
       if (m) finish({ child, banner: line.trim() });
     });
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d) => { stderr += d; if (stderr.length > 8192) stderr = stderr.slice(-8192); });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.length > 8192) stderr = stderr.slice(-8192);
+    });
     child.on('error', (err) => finish({ child, error: `cannot start: ${err.message}` }));
-    child.on('exit', (code, sig) => finish({ child, error: `exited (${sig || `code ${code}`}) before listening${stderr ? `: ${tail(stderr)}` : ''}` }));
+    child.on('exit', (code, sig) =>
+      finish({
+        child,
+        error: `exited (${sig || `code ${code}`}) before listening${stderr ? `: ${tail(stderr)}` : ''}`,
+      }),
+    );
     child.stderrText = () => stderr;
   });
 }
@@ -357,7 +488,11 @@ function startServer(server, port, f, taskset) {
  * that looks like an error message ('Error: ...', 'echo: ...'), else the
  * last line. */
 function tail(text) {
-  const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const key = lines.find((l) => /^\w*Error\b|^[\w-]+: /.test(l)) || lines[lines.length - 1] || '';
   return key.slice(0, 300);
 }
@@ -388,19 +523,28 @@ function runLoadgen(argv, taskset, timeoutS, onMarker) {
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => { stdout += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
     lineReader(child.stderr, (line) => {
       if (/^loadgen: (measure start|measure end|holding|released)$/.test(line)) onMarker(line.slice(9));
       else stderr += `${line}\n`;
     });
     const killer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
-    child.on('error', (err) => { clearTimeout(killer); resolve({ error: `loadgen: ${err.message}` }); });
+    child.on('error', (err) => {
+      clearTimeout(killer);
+      resolve({ error: `loadgen: ${err.message}` });
+    });
     child.on('close', (code, sig) => {
       clearTimeout(killer);
       let out = null;
-      try { out = JSON.parse(stdout.trim().split('\n').pop()); } catch { /* below */ }
+      try {
+        out = JSON.parse(stdout.trim().split('\n').pop());
+      } catch {
+        /* below */
+      }
       if (code !== 0 || !out) {
-        const why = (out && out.error) || tail(stderr) || (sig ? `killed by ${sig}` : `exit code ${code}`);
+        const why = out?.error || tail(stderr) || (sig ? `killed by ${sig}` : `exit code ${code}`);
         resolve({ error: `loadgen exit ${code ?? sig}: ${why}` });
         return;
       }
@@ -411,17 +555,39 @@ function runLoadgen(argv, taskset, timeoutS, onMarker) {
 
 /** A steady or churn run: server CPU over the load generator's measured window. */
 async function measureLoad(port, cell, f, taskset, serverPid) {
-  const argv = ['--port', port, '--connections', cell.connections, '--size', cell.size, '--warmup', f.warmup, '--duration', f.duration];
+  const argv = [
+    '--port',
+    port,
+    '--connections',
+    cell.connections,
+    '--size',
+    cell.size,
+    '--warmup',
+    f.warmup,
+    '--duration',
+    f.duration,
+  ];
   if (cell.kind === 'churn') argv.push('--churn');
   else if (f.depth > 1) argv.push('--depth', f.depth);
   let t0 = null;
   let t1 = null;
   let m0 = 0;
   let m1 = 0;
-  const sample = () => { try { return cpuTicks(serverPid); } catch { return null; } };
+  const sample = () => {
+    try {
+      return cpuTicks(serverPid);
+    } catch {
+      return null;
+    }
+  };
   const r = await runLoadgen(argv, taskset, f.warmup + f.duration + 30, (what) => {
-    if (what === 'measure start') { t0 = sample(); m0 = machineBusyTicks(); }
-    else if (what === 'measure end') { t1 = sample(); m1 = machineBusyTicks(); }
+    if (what === 'measure start') {
+      t0 = sample();
+      m0 = machineBusyTicks();
+    } else if (what === 'measure end') {
+      t1 = sample();
+      m1 = machineBusyTicks();
+    }
   });
   if (r.error) return r;
   if (t0 === null || t1 === null) return { error: 'server exited during the measured window' };
@@ -447,19 +613,46 @@ async function measureLoad(port, cell, f, taskset, serverPid) {
 
 const IDLE_SETTLE_MS = 1000; // after the last echo, before reading RSS: let lazy frees and GC happen
 /** An idle run: the server's RSS before any connection and while all are held. */
-async function measureIdle(port, cell, f, taskset, serverPid) {
+async function measureIdle(port, cell, _f, taskset, serverPid) {
   await sleep(300);
   const before = residentBytes(serverPid);
   let held = null;
   let sampling = null;
-  const r = await runLoadgen(['--port', port, '--connections', cell.connections, '--size', cell.size, '--hold', '--duration', (IDLE_SETTLE_MS + 1000) / 1000],
-    taskset, 60, (what) => {
-      if (what === 'holding') sampling = sleep(IDLE_SETTLE_MS).then(() => { try { held = residentBytes(serverPid); } catch { /* exited */ } });
-    });
+  const r = await runLoadgen(
+    [
+      '--port',
+      port,
+      '--connections',
+      cell.connections,
+      '--size',
+      cell.size,
+      '--hold',
+      '--duration',
+      (IDLE_SETTLE_MS + 1000) / 1000,
+    ],
+    taskset,
+    60,
+    (what) => {
+      if (what === 'holding')
+        sampling = sleep(IDLE_SETTLE_MS).then(() => {
+          try {
+            held = residentBytes(serverPid);
+          } catch {
+            /* exited */
+          }
+        });
+    },
+  );
   await sampling;
   if (r.error) return r;
   if (held === null) return { error: 'server exited while the connections were held' };
-  return { rssBefore: before, rssHeld: held, perConn: (held - before) / cell.connections, setupS: r.out.setup_s, otherPct: 0 };
+  return {
+    rssBefore: before,
+    rssHeld: held,
+    perConn: (held - before) / cell.connections,
+    setupS: r.out.setup_s,
+    otherPct: 0,
+  };
 }
 
 // ---------- one run ----------
@@ -468,7 +661,11 @@ async function runOne(server, cell, f, taskset) {
   const missing = server.missing?.();
   if (missing) return { error: missing };
   let port;
-  try { port = await freshPort(); } catch (e) { return { error: e.message }; }
+  try {
+    port = await freshPort();
+  } catch (e) {
+    return { error: e.message };
+  }
   const started = await startServer(server, port, f, taskset);
   const { child } = started;
   try {
@@ -483,14 +680,26 @@ async function runOne(server, cell, f, taskset) {
     return { banner: started.banner, ...r };
   } finally {
     await stopServer(child);
-    if (!(await waitClosed(port))) process.stderr.write(`bench: warning: port ${port} still accepts 10 s after ${server.name} exited\n`);
+    if (!(await waitClosed(port)))
+      process.stderr.write(`bench: warning: port ${port} still accepts 10 s after ${server.name} exited\n`);
   }
 }
 
 // ---------- reporting ----------
 
 const OTHER_WARN = 10; // other CPU% from which a run counts as noisy ('?')
-const LOAD_METRICS = ['serverUsPerRt', 'rps', 'mbps', 'p50', 'p99', 'p999', 'clientPct', 'clientUsPerRt', 'serverPct', 'otherPct'];
+const LOAD_METRICS = [
+  'serverUsPerRt',
+  'rps',
+  'mbps',
+  'p50',
+  'p99',
+  'p999',
+  'clientPct',
+  'clientUsPerRt',
+  'serverPct',
+  'otherPct',
+];
 const IDLE_METRICS = ['rssBefore', 'rssHeld', 'perConn', 'setupS'];
 
 function median(xs) {
@@ -504,7 +713,8 @@ function summarize(runs, cell) {
   if (!ok.length) return { error: runs[0]?.error || 'no run', runs: runs.length };
   const s = { ok: ok.length, runs: runs.length, banner: ok[0].banner, engine: ok[0].engine };
   for (const k of cell.kind === 'idle' ? IDLE_METRICS : LOAD_METRICS) s[k] = median(ok.map((r) => r[k]));
-  if (ok.length < runs.length) s.note = `${runs.length - ok.length} of ${runs.length} runs failed: ${runs.find((r) => r.error).error}`;
+  if (ok.length < runs.length)
+    s.note = `${runs.length - ok.length} of ${runs.length} runs failed: ${runs.find((r) => r.error).error}`;
   return s;
 }
 
@@ -513,8 +723,32 @@ const fmtLat = (us) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFi
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 const usable = (s) => s && !s.error && !s.skipped;
 
-const LOAD_HEADER = ['server', 'srv CPU µs/rt', '× c-uring', '× node:net', 'rt/s', 'rt/s × node:net', 'MB/s', 'p50 µs', 'p99 µs', 'p99 × node:net', 'p99.9 µs', 'srv CPU%', 'client µs/rt', 'client CPU%', 'other CPU%'];
-const IDLE_HEADER = ['server', 'RSS before MiB', 'RSS held MiB', 'KiB per connection', '× c-uring', '× node:net', 'connect + echo s'];
+const LOAD_HEADER = [
+  'server',
+  'srv CPU µs/rt',
+  '× c-uring',
+  '× node:net',
+  'rt/s',
+  'rt/s × node:net',
+  'MB/s',
+  'p50 µs',
+  'p99 µs',
+  'p99 × node:net',
+  'p99.9 µs',
+  'srv CPU%',
+  'client µs/rt',
+  'client CPU%',
+  'other CPU%',
+];
+const IDLE_HEADER = [
+  'server',
+  'RSS before MiB',
+  'RSS held MiB',
+  'KiB per connection',
+  '× c-uring',
+  '× node:net',
+  'connect + echo s',
+];
 
 function tableRows(results, serverNames, cell) {
   const floor = usable(results['c-uring']) ? results['c-uring'] : null;
@@ -525,23 +759,41 @@ function tableRows(results, serverNames, cell) {
   for (const name of serverNames) {
     const s = results[name];
     if (!s) continue;
-    if (s.skipped) { notes.push(`${name}: skipped (${s.skipped})`); continue; }
+    if (s.skipped) {
+      notes.push(`${name}: skipped (${s.skipped})`);
+      continue;
+    }
     if (s.error) {
       rows.push([name, 'error', ...header.slice(2).map(() => '')]);
       notes.push(`${name}: ${s.error}`);
       continue;
     }
     if (cell.kind === 'idle') {
-      rows.push([name, fmt(s.rssBefore / 2 ** 20, 1), fmt(s.rssHeld / 2 ** 20, 1), fmt(s.perConn / 1024, 2),
-        ratio(s.perConn, floor?.perConn), ratio(s.perConn, node?.perConn), fmt(s.setupS, 2)]);
+      rows.push([
+        name,
+        fmt(s.rssBefore / 2 ** 20, 1),
+        fmt(s.rssHeld / 2 ** 20, 1),
+        fmt(s.perConn / 1024, 2),
+        ratio(s.perConn, floor?.perConn),
+        ratio(s.perConn, node?.perConn),
+        fmt(s.setupS, 2),
+      ]);
     } else {
       rows.push([
         name,
-        fmt(s.serverUsPerRt, 2), ratio(s.serverUsPerRt, floor?.serverUsPerRt), ratio(s.serverUsPerRt, node?.serverUsPerRt),
-        fmt(s.rps), ratio(s.rps, node?.rps),
+        fmt(s.serverUsPerRt, 2),
+        ratio(s.serverUsPerRt, floor?.serverUsPerRt),
+        ratio(s.serverUsPerRt, node?.serverUsPerRt),
+        fmt(s.rps),
+        ratio(s.rps, node?.rps),
         fmt(s.mbps, s.mbps < 100 ? 1 : 0),
-        fmtLat(s.p50), fmtLat(s.p99), ratio(s.p99, node?.p99), fmtLat(s.p999),
-        fmt(s.serverPct), fmt(s.clientUsPerRt, 2), fmt(s.clientPct) + (s.clientPct >= 90 ? ' !' : ''),
+        fmtLat(s.p50),
+        fmtLat(s.p99),
+        ratio(s.p99, node?.p99),
+        fmtLat(s.p999),
+        fmt(s.serverPct),
+        fmt(s.clientUsPerRt, 2),
+        fmt(s.clientPct) + (s.clientPct >= 90 ? ' !' : ''),
         fmt(s.otherPct) + (s.otherPct >= OTHER_WARN ? ' ?' : ''),
       ]);
     }
@@ -559,7 +811,9 @@ function markdownTable(header, rows) {
 function textTable(header, rows) {
   const all = [header, ...rows];
   const w = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
-  return all.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ')).join('\n');
+  return all
+    .map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  '))
+    .join('\n');
 }
 
 function stamp(d) {
@@ -569,7 +823,12 @@ function stamp(d) {
 
 // The three figures charted per run: groups = steady cells, bars = servers.
 const CHARTS = [
-  { id: 'cpu', metric: 'serverUsPerRt', title: 'Server CPU per round trip (lower is better)', unit: 'µs of server CPU per round trip' },
+  {
+    id: 'cpu',
+    metric: 'serverUsPerRt',
+    title: 'Server CPU per round trip (lower is better)',
+    unit: 'µs of server CPU per round trip',
+  },
   { id: 'rps', metric: 'rps', title: 'Round trips per second (higher is better)', unit: 'round trips / s' },
   { id: 'p99', metric: 'p99', title: 'p99 latency (lower is better)', unit: 'µs', log: true },
 ];
@@ -578,14 +837,21 @@ function writeCharts(dir, base, sections, serverNames, subtitle) {
   const steady = sections.filter((s) => s.cell.kind === 'steady');
   if (!steady.length) return [];
   fs.mkdirSync(dir, { recursive: true });
-  const groups = (metric) => steady.map((s) => ({
-    label: `${s.cell.connections} conn\n${sizeLabel(s.cell.size)}`,
-    values: Object.fromEntries(serverNames.map((n) => [n, usable(s.results[n]) ? s.results[n][metric] : undefined])),
-  }));
+  const groups = (metric) =>
+    steady.map((s) => ({
+      label: `${s.cell.connections} conn\n${sizeLabel(s.cell.size)}`,
+      values: Object.fromEntries(serverNames.map((n) => [n, usable(s.results[n]) ? s.results[n][metric] : undefined])),
+    }));
   return CHARTS.map((c) => {
     const file = `${base}-${c.id}.svg`;
-    const note = c.id === 'rps' ? 'At 64 B the load generator itself is near one full core against the C servers: compare server CPU there.' : '';
-    fs.writeFileSync(path.join(dir, file), groupedBarChart(groups(c.metric), serverNames, { title: c.title, subtitle, unit: c.unit, log: c.log, note }));
+    const note =
+      c.id === 'rps'
+        ? 'At 64 B the load generator itself is near one full core against the C servers: compare server CPU there.'
+        : '';
+    fs.writeFileSync(
+      path.join(dir, file),
+      groupedBarChart(groups(c.metric), serverNames, { title: c.title, subtitle, unit: c.unit, log: c.log, note }),
+    );
     return { file, title: c.title };
   });
 }
@@ -606,14 +872,19 @@ async function main() {
   const pinning = taskset
     ? 'servers pinned to CPU 0 (taskset -c 0; percore-2t: CPUs 0,1), load generator to CPU 1 (taskset -c 1)'
     : 'taskset not found: servers and load generator run UNPINNED (numbers are less comparable)';
-  console.log(`percore echo benchmark: ${cells.length} cells x ${servers.length} servers x ${f.repeat} repeat(s), ${f.warmup} s warm-up + ${f.duration} s measured each`);
+  console.log(
+    `percore echo benchmark: ${cells.length} cells x ${servers.length} servers x ${f.repeat} repeat(s), ${f.warmup} s warm-up + ${f.duration} s measured each`,
+  );
   console.log(`${machine.cpu}, ${machine.cores} cores, ${machine.kernel}, node ${machine.node}; ${pinning}`);
   if (machine.cores < 2) console.log('warning: fewer than 2 cores: server and load generator share a core');
 
   const skipped = {};
   for (const s of servers) {
     const why = s.skip?.();
-    if (why) { skipped[s.name] = why; console.log(`${s.name}: skipped (${why})`); }
+    if (why) {
+      skipped[s.name] = why;
+      console.log(`${s.name}: skipped (${why})`);
+    }
   }
   const active = servers.filter((s) => !skipped[s.name]);
   const names = servers.map((s) => s.name);
@@ -636,15 +907,21 @@ async function main() {
         const tag = `[${cellTitle(cell, f)}${f.repeat > 1 ? `, run ${rep + 1}/${f.repeat}` : ''}] ${s.name}`;
         if (r.error) console.log(`  ${tag}: ERROR ${r.error}`);
         else if (cell.kind === 'idle') console.log(`  ${tag}: ${fmt(r.perConn / 1024, 2)} KiB RSS per idle connection`);
-        else console.log(`  ${tag}: ${fmt(r.serverUsPerRt, 2)} µs/rt server CPU, ${fmt(r.rps)} rt/s, client ${fmt(r.clientUsPerRt, 2)} µs/rt (${fmt(r.clientPct)}%)`);
+        else
+          console.log(
+            `  ${tag}: ${fmt(r.serverUsPerRt, 2)} µs/rt server CPU, ${fmt(r.rps)} rt/s, client ${fmt(r.clientUsPerRt, 2)} µs/rt (${fmt(r.clientPct)}%)`,
+          );
       }
     }
     const results = {};
-    for (const s of servers) results[s.name] = skipped[s.name] ? { skipped: skipped[s.name] } : summarize(runs[s.name], cell);
+    for (const s of servers)
+      results[s.name] = skipped[s.name] ? { skipped: skipped[s.name] } : summarize(runs[s.name], cell);
     const { header, rows, notes } = tableRows(results, names, cell);
     const banners = active.map((s) => results[s.name].banner).filter(Boolean);
     sections.push({ cell, key: cellKey(cell), title: cellTitle(cell, f), header, rows, notes, banners, results });
-    console.log(`\n### ${cellTitle(cell, f)}${f.repeat > 1 ? ` (median of ${f.repeat})` : ''}\n${textTable(header, rows)}`);
+    console.log(
+      `\n### ${cellTitle(cell, f)}${f.repeat > 1 ? ` (median of ${f.repeat})` : ''}\n${textTable(header, rows)}`,
+    );
     for (const n of notes) console.log(`  note: ${n}`);
     console.log('');
   }
@@ -653,11 +930,19 @@ async function main() {
   const bars = [];
   for (const server of f.barServer.split(',')) {
     if (!names.includes(server)) continue;
-    bars.push({ title: `The bar (issue 3) for ${server}`, header: ['bar line (issue 3)', 'cell', server, 'baseline', 'ratio', 'needed', 'result'], rows: evaluateBar(barLines(sections), sections, server) });
+    bars.push({
+      title: `The bar (issue 3) for ${server}`,
+      header: ['bar line (issue 3)', 'cell', server, 'baseline', 'ratio', 'needed', 'result'],
+      rows: evaluateBar(barLines(sections), sections, server),
+    });
   }
   for (const server of EPOLL_BAR_SERVERS) {
     if (!names.includes(server) || !names.includes('c-epoll')) continue;
-    bars.push({ title: `The epoll bar (issue 4) for ${server}`, header: ['bar line (issue 4)', 'cell', server, 'baseline', 'ratio', 'needed', 'result'], rows: evaluateBar(EPOLL_LINES, sections, server) });
+    bars.push({
+      title: `The epoll bar (issue 4) for ${server}`,
+      header: ['bar line (issue 4)', 'cell', server, 'baseline', 'ratio', 'needed', 'result'],
+      rows: evaluateBar(EPOLL_LINES, sections, server),
+    });
   }
   for (const b of bars) console.log(`### ${b.title}\n${textTable(b.header, b.rows)}\n`);
 
@@ -678,29 +963,54 @@ async function main() {
   md.push(`| percore commit | ${machine.commit} |`);
   md.push(`| pinning | ${pinning} |`);
   md.push(`| load generator | build/bench/loadgen, ${engine} engine for steady cells (epoll for churn and idle) |`);
-  md.push(`| per run | fresh server process and port; ${f.warmup} s warm-up, ${f.duration} s measured; ${f.repeat} run(s) per cell and server, medians reported; a run with other CPU% >= ${OTHER_WARN} is rerun up to ${f.retryNoisy} times (${retries} reruns this time) |`);
-  md.push(`| buffers | C servers and percore: --buffer-size ${f.bufferSize}; depth ${f.depth} message(s) in flight per connection |`);
+  md.push(
+    `| per run | fresh server process and port; ${f.warmup} s warm-up, ${f.duration} s measured; ${f.repeat} run(s) per cell and server, medians reported; a run with other CPU% >= ${OTHER_WARN} is rerun up to ${f.retryNoisy} times (${retries} reruns this time) |`,
+  );
+  md.push(
+    `| buffers | C servers and percore: --buffer-size ${f.bufferSize}; depth ${f.depth} message(s) in flight per connection |`,
+  );
   md.push('');
-  md.push('Every ratio compares figures measured in this same run. Columns are explained in bench/README.md. "srv CPU µs/rt" is the server process\'s utime+stime over the measured window divided by round trips; lower is better and it is the figure to compare while the client is saturated (client CPU% marked "!" at 90% or more: rt/s is then client-bound). "other CPU%" is CPU used on the machine by anything else during the window, % of one core; "?" from ' + `${OTHER_WARN}%: that row's rt/s and latency are suspect.`);
+  md.push(
+    'Every ratio compares figures measured in this same run. Columns are explained in bench/README.md. "srv CPU µs/rt" is the server process\'s utime+stime over the measured window divided by round trips; lower is better and it is the figure to compare while the client is saturated (client CPU% marked "!" at 90% or more: rt/s is then client-bound). "other CPU%" is CPU used on the machine by anything else during the window, % of one core; "?" from ' +
+      `${OTHER_WARN}%: that row's rt/s and latency are suspect.`,
+  );
   md.push('');
-  const charts = f.write ? writeCharts(path.join(__dirname, 'results'), base, sections, names, `${machine.cpu}, ${machine.cores} cores; ${started.toISOString().slice(0, 10)}; medians of ${f.repeat}`) : [];
+  const charts = f.write
+    ? writeCharts(
+        path.join(__dirname, 'results'),
+        base,
+        sections,
+        names,
+        `${machine.cpu}, ${machine.cores} cores; ${started.toISOString().slice(0, 10)}; medians of ${f.repeat}`,
+      )
+    : [];
   for (const c of charts) md.push(`![${c.title}](${c.file})`, '');
   for (const b of bars) md.push(`## ${b.title}`, '', markdownTable(b.header, b.rows), '');
   for (const s of sections) {
     md.push(`## ${s.title}`, '', markdownTable(s.header, s.rows), '');
-    if (s.cell.kind === 'idle') md.push(`- RSS from /proc/<pid>/status (VmRSS) before any connection and ${IDLE_SETTLE_MS / 1000} s after all ${s.cell.connections} had echoed; per connection = difference / ${s.cell.connections}. Kernel socket memory is not in RSS. percore's echo holds one pool buffer (--buffer-size) per connection; only the pages it touched count.`);
+    if (s.cell.kind === 'idle')
+      md.push(
+        `- RSS from /proc/<pid>/status (VmRSS) before any connection and ${IDLE_SETTLE_MS / 1000} s after all ${s.cell.connections} had echoed; per connection = difference / ${s.cell.connections}. Kernel socket memory is not in RSS. percore's echo holds one pool buffer (--buffer-size) per connection; only the pages it touched count.`,
+      );
     for (const n of s.notes) md.push(`- ${n}`);
     md.push('');
   }
   md.push('## Servers as they reported themselves', '');
   const seen = new Set();
-  for (const s of sections) for (const b of s.banners) {
-    const key = b.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/pid=\d+/, 'pid=…');
-    if (!seen.has(key)) { seen.add(key); md.push(`- \`${key}\``); }
-  }
+  for (const s of sections)
+    for (const b of s.banners) {
+      const key = b.replace(/127\.0\.0\.1:\d+/, 'HOST:PORT').replace(/pid=\d+/, 'pid=…');
+      if (!seen.has(key)) {
+        seen.add(key);
+        md.push(`- \`${key}\``);
+      }
+    }
   md.push('');
   if (anySat) console.log('"!" = client at 90%+ of its core: rt/s is client-bound there; compare server CPU µs/rt.');
-  if (anyNoisy) console.log(`"?" = other processes used ${OTHER_WARN}%+ of a core during that run: rt/s and latency are suspect; rerun with --repeat or --cells.`);
+  if (anyNoisy)
+    console.log(
+      `"?" = other processes used ${OTHER_WARN}%+ of a core during that run: rt/s and latency are suspect; rerun with --repeat or --cells.`,
+    );
 
   if (f.write) {
     const dir = path.join(__dirname, 'results');

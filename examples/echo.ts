@@ -12,7 +12,15 @@
  * for up to --shutdown-timeout ms, then are closed; the process exits 0.
  */
 import * as os from 'node:os';
-import { start, ThreadContext, TcpListener, TcpStream, PercoreError, Runtime, copy } from '../src/index';
+import {
+  type copy,
+  type PercoreError,
+  type Runtime,
+  start,
+  type TcpListener,
+  type TcpStream,
+  type ThreadContext,
+} from '../src/index';
 
 const USAGE = `usage: npm start -- [options]
   --host HOST             address to listen on (default 127.0.0.1)
@@ -32,8 +40,15 @@ const USAGE = `usage: npm start -- [options]
 type Io = 'read' | 'recv' | 'copy';
 
 interface Flags {
-  host: string; port: number; threads: number; pin: boolean; driver: 'auto' | 'uring' | 'epoll' | 'kqueue' | undefined;
-  bufferSize: number; buffers: number; shutdownTimeout: number; io: Io;
+  host: string;
+  port: number;
+  threads: number;
+  pin: boolean;
+  driver: 'auto' | 'uring' | 'epoll' | 'kqueue' | undefined;
+  bufferSize: number;
+  buffers: number;
+  shutdownTimeout: number;
+  io: Io;
 }
 
 function usageError(message: string): never {
@@ -42,7 +57,8 @@ function usageError(message: string): never {
 }
 
 function integer(name: string, text: string | undefined, min: number, max: number): number {
-  if (text === undefined || !/^\d+$/.test(text)) usageError(`--${name} needs a whole number, got ${text === undefined ? 'nothing' : `'${text}'`}`);
+  if (text === undefined || !/^\d+$/.test(text))
+    usageError(`--${name} needs a whole number, got ${text === undefined ? 'nothing' : `'${text}'`}`);
   const value = Number(text);
   if (value < min || value > max) usageError(`--${name} must be between ${min} and ${max}, got ${value}`);
   return value;
@@ -50,7 +66,15 @@ function integer(name: string, text: string | undefined, min: number, max: numbe
 
 export function parseFlags(argv: string[]): Flags {
   const flags: Flags = {
-    host: '127.0.0.1', port: 50002, threads: os.availableParallelism(), pin: false, driver: undefined, bufferSize: 8192, buffers: 16384, shutdownTimeout: 5000, io: 'read',
+    host: '127.0.0.1',
+    port: 50002,
+    threads: os.availableParallelism(),
+    pin: false,
+    driver: undefined,
+    bufferSize: 8192,
+    buffers: 16384,
+    shutdownTimeout: 5000,
+    io: 'read',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -58,22 +82,42 @@ export function parseFlags(argv: string[]): Flags {
     const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : '';
     const value = () => (eq >= 0 ? arg.slice(eq + 1) : argv[++i]);
     switch (name) {
-      case 'help': process.stdout.write(`${USAGE}\n`); process.exit(0);
-      case 'host': { const v = value(); if (!v) usageError('--host needs an address'); flags.host = v; break; }
-      case 'port': flags.port = integer('port', value(), 0, 65535); break;
-      case 'threads': flags.threads = integer('threads', value(), 1, 1024); break;
-      case 'pin': if (eq >= 0) usageError('--pin takes no value'); flags.pin = true; break;
-      case 'shutdown-timeout': flags.shutdownTimeout = integer('shutdown-timeout', value(), 0, 2 ** 31 - 1); break;
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return process.exit(0);
+      case 'host': {
+        const v = value();
+        if (!v) usageError('--host needs an address');
+        flags.host = v;
+        break;
+      }
+      case 'port':
+        flags.port = integer('port', value(), 0, 65535);
+        break;
+      case 'threads':
+        flags.threads = integer('threads', value(), 1, 1024);
+        break;
+      case 'pin':
+        if (eq >= 0) usageError('--pin takes no value');
+        flags.pin = true;
+        break;
+      case 'shutdown-timeout':
+        flags.shutdownTimeout = integer('shutdown-timeout', value(), 0, 2 ** 31 - 1);
+        break;
       case 'driver': {
         const v = value();
-        if (v !== 'auto' && v !== 'uring' && v !== 'epoll' && v !== 'kqueue') usageError(`--driver must be auto, uring, epoll or kqueue, got '${v ?? ''}'`);
+        if (v !== 'auto' && v !== 'uring' && v !== 'epoll' && v !== 'kqueue')
+          usageError(`--driver must be auto, uring, epoll or kqueue, got '${v ?? ''}'`);
         flags.driver = v;
         break;
       }
-      case 'buffers': flags.buffers = integer('buffers', value(), 1, 1 << 20); break;
+      case 'buffers':
+        flags.buffers = integer('buffers', value(), 1, 1 << 20);
+        break;
       case 'io': {
         const v = value();
-        if (v !== 'read' && v !== 'recv' && v !== 'copy') usageError(`--io must be read, recv or copy, got '${v ?? ''}'`);
+        if (v !== 'read' && v !== 'recv' && v !== 'copy')
+          usageError(`--io must be read, recv or copy, got '${v ?? ''}'`);
         flags.io = v;
         break;
       }
@@ -81,7 +125,8 @@ export function parseFlags(argv: string[]): Flags {
         flags.bufferSize = integer('buffer-size', value(), 64, 16 << 20);
         if (flags.bufferSize % 64 !== 0) usageError(`--buffer-size must be a multiple of 64, got ${flags.bufferSize}`);
         break;
-      default: usageError(`unknown argument '${arg}'`);
+      default:
+        usageError(`unknown argument '${arg}'`);
     }
   }
   return flags;
@@ -113,7 +158,8 @@ async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>
       await stream.writeAll(buf, n); // the first n bytes, with no view made per write
     }
   } catch (err) {
-    if (!QUIET_ERRORS.has((err as PercoreError).code)) process.stderr.write(`echo: connection: ${(err as Error).message}\n`);
+    if (!QUIET_ERRORS.has((err as PercoreError).code))
+      process.stderr.write(`echo: connection: ${(err as Error).message}\n`);
   } finally {
     connections.delete(stream);
     rt.release(buf);
@@ -137,7 +183,8 @@ async function serveRecv(rt: Runtime, stream: TcpStream, connections: Set<TcpStr
       }
     }
   } catch (err) {
-    if (!QUIET_ERRORS.has((err as PercoreError).code)) process.stderr.write(`echo: connection: ${(err as Error).message}\n`);
+    if (!QUIET_ERRORS.has((err as PercoreError).code))
+      process.stderr.write(`echo: connection: ${(err as Error).message}\n`);
   } finally {
     connections.delete(stream);
     await stream.close();
@@ -170,7 +217,12 @@ async function serveCopy(relay: typeof copy, stream: TcpStream, connections: Set
 }
 
 /** What every thread gets from the process's main (cloned; `portCell` is shared). */
-interface EchoData { host: string; port: number; portCell: Int32Array; io: Io }
+interface EchoData {
+  host: string;
+  port: number;
+  portCell: Int32Array;
+  io: Io;
+}
 
 /** One thread of the server, run by the launcher on every thread. With port 0
  * thread 0 binds first and publishes the port it got in `portCell`, so the
@@ -189,15 +241,19 @@ export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
   const connections = new Set<TcpStream>();
   const served = new Set<Promise<void>>();
   let closed: Promise<void> | undefined;
-  const stop = () => { closed = listener.close(); };
+  const stop = () => {
+    closed = listener.close();
+  };
   if (ctx.signal.aborted) stop();
   else ctx.signal.addEventListener('abort', stop, { once: true });
   ctx.ready({ ...listener.localAddress(), driver: rt.driver, driverReason: rt.driverReason });
   for await (const stream of listener) {
     stream.setNoDelay(true); // an echo answers at once: Nagle would hold small replies back
     connections.add(stream);
-    const task = ctx.data.io === 'copy' ? serveCopy(copy, stream, connections)
-      : (ctx.data.io === 'recv' ? serveRecv : serve)(rt, stream, connections);
+    const task =
+      ctx.data.io === 'copy'
+        ? serveCopy(copy, stream, connections)
+        : (ctx.data.io === 'recv' ? serveRecv : serve)(rt, stream, connections);
     served.add(task);
     void task.finally(() => served.delete(task));
   }
@@ -211,8 +267,11 @@ async function sharedPort(cell: Int32Array, signal: AbortSignal): Promise<number
   while (Atomics.load(cell, 0) === 0) {
     if (signal.aborted) throw signal.reason;
     // Atomics.waitAsync is in Node 16+, in TypeScript's lib only from es2024.
-    const wait = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<unknown> } })
-      .waitAsync(cell, 0, 0, 100);
+    const wait = (
+      Atomics as unknown as {
+        waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<unknown> };
+      }
+    ).waitAsync(cell, 0, 0, 100);
     if (wait.async) await wait.value;
   }
   return Atomics.load(cell, 0);
@@ -222,42 +281,58 @@ async function run(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const portCell = new Int32Array(new SharedArrayBuffer(4));
   try {
-    await start<EchoData>({
-      threads: flags.threads,
-      pin: flags.pin,
-      driver: flags.driver,
-      bufferSize: flags.bufferSize,
-      // One buffer per connection being served; an op slot for its read or
-      // write, plus room for accepts and closes (the core's table is capped).
-      buffers: flags.buffers,
-      // recv: half the pool is the recv set (as many buffers as connections
-      // receive at once), the rest stays for the read path's needs.
-      // copy: a recv set too, from which a relay takes a buffer only from the
-      // moment data arrives until it is sent back. The kernel's ring hands
-      // buffers out in FIFO order, so every buffer of the set cycles through
-      // the cache: 1024 is enough for 1024 connections sending at once (more
-      // wait for a buffer, losing nothing) and small enough to stay warm;
-      // 8192 cost 17% more CPU at 1024 x 16 KiB (docs/PERFORMANCE.md).
-      recvBuffers: flags.io === 'recv' ? Math.min(32768, Math.floor(flags.buffers / 2))
-        : flags.io === 'copy' ? Math.min(1024, Math.floor(flags.buffers / 2)) : 0,
-      entries: Math.min(32768, flags.buffers * 2 + 64),
-      signals: true,
-      shutdownTimeout: flags.shutdownTimeout,
-      data: { host: flags.host, port: flags.port, portCell, io: flags.io },
-      onReady: (infos) => {
-        const { address, port, driver, driverReason } = infos[0] as { address: string; port: number; driver: string; driverReason: string | null };
-        // Once, on fallback: which driver runs instead of io_uring, and why.
-        if (driverReason !== null) process.stderr.write(`echo: using ${driver}: ${driverReason}\n`);
-        process.stdout.write(`listening on ${address}:${port} (driver=${driver}, threads=${flags.threads}, pid=${process.pid})\n`);
+    await start<EchoData>(
+      {
+        threads: flags.threads,
+        pin: flags.pin,
+        driver: flags.driver,
+        bufferSize: flags.bufferSize,
+        // One buffer per connection being served; an op slot for its read or
+        // write, plus room for accepts and closes (the core's table is capped).
+        buffers: flags.buffers,
+        // recv: half the pool is the recv set (as many buffers as connections
+        // receive at once), the rest stays for the read path's needs.
+        // copy: a recv set too, from which a relay takes a buffer only from the
+        // moment data arrives until it is sent back. The kernel's ring hands
+        // buffers out in FIFO order, so every buffer of the set cycles through
+        // the cache: 1024 is enough for 1024 connections sending at once (more
+        // wait for a buffer, losing nothing) and small enough to stay warm;
+        // 8192 cost 17% more CPU at 1024 x 16 KiB (docs/PERFORMANCE.md).
+        recvBuffers:
+          flags.io === 'recv'
+            ? Math.min(32768, Math.floor(flags.buffers / 2))
+            : flags.io === 'copy'
+              ? Math.min(1024, Math.floor(flags.buffers / 2))
+              : 0,
+        entries: Math.min(32768, flags.buffers * 2 + 64),
+        signals: true,
+        shutdownTimeout: flags.shutdownTimeout,
+        data: { host: flags.host, port: flags.port, portCell, io: flags.io },
+        onReady: (infos) => {
+          const { address, port, driver, driverReason } = infos[0] as {
+            address: string;
+            port: number;
+            driver: string;
+            driverReason: string | null;
+          };
+          // Once, on fallback: which driver runs instead of io_uring, and why.
+          if (driverReason !== null) process.stderr.write(`echo: using ${driver}: ${driverReason}\n`);
+          process.stdout.write(
+            `listening on ${address}:${port} (driver=${driver}, threads=${flags.threads}, pid=${process.pid})\n`,
+          );
+        },
       },
-    }, __filename);
+      __filename,
+    );
   } catch (err) {
     const cause = (err as { cause?: PercoreError }).cause;
     // A forced io_uring that cannot be had: thread 0's runtime fails before any
     // thread starts (the error itself), a worker's as the thread's cause.
     const driverFailure = [err as PercoreError, cause].find(isDriverFailure);
     if (driverFailure !== undefined) {
-      process.stderr.write(`echo: cannot start the ${flags.driver ?? process.env.PERCORE_DRIVER ?? 'auto'} driver: ${driverFailure.message}\n`);
+      process.stderr.write(
+        `echo: cannot start the ${flags.driver ?? process.env.PERCORE_DRIVER ?? 'auto'} driver: ${driverFailure.message}\n`,
+      );
     } else if (cause?.syscall === 'bind' || cause?.syscall === 'listen') {
       process.stderr.write(`echo: cannot listen on ${flags.host}:${flags.port}: ${cause.message}\n`);
     } else {

@@ -6,7 +6,7 @@
 // process CPU (both threads), after a warm-up.
 //   node scripts/measure-wakes.js [roundTrips=20000] [repeats=3] [msg_ring|eventfd]
 // Needs a build (npm run build). Quick and small: not one of bench/'s runs.
-'use strict';
+
 const path = require('node:path');
 const root = path.join(__dirname, '..');
 const { start, Channel } = require(path.join(root, 'dist', 'src', 'index.js'));
@@ -29,8 +29,10 @@ async function run(forceEventfd) {
     const ping = C.from(ctx.data.ping);
     const pong = C.from(ctx.data.pong);
     const round = async (i) => {
-      if (ctx.threadIndex === 0) { await ping.send(i); await pong.recv(); }
-      else await pong.send(await ping.recv());
+      if (ctx.threadIndex === 0) {
+        await ping.send(i);
+        await pong.recv();
+      } else await pong.send(await ping.recv());
     };
     const warm = 1000;
     for (let i = 0; i < warm; i++) await round(i);
@@ -51,8 +53,10 @@ async function run(forceEventfd) {
     for (const forceEventfd of [false, true]) {
       if (only !== undefined && only !== (forceEventfd ? 'eventfd' : 'msg_ring')) continue;
       const m = await run(forceEventfd);
-      console.log(`${forceEventfd ? 'eventfd ' : 'msg_ring'}  ${m.wall.toFixed(2)} µs/round trip wall, ${m.cpu.toFixed(2)} µs CPU` +
-        `  (wakes: ${m.msgRing} MSG_RING, ${m.eventfd} eventfd)`);
+      console.log(
+        `${forceEventfd ? 'eventfd ' : 'msg_ring'}  ${m.wall.toFixed(2)} µs/round trip wall, ${m.cpu.toFixed(2)} µs CPU` +
+          `  (wakes: ${m.msgRing} MSG_RING, ${m.eventfd} eventfd)`,
+      );
     }
   }
 })();

@@ -18,5 +18,5 @@
  * and buffer ownership, a native driver per thread, and this API.
  */
 export * from './api';
+export type { Launch, StartOptions, ThreadContext, ThreadError, ThreadMain } from './threads/launcher';
 export { start } from './threads/launcher';
-export type { StartOptions, ThreadContext, ThreadMain, ThreadError, Launch } from './threads/launcher';

@@ -1,4 +1,3 @@
-'use strict';
 // Flags shared by the JavaScript baseline echo servers (node and bun).
 // Accepts --host HOST, --port PORT, --buffer-size BYTES (ignored: these
 // runtimes size their own buffers); `--name=value` works too.
@@ -15,8 +14,10 @@ function parseEchoArgs(argv) {
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const value = () => (eq >= 0 ? arg.slice(eq + 1) : argv[++i]);
-    if (name === '--help') { console.log(USAGE); process.exit(0); }
-    else if (name === '--host') flags.host = value();
+    if (name === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (name === '--host') flags.host = value();
     else if (name === '--port') {
       const v = value();
       if (!/^\d+$/.test(v || '') || Number(v) > 65535) fail(`--port needs a port number, got '${v}'`);

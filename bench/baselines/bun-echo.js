@@ -1,4 +1,3 @@
-'use strict';
 // Bun.listen echo server (run with bun, not node):
 //   node_modules/.bin/bun bench/baselines/bun-echo.js --port 50002
 // Writes each chunk straight back; whatever the socket does not take at once
@@ -28,13 +27,21 @@ const server = Bun.listen({
   hostname: host,
   port,
   socket: {
-    open(socket) { socket.data = []; socket.setNoDelay?.(true); },
+    open(socket) {
+      socket.data = [];
+      socket.setNoDelay?.(true);
+    },
     data(socket, chunk) {
-      if (socket.data.length) { socket.data.push(Buffer.from(chunk)); return; }
+      if (socket.data.length) {
+        socket.data.push(Buffer.from(chunk));
+        return;
+      }
       const n = socket.write(chunk);
       if (n < chunk.length) socket.data.push(Buffer.from(chunk.subarray(Math.max(n, 0))));
     },
-    drain(socket) { flush(socket); },
+    drain(socket) {
+      flush(socket);
+    },
     error() {},
   },
 });

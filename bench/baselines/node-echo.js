@@ -1,4 +1,3 @@
-'use strict';
 // node:net echo server, the baseline percore is compared with.
 //   node bench/baselines/node-echo.js --port 50002
 // Each 'data' chunk is written straight back (no pipe, no backpressure

@@ -4,7 +4,6 @@
 // (docs/PERFORMANCE.md, change 5).
 //
 //   node bench/micro/typed-array-accessors.js
-'use strict';
 
 const wasm = new WebAssembly.Memory({ initial: 100 }).buffer;
 const plain = new ArrayBuffer(100 * 65536);
@@ -18,7 +17,11 @@ function views(ab) {
 
 // One loop per accessor, built separately so each call site stays monomorphic.
 function loop(body) {
-  return new Function('bufs', 'N', `let x = 0; for (let i = 0; i < N; i++) { const b = bufs[i & 63]; x += (${body}) ? 1 : 0; } return x;`);
+  return new Function(
+    'bufs',
+    'N',
+    `let x = 0; for (let i = 0; i < N; i++) { const b = bufs[i & 63]; x += (${body}) ? 1 : 0; } return x;`,
+  );
 }
 const cases = {
   'b !== null (loop cost)': loop('b !== null'),
@@ -29,7 +32,10 @@ const cases = {
   'tag property': loop('b.tag !== undefined'),
 };
 
-for (const [memory, ab] of [['wasm memory', wasm], ['ArrayBuffer', plain]]) {
+for (const [memory, ab] of [
+  ['wasm memory', wasm],
+  ['ArrayBuffer', plain],
+]) {
   const bufs = views(ab);
   for (const b of bufs) Object.defineProperty(b, 'tag', { value: 1 });
   for (const [name, fn] of Object.entries(cases)) {

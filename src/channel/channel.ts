@@ -36,14 +36,47 @@
  * Order: the messages of one sender arrive in the order it sent them; the
  * messages of different senders interleave in the order they claimed slots.
  */
-import { codedError, invalidArgType, invalidArgValue, PercoreError, runtimeClosed } from '../errors/errors';
-import type { Parked } from '../runtime/op-handler';
-import { Runtime } from '../runtime/runtime';
+
 import { loadAddon } from '../driver/addon';
+import { codedError, invalidArgType, invalidArgValue, type PercoreError, runtimeClosed } from '../errors/errors';
 import { validateInteger } from '../errors/validate';
-import { type ChannelHandle, MAGIC, W_MAGIC, W_CAPACITY, W_SLOT_SIZE, W_SLOTS, W_FLAGS, W_MODE, W_SENDER_OWNER, W_TAIL, W_HEAD, W_RECV_PARKED, W_RECV_TOKEN, W_SENDERS_PARKED, W_SENDERS, E_TOKEN, E_PARKED, E_NOTIFIED, MAX_SENDER_THREADS, HEADER_WORDS, F_CLOSED, MAX_CAPACITY, view } from './ring';
-import { PendingSend, PendingRecv, watchAbort, settle, SenderSide, ReceiverSide, channelClosed, abortReason } from './sides';
-import { ChannelSerializer, ChannelDeserializer } from './serializer';
+import { Runtime } from '../runtime/runtime';
+import {
+  type ChannelHandle,
+  E_NOTIFIED,
+  E_PARKED,
+  E_TOKEN,
+  F_CLOSED,
+  HEADER_WORDS,
+  MAGIC,
+  MAX_CAPACITY,
+  MAX_SENDER_THREADS,
+  view,
+  W_CAPACITY,
+  W_FLAGS,
+  W_HEAD,
+  W_MAGIC,
+  W_MODE,
+  W_RECV_PARKED,
+  W_RECV_TOKEN,
+  W_SENDER_OWNER,
+  W_SENDERS,
+  W_SENDERS_PARKED,
+  W_SLOT_SIZE,
+  W_SLOTS,
+  W_TAIL,
+} from './ring';
+import { ChannelDeserializer, ChannelSerializer } from './serializer';
+import {
+  abortReason,
+  channelClosed,
+  type PendingRecv,
+  type PendingSend,
+  ReceiverSide,
+  SenderSide,
+  settle,
+  watchAbort,
+} from './sides';
 
 export type { ChannelHandle } from './ring';
 
@@ -123,7 +156,9 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     for (let i = 0; i < slots; i++) seqs[i] = i;
     Atomics.store(words, W_MAGIC, MAGIC); // last: publishes the initialised layout
     this.handle = Object.freeze({ buffer, shared: Object.freeze([...shared]) });
-    [this.capacity, this.slotSize, this.words, this.seqs, this.lengths, this.data, this.mask, this.shared] = view(this.handle);
+    [this.capacity, this.slotSize, this.words, this.seqs, this.lengths, this.data, this.mask, this.shared] = view(
+      this.handle,
+    );
   }
 
   /** The channel behind a handle made on another thread (or this one).
@@ -138,9 +173,19 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     const ch = Object.create(Channel.prototype) as Channel<T>;
     const fields = view(handle);
     Object.assign(ch, {
-      handle, sendQueue: [], recvQueue: [], sender: undefined, receiver: undefined,
-      capacity: fields[0], slotSize: fields[1], words: fields[2], seqs: fields[3], lengths: fields[4],
-      data: fields[5], mask: fields[6], shared: fields[7],
+      handle,
+      sendQueue: [],
+      recvQueue: [],
+      sender: undefined,
+      receiver: undefined,
+      capacity: fields[0],
+      slotSize: fields[1],
+      words: fields[2],
+      seqs: fields[3],
+      lengths: fields[4],
+      data: fields[5],
+      mask: fields[6],
+      shared: fields[7],
     });
     return ch;
   }
@@ -180,7 +225,10 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
       this.sendQueue.push(pending);
       watchAbort(pending, () => {
         const i = this.sendQueue.indexOf(pending);
-        if (i >= 0) { this.sendQueue.splice(i, 1); reject(abortReason(pending.signal!)); }
+        if (i >= 0) {
+          this.sendQueue.splice(i, 1);
+          reject(abortReason(pending.signal!));
+        }
         if (this.sendQueue.length === 0) side.idle();
       });
       side.parkSender();
@@ -226,7 +274,10 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
       this.recvQueue.push(pending);
       watchAbort(pending, () => {
         const i = this.recvQueue.indexOf(pending);
-        if (i >= 0) { this.recvQueue.splice(i, 1); reject(abortReason(pending.signal!)); }
+        if (i >= 0) {
+          this.recvQueue.splice(i, 1);
+          reject(abortReason(pending.signal!));
+        }
         if (this.recvQueue.length === 0) side.idle();
       });
       side.park();
@@ -326,7 +377,10 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
   private wakeSenders(): void {
     for (let e = 0; e < MAX_SENDER_THREADS; e++) {
       const at = W_SENDERS + 4 * e;
-      if (Atomics.load(this.words, at + E_PARKED) === 1 && Atomics.compareExchange(this.words, at + E_NOTIFIED, 0, 1) === 0) {
+      if (
+        Atomics.load(this.words, at + E_PARKED) === 1 &&
+        Atomics.compareExchange(this.words, at + E_NOTIFIED, 0, 1) === 0
+      ) {
         this.wake(Atomics.load(this.words, at + E_TOKEN));
       }
     }
@@ -350,8 +404,11 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     serializer.writeValue(value);
     const bytes = serializer.releaseBuffer();
     if (bytes.length > this.slotSize) {
-      throw codedError('ERR_CHANNEL_MESSAGE_TOO_LARGE',
-        `the message needs ${bytes.length} bytes serialized, more than the channel's slotSize (${this.slotSize})`, RangeError);
+      throw codedError(
+        'ERR_CHANNEL_MESSAGE_TOO_LARGE',
+        `the message needs ${bytes.length} bytes serialized, more than the channel's slotSize (${this.slotSize})`,
+        RangeError,
+      );
     }
     return bytes;
   }
@@ -373,7 +430,10 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     if (Atomics.load(this.words, W_MODE) === 1) {
       const owner = Atomics.compareExchange(this.words, W_SENDER_OWNER, 0, token);
       if (owner !== 0 && owner !== token) {
-        throw codedError('ERR_CHANNEL_SENDER_TAKEN', 'this single-producer channel already has a sender on another thread');
+        throw codedError(
+          'ERR_CHANNEL_SENDER_TAKEN',
+          'this single-producer channel already has a sender on another thread',
+        );
       }
     }
     let entry = -1;
@@ -383,10 +443,23 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
       if (seen === 0 || seen === token) entry = e;
     }
     if (entry < 0) {
-      throw codedError('ERR_CHANNEL_TOO_MANY_SENDERS', `a channel has room for senders on ${MAX_SENDER_THREADS} runtimes`);
+      throw codedError(
+        'ERR_CHANNEL_TOO_MANY_SENDERS',
+        `a channel has room for senders on ${MAX_SENDER_THREADS} runtimes`,
+      );
     }
-    this.sender = new SenderSide(rt, this.words, W_SENDERS + 4 * entry, () => this.drainSends(),
-      () => { for (const p of this.sendQueue.splice(0)) { settle(p); p.reject(runtimeClosed()); } });
+    this.sender = new SenderSide(
+      rt,
+      this.words,
+      W_SENDERS + 4 * entry,
+      () => this.drainSends(),
+      () => {
+        for (const p of this.sendQueue.splice(0)) {
+          settle(p);
+          p.reject(runtimeClosed());
+        }
+      },
+    );
     return this.sender;
   }
 
@@ -400,8 +473,18 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     if (owner !== previous && owner !== token) {
       throw codedError('ERR_CHANNEL_RECEIVER_TAKEN', 'this channel already has its receiver on another thread');
     }
-    this.receiver = new ReceiverSide(rt, token, this.words, () => this.drainRecvs(),
-      () => { for (const p of this.recvQueue.splice(0)) { settle(p); p.reject(runtimeClosed()); } });
+    this.receiver = new ReceiverSide(
+      rt,
+      token,
+      this.words,
+      () => this.drainRecvs(),
+      () => {
+        for (const p of this.recvQueue.splice(0)) {
+          settle(p);
+          p.reject(runtimeClosed());
+        }
+      },
+    );
     return this.receiver;
   }
 
@@ -451,6 +534,4 @@ export class Channel<T = unknown> implements AsyncIterable<T> {
     }
     return true;
   }
-
 }
-

@@ -34,7 +34,9 @@ export const F_CLOSED = 1;
 
 export const MAX_CAPACITY = 65536;
 
-export function view(handle: ChannelHandle): [number, number, Int32Array, Int32Array, Int32Array, Uint8Array, number, readonly SharedArrayBuffer[]] {
+export function view(
+  handle: ChannelHandle,
+): [number, number, Int32Array, Int32Array, Int32Array, Uint8Array, number, readonly SharedArrayBuffer[]] {
   const buffer = handle.buffer;
   if (buffer.byteLength < HEADER_WORDS * 4) throw invalidArgValue('handle', handle, 'is not a channel');
   const words = new Int32Array(buffer, 0, HEADER_WORDS);
@@ -47,4 +49,3 @@ export function view(handle: ChannelHandle): [number, number, Int32Array, Int32A
   const data = new Uint8Array(buffer, HEADER_WORDS * 4 + slots * 8, slots * slotSize);
   return [capacity, slotSize, words, seqs, lengths, data, slots - 1, handle.shared ?? []];
 }
-

@@ -9,8 +9,18 @@ import { codedError, type PercoreError } from '../errors/errors';
 // SharedArrayBuffer can go by reference; every other view is copied, as
 // v8.DefaultSerializer does.
 const VIEW_TYPES = [
-  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, DataView, BigInt64Array, BigUint64Array,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  DataView,
+  BigInt64Array,
+  BigUint64Array,
 ] as const;
 const TAG_COPY = 0;
 const TAG_SHARED = 1;
@@ -20,7 +30,9 @@ export class ChannelSerializer extends v8.Serializer {
   constructor(private readonly shared: readonly SharedArrayBuffer[]) {
     super();
     // Node's own DefaultSerializer does the same (documented in node:v8).
-    (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void })._setTreatArrayBufferViewsAsHostObjects(true);
+    (
+      this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void }
+    )._setTreatArrayBufferViewsAsHostObjects(true);
   }
 
   _writeHostObject(object: object): void {
@@ -50,7 +62,10 @@ export class ChannelSerializer extends v8.Serializer {
 }
 
 export class ChannelDeserializer extends v8.Deserializer {
-  constructor(bytes: Uint8Array, private readonly shared: readonly SharedArrayBuffer[]) {
+  constructor(
+    bytes: Uint8Array,
+    private readonly shared: readonly SharedArrayBuffer[],
+  ) {
     super(bytes);
     shared.forEach((buffer, id) => {
       this.transferArrayBuffer(id, buffer as unknown as ArrayBuffer);
@@ -65,7 +80,11 @@ export class ChannelDeserializer extends v8.Deserializer {
       const byteOffset = this.readUint32();
       const byteLength = this.readUint32();
       const per = C === DataView ? 1 : (C as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-      return new (C as unknown as new (b: ArrayBufferLike, o: number, l: number) => object)(buffer, byteOffset, byteLength / per);
+      return new (C as unknown as new (b: ArrayBufferLike, o: number, l: number) => object)(
+        buffer,
+        byteOffset,
+        byteLength / per,
+      );
     }
     const C = VIEW_TYPES[this.readUint32()];
     const byteLength = this.readUint32();
@@ -79,7 +98,8 @@ export class ChannelDeserializer extends v8.Deserializer {
 }
 
 function unsharedBuffer(): PercoreError {
-  return codedError('ERR_CHANNEL_UNSHARED_BUFFER',
-    'the message holds a SharedArrayBuffer the channel was not made with: list it in the `shared` option');
+  return codedError(
+    'ERR_CHANNEL_UNSHARED_BUFFER',
+    'the message holds a SharedArrayBuffer the channel was not made with: list it in the `shared` option',
+  );
 }
-

@@ -10,8 +10,15 @@ interface Pending {
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
-export interface PendingSend extends Pending { bytes: Uint8Array; resolve: () => void; reject: (e: unknown) => void }
-export interface PendingRecv<T> extends Pending { resolve: (v: T) => void; reject: (e: unknown) => void }
+export interface PendingSend extends Pending {
+  bytes: Uint8Array;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+export interface PendingRecv<T> extends Pending {
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
 
 export function watchAbort(p: Pending, onAbort: () => void): void {
   if (p.signal === undefined) return;
@@ -92,11 +99,17 @@ export class ReceiverSide implements Parked {
   }
 
   poll(): boolean {
-    if (this.drain()) { this.idle(); return true; }
+    if (this.drain()) {
+      this.idle();
+      return true;
+    }
     // Ask to be woken, then look again: a send that landed before the flag
     // was visible would otherwise wake nobody.
     Atomics.store(this.words, W_RECV_PARKED, 1);
-    if (this.drain()) { this.idle(); return true; }
+    if (this.drain()) {
+      this.idle();
+      return true;
+    }
     return false;
   }
 
@@ -128,4 +141,3 @@ export function abortReason(signal: AbortSignal): PercoreError {
   (err as Error).cause = signal.reason;
   return err;
 }
-

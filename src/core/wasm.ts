@@ -3,8 +3,8 @@
 // compiled once per process; instances are cheap. No logic lives here: the
 // core's semantics are in assembly/ and docs/ARCHITECTURE.md.
 import * as fs from 'node:fs';
-import { packageRoot } from '../package/root';
 import * as path from 'node:path';
+import { packageRoot } from '../package/root';
 
 /** Every export of the core, as the Wasm module declares it. Ids are positive i32s; errors are -errno (Linux numbers). */
 export interface CoreExports {

@@ -2,8 +2,7 @@
 // surface; docs/ARCHITECTURE.md, "The host's exports", is the contract.
 // No logic lives here: the runtime decides what to do with a driver.
 
-import * as fs from 'fs';
-import * as path from 'path';
+import * as path from 'node:path';
 import { packageRoot } from '../package/root';
 
 /** A socket address as the host reports it (the shape of Node's `address()`). */

@@ -8,8 +8,8 @@
 // is an error with that errno as its code. The option wins over the
 // PERCORE_DRIVER environment variable.
 
-import { DriverConstructor, AddonModule, UringProbe } from './addon';
-import { codedError, PercoreError } from '../errors/errors';
+import { codedError, type PercoreError } from '../errors/errors';
+import type { AddonModule, DriverConstructor, UringProbe } from './addon';
 
 export type DriverName = 'auto' | 'uring' | 'epoll' | 'kqueue';
 
@@ -20,16 +20,22 @@ const NAMES: readonly string[] = ['auto', 'uring', 'epoll', 'kqueue'];
 export function requestedDriver(option: unknown): DriverName {
   if (option !== undefined) {
     if (typeof option !== 'string' || !NAMES.includes(option)) {
-      throw codedError('ERR_INVALID_ARG_VALUE',
-        `The property 'options.driver' must be one of 'auto', 'uring', 'epoll', 'kqueue'. Received ${typeof option === 'string' ? `'${option}'` : String(option)}`, TypeError);
+      throw codedError(
+        'ERR_INVALID_ARG_VALUE',
+        `The property 'options.driver' must be one of 'auto', 'uring', 'epoll', 'kqueue'. Received ${typeof option === 'string' ? `'${option}'` : String(option)}`,
+        TypeError,
+      );
     }
     return option as DriverName;
   }
   const env = process.env.PERCORE_DRIVER;
   if (env === undefined || env === '') return 'auto';
   if (!NAMES.includes(env)) {
-    throw codedError('ERR_INVALID_ARG_VALUE',
-      `The environment variable PERCORE_DRIVER must be one of 'auto', 'uring', 'epoll', 'kqueue'. Received '${env}'`, TypeError);
+    throw codedError(
+      'ERR_INVALID_ARG_VALUE',
+      `The environment variable PERCORE_DRIVER must be one of 'auto', 'uring', 'epoll', 'kqueue'. Received '${env}'`,
+      TypeError,
+    );
   }
   return env as DriverName;
 }
@@ -55,7 +61,8 @@ function legacy(host: AddonModule): DriverConstructor | undefined {
 }
 
 function requireClass(cls: DriverConstructor | undefined, name: string, why: string): DriverConstructor {
-  if (cls === undefined) throw codedError('ERR_INVALID_ARG_VALUE', `The driver '${name}' is not available: ${why}`, TypeError);
+  if (cls === undefined)
+    throw codedError('ERR_INVALID_ARG_VALUE', `The driver '${name}' is not available: ${why}`, TypeError);
   return cls;
 }
 
@@ -71,7 +78,6 @@ export function chooseDriver(host: AddonModule, name: DriverName): DriverChoice 
       if (!probe.ok) throw uringError(probe);
       return fixed(cls);
     }
-    case 'auto':
     default: {
       const fallback = requireClass(legacy(host), 'auto', 'this build has no driver');
       if (host.UringDriver === undefined || host.probeUring === undefined) {
@@ -92,7 +98,13 @@ export function chooseDriver(host: AddonModule, name: DriverName): DriverChoice 
             // over the memlock limit): fall back, saying why. A layout
             // mismatch is not the kernel's doing: it is thrown as is.
             const code = (err as PercoreError).code;
-            if (code === undefined || code === 'ERR_PERCORE_LAYOUT_MISMATCH' || err instanceof TypeError || err instanceof RangeError) throw err;
+            if (
+              code === undefined ||
+              code === 'ERR_PERCORE_LAYOUT_MISMATCH' ||
+              err instanceof TypeError ||
+              err instanceof RangeError
+            )
+              throw err;
             return { driver: construct(fallback), reason: `io_uring unavailable (${code}): ${(err as Error).message}` };
           }
         },

@@ -39,18 +39,27 @@ export function systemError(res: number, syscall: string, detail?: string): Perc
 }
 
 export function invalidArgType(name: string, expected: string, actual: unknown): PercoreError {
-  return codedError('ERR_INVALID_ARG_TYPE',
-    `The "${name}" argument must be ${expected}. Received ${describe(actual)}`, TypeError);
+  return codedError(
+    'ERR_INVALID_ARG_TYPE',
+    `The "${name}" argument must be ${expected}. Received ${describe(actual)}`,
+    TypeError,
+  );
 }
 
 export function outOfRange(name: string, range: string, actual: unknown): PercoreError {
-  return codedError('ERR_OUT_OF_RANGE',
-    `The value of "${name}" is out of range. It must be ${range}. Received ${describe(actual)}`, RangeError);
+  return codedError(
+    'ERR_OUT_OF_RANGE',
+    `The value of "${name}" is out of range. It must be ${range}. Received ${describe(actual)}`,
+    RangeError,
+  );
 }
 
 export function invalidArgValue(name: string, actual: unknown, reason: string): PercoreError {
-  return codedError('ERR_INVALID_ARG_VALUE',
-    `The argument '${name}' ${reason}. Received ${describe(actual)}`, TypeError);
+  return codedError(
+    'ERR_INVALID_ARG_VALUE',
+    `The argument '${name}' ${reason}. Received ${describe(actual)}`,
+    TypeError,
+  );
 }
 
 export function socketClosed(what: string): PercoreError {
@@ -59,8 +68,10 @@ export function socketClosed(what: string): PercoreError {
 
 /** A buffer passed to an operation while another operation still owns it. */
 export function bufferInFlight(): PercoreError {
-  return codedError('ERR_PERCORE_BUFFER_IN_FLIGHT',
-    'the buffer is owned by an operation still in flight: use it again once that operation hands it back');
+  return codedError(
+    'ERR_PERCORE_BUFFER_IN_FLIGHT',
+    'the buffer is owned by an operation still in flight: use it again once that operation hands it back',
+  );
 }
 
 export function runtimeClosed(): PercoreError {
@@ -90,6 +101,7 @@ function describe(value: unknown): string {
     const name = (value as object).constructor?.name;
     return name ? `an instance of ${name}` : 'an object';
   }
-  const text = typeof value === 'string' ? `'${value.length > 28 ? value.slice(0, 25) + '...' : value}'` : String(value);
+  const text =
+    typeof value === 'string' ? `'${value.length > 28 ? `${value.slice(0, 25)}...` : value}'` : String(value);
   return `type ${typeof value} (${text})`;
 }

@@ -16,7 +16,10 @@ export function validateUint8Array(value: unknown, name: string): asserts value 
 export function validateSignal(value: unknown, name: string): asserts value is AbortSignal | undefined {
   // Duck-typed: an AbortSignal from another realm (a vm context, jest) is still a signal.
   const signal = value as AbortSignal | undefined;
-  if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) {
+  if (
+    signal !== undefined &&
+    (signal === null || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')
+  ) {
     throw invalidArgType(name, 'an instance of AbortSignal', value);
   }
 }

@@ -48,8 +48,8 @@
 import { abortError, codedError, invalidArgType } from '../errors/errors';
 import { validateSignal } from '../errors/validate';
 import { type Cancellable, kCancel } from '../runtime/cancel';
-import { CoreRelay } from './core-relay';
 import { EMPTY, withProgress } from './copy-progress';
+import { CoreRelay } from './core-relay';
 import { FdStream } from './fd-stream';
 import { relayInJs } from './js-relay';
 import { isRentReader, isRentWriter, type RentReader, type RentWriter } from './rent';
@@ -105,7 +105,9 @@ export function copy(from: RentReader, to: RentWriter, options?: CopyOptions): P
     return relayInJs(from, to, { end, signal, runtime });
   }
   let settle!: { resolve: (n: number) => void; reject: (e: unknown) => void };
-  const promise = new Promise<number>((resolve, reject) => { settle = { resolve, reject }; }) as Promise<number> & Cancellable;
+  const promise = new Promise<number>((resolve, reject) => {
+    settle = { resolve, reject };
+  }) as Promise<number> & Cancellable;
   const relay = new CoreRelay({ from, to, signal }, settle.resolve, settle.reject);
   promise[kCancel] = relay;
   relay.begin(end);
@@ -122,7 +124,10 @@ function checkCoreRelay(from: FdStream, to: FdStream): void {
   }
   from.rt.assertOpen();
   if (from.copyingFrom || from.receiver?.holding || busyWith(from, true)) {
-    throw codedError('ERR_PERCORE_BUSY', 'copy(): `from` is being read (a read, recv or copy is in flight, or recv() has data waiting)');
+    throw codedError(
+      'ERR_PERCORE_BUSY',
+      'copy(): `from` is being read (a read, recv or copy is in flight, or recv() has data waiting)',
+    );
   }
   if (to.copyingTo || busyWith(to, false)) {
     throw codedError('ERR_PERCORE_BUSY', 'copy(): `to` is being written (a write or copy is in flight)');

@@ -53,10 +53,16 @@ export class CoreRelay implements OpHandler, StreamOp {
     this.to = to;
     this.signal = options.signal;
     this.writes = from === to;
-    this.toLink = from === to ? undefined : {
-      prev: undefined, next: undefined, reads: false, writes: true,
-      cancel: (reason) => this.cancel(reason),
-    };
+    this.toLink =
+      from === to
+        ? undefined
+        : {
+            prev: undefined,
+            next: undefined,
+            reads: false,
+            writes: true,
+            cancel: (reason) => this.cancel(reason),
+          };
   }
 
   /** Submits the relay; `end`: shut `to` down for writing at the end of `from`. */
@@ -71,8 +77,10 @@ export class CoreRelay implements OpHandler, StreamOp {
     } else {
       buffer = rt.core.bufAlloc();
       if (buffer < 0) {
-        const err = codedError('ERR_PERCORE_NO_BUFFERS',
-          'copy(): every pool buffer is in use; release buffers or create the runtime with more');
+        const err = codedError(
+          'ERR_PERCORE_NO_BUFFERS',
+          'copy(): every pool buffer is in use; release buffers or create the runtime with more',
+        );
         this.reject(withProgress(err, 0, EMPTY));
         return;
       }

@@ -54,7 +54,10 @@ export class FdStream implements RentStream, OpStream {
   copyingTo = false;
 
   /** @internal */
-  constructor(/** @internal */ readonly rt: Runtime, readonly fd: number) {}
+  constructor(
+    /** @internal */ readonly rt: Runtime,
+    readonly fd: number,
+  ) {}
 
   /** @internal whether `close()` (or `detach()`) was called. */
   get isClosing(): boolean {
@@ -73,7 +76,10 @@ export class FdStream implements RentStream, OpStream {
   detach(): number {
     if (this.closing) throw socketClosed(this.constructor.name);
     if (this.firstOp !== undefined || this.receiver?.holding) {
-      throw codedError('ERR_PERCORE_BUSY', 'the stream has operations in flight or received buffers waiting for recv(): wait for them (or abort them) before detaching');
+      throw codedError(
+        'ERR_PERCORE_BUSY',
+        'the stream has operations in flight or received buffers waiting for recv(): wait for them (or abort them) before detaching',
+      );
     }
     this.rt.assertOpen();
     const res = this.rt.nativeDriver.forgetFd(this.fd);
@@ -172,8 +178,13 @@ export class FdStream implements RentStream, OpStream {
   shutdown(how: 'read' | 'write' | 'both' = 'write'): Promise<void> {
     const code = how === 'read' ? 0 : how === 'write' ? 1 : how === 'both' ? 2 : -1;
     if (code < 0) {
-      return Promise.reject(codedError('ERR_INVALID_ARG_VALUE',
-        `The argument 'how' must be 'read', 'write' or 'both'. Received ${String(how)}`, TypeError));
+      return Promise.reject(
+        codedError(
+          'ERR_INVALID_ARG_VALUE',
+          `The argument 'how' must be 'read', 'write' or 'both'. Received ${String(how)}`,
+          TypeError,
+        ),
+      );
     }
     if (this.closing) return Promise.reject(socketClosed(this.constructor.name));
     return new Promise<void>((resolve, reject) => {
@@ -188,10 +199,14 @@ export class FdStream implements RentStream, OpStream {
   close(): Promise<void> {
     if (this.closed !== undefined) return this.closed;
     this.closing = true;
-    this.closed = new Promise((resolve) => { this.finishClose = resolve; });
+    this.closed = new Promise((resolve) => {
+      this.finishClose = resolve;
+    });
     this.receiver?.close(socketClosed(this.constructor.name));
     if (this.firstOp === undefined) this.closeSocket();
-    else for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next) op.cancel(socketClosed(this.constructor.name));
+    else
+      for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next)
+        op.cancel(socketClosed(this.constructor.name));
     return this.closed;
   }
 
@@ -212,7 +227,10 @@ export class FdStream implements RentStream, OpStream {
   }
 
   private transfer(
-    kind: TransferKind, buf: Uint8Array, lengthOrOptions: number | IoOptions | undefined, options: IoOptions | undefined,
+    kind: TransferKind,
+    buf: Uint8Array,
+    lengthOrOptions: number | IoOptions | undefined,
+    options: IoOptions | undefined,
   ): Promise<RentResult> {
     let limit: number;
     try {
@@ -256,6 +274,8 @@ export class FdStream implements RentStream, OpStream {
 
 /** The error for a read or write on a stream a `copy()` is reading or writing. */
 function copyBusy(what: 'read' | 'write'): PercoreError {
-  return codedError('ERR_PERCORE_BUSY',
-    `a copy() is ${what === 'read' ? 'reading from' : 'writing to'} this stream: wait for it to end (or abort it) before you ${what} it yourself`);
+  return codedError(
+    'ERR_PERCORE_BUSY',
+    `a copy() is ${what === 'read' ? 'reading from' : 'writing to'} this stream: wait for it to end (or abort it) before you ${what} it yourself`,
+  );
 }

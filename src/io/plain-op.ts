@@ -59,6 +59,10 @@ export function submitCloseThen(rt: Runtime, fd: number, finish: () => void): vo
     finish();
     return;
   }
-  const op = new PlainOp({ syscall: 'close' }, () => finish(), () => finish());
+  const op = new PlainOp(
+    { syscall: 'close' },
+    () => finish(),
+    () => finish(),
+  );
   rt.track(rt.core.submitClose(fd), op, 'close');
 }

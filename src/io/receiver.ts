@@ -34,7 +34,10 @@ export class Receiver implements OpHandler, StreamOp {
   readonly reads = true;
   readonly writes = false;
 
-  constructor(private readonly rt: Runtime, private readonly stream: OpStream) {}
+  constructor(
+    private readonly rt: Runtime,
+    private readonly stream: OpStream,
+  ) {}
 
   /** Whether the kernel or the queue holds something of the stream's. */
   get holding(): boolean {
@@ -61,7 +64,7 @@ export class Receiver implements OpHandler, StreamOp {
     try {
       rt.track(id, this, 'recv');
     } catch (err) {
-      this.fail(id === -ENOBUFS ? rt.noRecvBuffers() : err as PercoreError);
+      this.fail(id === -ENOBUFS ? rt.noRecvBuffers() : (err as PercoreError));
       return;
     }
     this.id = id;

@@ -80,6 +80,11 @@ export function isRentReader(value: unknown): value is RentReader {
 /** Whether `value` has the writing half of the contract. */
 export function isRentWriter(value: unknown): value is RentWriter {
   const v = value as RentWriter | null;
-  return typeof v === 'object' && v !== null && typeof v.write === 'function'
-    && typeof v.writeAll === 'function' && typeof v.shutdown === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.write === 'function' &&
+    typeof v.writeAll === 'function' &&
+    typeof v.shutdown === 'function'
+  );
 }

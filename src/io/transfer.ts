@@ -4,7 +4,14 @@
 // an exact transfer, and settles with the buffer handed back.
 import * as L from '../core/layout';
 import { ECANCELED } from '../errors/errno';
-import { abortError, bufferInFlight, codedError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
+import {
+  abortError,
+  bufferInFlight,
+  codedError,
+  type PercoreError,
+  runtimeClosed,
+  systemError,
+} from '../errors/errors';
 import { cancelOnAbort } from '../runtime/cancel';
 import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
 import type { RentResult } from './rent';
@@ -50,8 +57,12 @@ export class TransferOp implements OpHandler, StreamOp {
   prev: StreamOp | undefined = undefined;
   next: StreamOp | undefined = undefined;
 
-  get reads(): boolean { return this.kind.opcode === L.OP_RECV; }
-  get writes(): boolean { return this.kind.opcode !== L.OP_RECV; }
+  get reads(): boolean {
+    return this.kind.opcode === L.OP_RECV;
+  }
+  get writes(): boolean {
+    return this.kind.opcode !== L.OP_RECV;
+  }
 
   constructor(
     private readonly stream: OpStream,
@@ -125,7 +136,10 @@ export class TransferOp implements OpHandler, StreamOp {
     }
     if (res === 0) {
       if (this.kind.exact && this.kind.opcode === L.OP_RECV) {
-        const err = codedError('ERR_STREAM_PREMATURE_CLOSE', `the stream ended after ${this.done} of ${this.limit} bytes`);
+        const err = codedError(
+          'ERR_STREAM_PREMATURE_CLOSE',
+          `the stream ended after ${this.done} of ${this.limit} bytes`,
+        );
         this.finish(undefined, err);
         return;
       }
@@ -159,7 +173,10 @@ export class TransferOp implements OpHandler, StreamOp {
     try {
       rt.track(id, this, this.kind.syscall);
     } catch (err) {
-      if (this.bounce >= 0) { rt.unlend(this.bounce); this.bounce = -1; }
+      if (this.bounce >= 0) {
+        rt.unlend(this.bounce);
+        this.bounce = -1;
+      }
       throw err;
     }
     this.id = id;

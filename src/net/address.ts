@@ -32,8 +32,11 @@ export function parseAddress(input: AddressInput, name = 'address'): { host: str
     if (bracketed) return { host: bracketed[1], port: validatePort(Number(bracketed[2])) };
     const colon = input.lastIndexOf(':');
     if (colon <= 0 || input.indexOf(':') !== colon) {
-      throw codedError('ERR_INVALID_ARG_VALUE',
-        `The argument '${name}' must be 'host:port' or '[ipv6]:port'. Received '${input}'`, TypeError);
+      throw codedError(
+        'ERR_INVALID_ARG_VALUE',
+        `The argument '${name}' must be 'host:port' or '[ipv6]:port'. Received '${input}'`,
+        TypeError,
+      );
     }
     const port = input.slice(colon + 1);
     if (!/^\d+$/.test(port)) throw badPort(port);

@@ -57,7 +57,10 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
   private readonly waiters: { resolve: (s: TcpStream) => void; reject: (e: unknown) => void }[] = [];
   private failure: PercoreError | undefined;
 
-  private constructor(private readonly rt: Runtime, readonly fd: number) {}
+  private constructor(
+    private readonly rt: Runtime,
+    readonly fd: number,
+  ) {}
 
   /** Binds and listens. SO_REUSEPORT and SO_REUSEADDR are on unless turned off.
    * Port 0 picks a free port: read it back with `localAddress()`. */
@@ -135,7 +138,9 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
   close(): Promise<void> {
     if (this.closed !== undefined) return this.closed;
     this.closing = true;
-    this.closed = new Promise((resolve) => { this.finishClose = resolve; });
+    this.closed = new Promise((resolve) => {
+      this.finishClose = resolve;
+    });
     for (const fd of this.accepted.splice(0)) this.rt.nativeDriver.closeFd(fd);
     for (const waiter of this.waiters.splice(0)) waiter.reject(socketClosed('TcpListener'));
     if (this.armed) this.rt.cancel(this.acceptId);

@@ -50,7 +50,11 @@ export class TcpStream extends FdStream {
       let res = rt.nativeDriver.encodeAddress(ip, port, rt.stagingRecord);
       if (res < 0) throw systemError(res, 'connect', `${ip}:${port}`);
       await new Promise<number>((resolve, reject) => {
-        const op = new PlainOp({ syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal }, resolve, reject);
+        const op = new PlainOp(
+          { syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal },
+          resolve,
+          reject,
+        );
         const id = rt.core.submitConnect(fd);
         rt.track(id, op, 'connect');
         op.watch(rt, id);
@@ -62,7 +66,10 @@ export class TcpStream extends FdStream {
     } catch (err) {
       if (!rt.isClosed) rt.nativeDriver.closeFd(fd);
       const e = err as PercoreError;
-      if (e.syscall === 'connect') { e.address = ip; e.port = port; }
+      if (e.syscall === 'connect') {
+        e.address = ip;
+        e.port = port;
+      }
       throw err;
     }
     return new TcpStream(rt, fd);

@@ -19,87 +19,34 @@
  * ```
  */
 import { isArrayBufferView } from 'node:util/types';
-import { createCore, Core, CoreExports } from '../core/wasm';
-import { loadAddon, Driver, DriverOptions } from '../driver/addon';
-import { chooseDriver, DriverName, requestedDriver } from '../driver/select';
 import * as L from '../core/layout';
+import { type Core, type CoreExports, createCore } from '../core/wasm';
+import { type Driver, loadAddon } from '../driver/addon';
+import { chooseDriver, requestedDriver } from '../driver/select';
 import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from '../errors/errno';
 import {
-  abortError, bufferInFlight, codedError, invalidArgType, outOfRange, PercoreError, runtimeClosed, systemError,
+  abortError,
+  bufferInFlight,
+  codedError,
+  invalidArgType,
+  outOfRange,
+  type PercoreError,
+  runtimeClosed,
+  systemError,
 } from '../errors/errors';
 import { validateInteger, validateMs } from '../errors/validate';
 import { CLOSED_RESULT, type OpHandler, type Parked } from './op-handler';
-
+import { option, type RuntimeCounters, type RuntimeOptions } from './options';
 
 /** Marks a view made by `Runtime.buffer()`: its runtime and arena offset. */
 const kPoolTag = Symbol('percore.pool');
 class PoolTag {
-  constructor(readonly runtime: Runtime, readonly offset: number) {}
+  constructor(
+    readonly runtime: Runtime,
+    readonly offset: number,
+  ) {}
 }
 type Tagged = Uint8Array & { [kPoolTag]?: PoolTag };
-
-/** Options fixed when a runtime is created: every table is sized here, once. */
-export interface RuntimeOptions {
-  /** Capacity of the op table: operations and timers in flight at once. Default 4096. */
-  entries?: number;
-  /** Pool buffers in the runtime's arena. Default 2048. */
-  buffers?: number;
-  /** Bytes per pool buffer (a multiple of 64). Default 16384. */
-  bufferSize?: number;
-  /** Pool buffers set aside for `TcpStream.recv`: the kernel picks one of them
-   * only when data arrives, so a connection waiting in `recv()` holds none.
-   * `runtime.buffer()` never hands them out. 0 to 32768, at most `buffers`.
-   * Default `min(256, floor(buffers / 4))`. */
-  recvBuffers?: number;
-  /** io_uring submission queue entries. Default 256. */
-  ringEntries?: number;
-  /** Deliveries per loop turn before yielding to the rest of Node's loop. Default 512. */
-  budget?: number;
-  /** Which driver to use: `'auto'` (io_uring, else the platform's readiness driver,
-   * recording why in `driverReason`), `'uring'` (an error naming the reason if
-   * io_uring cannot be had), `'epoll'` (Linux) or `'kqueue'` (macOS/BSD). Default:
-   * the PERCORE_DRIVER environment variable, else `'auto'`. */
-  driver?: DriverName;
-  /** @internal Passed to the driver's constructor (io_uring only; others
-   * ignore them): `pbufRing: false` runs `recv()` on the buffer-selection
-   * emulation, `msgRing: false` keeps cross-thread wakes on the eventfd. */
-  driverOptions?: Pick<DriverOptions, 'msgRing' | 'pbufRing'>;
-}
-
-/** What the runtime holds right now; a program that has finished its work and
- * released its buffers sees every field but the totals back at zero. */
-export interface RuntimeCounters {
-  /** Operations (timers included) that the program or the kernel still holds. */
-  opsInFlight: number;
-  /** Operations submitted since the runtime started. */
-  submitted: number;
-  /** Operations completed since the runtime started. */
-  completed: number;
-  /** `io_uring_enter` calls made by the driver. */
-  ringEnters: number;
-  /** Pool buffers lent to the kernel by operations in flight. */
-  buffersLent: number;
-  /** Pool buffers held by the program (from `runtime.buffer()`, or lent and not yet handed back;
-   * a buffer `recv()` resolved with until it is released). */
-  buffersHeld: number;
-  /** Buffers of the recv set waiting in the kernel's pick set (see `RuntimeOptions.recvBuffers`):
-   * neither lent nor held. Back at `recvBuffers` once the program released every `recv()` buffer. */
-  buffersProvided: number;
-  /** File descriptors the driver owns: sockets, listeners, accepted connections. */
-  openFds: number;
-  /** Timers armed in the core's wheel. */
-  timers: number;
-  /** Tasks started with `spawn` that have not finished. */
-  tasks: number;
-  /** Channel operations (`send` on a full channel, `recv` on an empty one) waiting on this runtime. */
-  parked: number;
-  /** Wake-ups this runtime sent to other runtimes as an io_uring MSG_RING (totals; see `wakePath`). */
-  wakesMsgRing: number;
-  /** Wake-ups this runtime sent to other runtimes through their eventfd. */
-  wakesEventfd: number;
-}
-
-const DEFAULTS = { entries: 4096, buffers: 2048, bufferSize: 16384, ringEntries: 256, budget: 512 };
 
 let current: Runtime | undefined;
 
@@ -161,7 +108,12 @@ export class Runtime {
     this.core = core.exports;
     this.memory = core.memory;
     const header = this.core.init(entries, buffers, bufferSize, Math.max(1024, entries * 2), recvBuffers);
-    if (header < 0) throw systemError(header, 'percore core init', `(entries=${entries}, buffers=${buffers}, bufferSize=${bufferSize})`);
+    if (header < 0)
+      throw systemError(
+        header,
+        'percore core init',
+        `(entries=${entries}, buffers=${buffers}, bufferSize=${bufferSize})`,
+      );
     this.header = header;
     this.memoryBuffer = this.memory.buffer;
     this.bytes = new Uint8Array(this.memoryBuffer);
@@ -170,11 +122,14 @@ export class Runtime {
     this.arena = this.word(L.H_ARENA);
     this.arenaEnd = this.arena + buffers * bufferSize;
     this.handlers = new Array(entries).fill(undefined);
-    const chosen = choice.create((Driver) => new Driver(this.bytes, header, {
-      ...options.driverOptions,
-      entries: ringEntries,
-      onTurn: () => this.turn(),
-    }));
+    const chosen = choice.create(
+      (Driver) =>
+        new Driver(this.bytes, header, {
+          ...options.driverOptions,
+          entries: ringEntries,
+          onTurn: () => this.turn(),
+        }),
+    );
     this.nativeDriver = chosen.driver;
     this.driver = this.nativeDriver.name;
     this.driverReason = chosen.reason;
@@ -238,7 +193,8 @@ export class Runtime {
     if (this.closed) return;
     if (!isArrayBufferView(buf)) throw invalidArgType('buf', 'an instance of Uint8Array', buf);
     const offset = this.arenaOffsetOf(buf);
-    if (offset < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the buffer is not one of this runtime\'s pool buffers', TypeError);
+    if (offset < 0)
+      throw codedError('ERR_INVALID_ARG_VALUE', "the buffer is not one of this runtime's pool buffers", TypeError);
     this.freeBuffer(Math.floor(offset / this.bufferSize));
   }
 
@@ -259,7 +215,9 @@ export class Runtime {
 
   /** What the runtime holds right now (see `RuntimeCounters`). */
   counters(): RuntimeCounters {
-    const host = this.closed ? { enters: 0, openFds: 0, wakesMsgRing: 0, wakesEventfd: 0 } : this.nativeDriver.counters();
+    const host = this.closed
+      ? { enters: 0, openFds: 0, wakesMsgRing: 0, wakesEventfd: 0 }
+      : this.nativeDriver.counters();
     return {
       opsInFlight: this.closed ? 0 : this.core.counter(1) - this.core.counter(2),
       submitted: this.core.counter(1),
@@ -367,7 +325,9 @@ export class Runtime {
         done = op.poll();
       } catch (err) {
         // poll only settles promises; an exception is a percore bug.
-        process.nextTick(() => { throw err; });
+        process.nextTick(() => {
+          throw err;
+        });
         done = true;
       }
       if (done) this.unpark(op);
@@ -401,7 +361,11 @@ export class Runtime {
       this.lentOffset = at - this.lentIndex * this.bufferSize;
       this.lentLength = length;
       if (this.lentOffset + length > this.bufferSize) {
-        throw outOfRange('buf', 'a view inside one pool buffer', `a view of ${buf.byteLength} bytes crossing a pool buffer's end`);
+        throw outOfRange(
+          'buf',
+          'a view inside one pool buffer',
+          `a view of ${buf.byteLength} bytes crossing a pool buffer's end`,
+        );
       }
       return false;
     }
@@ -411,7 +375,10 @@ export class Runtime {
     this.lentOffset = 0;
     this.lentLength = Math.min(length, this.bufferSize);
     if (copyIn) {
-      this.bytes.set(new Uint8Array(buf.buffer, buf.byteOffset + start, this.lentLength), this.arena + index * this.bufferSize);
+      this.bytes.set(
+        new Uint8Array(buf.buffer, buf.byteOffset + start, this.lentLength),
+        this.arena + index * this.bufferSize,
+      );
     }
     return true;
   }
@@ -448,8 +415,10 @@ export class Runtime {
 
   /** @internal The error for a recv set with no buffer left (ENOBUFS). */
   noRecvBuffers(): PercoreError {
-    return codedError('ERR_PERCORE_NO_BUFFERS',
-      'every recv buffer is held by the program (recvBuffers): release the buffers recv() resolved with, or create the runtime with more');
+    return codedError(
+      'ERR_PERCORE_NO_BUFFERS',
+      'every recv buffer is held by the program (recvBuffers): release the buffers recv() resolved with, or create the runtime with more',
+    );
   }
 
   /** @internal The staging address record's offset, for bind and connect. */
@@ -487,7 +456,9 @@ export class Runtime {
       } catch (err) {
         // Handlers only settle promises; an exception here is a percore bug.
         // Report it without losing the rest of the batch.
-        process.nextTick(() => { throw err; });
+        process.nextTick(() => {
+          throw err;
+        });
       }
     }
   }
@@ -529,20 +500,29 @@ export class Runtime {
   }
 
   private noBuffers(): PercoreError {
-    return codedError('ERR_PERCORE_NO_BUFFERS',
-      `every pool buffer is in use (buffers=${(this.arenaEnd - this.arena) / this.bufferSize}); release buffers or create the runtime with more`);
+    return codedError(
+      'ERR_PERCORE_NO_BUFFERS',
+      `every pool buffer is in use (buffers=${(this.arenaEnd - this.arena) / this.bufferSize}); release buffers or create the runtime with more`,
+    );
   }
 
   private submitError(res: number, syscall: string): PercoreError {
     switch (-res) {
       case ENOSPC:
-        return codedError('ERR_PERCORE_OP_TABLE_FULL',
-          `the op table is full (entries=${this.word(L.H_OP_CAPACITY)}): wait for operations to finish or create the runtime with more entries`);
-      case EBUSY: return bufferInFlight();
-      case ENOBUFS: return this.noBuffers();
-      case EBADF: return systemError(res, syscall);
-      case EINVAL: return codedError('ERR_OUT_OF_RANGE', `${syscall}: an argument is out of range`, RangeError);
-      default: return systemError(res, syscall);
+        return codedError(
+          'ERR_PERCORE_OP_TABLE_FULL',
+          `the op table is full (entries=${this.word(L.H_OP_CAPACITY)}): wait for operations to finish or create the runtime with more entries`,
+        );
+      case EBUSY:
+        return bufferInFlight();
+      case ENOBUFS:
+        return this.noBuffers();
+      case EBADF:
+        return systemError(res, syscall);
+      case EINVAL:
+        return codedError('ERR_OUT_OF_RANGE', `${syscall}: an argument is out of range`, RangeError);
+      default:
+        return systemError(res, syscall);
     }
   }
 }
@@ -572,10 +552,4 @@ class SleepOp implements OpHandler {
   }
 
   private readonly onAbort = (): void => this.rt.cancel(this.id);
-}
-
-function option(options: RuntimeOptions, name: keyof RuntimeOptions, min: number, max: number): number {
-  const value = options[name] ?? DEFAULTS[name as keyof typeof DEFAULTS];
-  validateInteger(value, `options.${name}`, min, max);
-  return value as number;
 }

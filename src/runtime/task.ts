@@ -15,9 +15,9 @@
  * await timeout(50, stream.read(buf)).catch((err) => err.code);  // 'ETIMEDOUT' if nothing came
  * ```
  */
-import { abortError, invalidArgType, PercoreError, timeoutError } from '../errors/errors';
-import { kCancel, Cancellable } from './cancel';
+import { abortError, invalidArgType, type PercoreError, timeoutError } from '../errors/errors';
 import { validateMs } from '../errors/validate';
+import { type Cancellable, kCancel } from './cancel';
 import { Runtime } from './runtime';
 
 /** A spawned task: await it (it is a promise of the function's result) or abort it. */
@@ -29,7 +29,12 @@ export class Task<T> implements PromiseLike<T> {
   constructor(rt: Runtime, fn: (signal: AbortSignal) => T | PromiseLike<T>) {
     rt.tasks++;
     let finished = false;
-    const finish = () => { if (!finished) { finished = true; rt.tasks--; } };
+    const finish = () => {
+      if (!finished) {
+        finished = true;
+        rt.tasks--;
+      }
+    };
     this.promise = Promise.resolve()
       .then(() => fn(this.controller.signal))
       .finally(finish);
@@ -100,18 +105,27 @@ export function timeout<T>(ms: number, promise: PromiseLike<T>, options?: { runt
   const timer = new AbortController();
   return new Promise<T>((resolve, reject) => {
     let timedOut = false;
-    rt.sleep(ms, { signal: timer.signal }).then(() => {
-      timedOut = true;
-      const err: PercoreError = timeoutError(ms);
-      if (op !== undefined) op.cancel(err); // the operation settles: with its result or with err
-      else reject(err);
-    }, () => { /* the promise settled first and cancelled the timer */ });
-    promise.then((value) => {
-      if (!timedOut) timer.abort();
-      resolve(value);
-    }, (err) => {
-      if (!timedOut) timer.abort();
-      reject(err);
-    });
+    rt.sleep(ms, { signal: timer.signal }).then(
+      () => {
+        timedOut = true;
+        const err: PercoreError = timeoutError(ms);
+        if (op !== undefined)
+          op.cancel(err); // the operation settles: with its result or with err
+        else reject(err);
+      },
+      () => {
+        /* the promise settled first and cancelled the timer */
+      },
+    );
+    promise.then(
+      (value) => {
+        if (!timedOut) timer.abort();
+        resolve(value);
+      },
+      (err) => {
+        if (!timedOut) timer.abort();
+        reject(err);
+      },
+    );
   });
 }

@@ -50,12 +50,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { codedError, invalidArgType, invalidArgValue, PercoreError } from '../errors/errors';
 import { requestedDriver } from '../driver/select';
-import { packageRoot } from '../package/root';
-import { Runtime, RuntimeOptions } from '../runtime/runtime';
-import { getAffinity, setAffinity } from './affinity';
+import { codedError, invalidArgType, invalidArgValue, type PercoreError } from '../errors/errors';
 import { validateInteger } from '../errors/validate';
+import { packageRoot } from '../package/root';
+import type { RuntimeOptions } from '../runtime/options';
+import { Runtime } from '../runtime/runtime';
+import { getAffinity, setAffinity } from './affinity';
 
 /** Options of `start`. Runtime options are applied to every thread's runtime. */
 export interface StartOptions<D = unknown> extends RuntimeOptions {
@@ -123,7 +124,13 @@ export type ToLauncher =
   | { type: 'failed'; error: SerializedError };
 export type ToThread = { type: 'stop' } | { type: 'force' };
 
-interface SerializedError { name: string; message: string; stack?: string; code?: unknown; props: Record<string, unknown> }
+interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: unknown;
+  props: Record<string, unknown>;
+}
 
 const FORCE_GRACE_MS = 1000;
 
@@ -145,15 +152,19 @@ export function start<D = unknown>(options: StartOptions<D>, main: string | Thre
   return promise;
 }
 
-function launchThreads<D>(options: StartOptions<D>, main: string | ThreadMain<D>): { done: Promise<unknown[]>; stop: () => void } {
+function launchThreads<D>(
+  options: StartOptions<D>,
+  main: string | ThreadMain<D>,
+): { done: Promise<unknown[]>; stop: () => void } {
   if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   const threads = options.threads ?? os.availableParallelism();
   validateInteger(threads, 'options.threads', 1, 1024);
   const shutdownTimeout = options.shutdownTimeout ?? 5000;
   validateInteger(shutdownTimeout, 'options.shutdownTimeout', 0, 2 ** 31 - 1);
   const onError = options.onError ?? 'stop';
-  if (onError !== 'stop' && onError !== 'continue') throw invalidArgValue('options.onError', onError, "must be 'stop' or 'continue'");
-  const signals = options.signals === true ? ['SIGINT', 'SIGTERM'] as NodeJS.Signals[] : options.signals || [];
+  if (onError !== 'stop' && onError !== 'continue')
+    throw invalidArgValue('options.onError', onError, "must be 'stop' or 'continue'");
+  const signals = options.signals === true ? (['SIGINT', 'SIGTERM'] as NodeJS.Signals[]) : options.signals || [];
   const spec = mainSpec(main);
   const cpus = pinList(options.pin);
   const runtimeOptions: RuntimeOptions = {};
@@ -195,7 +206,9 @@ function launchThreads<D>(options: StartOptions<D>, main: string | ThreadMain<D>
     forceTimer = setTimeout(() => {
       forceLocal();
       for (const w of workers) w?.postMessage({ type: 'force' } satisfies ToThread);
-      terminateTimer = setTimeout(() => { for (const w of workers) void w?.terminate(); }, FORCE_GRACE_MS);
+      terminateTimer = setTimeout(() => {
+        for (const w of workers) void w?.terminate();
+      }, FORCE_GRACE_MS);
       terminateTimer.unref();
     }, shutdownTimeout);
     // The timers only bound a shutdown already in progress: the threads keep the loop alive.
@@ -204,43 +217,71 @@ function launchThreads<D>(options: StartOptions<D>, main: string | ThreadMain<D>
   const onSignal = (): void => shutdown();
   for (const s of signals) process.on(s, onSignal);
 
-  const failed = (index: number, outcome: Outcome): Outcome => {
+  const failed = (_index: number, outcome: Outcome): Outcome => {
     if (!outcome.ok && onError === 'stop') shutdown();
     return outcome;
   };
 
   for (let i = 1; i < threads; i++) {
-    const init: ThreadInit = { threadIndex: i, threads, runtime: runtimeOptions, cpu: cpuFor(cpus, i), main: spec, data: options.data };
+    const init: ThreadInit = {
+      threadIndex: i,
+      threads,
+      runtime: runtimeOptions,
+      cpu: cpuFor(cpus, i),
+      main: spec,
+      data: options.data,
+    };
     const worker = new Worker(entry, { workerData: init });
     workers.push(worker);
-    outcomes.push(new Promise<Outcome>((resolve) => {
-      let outcome: Outcome | undefined;
-      worker.on('message', (msg: ToLauncher) => {
-        if (msg.type === 'ready') markReady(i, msg.info);
-        else if (msg.type === 'done') outcome = { ok: true, value: msg.value };
-        else if (msg.type === 'failed') outcome = failed(i, { ok: false, error: deserializeError(msg.error) });
-      });
-      worker.on('error', (err) => { outcome ??= failed(i, { ok: false, error: err }); });
-      worker.on('exit', (code) => {
-        workers[i] = undefined;
-        resolve(outcome ?? failed(i, {
-          ok: false,
-          error: codedError('ERR_PERCORE_THREAD_EXITED', `the worker exited (code ${code}) before its main finished`),
-        }));
-      });
-    }));
+    outcomes.push(
+      new Promise<Outcome>((resolve) => {
+        let outcome: Outcome | undefined;
+        worker.on('message', (msg: ToLauncher) => {
+          if (msg.type === 'ready') markReady(i, msg.info);
+          else if (msg.type === 'done') outcome = { ok: true, value: msg.value };
+          else if (msg.type === 'failed') outcome = failed(i, { ok: false, error: deserializeError(msg.error) });
+        });
+        worker.on('error', (err) => {
+          outcome ??= failed(i, { ok: false, error: err });
+        });
+        worker.on('exit', (code) => {
+          workers[i] = undefined;
+          resolve(
+            outcome ??
+              failed(i, {
+                ok: false,
+                error: codedError(
+                  'ERR_PERCORE_THREAD_EXITED',
+                  `the worker exited (code ${code}) before its main finished`,
+                ),
+              }),
+          );
+        });
+      }),
+    );
   }
 
-  const init0: ThreadInit = { threadIndex: 0, threads, runtime: runtimeOptions, cpu: cpuFor(cpus, 0), main: spec, data: options.data };
+  const init0: ThreadInit = {
+    threadIndex: 0,
+    threads,
+    runtime: runtimeOptions,
+    cpu: cpuFor(cpus, 0),
+    main: spec,
+    data: options.data,
+  };
   const savedAffinity = init0.cpu !== null ? getAffinity() : [];
-  outcomes.unshift(runThread(init0, {
-    ready: (info) => markReady(0, info),
-    signal: local.signal,
-    onForce: (force) => { forceLocal = force; },
-  }).then(
-    (value): Outcome => ({ ok: true, value }),
-    (error): Outcome => failed(0, { ok: false, error }),
-  ));
+  outcomes.unshift(
+    runThread(init0, {
+      ready: (info) => markReady(0, info),
+      signal: local.signal,
+      onForce: (force) => {
+        forceLocal = force;
+      },
+    }).then(
+      (value): Outcome => ({ ok: true, value }),
+      (error): Outcome => failed(0, { ok: false, error }),
+    ),
+  );
 
   const done = Promise.all(outcomes).then((results) => {
     clearTimeout(forceTimer);
@@ -298,7 +339,12 @@ export async function runThread(
       data: init.data,
       cpu,
       percore,
-      ready: (info?: unknown) => { if (!readied) { readied = true; hooks.ready(info); } },
+      ready: (info?: unknown) => {
+        if (!readied) {
+          readied = true;
+          hooks.ready(info);
+        }
+      },
     };
     return await fn(ctx);
   } finally {
@@ -319,7 +365,11 @@ function loadMain(spec: ThreadInit['main']): ThreadMain {
   const mod = require(spec.path) as Record<string, unknown> | ((ctx: ThreadContext) => unknown);
   const fn = typeof mod === 'function' ? mod : (mod.main ?? mod.default);
   if (typeof fn !== 'function') {
-    throw codedError('ERR_INVALID_ARG_VALUE', `the module ${spec.path} exports no main function (export main, or a default function)`, TypeError);
+    throw codedError(
+      'ERR_INVALID_ARG_VALUE',
+      `the module ${spec.path} exports no main function (export main, or a default function)`,
+      TypeError,
+    );
   }
   return fn as ThreadMain;
 }
@@ -337,7 +387,11 @@ function mainSpec(main: unknown): ThreadInit['main'] {
   const text = main.toString();
   // A method (`main(ctx) { … }`) or a native function cannot be re-created from its text.
   if (!/^(async\s+)?(function\b|\(|[A-Za-z_$][\w$]*\s*=>)/.test(text) || /\{\s*\[native code\]\s*\}$/.test(text)) {
-    throw invalidArgValue('main', main, 'must be a function or arrow function expression (it is re-created from its source text)');
+    throw invalidArgValue(
+      'main',
+      main,
+      'must be a function or arrow function expression (it is re-created from its source text)',
+    );
   }
   return { kind: 'source', text };
 }

@@ -2,7 +2,11 @@
 // types only in its DOM and web-worker libraries, which a Node project does
 // not load; Node 20 has the API itself.
 declare namespace WebAssembly {
-  interface MemoryDescriptor { initial: number; maximum?: number; shared?: boolean }
+  interface MemoryDescriptor {
+    initial: number;
+    maximum?: number;
+    shared?: boolean;
+  }
   class Memory {
     constructor(descriptor: MemoryDescriptor);
     readonly buffer: ArrayBuffer;
@@ -11,8 +15,15 @@ declare namespace WebAssembly {
   type ImportValue = Memory | ((...args: never[]) => unknown) | number;
   type Imports = Record<string, Record<string, ImportValue>>;
   type Exports = Record<string, unknown>;
-  interface ModuleImportDescriptor { module: string; name: string; kind: string }
-  interface ModuleExportDescriptor { name: string; kind: string }
+  interface ModuleImportDescriptor {
+    module: string;
+    name: string;
+    kind: string;
+  }
+  interface ModuleExportDescriptor {
+    name: string;
+    kind: string;
+  }
   class Module {
     constructor(bytes: BufferSource);
     static imports(module: Module): ModuleImportDescriptor[];
