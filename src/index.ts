@@ -3,7 +3,7 @@
  *
  * ```ts
  * import { TcpListener } from 'percore';
- * const listener = await TcpListener.bind('127.0.0.1:50002');
+ * const listener = await TcpListener.bind('127.0.0.1:8080');
  * for await (const stream of listener) {
  *   (async () => {
  *     const buf = new Uint8Array(8192);

@@ -35,7 +35,7 @@ export interface ConnectOptions {
 export class TcpStream extends FdStream {
   /** Connects to `address` (a name is looked up first).
    * ```ts
-   * const stream = await TcpStream.connect('127.0.0.1:8080');
+   * const stream = await TcpStream.connect(listener.localAddress());   // or '127.0.0.1:8080'
    * ```
    * Rejects with a system error such as `ECONNREFUSED`. */
   static async connect(address: AddressInput, options: ConnectOptions = {}): Promise<TcpStream> {

@@ -87,7 +87,7 @@ export function sleep(ms: number, options?: { signal?: AbortSignal; runtime?: Ru
  * data is lost. Any other promise is left running and `timeout` rejects with
  * the `TimeoutError` at once.
  * ```ts
- * const [n, buf] = await timeout(1000, stream.read(buf));
+ * const [n, filled] = await timeout(1000, stream.read(buf));   // or ETIMEDOUT, with err.buffer
  * ```
  */
 export function timeout<T>(ms: number, promise: PromiseLike<T>, options?: { runtime?: Runtime }): Promise<T> {

@@ -24,12 +24,12 @@
  * that still has not finished one second after that is terminated.
  *
  * ```ts
- * import { start, TcpListener } from 'percore';
+ * import { start } from 'percore';
  * await start({ threads: 2, pin: true, signals: true }, async (ctx) => {
- *   const { TcpListener } = ctx.percore;              // the API of this thread's module graph
- *   const listener = await TcpListener.bind('127.0.0.1:8080');
+ *   const { TcpListener, copy } = ctx.percore;        // the API of this thread's module graph
+ *   const listener = await TcpListener.bind('127.0.0.1:8080', { reusePort: true });
  *   ctx.signal.addEventListener('abort', () => listener.close());
- *   for await (const stream of listener) serve(stream);
+ *   for await (const stream of listener) copy(stream, stream).finally(() => stream.close());
  * });
  * ```
  *
