@@ -134,6 +134,11 @@ class CoreMemory {
   }
 
  private:
+  // Attach's steps: each fills what it reads and refuses what it cannot use.
+  AttachError CheckIdentity(char* message, size_t message_size) const;
+  AttachError ReadGeometry(char* message, size_t message_size);
+  AttachError CheckRegions(char* message, size_t message_size) const;
+
   uint8_t* base_ = nullptr;
   uint32_t size_ = 0;
   uint32_t header_ = 0;
@@ -142,7 +147,8 @@ class CoreMemory {
   uint32_t cq_base_ = 0, cq_mask_ = 0;
   uint32_t arena_ = 0, arena_end_ = 0;
   uint32_t addr_records_ = 0, addr_staging_ = 0;
-  uint32_t buffer_size_ = 0;
+  uint32_t buffer_size_ = 0, buffer_count_ = 0;
+  uint32_t memory_end_ = 0;
   uint32_t provide_base_ = 0, provide_mask_ = 0, provide_count_ = 0;
   // The host's own copies of the counters it alone writes.
   uint32_t sq_head_ = 0, cq_tail_ = 0, provide_head_ = 0;

@@ -1,10 +1,12 @@
-// The io_uring backend (Linux), on raw system calls and <linux/io_uring.h>.
+// The io_uring backend (Linux), on raw system calls and <linux/io_uring.h>:
+// what the rest of the host may ask of it. Its implementation is the rest of
+// this folder (the class in uring_driver.h).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
-#include "driver.h"
+#include "drivers/driver.h"
 
 namespace percore {
 
