@@ -27,6 +27,7 @@ int32_t LinuxErrno(int error) {
     case ENFILE: return 23;
     case EMFILE: return 24;
     case ENOSPC: return 28;
+    case ETIME: return 62;
     case ESPIPE: return 29;
     case EPIPE: return 32;
     case ENOTSOCK: return 88;

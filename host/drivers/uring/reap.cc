@@ -36,14 +36,12 @@ uint32_t UringDriver::Reap() {
     int32_t res = cqe.res;
     uint32_t flags = more ? L::kCqeFMore : 0;
     bool result_is_fd = false;  // kInternalId: the core's own cancels
-    bool timeout = false;
     if (id != L::kInternalId) {
       PERCORE_ASSERT((id & L::kSlotMask) < memory_.op_capacity(),
                      "the kernel returns the user_data of a checked SQE");
       Inflight& op = inflight_[id & L::kSlotMask];
       const bool live = op.id == id;
       result_is_fd = live && FactsOf(op.opcode).result_is_fd;
-      timeout = live && op.opcode == L::kOpTimeout;
       if (live && op.select) {
         if (!pbuf_ring_) {
           written += EmulateRecvs(op, res, space - written);
@@ -54,9 +52,9 @@ uint32_t UringDriver::Reap() {
       if (!more && live) op.id = 0;
     }
     written++;
-    if (timeout && res == -ETIME) {
-      res = 0;  // the layout's TIMEOUT fires with 0
-    } else if (result_is_fd && res >= 0 && !fds_.Add(res)) {
+    // Every result passes through as the kernel wrote it (a TIMEOUT's -ETIME
+    // included: the core reads it as "fired"), but a new fd must be owned.
+    if (result_is_fd && res >= 0 && !fds_.Add(res)) {
       // Past the table's capacity (RLIMIT_NOFILE raised after creation):
       // the driver could never let the core use it.
       ::close(res);
