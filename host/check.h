@@ -11,11 +11,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define PERCORE_ASSERT(cond, message)                                                  \
-  do {                                                                                 \
-    if (__builtin_expect(!(cond), 0)) {                                                \
-      std::fprintf(stderr, "percore: %s:%d: invariant broken: %s (%s)\n", __FILE__,    \
-                   __LINE__, message, #cond);                                          \
-      std::abort();                                                                    \
-    }                                                                                  \
+#define PERCORE_ASSERT(cond, message)                                                         \
+  do {                                                                                        \
+    if (__builtin_expect(!(cond), 0)) {                                                       \
+      std::fprintf(stderr, "percore: %s:%d: invariant broken: %s (%s)\n", __FILE__, __LINE__, \
+                   message, #cond);                                                           \
+      std::abort();                                                                           \
+    }                                                                                         \
   } while (0)

@@ -109,14 +109,13 @@ AttachError CoreMemory::ReadGeometry(char* message, size_t message_size) {
   buffer_count_ = Load32(h + L::kHBufferCount);
   if (buffer_size_ == 0 || buffer_size_ % 64 != 0) {
     return Refuse(message, message_size, AttachError::kBufferSize,
-                  "core buffer_size %u is not a non-zero multiple of 64 (count %u)",
-                  buffer_size_, buffer_count_);
+                  "core buffer_size %u is not a non-zero multiple of 64 (count %u)", buffer_size_,
+                  buffer_count_);
   }
   memory_end_ = Load32(h + L::kHMemoryEnd);
   if (memory_end_ > size_) {
     return Refuse(message, message_size, AttachError::kMemoryEnd,
-                  "core memory_end %u is past the %u bytes given to the host", memory_end_,
-                  size_);
+                  "core memory_end %u is past the %u bytes given to the host", memory_end_, size_);
   }
   provide_base_ = Load32(h + L::kHProvideEntries);
   provide_mask_ = Load32(h + L::kHProvideMask);
@@ -157,8 +156,7 @@ AttachError CoreMemory::CheckRegions(char* message, size_t message_size) const {
     }
     for (size_t j = 0; j < i; j++) {
       const Region& o = regions[j];
-      if (r.size != 0 && o.size != 0 && r.start < o.start + o.size &&
-          o.start < r.start + r.size) {
+      if (r.size != 0 && o.size != 0 && r.start < o.start + o.size && o.start < r.start + r.size) {
         return Refuse(message, message_size, AttachError::kRegion,
                       "core %s region overlaps the %s region", r.name, o.name);
       }
@@ -200,26 +198,21 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
   // requests are only cancels.
   if (sqe.id == L::kInternalId) {
     if (sqe.opcode != L::kOpCancel) return -EINVAL;
-  } else if ((sqe.id & L::kSlotMask) >= memory.op_capacity() ||
-             (sqe.id >> L::kSlotBits) == 0) {
+  } else if ((sqe.id & L::kSlotMask) >= memory.op_capacity() || (sqe.id >> L::kSlotBits) == 0) {
     return -EINVAL;
   }
   switch (sqe.opcode) {
     case L::kOpNop:
     case L::kOpTimeout:
-    case L::kOpCancel:
-      return 0;
+    case L::kOpCancel: return 0;
     case L::kOpAccept:
-    case L::kOpClose:
-      return fds.Contains(sqe.fd) ? 0 : -EBADF;
+    case L::kOpClose: return fds.Contains(sqe.fd) ? 0 : -EBADF;
     case L::kOpShutdown:
       if (!fds.Contains(sqe.fd)) return -EBADF;
       return sqe.aux <= 2 ? 0 : -EINVAL;
     case L::kOpConnect:
       if (!fds.Contains(sqe.fd)) return -EBADF;
-      return memory.IsOpAddrRecord(sqe.addr) && sqe.len == L::kAddrRecordSize
-                 ? 0
-                 : -EFAULT;
+      return memory.IsOpAddrRecord(sqe.addr) && sqe.len == L::kAddrRecordSize ? 0 : -EFAULT;
     case L::kOpRecv:
       if ((sqe.flags & L::kSqeFBufferSelect) != 0) {
         // The host picks the buffer: addr is unused, len bounds the receive.

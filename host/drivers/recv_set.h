@@ -90,8 +90,8 @@ class RecvPickSet {
 
  private:
   uint32_t count_ = 0;
-  std::unique_ptr<bool[]> in_set_;    // in_set_[i]: recv-set buffer i is in the pick set
-  std::unique_ptr<uint32_t[]> spare_; // host picks: the set as a LIFO
+  std::unique_ptr<bool[]> in_set_;     // in_set_[i]: recv-set buffer i is in the pick set
+  std::unique_ptr<uint32_t[]> spare_;  // host picks: the set as a LIFO
   uint32_t spare_count_ = 0;
 };
 

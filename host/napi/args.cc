@@ -14,8 +14,7 @@ bool IntArg(const Napi::CallbackInfo& info, size_t i, const char* what, double l
             int64_t* out) {
   Napi::Env env = info.Env();
   if (!info[i].IsNumber()) {
-    Napi::TypeError::New(env, std::string(what) + " must be a number")
-        .ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, std::string(what) + " must be a number").ThrowAsJavaScriptException();
     return false;
   }
   const double v = info[i].As<Napi::Number>().DoubleValue();

@@ -13,37 +13,34 @@
 
 namespace percore {
 
-Napi::Function DriverObject::Define(Napi::Env env, const char* name,
-                                    DriverFactory factory) {
-  return DefineClass(
-      env, name,
-      {
-          InstanceAccessor<&DriverObject::Name>("name"),
-          InstanceMethod<&DriverObject::Flush>("flush"),
-          InstanceMethod<&DriverObject::Poll>("poll"),
-          InstanceMethod<&DriverObject::SetRef>("setRef"),
-          InstanceMethod<&DriverObject::Arm>("arm"),
-          InstanceMethod<&DriverObject::Counters>("counters"),
-          InstanceMethod<&DriverObject::Close>("close"),
-          InstanceMethod<&DriverObject::Socket>("socket"),
-          InstanceMethod<&DriverObject::Pipe>("pipe"),
-          InstanceMethod<&DriverObject::SetOption>("setOption"),
-          InstanceMethod<&DriverObject::Bind>("bind"),
-          InstanceMethod<&DriverObject::Listen>("listen"),
-          InstanceMethod<&DriverObject::EncodeAddress>("encodeAddress"),
-          InstanceMethod<&DriverObject::LocalAddress>("localAddress"),
-          InstanceMethod<&DriverObject::PeerAddress>("peerAddress"),
-          InstanceMethod<&DriverObject::CloseFd>("closeFd"),
-          InstanceMethod<&DriverObject::CreateWaker>("createWaker"),
-          InstanceMethod<&DriverObject::WakePeer>("wake"),
-          InstanceMethod<&DriverObject::ForgetFd>("forgetFd"),
-          InstanceMethod<&DriverObject::AdoptFd>("adoptFd"),
-      },
-      reinterpret_cast<void*>(factory));
+Napi::Function DriverObject::Define(Napi::Env env, const char* name, DriverFactory factory) {
+  return DefineClass(env, name,
+                     {
+                         InstanceAccessor<&DriverObject::Name>("name"),
+                         InstanceMethod<&DriverObject::Flush>("flush"),
+                         InstanceMethod<&DriverObject::Poll>("poll"),
+                         InstanceMethod<&DriverObject::SetRef>("setRef"),
+                         InstanceMethod<&DriverObject::Arm>("arm"),
+                         InstanceMethod<&DriverObject::Counters>("counters"),
+                         InstanceMethod<&DriverObject::Close>("close"),
+                         InstanceMethod<&DriverObject::Socket>("socket"),
+                         InstanceMethod<&DriverObject::Pipe>("pipe"),
+                         InstanceMethod<&DriverObject::SetOption>("setOption"),
+                         InstanceMethod<&DriverObject::Bind>("bind"),
+                         InstanceMethod<&DriverObject::Listen>("listen"),
+                         InstanceMethod<&DriverObject::EncodeAddress>("encodeAddress"),
+                         InstanceMethod<&DriverObject::LocalAddress>("localAddress"),
+                         InstanceMethod<&DriverObject::PeerAddress>("peerAddress"),
+                         InstanceMethod<&DriverObject::CloseFd>("closeFd"),
+                         InstanceMethod<&DriverObject::CreateWaker>("createWaker"),
+                         InstanceMethod<&DriverObject::WakePeer>("wake"),
+                         InstanceMethod<&DriverObject::ForgetFd>("forgetFd"),
+                         InstanceMethod<&DriverObject::AdoptFd>("adoptFd"),
+                     },
+                     reinterpret_cast<void*>(factory));
 }
 
-DriverObject::DriverObject(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<DriverObject>(info) {
+DriverObject::DriverObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DriverObject>(info) {
   Napi::Env env = info.Env();
   // new UringDriver(memory: Uint8Array, header: number, options: {entries?, onTurn})
   if (!info[0].IsTypedArray() ||
@@ -61,8 +58,7 @@ DriverObject::DriverObject(const Napi::CallbackInfo& info)
   int64_t header;
   if (!IntArg(info, 1, "header", 0, kU32Max, &header)) return;
   if (!info[2].IsObject() || !info[2].As<Napi::Object>().Get("onTurn").IsFunction()) {
-    Napi::TypeError::New(env, "options.onTurn must be a function")
-        .ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "options.onTurn must be a function").ThrowAsJavaScriptException();
     return;
   }
   Napi::Object options = info[2].As<Napi::Object>();
@@ -72,8 +68,8 @@ DriverObject::DriverObject(const Napi::CallbackInfo& info)
   const uint32_t size = length > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(length);
   CoreMemory core;
   char message[256];
-  if (core.Attach(memory.Data(), size, static_cast<uint32_t>(header), message,
-                  sizeof message) != AttachError::kNone) {
+  if (core.Attach(memory.Data(), size, static_cast<uint32_t>(header), message, sizeof message) !=
+      AttachError::kNone) {
     ThrowWithCode(env, "ERR_PERCORE_LAYOUT_MISMATCH", message);
     return;
   }
@@ -83,8 +79,8 @@ DriverObject::DriverObject(const Napi::CallbackInfo& info)
 
   memory_ref_ = Napi::Persistent(memory);
   on_turn_ = Napi::Persistent(options.Get("onTurn").As<Napi::Function>());
-  if (napi_async_init(env, nullptr, Napi::String::New(env, "percore.turn"),
-                      &async_context_) != napi_ok) {
+  if (napi_async_init(env, nullptr, Napi::String::New(env, "percore.turn"), &async_context_) !=
+      napi_ok) {
     async_context_ = nullptr;
   }
   if (!StartLoop(env)) return;
@@ -97,7 +93,6 @@ DriverObject::DriverObject(const Napi::CallbackInfo& info)
   info.This().As<Napi::Object>().DefineProperty(
       Napi::PropertyDescriptor::Value("features", list, napi_enumerable));
 }
-
 
 // --- JS methods -------------------------------------------------------------
 
@@ -206,19 +201,18 @@ Napi::Value DriverObject::SetOption(const Napi::CallbackInfo& info) {
       !IntArg(info, 2, "value", kI32Min, kI32Max, &value)) {
     return info.Env().Undefined();
   }
-  const int32_t r = closed_ ? -EBADF
-                            : SetSocketOption(driver_->fds(), static_cast<int32_t>(fd),
-                                              static_cast<uint32_t>(option),
-                                              static_cast<int32_t>(value));
+  const int32_t r =
+      closed_ ? -EBADF
+              : SetSocketOption(driver_->fds(), static_cast<int32_t>(fd),
+                                static_cast<uint32_t>(option), static_cast<int32_t>(value));
   return Napi::Number::New(info.Env(), r);
 }
 
 Napi::Value DriverObject::Bind(const Napi::CallbackInfo& info) {
   int64_t fd;
   if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return info.Env().Undefined();
-  const int32_t r = closed_ ? -EBADF
-                            : BindStaging(driver_->fds(), driver_->memory(),
-                                          static_cast<int32_t>(fd));
+  const int32_t r =
+      closed_ ? -EBADF : BindStaging(driver_->fds(), driver_->memory(), static_cast<int32_t>(fd));
   return Napi::Number::New(info.Env(), r);
 }
 
@@ -247,9 +241,8 @@ Napi::Value DriverObject::EncodeAddress(const Napi::CallbackInfo& info) {
   }
   const std::string ip = info[0].As<Napi::String>().Utf8Value();
   if (closed_) return Napi::Number::New(env, -EBADF);
-  return Napi::Number::New(
-      env, percore::EncodeAddress(driver_->memory(), ip.c_str(), port,
-                                  static_cast<uint32_t>(offset)));
+  return Napi::Number::New(env, percore::EncodeAddress(driver_->memory(), ip.c_str(), port,
+                                                       static_cast<uint32_t>(offset)));
 }
 
 Napi::Value DriverObject::AddressOf(const Napi::CallbackInfo& info, bool peer) {
@@ -257,9 +250,8 @@ Napi::Value DriverObject::AddressOf(const Napi::CallbackInfo& info, bool peer) {
   int64_t fd;
   if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return env.Undefined();
   AddressText text;
-  const int32_t r = closed_ ? -EBADF
-                            : SocketAddress(driver_->fds(), static_cast<int32_t>(fd),
-                                            peer, &text);
+  const int32_t r =
+      closed_ ? -EBADF : SocketAddress(driver_->fds(), static_cast<int32_t>(fd), peer, &text);
   if (r < 0) return Napi::Number::New(env, r);
   Napi::Object out = Napi::Object::New(env);
   out.Set("address", Napi::String::New(env, text.address));
@@ -328,7 +320,8 @@ Napi::Value DriverObject::WakePeer(const Napi::CallbackInfo& info) {
   int64_t token;
   if (!IntArg(info, 0, "token", kI32Min, kI32Max, &token)) return info.Env().Undefined();
   WakePath path;
-  const int32_t r = Wake(static_cast<int32_t>(token), closed_ ? nullptr : driver_->messenger(), &path);
+  const int32_t r =
+      Wake(static_cast<int32_t>(token), closed_ ? nullptr : driver_->messenger(), &path);
   DriverCounters& c = driver_->counters();
   if (path == WakePath::kMsgRing) c.wakes_msg_ring++;
   if (path == WakePath::kEventfd) c.wakes_eventfd++;

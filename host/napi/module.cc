@@ -78,7 +78,8 @@ Napi::Value GetAffinity(const Napi::CallbackInfo& info) {
   const int32_t n = GetThreadAffinity(cpus);
   if (n < 0) return Napi::Number::New(env, n);
   Napi::Array out = Napi::Array::New(env, static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, cpus[i]));
+  for (int32_t i = 0; i < n; i++)
+    out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, cpus[i]));
   return out;
 }
 
@@ -109,13 +110,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   built.Set(count++, Napi::String::New(env, "uring"));
 #endif
 #if PERCORE_HAVE_EPOLL
-  exports.Set("EpollDriver", DriverObject::Define(env, "EpollDriver",
-                                                  MakeEpollDriver));
+  exports.Set("EpollDriver", DriverObject::Define(env, "EpollDriver", MakeEpollDriver));
   built.Set(count++, Napi::String::New(env, "epoll"));
 #endif
 #if PERCORE_HAVE_KQUEUE
-  exports.Set("KqueueDriver", DriverObject::Define(env, "KqueueDriver",
-                                                   MakeKqueueDriver));
+  exports.Set("KqueueDriver", DriverObject::Define(env, "KqueueDriver", MakeKqueueDriver));
   built.Set(count++, Napi::String::New(env, "kqueue"));
 #endif
   exports.Set("drivers", built);

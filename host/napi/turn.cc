@@ -78,9 +78,9 @@ void DriverObject::CallOnWake() {
   Napi::HandleScope scope(env);
   Napi::Object receiver = Value();
   napi_value result = nullptr;
-  const napi_status status = napi_make_callback(
-      env, async_context_, receiver.IsEmpty() ? env.Global() : receiver,
-      on_wake_.Value(), 0, nullptr, &result);
+  const napi_status status =
+      napi_make_callback(env, async_context_, receiver.IsEmpty() ? env.Global() : receiver,
+                         on_wake_.Value(), 0, nullptr, &result);
   if (status == napi_pending_exception) {
     napi_value error;
     napi_get_and_clear_last_exception(env, &error);
@@ -117,8 +117,8 @@ void DriverObject::Turn(bool forced) {
   napi_value result = nullptr;
   in_turn_ = true;
   armed_in_turn_ = -1;
-  const napi_status status = napi_make_callback(
-      env, async_context_, receiver, on_turn_.Value(), 0, nullptr, &result);
+  const napi_status status =
+      napi_make_callback(env, async_context_, receiver, on_turn_.Value(), 0, nullptr, &result);
   in_turn_ = false;
   if (status == napi_pending_exception) {
     // An exception in onTurn is the program's: report it like any callback
@@ -203,6 +203,5 @@ void DriverObject::OnEnvCleanup(napi_async_cleanup_hook_handle /*hook*/, void* a
   // Otherwise close() already ran and its close callbacks will finish.
   if (h->owner != nullptr) h->owner->CloseAll();
 }
-
 
 }  // namespace percore

@@ -46,7 +46,8 @@ constexpr uint32_t kMaxGeneration = (1u << (31 - kWakerIndexBits)) - 1;
 WakerSlot* FindWaker(int32_t token) {
   if (token <= 0) return nullptr;
   WakerSlot& slot = wakers[static_cast<uint32_t>(token) & kIndexMask];
-  if (slot.fd < 0 || slot.generation != static_cast<uint32_t>(token) >> kWakerIndexBits) return nullptr;
+  if (slot.fd < 0 || slot.generation != static_cast<uint32_t>(token) >> kWakerIndexBits)
+    return nullptr;
   return &slot;
 }
 

@@ -60,10 +60,8 @@ int32_t ReadinessDriver::Attempt(Op& op, bool* more) {
 ssize_t ReadinessDriver::SystemCall(Op& op, bool* more) {
   uint8_t* base = memory_.base();
   switch (op.opcode) {
-    case L::kOpAccept:
-      return Accept(op, more);
-    case L::kOpRecv:
-      return Recv(op, more);
+    case L::kOpAccept: return Accept(op, more);
+    case L::kOpRecv: return Recv(op, more);
     case L::kOpSend:
       // A partial send completes with the bytes sent, as io_uring's does.
       // MSG_NOSIGNAL: a reset peer yields -EPIPE, not SIGPIPE.
@@ -172,6 +170,5 @@ ssize_t ReadinessDriver::Receive(Op& op, uint8_t* into) {
 #endif
   return ::recv(op.fd, into, op.len, MSG_DONTWAIT);
 }
-
 
 }  // namespace percore

@@ -71,11 +71,10 @@ class EpollPoller final : public Poller {
       }
       // Hang-up and error wake both queues: retrying the system call (or
       // SO_ERROR for a CONNECT) yields the real errno.
-      r = ReadyEvent{
-          .fd = static_cast<int>(events_[i].data.u64),
-          .readable = (e & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0,
-          .writable = (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0,
-          .hangup = (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0};
+      r = ReadyEvent{.fd = static_cast<int>(events_[i].data.u64),
+                     .readable = (e & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0,
+                     .writable = (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0,
+                     .hangup = (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0};
     }
     return n;
   }
@@ -101,8 +100,8 @@ class EpollPoller final : public Poller {
 std::unique_ptr<Driver> CreateEpollDriver(const CoreMemory& memory, int* error) {
   auto poller = std::make_unique<EpollPoller>();
   const int init_error = poller->Init();
-  return MakeReadinessDriver(memory, std::move(poller), init_error,
-                             {"edge_triggered", "timerfd"}, error);
+  return MakeReadinessDriver(memory, std::move(poller), init_error, {"edge_triggered", "timerfd"},
+                             error);
 }
 
 }  // namespace percore

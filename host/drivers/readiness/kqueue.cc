@@ -79,8 +79,7 @@ class KqueuePoller final : public Poller {
     const uint64_t now = MonotonicNs();
     const int64_t delay = deadline_ns > now ? static_cast<int64_t>(deadline_ns - now) : 0;
     struct kevent change;
-    EV_SET(&change, kTimerIdent, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS,
-           delay, nullptr);
+    EV_SET(&change, kTimerIdent, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS, delay, nullptr);
     kevent(kq_, &change, 1, nullptr, 0, nullptr);
   }
 
@@ -95,8 +94,7 @@ class KqueuePoller final : public Poller {
 std::unique_ptr<Driver> CreateKqueueDriver(const CoreMemory& memory, int* error) {
   auto poller = std::make_unique<KqueuePoller>();
   const int init_error = poller->Init();
-  return MakeReadinessDriver(memory, std::move(poller), init_error,
-                             {"edge_triggered"}, error);
+  return MakeReadinessDriver(memory, std::move(poller), init_error, {"edge_triggered"}, error);
 }
 
 }  // namespace percore

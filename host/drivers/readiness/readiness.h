@@ -59,8 +59,7 @@ class Poller {
 // Wraps a poller whose Init returned init_error (0 or an errno) in a driver,
 // adding the poller's feature names. Null with *error set on failure.
 std::unique_ptr<Driver> MakeReadinessDriver(const CoreMemory& memory,
-                                            std::unique_ptr<Poller> poller,
-                                            int init_error,
+                                            std::unique_ptr<Poller> poller, int init_error,
                                             std::initializer_list<const char*> features,
                                             int* error);
 

@@ -6,8 +6,7 @@
 
 namespace percore {
 
-ReadinessDriver::ReadinessDriver(const CoreMemory& memory,
-                                 std::unique_ptr<Poller> poller)
+ReadinessDriver::ReadinessDriver(const CoreMemory& memory, std::unique_ptr<Poller> poller)
     : Driver(memory), poller_(std::move(poller)), name_(poller_->name()) {
   op_capacity_ = memory_.op_capacity();
   ops_ = std::make_unique<Op[]>(op_capacity_);
@@ -28,7 +27,6 @@ ReadinessDriver::ReadinessDriver(const CoreMemory& memory,
     features_.Add("recv_select");  // emulated: a recv-set buffer taken when the socket is readable
   }
 }
-
 
 uint32_t ReadinessDriver::Flush() {
   if (closed_) return 0;
@@ -55,8 +53,7 @@ uint32_t ReadinessDriver::Poll(int32_t wait_ms) {
   written_ = 0;
   DrainFifo();
   TakeSqes();
-  if (wait_ms == 0 || written_ > 0 || fifo_head_ != fifo_tail_ ||
-      memory_.CqSpace() == 0) {
+  if (wait_ms == 0 || written_ > 0 || fifo_head_ != fifo_tail_ || memory_.CqSpace() == 0) {
     Dispatch(0);
     return written_;
   }
@@ -88,8 +85,7 @@ void ReadinessDriver::Close() {
 }
 
 std::unique_ptr<Driver> MakeReadinessDriver(const CoreMemory& memory,
-                                            std::unique_ptr<Poller> poller,
-                                            int init_error,
+                                            std::unique_ptr<Poller> poller, int init_error,
                                             std::initializer_list<const char*> features,
                                             int* error) {
   if (init_error != 0) {

@@ -37,12 +37,8 @@ uint32_t ReadinessDriver::TakeSqes() {
 // The ops that never wait complete here; true if `sqe` was one of them.
 bool ReadinessDriver::CompleteAtOnce(const Sqe& sqe) {
   switch (sqe.opcode) {
-    case L::kOpNop:
-      Complete(sqe.id, 0, 0);
-      return true;
-    case L::kOpCancel:
-      Complete(sqe.id, CancelOp(sqe.arg), 0);
-      return true;
+    case L::kOpNop: Complete(sqe.id, 0, 0); return true;
+    case L::kOpCancel: Complete(sqe.id, CancelOp(sqe.arg), 0); return true;
     case L::kOpClose: {
       CancelFd(sqe.fd);
       // The fd is gone for the core from here on, whatever close returns;
@@ -59,8 +55,7 @@ bool ReadinessDriver::CompleteAtOnce(const Sqe& sqe) {
       Complete(sqe.id, r == 0 ? 0 : -LinuxErrno(errno), 0);
       return true;
     }
-    default:
-      return false;
+    default: return false;
   }
 }
 

@@ -12,8 +12,7 @@ namespace percore {
 uint64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<uint64_t>(ts.tv_nsec);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 void ReadinessDriver::StartTimeout(uint32_t slot) {
@@ -24,8 +23,14 @@ void ReadinessDriver::StartTimeout(uint32_t slot) {
   op.where = kTimers;
   op.prev = after;
   op.next = after == kNil ? timers_head_ : ops_[after - 1].next;
-  if (op.prev != kNil) ops_[op.prev - 1].next = slot + 1; else timers_head_ = slot + 1;
-  if (op.next != kNil) ops_[op.next - 1].prev = slot + 1; else timers_tail_ = slot + 1;
+  if (op.prev != kNil)
+    ops_[op.prev - 1].next = slot + 1;
+  else
+    timers_head_ = slot + 1;
+  if (op.next != kNil)
+    ops_[op.next - 1].prev = slot + 1;
+  else
+    timers_tail_ = slot + 1;
   if (timers_head_ == slot + 1) RearmTimer();
 }
 

@@ -1,9 +1,9 @@
 // The wait queues: one FIFO per fd and direction, linked through op records
 // by slot, retried from the head at each readiness edge; and the ways an op
 // leaves one early (a cancel, its fd closing or handed off).
-#include "drivers/readiness/readiness_driver.h"
-
 #include <cerrno>
+
+#include "drivers/readiness/readiness_driver.h"
 
 namespace percore {
 
@@ -43,11 +43,16 @@ void ReadinessDriver::Unlink(uint32_t slot) {
       head = &timers_head_;
       tail = &timers_tail_;
       break;
-    default:
-      return;
+    default: return;
   }
-  if (op.prev != kNil) ops_[op.prev - 1].next = op.next; else *head = op.next;
-  if (op.next != kNil) ops_[op.next - 1].prev = op.prev; else *tail = op.prev;
+  if (op.prev != kNil)
+    ops_[op.prev - 1].next = op.next;
+  else
+    *head = op.next;
+  if (op.next != kNil)
+    ops_[op.next - 1].prev = op.prev;
+  else
+    *tail = op.prev;
   op.prev = op.next = kNil;
   op.where = kNowhere;
 }
@@ -144,7 +149,8 @@ void ReadinessDriver::RetryLater(int fd) {
   FdState& st = fd_states_.get()[fd];
   if (st.retry) return;
   st.retry = true;
-  PERCORE_ASSERT(retry_count_ < 2 * op_capacity_, "the retry list holds each fd once (see its size)");
+  PERCORE_ASSERT(retry_count_ < 2 * op_capacity_,
+                 "the retry list holds each fd once (see its size)");
   retry_[retry_count_++] = fd;
 }
 

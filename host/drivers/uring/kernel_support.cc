@@ -29,17 +29,13 @@ const char* SetupHint(int error) {
       return "not enough locked memory for the rings: raise the memlock limit "
              "(ulimit -l) or ask for fewer entries";
     case EMFILE:
-    case ENFILE:
-      return "too many open files to create the ring";
-    case EINVAL:
-      return "the kernel rejected every ring configuration tried";
+    case ENFILE: return "too many open files to create the ring";
+    case EINVAL: return "the kernel rejected every ring configuration tried";
     case EOPNOTSUPP:
       return "this kernel's io_uring lacks what percore needs (Linux 5.11 or "
              "newer: EXT_ARG, SHUTDOWN, SEND/RECV)";
-    default:
-      return "io_uring setup failed";
+    default: return "io_uring setup failed";
   }
 }
-
 
 }  // namespace percore

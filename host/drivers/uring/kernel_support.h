@@ -13,13 +13,17 @@ struct RequiredOp {
   uint8_t op;
   const char* name;  // IORING_OP_* without the prefix, for probeUring's `missing`
 };
-inline constexpr RequiredOp kRequiredOps[] = {
-    {IORING_OP_NOP, "NOP"},           {IORING_OP_ACCEPT, "ACCEPT"},
-    {IORING_OP_CONNECT, "CONNECT"},   {IORING_OP_RECV, "RECV"},
-    {IORING_OP_SEND, "SEND"},         {IORING_OP_READ, "READ"},
-    {IORING_OP_WRITE, "WRITE"},       {IORING_OP_CLOSE, "CLOSE"},
-    {IORING_OP_SHUTDOWN, "SHUTDOWN"}, {IORING_OP_TIMEOUT, "TIMEOUT"},
-    {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}};
+inline constexpr RequiredOp kRequiredOps[] = {{IORING_OP_NOP, "NOP"},
+                                              {IORING_OP_ACCEPT, "ACCEPT"},
+                                              {IORING_OP_CONNECT, "CONNECT"},
+                                              {IORING_OP_RECV, "RECV"},
+                                              {IORING_OP_SEND, "SEND"},
+                                              {IORING_OP_READ, "READ"},
+                                              {IORING_OP_WRITE, "WRITE"},
+                                              {IORING_OP_CLOSE, "CLOSE"},
+                                              {IORING_OP_SHUTDOWN, "SHUTDOWN"},
+                                              {IORING_OP_TIMEOUT, "TIMEOUT"},
+                                              {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}};
 
 // The kernel's answer to IORING_REGISTER_PROBE (5.6+) for ring `fd`.
 class OpProbe {
@@ -30,8 +34,8 @@ class OpProbe {
 
  private:
   static constexpr unsigned kProbeOps = 256;
-  alignas(io_uring_probe) uint8_t buf_[sizeof(io_uring_probe) +
-                                       kProbeOps * sizeof(io_uring_probe_op)] = {};
+  alignas(io_uring_probe)
+      uint8_t buf_[sizeof(io_uring_probe) + kProbeOps * sizeof(io_uring_probe_op)] = {};
 };
 
 // A sentence saying what a setup errno likely means (seccomp,

@@ -22,8 +22,8 @@ union SqeScratch {
   SockAddr addr;
 };
 
-inline void prep_rw(io_uring_sqe* s, uint8_t op, int fd, const void* addr,
-             uint32_t len, uint64_t offset) {
+inline void prep_rw(io_uring_sqe* s, uint8_t op, int fd, const void* addr, uint32_t len,
+                    uint64_t offset) {
   std::memset(s, 0, sizeof *s);
   s->opcode = op;
   s->fd = fd;
@@ -41,8 +41,7 @@ inline void prep_accept(io_uring_sqe* s, int fd, bool multishot) {
   if (multishot) s->ioprio |= IORING_ACCEPT_MULTISHOT;
 }
 
-inline void prep_connect(io_uring_sqe* s, int fd, const SockAddr* addr,
-                  socklen_t addr_len) {
+inline void prep_connect(io_uring_sqe* s, int fd, const SockAddr* addr, socklen_t addr_len) {
   // The address length travels in `off`, as in connect(2)'s third argument.
   prep_rw(s, IORING_OP_CONNECT, fd, addr, 0, addr_len);
 }
@@ -74,21 +73,17 @@ inline void prep_send(io_uring_sqe* s, int fd, const void* buf, uint32_t len) {
   s->msg_flags = MSG_NOSIGNAL;
 }
 
-inline void prep_read(io_uring_sqe* s, int fd, void* buf, uint32_t len,
-               uint64_t offset) {
+inline void prep_read(io_uring_sqe* s, int fd, void* buf, uint32_t len, uint64_t offset) {
   // offset all ones = the file's current position (IORING_FEAT_RW_CUR_POS),
   // which is also the layout's encoding.
   prep_rw(s, IORING_OP_READ, fd, buf, len, offset);
 }
 
-inline void prep_write(io_uring_sqe* s, int fd, const void* buf, uint32_t len,
-                uint64_t offset) {
+inline void prep_write(io_uring_sqe* s, int fd, const void* buf, uint32_t len, uint64_t offset) {
   prep_rw(s, IORING_OP_WRITE, fd, buf, len, offset);
 }
 
-inline void prep_close(io_uring_sqe* s, int fd) {
-  prep_rw(s, IORING_OP_CLOSE, fd, nullptr, 0, 0);
-}
+inline void prep_close(io_uring_sqe* s, int fd) { prep_rw(s, IORING_OP_CLOSE, fd, nullptr, 0, 0); }
 
 inline void prep_shutdown(io_uring_sqe* s, int fd, int how) {
   prep_rw(s, IORING_OP_SHUTDOWN, fd, nullptr, static_cast<uint32_t>(how), 0);
@@ -107,8 +102,7 @@ inline void prep_cancel(io_uring_sqe* s, uint64_t user_data) {
 
 // IORING_MSG_DATA (addr 0): the target ring gets a CQE with user_data =
 // `off` and res = `len`, as if one of its own requests had completed.
-inline void prep_msg_ring(io_uring_sqe* s, int ring_fd, uint64_t target_user_data,
-                   uint32_t res) {
+inline void prep_msg_ring(io_uring_sqe* s, int ring_fd, uint64_t target_user_data, uint32_t res) {
   prep_rw(s, IORING_OP_MSG_RING, ring_fd, nullptr, res, target_user_data);
 }
 

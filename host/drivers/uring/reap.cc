@@ -16,8 +16,7 @@ bool UringDriver::NeedGetEvents() const {
   if (sq_flags & IORING_SQ_CQ_OVERFLOW) return true;  // flush the backlog
   if ((setup_flags_ & IORING_SETUP_DEFER_TASKRUN) == 0) return false;
   // With TASKRUN_FLAG the kernel says when deferred completions wait for us.
-  return (setup_flags_ & IORING_SETUP_TASKRUN_FLAG) == 0 ||
-         (sq_flags & IORING_SQ_TASKRUN) != 0;
+  return (setup_flags_ & IORING_SETUP_TASKRUN_FLAG) == 0 || (sq_flags & IORING_SQ_TASKRUN) != 0;
 }
 
 uint32_t UringDriver::Reap() {
@@ -122,8 +121,7 @@ uint32_t UringDriver::Poll(int32_t wait_ms) {
 bool UringDriver::CompletionsPending() const {
   if (closed_) return false;
   return self_completed_ || CqReady() > 0 || rearm_count_ > 0 ||
-         (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0 ||
-         (recheck_ && NeedGetEvents());
+         (LoadAcquire(sq_kflags_) & IORING_SQ_CQ_OVERFLOW) != 0 || (recheck_ && NeedGetEvents());
 }
 
 }  // namespace percore

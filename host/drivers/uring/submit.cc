@@ -23,9 +23,7 @@ io_uring_sqe* UringDriver::GetSqe(SqeScratch** scratch) {
 int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) {
   uint8_t* base = memory_.base();
   switch (sqe.opcode) {
-    case L::kOpNop:
-      prep_nop(k);
-      break;
+    case L::kOpNop: prep_nop(k); break;
     case L::kOpAccept:
       // Without kernel multishot the op completes after one connection,
       // without CQE_F_MORE: the core sees it finished and the API re-arms.
@@ -46,31 +44,18 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
         prep_poll_in(k, sqe.fd);
       }
       break;
-    case L::kOpSend:
-      prep_send(k, sqe.fd, base + sqe.addr, sqe.len);
-      break;
-    case L::kOpRead:
-      prep_read(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg);
-      break;
-    case L::kOpWrite:
-      prep_write(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg);
-      break;
-    case L::kOpClose:
-      prep_close(k, sqe.fd);
-      break;
-    case L::kOpShutdown:
-      prep_shutdown(k, sqe.fd, static_cast<int>(sqe.aux));
-      break;
+    case L::kOpSend: prep_send(k, sqe.fd, base + sqe.addr, sqe.len); break;
+    case L::kOpRead: prep_read(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg); break;
+    case L::kOpWrite: prep_write(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg); break;
+    case L::kOpClose: prep_close(k, sqe.fd); break;
+    case L::kOpShutdown: prep_shutdown(k, sqe.fd, static_cast<int>(sqe.aux)); break;
     case L::kOpTimeout:
       scratch->ts.tv_sec = static_cast<int64_t>(sqe.arg / 1000000000u);
       scratch->ts.tv_nsec = static_cast<long long>(sqe.arg % 1000000000u);
       prep_timeout(k, &scratch->ts);
       break;
-    case L::kOpCancel:
-      prep_cancel(k, sqe.arg);
-      break;
-    default:
-      return -EINVAL;  // CheckSqe let it through: cannot happen
+    case L::kOpCancel: prep_cancel(k, sqe.arg); break;
+    default: return -EINVAL;  // CheckSqe let it through: cannot happen
   }
   k->user_data = sqe.id;
   return 0;
@@ -129,8 +114,7 @@ uint32_t UringDriver::TakeSqes() {
 // Publishes the local SQ tail and makes one io_uring_enter (more only when a
 // kernel without SUBMIT_ALL stopped at a failing SQE). Returns the kernel's
 // answer for the last call, or 0 if there was nothing to do.
-int UringDriver::Enter(unsigned min_complete, unsigned flags,
-                       const __kernel_timespec* ts) {
+int UringDriver::Enter(unsigned min_complete, unsigned flags, const __kernel_timespec* ts) {
   StoreRelease(sq_ktail_, sqe_tail_);
   io_uring_getevents_arg arg{};
   const void* argp = nullptr;

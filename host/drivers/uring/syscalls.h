@@ -17,9 +17,8 @@ inline int SysSetup(unsigned entries, io_uring_params* p) {
 }
 
 inline int SysEnter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
-             const void* arg, size_t arg_size) {
-  long r = syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, arg,
-                   arg_size);
+                    const void* arg, size_t arg_size) {
+  long r = syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, arg, arg_size);
   return r < 0 ? -errno : static_cast<int>(r);
 }
 

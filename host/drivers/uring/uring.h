@@ -48,8 +48,7 @@ void ProbeUring(UringProbe* out);
 
 // Creates a ring for `memory` on the calling thread (the ring is created
 // with SINGLE_ISSUER when the kernel has it: only this thread may use it).
-std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
-                                          const UringOptions& options,
+std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory, const UringOptions& options,
                                           UringSetupError* error);
 
 }  // namespace percore

@@ -110,8 +110,8 @@ class UringDriver final : public Driver, public RingMessenger {
   bool closed_ = false;
   unsigned setup_flags_ = 0;
   bool multishot_accept_ = false;
-  bool msg_ring_ = false;  // IORING_OP_MSG_RING probed and not turned off
-  bool cqe_skip_ = false;  // IOSQE_CQE_SKIP_SUCCESS (IORING_FEAT_CQE_SKIP)
+  bool msg_ring_ = false;    // IORING_OP_MSG_RING probed and not turned off
+  bool cqe_skip_ = false;    // IOSQE_CQE_SKIP_SUCCESS (IORING_FEAT_CQE_SKIP)
   uint32_t ring_wakes_ = 0;  // MSG_RING wakes reaped, not yet taken
   // Wake drained the eventfd after reaping (see Wake): until the next Wake,
   // deferred completions count as pending.
@@ -154,6 +154,5 @@ class UringDriver final : public Driver, public RingMessenger {
   std::unique_ptr<uint32_t[]> rearm_;
   uint32_t rearm_count_ = 0;
 };
-
 
 }  // namespace percore
