@@ -40,11 +40,11 @@ enum class AttachError {
   kVersion,
   kHeaderSize,
   kOpCapacity,
-  kMask,         // sq_mask / cq_mask + 1 not a power of two
-  kBufferSize,   // not a non-zero multiple of 64
-  kMemoryEnd,    // memory_end past the memory the host was given
-  kRegion,       // a region outside [0, memory_end) or overlapping another
-  kProvide,      // provide ring mask / recv set size out of range
+  kMask,        // sq_mask / cq_mask + 1 not a power of two
+  kBufferSize,  // not a non-zero multiple of 64
+  kMemoryEnd,   // memory_end past the memory the host was given
+  kRegion,      // a region outside [0, memory_end) or overlapping another
+  kProvide,     // provide ring mask / recv set size out of range
 };
 
 class CoreMemory {
@@ -53,8 +53,8 @@ class CoreMemory {
 
   // Validates the header at `header` inside [base, base + size). On failure
   // returns the reason and writes a sentence naming it into `message`.
-  AttachError Attach(uint8_t* base, uint32_t size, uint32_t header,
-                     char* message, size_t message_size);
+  AttachError Attach(uint8_t* base, uint32_t size, uint32_t header, char* message,
+                     size_t message_size);
 
   uint8_t* base() const { return base_; }
   uint32_t op_capacity() const { return op_capacity_; }
@@ -114,14 +114,11 @@ class CoreMemory {
   }
   // Is addr the first byte of one of the op slots' address records?
   bool IsOpAddrRecord(uint32_t addr) const {
-    return addr >= addr_records_ &&
-           addr < addr_records_ + op_capacity_ * layout::kAddrRecordSize &&
+    return addr >= addr_records_ && addr < addr_records_ + op_capacity_ * layout::kAddrRecordSize &&
            (addr - addr_records_) % layout::kAddrRecordSize == 0;
   }
   uint32_t addr_staging() const { return addr_staging_; }
-  bool IsAddrRecord(uint32_t addr) const {
-    return addr == addr_staging_ || IsOpAddrRecord(addr);
-  }
+  bool IsAddrRecord(uint32_t addr) const { return addr == addr_staging_ || IsOpAddrRecord(addr); }
   uint8_t* At(uint32_t offset) const { return base_ + offset; }
 
   uint32_t Load32(uint32_t offset) const {
@@ -129,11 +126,14 @@ class CoreMemory {
     std::memcpy(&v, base_ + offset, sizeof v);
     return v;
   }
-  void Store32(uint32_t offset, uint32_t v) const {
-    std::memcpy(base_ + offset, &v, sizeof v);
-  }
+  void Store32(uint32_t offset, uint32_t v) const { std::memcpy(base_ + offset, &v, sizeof v); }
 
  private:
+  // Attach's steps: each fills what it reads and refuses what it cannot use.
+  AttachError CheckIdentity(char* message, size_t message_size) const;
+  AttachError ReadGeometry(char* message, size_t message_size);
+  AttachError CheckRegions(char* message, size_t message_size) const;
+
   uint8_t* base_ = nullptr;
   uint32_t size_ = 0;
   uint32_t header_ = 0;
@@ -142,7 +142,8 @@ class CoreMemory {
   uint32_t cq_base_ = 0, cq_mask_ = 0;
   uint32_t arena_ = 0, arena_end_ = 0;
   uint32_t addr_records_ = 0, addr_staging_ = 0;
-  uint32_t buffer_size_ = 0;
+  uint32_t buffer_size_ = 0, buffer_count_ = 0;
+  uint32_t memory_end_ = 0;
   uint32_t provide_base_ = 0, provide_mask_ = 0, provide_count_ = 0;
   // The host's own copies of the counters it alone writes.
   uint32_t sq_head_ = 0, cq_tail_ = 0, provide_head_ = 0;

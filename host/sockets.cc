@@ -97,8 +97,7 @@ int32_t OpenPipe(FdTable& fds, int32_t fds_out[2]) {
   return 0;
 }
 
-int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option,
-                        int32_t value) {
+int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option, int32_t value) {
   if (!fds.Contains(fd)) return -EBADF;
   const int on = value != 0 ? 1 : 0;
   if (option == L::kSockoptLingerZero) {
@@ -139,8 +138,7 @@ int32_t Listen(const FdTable& fds, int32_t fd, int32_t backlog) {
   return ::listen(fd, backlog) == 0 ? 0 : -errno;
 }
 
-int32_t EncodeAddress(const CoreMemory& memory, const char* ip, int64_t port,
-                      uint32_t offset) {
+int32_t EncodeAddress(const CoreMemory& memory, const char* ip, int64_t port, uint32_t offset) {
   if (!memory.IsAddrRecord(offset) || port < 0 || port > 65535) return -EINVAL;
   uint8_t bytes[16] = {};
   uint16_t family;
@@ -172,8 +170,7 @@ int32_t EncodeAddress(const CoreMemory& memory, const char* ip, int64_t port,
   return 0;
 }
 
-int32_t SocketAddress(const FdTable& fds, int32_t fd, bool peer,
-                      AddressText* out) {
+int32_t SocketAddress(const FdTable& fds, int32_t fd, bool peer, AddressText* out) {
   if (!fds.Contains(fd)) return -EBADF;
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -197,8 +194,7 @@ int32_t SocketAddress(const FdTable& fds, int32_t fd, bool peer,
       if (if_indextoname(in6->sin6_scope_id, name) != nullptr) {
         std::snprintf(out->address + n, sizeof out->address - n, "%%%s", name);
       } else {
-        std::snprintf(out->address + n, sizeof out->address - n, "%%%u",
-                      in6->sin6_scope_id);
+        std::snprintf(out->address + n, sizeof out->address - n, "%%%u", in6->sin6_scope_id);
       }
     }
     out->family = 6;

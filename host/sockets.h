@@ -34,20 +34,18 @@ struct AddressText {
   uint16_t port;
 };
 
-int32_t OpenSocket(FdTable& fds, int32_t family);          // fd or -errno
-int32_t OpenPipe(FdTable& fds, int32_t fds_out[2]);        // 0 or -errno
+int32_t OpenSocket(FdTable& fds, int32_t family);    // fd or -errno
+int32_t OpenPipe(FdTable& fds, int32_t fds_out[2]);  // 0 or -errno
 int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option,
-                        int32_t value);                     // 0 or -errno
+                        int32_t value);  // 0 or -errno
 int32_t BindStaging(const FdTable& fds, const CoreMemory& memory, int32_t fd);
 int32_t Listen(const FdTable& fds, int32_t fd, int32_t backlog);
 // Parses ip (IPv4, or IPv6 with an optional %scope given as a number or an
 // interface name) and port into the record at `offset`, which must be the
 // staging record or an op's record. 0 or -EINVAL.
-int32_t EncodeAddress(const CoreMemory& memory, const char* ip, int64_t port,
-                      uint32_t offset);
+int32_t EncodeAddress(const CoreMemory& memory, const char* ip, int64_t port, uint32_t offset);
 // getsockname (peer = false) / getpeername (peer = true). 0 or -errno.
-int32_t SocketAddress(const FdTable& fds, int32_t fd, bool peer,
-                      AddressText* out);
-int32_t CloseOwnedFd(FdTable& fds, int32_t fd);             // 0 or -errno
+int32_t SocketAddress(const FdTable& fds, int32_t fd, bool peer, AddressText* out);
+int32_t CloseOwnedFd(FdTable& fds, int32_t fd);  // 0 or -errno
 
 }  // namespace percore

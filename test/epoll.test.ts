@@ -180,14 +180,14 @@ describe('EpollDriver (host)', () => {
     ]);
   });
 
-  test('TIMEOUTs fire in deadline order with 0', () => {
+  test('TIMEOUTs fire in deadline order with -ETIME, as io_uring reports them', () => {
     const { core, driver } = make();
     core.submit({ id: core.id(1), opcode: L.OP_TIMEOUT, arg: 60_000_000n });
     core.submit({ id: core.id(2), opcode: L.OP_TIMEOUT, arg: 20_000_000n });
     const start = Date.now();
     expect(collect(driver, core, 2, 1000)).toEqual([
-      { id: core.id(2), res: 0, flags: 0 },
-      { id: core.id(1), res: 0, flags: 0 },
+      { id: core.id(2), res: -E.ETIME, flags: 0 },
+      { id: core.id(1), res: -E.ETIME, flags: 0 },
     ]);
     expect(Date.now() - start).toBeGreaterThanOrEqual(55);
   });

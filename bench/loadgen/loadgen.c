@@ -59,7 +59,7 @@
 /* ---------- options ---------- */
 
 struct options {
-  const char *host;
+  const char* host;
   int port;
   int connections;
   int size;
@@ -75,9 +75,19 @@ struct options {
 };
 
 static struct options opt = {
-    .host = "127.0.0.1", .port = 0, .connections = 16, .size = 64, .depth = 1,
-    .warmup = 1.0, .duration = 3.0, .churn = 0, .json = 0, .markers = 0, .churn_sources = 16,
-    .hold = 0, .uring = 1,
+    .host = "127.0.0.1",
+    .port = 0,
+    .connections = 16,
+    .size = 64,
+    .depth = 1,
+    .warmup = 1.0,
+    .duration = 3.0,
+    .churn = 0,
+    .json = 0,
+    .markers = 0,
+    .churn_sources = 16,
+    .hold = 0,
+    .uring = 1,
 };
 
 static const char USAGE[] =
@@ -99,7 +109,7 @@ static const char USAGE[] =
     "  --churn-sources N    churn: rotate over N source addresses 127.0.0.x (default 16)\n"
     "exit: 0 ok, 1 echoed bytes mismatched, 2 usage, 3 connection/run error\n";
 
-static void usage_error(const char *fmt, ...) {
+static void usage_error(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("loadgen: ", stderr);
@@ -110,9 +120,9 @@ static void usage_error(const char *fmt, ...) {
   exit(EXIT_USAGE);
 }
 
-static long parse_int(const char *name, const char *s, long min, long max) {
+static long parse_int(const char* name, const char* s, long min, long max) {
   if (!s) usage_error("%s needs a value", name);
-  char *end;
+  char* end;
   errno = 0;
   long v = strtol(s, &end, 10);
   if (errno || *end || end == s) usage_error("%s needs a whole number, got '%s'", name, s);
@@ -120,52 +130,73 @@ static long parse_int(const char *name, const char *s, long min, long max) {
   return v;
 }
 
-static double parse_sec(const char *name, const char *s, double min, double max) {
+static double parse_sec(const char* name, const char* s, double min, double max) {
   if (!s) usage_error("%s needs a value", name);
-  char *end;
+  char* end;
   errno = 0;
   double v = strtod(s, &end);
   if (errno || *end || end == s) usage_error("%s needs a number of seconds, got '%s'", name, s);
-  if (!(v >= min && v <= max)) usage_error("%s must be between %g and %g, got %g", name, min, max, v);
+  if (!(v >= min && v <= max))
+    usage_error("%s must be between %g and %g, got %g", name, min, max, v);
   return v;
 }
 
-static void parse_args(int argc, char **argv) {
+static void parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *eq = strchr(a, '=');
+    const char* a = argv[i];
+    const char* eq = strchr(a, '=');
     char name[64];
     size_t nl = eq ? (size_t)(eq - a) : strlen(a);
     if (nl >= sizeof name) usage_error("unknown argument '%s'", a);
     memcpy(name, a, nl);
     name[nl] = 0;
 #define VALUE() (eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL))
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) { fputs(USAGE, stdout); exit(0); }
-    else if (!strcmp(name, "--host")) { opt.host = VALUE(); if (!opt.host) usage_error("--host needs a value"); }
-    else if (!strcmp(name, "--port")) opt.port = (int)parse_int(name, VALUE(), 1, 65535);
-    else if (!strcmp(name, "--connections")) opt.connections = (int)parse_int(name, VALUE(), 1, 60000);
-    else if (!strcmp(name, "--size")) opt.size = (int)parse_int(name, VALUE(), 1, 16 << 20);
-    else if (!strcmp(name, "--depth")) opt.depth = (int)parse_int(name, VALUE(), 1, 4096);
-    else if (!strcmp(name, "--warmup")) opt.warmup = parse_sec(name, VALUE(), 0, 3600);
-    else if (!strcmp(name, "--duration")) opt.duration = parse_sec(name, VALUE(), 0.01, 3600);
-    else if (!strcmp(name, "--churn")) opt.churn = 1;
-    else if (!strcmp(name, "--json")) opt.json = 1;
-    else if (!strcmp(name, "--markers")) opt.markers = 1;
-    else if (!strcmp(name, "--hold")) opt.hold = 1;
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+      fputs(USAGE, stdout);
+      exit(0);
+    } else if (!strcmp(name, "--host")) {
+      opt.host = VALUE();
+      if (!opt.host) usage_error("--host needs a value");
+    } else if (!strcmp(name, "--port"))
+      opt.port = (int)parse_int(name, VALUE(), 1, 65535);
+    else if (!strcmp(name, "--connections"))
+      opt.connections = (int)parse_int(name, VALUE(), 1, 60000);
+    else if (!strcmp(name, "--size"))
+      opt.size = (int)parse_int(name, VALUE(), 1, 16 << 20);
+    else if (!strcmp(name, "--depth"))
+      opt.depth = (int)parse_int(name, VALUE(), 1, 4096);
+    else if (!strcmp(name, "--warmup"))
+      opt.warmup = parse_sec(name, VALUE(), 0, 3600);
+    else if (!strcmp(name, "--duration"))
+      opt.duration = parse_sec(name, VALUE(), 0.01, 3600);
+    else if (!strcmp(name, "--churn"))
+      opt.churn = 1;
+    else if (!strcmp(name, "--json"))
+      opt.json = 1;
+    else if (!strcmp(name, "--markers"))
+      opt.markers = 1;
+    else if (!strcmp(name, "--hold"))
+      opt.hold = 1;
     else if (!strcmp(name, "--engine")) {
-      const char *v = VALUE();
-      if (v && !strcmp(v, "uring")) opt.uring = 1;
-      else if (v && !strcmp(v, "epoll")) opt.uring = 0;
-      else usage_error("--engine must be uring or epoll, got '%s'", v ? v : "");
-    }
-    else if (!strcmp(name, "--churn-sources")) opt.churn_sources = (int)parse_int(name, VALUE(), 1, 254);
-    else usage_error("unknown argument '%s'", a);
+      const char* v = VALUE();
+      if (v && !strcmp(v, "uring"))
+        opt.uring = 1;
+      else if (v && !strcmp(v, "epoll"))
+        opt.uring = 0;
+      else
+        usage_error("--engine must be uring or epoll, got '%s'", v ? v : "");
+    } else if (!strcmp(name, "--churn-sources"))
+      opt.churn_sources = (int)parse_int(name, VALUE(), 1, 254);
+    else
+      usage_error("unknown argument '%s'", a);
 #undef VALUE
   }
   if (!opt.port) usage_error("--port is required");
   if (opt.churn && opt.hold) usage_error("--churn and --hold are separate modes");
-  if (opt.hold && opt.depth != 1) usage_error("--depth applies to steady mode only (hold sends one message per connection)");
-  if (opt.churn && opt.depth != 1) usage_error("--depth applies to steady mode only (churn sends one message per connection)");
+  if (opt.hold && opt.depth != 1)
+    usage_error("--depth applies to steady mode only (hold sends one message per connection)");
+  if (opt.churn && opt.depth != 1)
+    usage_error("--depth applies to steady mode only (churn sends one message per connection)");
 }
 
 /* ---------- time ---------- */
@@ -251,7 +282,9 @@ static uint8_t pattern[PATTERN_LEN + PATTERN_TAIL];
 static void pattern_init(void) {
   uint64_t x = 0x9e3779b97f4a7c15ull;
   for (uint32_t i = 0; i < PATTERN_LEN; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17; /* xorshift64 */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17; /* xorshift64 */
     pattern[i] = (uint8_t)(x >> 24);
   }
   memcpy(pattern + PATTERN_LEN, pattern, PATTERN_TAIL);
@@ -276,11 +309,11 @@ struct conn {
   uint64_t received;  /* bytes echoed and verified */
   uint64_t msgs_done; /* messages echoed in full */
   uint64_t t_connect; /* churn: when connect() was called */
-  uint64_t *send_ts;  /* steady: ring of depth send times */
+  uint64_t* send_ts;  /* steady: ring of depth send times */
 };
 
-static struct conn *conns;
-static uint64_t *send_ts_all;
+static struct conn* conns;
+static uint64_t* send_ts_all;
 static int epfd;
 static uint8_t recvbuf[256 * 1024];
 
@@ -296,8 +329,8 @@ static char conn_error[256], mismatch_error[256];
 static int conn_failed;
 static volatile sig_atomic_t interrupted; /* SIGINT or SIGTERM */
 
-static void fail_conn(int code, const char *fmt, ...) {
-  char *dst = code == EXIT_MISMATCH ? mismatch_error : conn_error;
+static void fail_conn(int code, const char* fmt, ...) {
+  char* dst = code == EXIT_MISMATCH ? mismatch_error : conn_error;
   if (!dst[0]) {
     va_list ap;
     va_start(ap, fmt);
@@ -322,23 +355,30 @@ static void resolve_host(void) {
   snprintf(port, sizeof port, "%d", opt.port);
   int rc = getaddrinfo(opt.host, port, &hints, &res);
   if (rc) usage_error("cannot resolve --host '%s': %s", opt.host, gai_strerror(rc));
-  struct addrinfo *pick = NULL;
-  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+  struct addrinfo* pick = NULL;
+  for (struct addrinfo* ai = res; ai; ai = ai->ai_next) {
     if (ai->ai_family == AF_INET) {
-      struct sockaddr_in *sin = (struct sockaddr_in *)ai->ai_addr;
-      if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127) { pick = ai; break; }
+      struct sockaddr_in* sin = (struct sockaddr_in*)ai->ai_addr;
+      if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127) {
+        pick = ai;
+        break;
+      }
     } else if (ai->ai_family == AF_INET6) {
-      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ai->ai_addr;
+      struct sockaddr_in6* sin6 = (struct sockaddr_in6*)ai->ai_addr;
       if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) && !pick) pick = ai;
     }
   }
-  if (!pick) usage_error("--host '%s' is not a loopback address: loadgen only targets 127.0.0.0/8 or ::1", opt.host);
+  if (!pick)
+    usage_error("--host '%s' is not a loopback address: loadgen only targets 127.0.0.0/8 or ::1",
+                opt.host);
   memcpy(&server_addr, pick->ai_addr, pick->ai_addrlen);
   server_addrlen = pick->ai_addrlen;
   server_is_v4 = pick->ai_family == AF_INET;
   char ip[INET6_ADDRSTRLEN];
-  if (server_is_v4) inet_ntop(AF_INET, &((struct sockaddr_in *)pick->ai_addr)->sin_addr, ip, sizeof ip);
-  else inet_ntop(AF_INET6, &((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr, ip, sizeof ip);
+  if (server_is_v4)
+    inet_ntop(AF_INET, &((struct sockaddr_in*)pick->ai_addr)->sin_addr, ip, sizeof ip);
+  else
+    inet_ntop(AF_INET6, &((struct sockaddr_in6*)pick->ai_addr)->sin6_addr, ip, sizeof ip);
   snprintf(server_text, sizeof server_text, server_is_v4 ? "%s:%d" : "[%s]:%d", ip, opt.port);
   freeaddrinfo(res);
 }
@@ -356,13 +396,13 @@ static int new_socket(uint64_t serial) {
     memset(&src, 0, sizeof src);
     src.sin_family = AF_INET;
     src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(serial % (uint64_t)opt.churn_sources));
-    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+    if (bind(fd, (struct sockaddr*)&src, sizeof src) < 0) {
       int e = errno;
       close(fd);
       return -e;
     }
   }
-  if (connect(fd, (struct sockaddr *)&server_addr, server_addrlen) < 0 && errno != EINPROGRESS) {
+  if (connect(fd, (struct sockaddr*)&server_addr, server_addrlen) < 0 && errno != EINPROGRESS) {
     int e = errno;
     close(fd);
     return -e;
@@ -371,7 +411,7 @@ static int new_socket(uint64_t serial) {
 }
 
 /* Compare received bytes with the stream; returns number of mismatching bytes. */
-static uint64_t verify(struct conn *c, const uint8_t *data, size_t n) {
+static uint64_t verify(struct conn* c, const uint8_t* data, size_t n) {
   uint64_t bad = 0;
   uint64_t pos = c->received;
   while (n) {
@@ -388,13 +428,13 @@ static uint64_t verify(struct conn *c, const uint8_t *data, size_t n) {
   return bad;
 }
 
-static void set_events(struct conn *c, uint32_t ev) {
+static void set_events(struct conn* c, uint32_t ev) {
   struct epoll_event e = {.events = ev, .data.ptr = c};
   epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e);
 }
 
 /* Write queued bytes; returns 0, or -errno on a hard error. */
-static int flush(struct conn *c) {
+static int flush(struct conn* c) {
   while (c->sent < c->queued) {
     uint32_t off = (uint32_t)((c->start + c->sent) % PATTERN_LEN);
     uint64_t len = c->queued - c->sent;
@@ -404,18 +444,24 @@ static int flush(struct conn *c) {
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        if (!opt.churn && !c->want_write) { c->want_write = 1; set_events(c, EPOLLIN | EPOLLOUT); }
+        if (!opt.churn && !c->want_write) {
+          c->want_write = 1;
+          set_events(c, EPOLLIN | EPOLLOUT);
+        }
         return 0;
       }
       return -errno;
     }
     c->sent += (uint64_t)w;
   }
-  if (!opt.churn && c->want_write) { c->want_write = 0; set_events(c, EPOLLIN); }
+  if (!opt.churn && c->want_write) {
+    c->want_write = 0;
+    set_events(c, EPOLLIN);
+  }
   return 0;
 }
 
-static void close_conn(struct conn *c) {
+static void close_conn(struct conn* c) {
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
   c->state = ST_CLOSED;
@@ -424,25 +470,31 @@ static void close_conn(struct conn *c) {
 /* ---------- steady mode: the data path both engines share ---------- */
 
 /* The engine's way of handing bytes [sent, queued) to the kernel. */
-static void (*steady_send)(struct conn *c);
+static void (*steady_send)(struct conn* c);
 
-static void epoll_send(struct conn *c) {
+static void epoll_send(struct conn* c) {
   if (c->want_write) return; /* EPOLLOUT will flush */
   int e = flush(c);
-  if (e) { fail_conn(EXIT_CONN, "send on connection %ld: %s", (long)(c - conns), strerror(-e)); close_conn(c); }
+  if (e) {
+    fail_conn(EXIT_CONN, "send on connection %ld: %s", (long)(c - conns), strerror(-e));
+    close_conn(c);
+  }
 }
 
 /* r echoed bytes arrived on c: verify them, time and count every message
  * now complete, and queue the next message for each (closed loop). */
-static void steady_on_data(struct conn *c, const uint8_t *data, size_t r, uint64_t now) {
+static void steady_on_data(struct conn* c, const uint8_t* data, size_t r, uint64_t now) {
   if (c->received + (uint64_t)r > c->sent) {
-    fail_conn(EXIT_MISMATCH, "connection %ld received %" PRIu64 " bytes more than it sent", (long)(c - conns),
-              c->received + (uint64_t)r - c->sent);
+    fail_conn(EXIT_MISMATCH, "connection %ld received %" PRIu64 " bytes more than it sent",
+              (long)(c - conns), c->received + (uint64_t)r - c->sent);
     mismatch_events++;
   }
   uint64_t bad = verify(c, data, r);
   if (bad) {
-    fail_conn(EXIT_MISMATCH, "connection %ld: %" PRIu64 " echoed bytes differ from what was sent (stream offset %" PRIu64 ")", (long)(c - conns), bad, c->received);
+    fail_conn(EXIT_MISMATCH,
+              "connection %ld: %" PRIu64
+              " echoed bytes differ from what was sent (stream offset %" PRIu64 ")",
+              (long)(c - conns), bad, c->received);
     mismatch_events++;
     m_errors_mismatch_bytes += bad;
   }
@@ -467,7 +519,7 @@ static void steady_on_data(struct conn *c, const uint8_t *data, size_t r, uint64
   if (c->sent < c->queued) steady_send(c);
 }
 
-static void steady_on_read(struct conn *c, uint64_t now) {
+static void steady_on_read(struct conn* c, uint64_t now) {
   ssize_t r = recv(c->fd, recvbuf, sizeof recvbuf, 0);
   if (r < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
@@ -476,7 +528,8 @@ static void steady_on_read(struct conn *c, uint64_t now) {
     return;
   }
   if (r == 0) {
-    fail_conn(EXIT_CONN, "server closed connection %ld after %" PRIu64 " echoed bytes", (long)(c - conns), c->received);
+    fail_conn(EXIT_CONN, "server closed connection %ld after %" PRIu64 " echoed bytes",
+              (long)(c - conns), c->received);
     close_conn(c);
     return;
   }
@@ -495,36 +548,45 @@ static int steady_connect_all(void) {
   uint64_t deadline = now_ns() + 10ull * 1000000000ull + (uint64_t)n * 1000000ull;
   while (established < n) {
     for (; opened < n && pending < CONNECT_WAVE; opened++) {
-      struct conn *c = &conns[opened];
+      struct conn* c = &conns[opened];
       c->start = stream_start((uint64_t)opened);
       c->send_ts = send_ts_all + (size_t)opened * (size_t)opt.depth;
       int fd = new_socket((uint64_t)opened);
       if (fd < 0) {
-        fprintf(stderr, "loadgen: connect %s (connection %d of %d): %s\n", server_text, opened + 1, n, strerror(-fd));
+        fprintf(stderr, "loadgen: connect %s (connection %d of %d): %s\n", server_text, opened + 1,
+                n, strerror(-fd));
         return EXIT_CONN;
       }
       c->fd = fd;
       c->state = ST_CONNECTING;
       struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};
-      if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) { perror("loadgen: epoll_ctl"); return EXIT_CONN; }
+      if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+        perror("loadgen: epoll_ctl");
+        return EXIT_CONN;
+      }
       pending++;
     }
     uint64_t now = now_ns();
     if (now >= deadline) {
-      fprintf(stderr, "loadgen: connect %s: %d of %d connections not established in time\n", server_text, n - established, n);
+      fprintf(stderr, "loadgen: connect %s: %d of %d connections not established in time\n",
+              server_text, n - established, n);
       return EXIT_CONN;
     }
     int k = epoll_wait(epfd, evs, 512, (int)((deadline - now) / 1000000 + 1));
-    if (k < 0 && errno != EINTR) { perror("loadgen: epoll_wait"); return EXIT_CONN; }
+    if (k < 0 && errno != EINTR) {
+      perror("loadgen: epoll_wait");
+      return EXIT_CONN;
+    }
     if (interrupted) return EXIT_CONN;
     for (int j = 0; j < k; j++) {
-      struct conn *c = evs[j].data.ptr;
+      struct conn* c = evs[j].data.ptr;
       if (c->state != ST_CONNECTING) continue;
       int err = 0;
       socklen_t len = sizeof err;
       getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err) {
-        fprintf(stderr, "loadgen: connect %s (connection %ld of %d): %s\n", server_text, (long)(c - conns) + 1, n, strerror(err));
+        fprintf(stderr, "loadgen: connect %s (connection %ld of %d): %s\n", server_text,
+                (long)(c - conns) + 1, n, strerror(err));
         return EXIT_CONN;
       }
       c->state = ST_ACTIVE;
@@ -538,7 +600,7 @@ static int steady_connect_all(void) {
 
 static void steady_start_all(uint64_t now) {
   for (int i = 0; i < opt.connections; i++) {
-    struct conn *c = &conns[i];
+    struct conn* c = &conns[i];
     for (int m = 0; m < opt.depth; m++) c->send_ts[m] = now;
     c->queued = (uint64_t)opt.depth * (uint64_t)opt.size;
     steady_send(c);
@@ -556,15 +618,15 @@ enum { UOP_RECV = 1, UOP_SEND = 2 };
 #define BGID 1
 
 static struct ring uring;
-static struct io_uring_buf_ring *bufring;
-static uint8_t *bufmem;
+static struct io_uring_buf_ring* bufring;
+static uint8_t* bufmem;
 static unsigned buf_count, buf_size;
 static unsigned short buf_tail; /* our tail; published to the kernel before each enter */
 static int send_skip;           /* sends use IOSQE_CQE_SKIP_SUCCESS: see uring_setup */
 static uint64_t recv_rearms;    /* multishot recv ended (e.g. ENOBUFS) and was armed again */
 
 static void buf_give(unsigned bid) {
-  struct io_uring_buf *b = &bufring->bufs[buf_tail & (buf_count - 1)];
+  struct io_uring_buf* b = &bufring->bufs[buf_tail & (buf_count - 1)];
   b->addr = (uint64_t)(uintptr_t)(bufmem + (size_t)bid * buf_size);
   b->len = buf_size;
   b->bid = (unsigned short)bid;
@@ -572,7 +634,7 @@ static void buf_give(unsigned bid) {
 }
 
 static void buf_publish(void) {
-  atomic_store_explicit((_Atomic unsigned short *)&bufring->tail, buf_tail, memory_order_release);
+  atomic_store_explicit((_Atomic unsigned short*)&bufring->tail, buf_tail, memory_order_release);
 }
 
 static unsigned pow2_at_least(unsigned x) {
@@ -592,10 +654,13 @@ static int uring_setup(void) {
   buf_size = sz < 1024 ? 1024 : sz > 65536 ? 65536 : sz;
   size_t ring_bytes = (size_t)buf_count * sizeof(struct io_uring_buf);
   bufring = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  bufmem = mmap(NULL, (size_t)buf_count * buf_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  bufmem = mmap(NULL, (size_t)buf_count * buf_size, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (bufring == MAP_FAILED || bufmem == MAP_FAILED) return -ENOMEM;
-  struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)bufring, .ring_entries = buf_count, .bgid = BGID};
-  if (syscall(__NR_io_uring_register, uring.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) return -errno;
+  struct io_uring_buf_reg reg = {
+      .ring_addr = (uint64_t)(uintptr_t)bufring, .ring_entries = buf_count, .bgid = BGID};
+  if (syscall(__NR_io_uring_register, uring.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
+    return -errno;
   for (unsigned i = 0; i < buf_count; i++) buf_give(i);
   buf_publish();
   /* At depth 1 a connection's next SEND is prepared only after the whole
@@ -607,14 +672,14 @@ static int uring_setup(void) {
   return 0;
 }
 
-static struct io_uring_sqe *uring_sqe(void) {
-  struct io_uring_sqe *sqe = ring_sqe(&uring);
+static struct io_uring_sqe* uring_sqe(void) {
+  struct io_uring_sqe* sqe = ring_sqe(&uring);
   if (!sqe) fail_conn(EXIT_CONN, "io_uring submission queue stuck");
   return sqe;
 }
 
-static void uring_arm_recv(struct conn *c) {
-  struct io_uring_sqe *sqe = uring_sqe();
+static void uring_arm_recv(struct conn* c) {
+  struct io_uring_sqe* sqe = uring_sqe();
   if (!sqe) return;
   sqe->opcode = IORING_OP_RECV;
   sqe->fd = (int)(c - conns); /* registered file index: no fd lookup per op */
@@ -627,13 +692,13 @@ static void uring_arm_recv(struct conn *c) {
 /* One SEND at a time per connection (two in flight on one socket could be
  * reordered if the first one has to wait for buffer space). `sent` moves
  * forward when the SEND is prepared and back if it comes back short. */
-static void uring_send(struct conn *c) {
+static void uring_send(struct conn* c) {
   if (c->want_write) return; /* a tracked SEND is in flight; its CQE sends the rest */
   uint32_t off = (uint32_t)((c->start + c->sent) % PATTERN_LEN);
   uint64_t len = c->queued - c->sent;
   uint64_t room = PATTERN_LEN + PATTERN_TAIL - off;
   if (len > room) len = room;
-  struct io_uring_sqe *sqe = uring_sqe();
+  struct io_uring_sqe* sqe = uring_sqe();
   if (!sqe) return;
   sqe->opcode = IORING_OP_SEND;
   sqe->fd = (int)(c - conns);
@@ -647,9 +712,9 @@ static void uring_send(struct conn *c) {
   if (!send_skip) c->want_write = 1;
 }
 
-static void uring_on_cqe(void *ctx, const struct io_uring_cqe *cqe) {
-  uint64_t now = *(const uint64_t *)ctx;
-  struct conn *c = &conns[cqe->user_data >> 8];
+static void uring_on_cqe(void* ctx, const struct io_uring_cqe* cqe) {
+  uint64_t now = *(const uint64_t*)ctx;
+  struct conn* c = &conns[cqe->user_data >> 8];
   int res = cqe->res;
   if ((cqe->user_data & 0xff) == UOP_SEND) {
     if (c->state != ST_ACTIVE) return;
@@ -665,12 +730,14 @@ static void uring_on_cqe(void *ctx, const struct io_uring_cqe *cqe) {
   }
   if (cqe->flags & IORING_CQE_F_BUFFER) {
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    if (res > 0 && c->state == ST_ACTIVE) steady_on_data(c, bufmem + (size_t)bid * buf_size, (size_t)res, now);
+    if (res > 0 && c->state == ST_ACTIVE)
+      steady_on_data(c, bufmem + (size_t)bid * buf_size, (size_t)res, now);
     buf_give(bid);
   }
   if (c->state != ST_ACTIVE) return;
   if (res == 0) {
-    fail_conn(EXIT_CONN, "server closed connection %ld after %" PRIu64 " echoed bytes", (long)(c - conns), c->received);
+    fail_conn(EXIT_CONN, "server closed connection %ld after %" PRIu64 " echoed bytes",
+              (long)(c - conns), c->received);
     close_conn(c);
     return;
   }
@@ -687,7 +754,7 @@ static void uring_on_cqe(void *ctx, const struct io_uring_cqe *cqe) {
 
 /* ---------- churn mode ---------- */
 
-static int churn_open(struct conn *c, uint64_t now) {
+static int churn_open(struct conn* c, uint64_t now) {
   uint64_t serial = churn_serial++;
   memset(c, 0, sizeof *c);
   c->fd = -1;
@@ -695,8 +762,11 @@ static int churn_open(struct conn *c, uint64_t now) {
   c->t_connect = now;
   int fd = new_socket(serial);
   if (fd < 0) {
-    if (fd == -EADDRNOTAVAIL) fail_conn(EXIT_CONN, "connect %s: %s (ephemeral ports exhausted; try --churn-sources)", server_text, strerror(-fd));
-    else fail_conn(EXIT_CONN, "connect %s: %s", server_text, strerror(-fd));
+    if (fd == -EADDRNOTAVAIL)
+      fail_conn(EXIT_CONN, "connect %s: %s (ephemeral ports exhausted; try --churn-sources)",
+                server_text, strerror(-fd));
+    else
+      fail_conn(EXIT_CONN, "connect %s: %s", server_text, strerror(-fd));
     c->state = ST_CLOSED;
     return -1;
   }
@@ -712,7 +782,7 @@ static int churn_open(struct conn *c, uint64_t now) {
   return 0;
 }
 
-static void churn_event(struct conn *c, uint32_t ev, uint64_t now) {
+static void churn_event(struct conn* c, uint32_t ev, uint64_t now) {
   if (c->state == ST_CONNECTING) {
     if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     int err = 0;
@@ -727,7 +797,11 @@ static void churn_event(struct conn *c, uint32_t ev, uint64_t now) {
   }
   if (c->sent < c->queued) {
     int e = flush(c);
-    if (e) { fail_conn(EXIT_CONN, "send: %s", strerror(-e)); close_conn(c); return; }
+    if (e) {
+      fail_conn(EXIT_CONN, "send: %s", strerror(-e));
+      close_conn(c);
+      return;
+    }
   }
   if (!(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
   for (;;) {
@@ -740,24 +814,32 @@ static void churn_event(struct conn *c, uint32_t ev, uint64_t now) {
       return;
     }
     if (r == 0) {
-      fail_conn(EXIT_CONN, "server closed a connection after %" PRIu64 " of %d echoed bytes", c->received, opt.size);
+      fail_conn(EXIT_CONN, "server closed a connection after %" PRIu64 " of %d echoed bytes",
+                c->received, opt.size);
       close_conn(c);
       return;
     }
     if (c->received + (uint64_t)r > (uint64_t)opt.size) {
-      fail_conn(EXIT_MISMATCH, "a connection received %" PRIu64 " bytes more than it sent", c->received + (uint64_t)r - (uint64_t)opt.size);
+      fail_conn(EXIT_MISMATCH, "a connection received %" PRIu64 " bytes more than it sent",
+                c->received + (uint64_t)r - (uint64_t)opt.size);
       mismatch_events++;
     }
     uint64_t bad = verify(c, recvbuf, (size_t)r);
     if (bad) {
-      fail_conn(EXIT_MISMATCH, "%" PRIu64 " echoed bytes differ from what was sent (connection serial offset %" PRIu64 ")", bad, c->received);
+      fail_conn(EXIT_MISMATCH,
+                "%" PRIu64
+                " echoed bytes differ from what was sent (connection serial offset %" PRIu64 ")",
+                bad, c->received);
       mismatch_events++;
       m_errors_mismatch_bytes += bad;
     }
     c->received += (uint64_t)r;
     if (c->received >= (uint64_t)opt.size) {
-      if (measuring) { hist_record(now - c->t_connect); m_roundtrips++; }
-      else warm_roundtrips++;
+      if (measuring) {
+        hist_record(now - c->t_connect);
+        m_roundtrips++;
+      } else
+        warm_roundtrips++;
       close_conn(c);
       if (!stopping) churn_open(c, now);
       return;
@@ -767,8 +849,11 @@ static void churn_event(struct conn *c, uint32_t ev, uint64_t now) {
 
 /* ---------- the measuring window ---------- */
 
-static void marker(const char *what) {
-  if (opt.markers) { fprintf(stderr, "loadgen: %s\n", what); fflush(stderr); }
+static void marker(const char* what) {
+  if (opt.markers) {
+    fprintf(stderr, "loadgen: %s\n", what);
+    fflush(stderr);
+  }
 }
 
 static uint64_t warm_end, run_end, m_start, m_end, cpu_start, cpu_end;
@@ -787,10 +872,13 @@ static uint64_t clock_tick(uint64_t now) {
 }
 
 /* A JSON string literal for s, or null when s is empty. */
-static void json_string(const char *s) {
-  if (!s[0]) { fputs("null", stdout); return; }
+static void json_string(const char* s) {
+  if (!s[0]) {
+    fputs("null", stdout);
+    return;
+  }
   putchar('"');
-  for (const char *p = s; *p; p++) {
+  for (const char* p = s; *p; p++) {
     if (*p == '"' || *p == '\\') putchar('\\');
     putchar((unsigned char)*p < 0x20 ? ' ' : *p);
   }
@@ -810,10 +898,11 @@ static int hold_run(void) {
   steady_start_all(now_ns());
   struct epoll_event evs[512];
   uint64_t deadline = now_ns() + 10ull * 1000000000ull;
-  while (m_roundtrips < (uint64_t)opt.connections && !conn_failed && !interrupted && now_ns() < deadline) {
+  while (m_roundtrips < (uint64_t)opt.connections && !conn_failed && !interrupted &&
+         now_ns() < deadline) {
     int k = epoll_wait(epfd, evs, 512, 100);
     for (int j = 0; j < k; j++) {
-      struct conn *c = evs[j].data.ptr;
+      struct conn* c = evs[j].data.ptr;
       if (c->state == ST_CLOSED) continue;
       if ((evs[j].events & EPOLLOUT) && c->want_write) epoll_send(c);
       if (evs[j].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) steady_on_read(c, now_ns());
@@ -822,7 +911,8 @@ static int hold_run(void) {
   double setup_s = (double)(now_ns() - t0) / 1e9;
   uint64_t echoed = m_roundtrips;
   if (!conn_failed && echoed < (uint64_t)opt.connections)
-    fail_conn(EXIT_CONN, "only %" PRIu64 " of %d connections echoed their message within 10 s", echoed, opt.connections);
+    fail_conn(EXIT_CONN, "only %" PRIu64 " of %d connections echoed their message within 10 s",
+              echoed, opt.connections);
   int still_open = 0;
   if (!conn_failed && !mismatch_events) {
     marker("holding");
@@ -839,20 +929,28 @@ static int hold_run(void) {
     }
     marker("released");
     if (still_open < opt.connections)
-      fail_conn(EXIT_CONN, "%d of %d connections were closed or errored while held idle", opt.connections - still_open, opt.connections);
+      fail_conn(EXIT_CONN, "%d of %d connections were closed or errored while held idle",
+                opt.connections - still_open, opt.connections);
   }
   int status = mismatch_events ? EXIT_MISMATCH : conn_failed ? EXIT_CONN : 0;
-  const char *err = mismatch_events ? mismatch_error : conn_error;
+  const char* err = mismatch_events ? mismatch_error : conn_error;
   if (opt.json) {
-    printf("{\"ok\":%s,\"mode\":\"hold\",\"server\":\"%s\",\"connections\":%d,\"size\":%d,\"echoed\":%" PRIu64
-           ",\"still_open\":%d,\"setup_s\":%.3f,\"hold_s\":%.3f,\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f},\"exit_code\":%d,\"error\":",
-           status ? "false" : "true", server_text, opt.connections, opt.size, echoed, still_open, setup_s, opt.duration,
-           (double)hist_quantile(0.5) / 1e3, (double)hist_quantile(0.99) / 1e3, status);
+    printf(
+        "{\"ok\":%s,\"mode\":\"hold\",\"server\":\"%s\",\"connections\":%d,\"size\":%d,\"echoed\":"
+        "%" PRIu64
+        ",\"still_open\":%d,\"setup_s\":%.3f,\"hold_s\":%.3f,\"latency_us\":{\"p50\":%.2f,\"p99\":%"
+        ".2f},\"exit_code\":%d,\"error\":",
+        status ? "false" : "true", server_text, opt.connections, opt.size, echoed, still_open,
+        setup_s, opt.duration, (double)hist_quantile(0.5) / 1e3, (double)hist_quantile(0.99) / 1e3,
+        status);
     json_string(err);
     puts("}");
   } else {
-    printf("loadgen hold %s: %d connections, %d-byte message each\n", server_text, opt.connections, opt.size);
-    printf("  echoed           %" PRIu64 " of %d (every byte verified) in %.3f s with the connects\n", echoed, opt.connections, setup_s);
+    printf("loadgen hold %s: %d connections, %d-byte message each\n", server_text, opt.connections,
+           opt.size);
+    printf("  echoed           %" PRIu64
+           " of %d (every byte verified) in %.3f s with the connects\n",
+           echoed, opt.connections, setup_s);
     printf("  held idle        %.1f s, %d still open afterwards\n", opt.duration, still_open);
   }
   fflush(stdout);
@@ -862,9 +960,12 @@ static int hold_run(void) {
 
 /* ---------- main loop ---------- */
 
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
+static void on_signal(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   parse_args(argc, argv);
   resolve_host();
   pattern_init();
@@ -879,19 +980,30 @@ int main(int argc, char **argv) {
   }
 
   epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd < 0) { perror("loadgen: epoll_create1"); return EXIT_CONN; }
+  if (epfd < 0) {
+    perror("loadgen: epoll_create1");
+    return EXIT_CONN;
+  }
   conns = calloc((size_t)opt.connections, sizeof *conns);
   send_ts_all = calloc((size_t)opt.connections * (size_t)opt.depth, sizeof *send_ts_all);
-  if (!conns || !send_ts_all) { fputs("loadgen: out of memory\n", stderr); return EXIT_CONN; }
+  if (!conns || !send_ts_all) {
+    fputs("loadgen: out of memory\n", stderr);
+    return EXIT_CONN;
+  }
   for (int i = 0; i < opt.connections; i++) conns[i].fd = -1;
 
   steady_send = epoll_send;
   if (opt.hold) return hold_run();
-  const char *engine = "epoll";
+  const char* engine = "epoll";
   if (!opt.churn && opt.uring) {
     int err = uring_setup();
-    if (err) fprintf(stderr, "loadgen: io_uring engine unavailable (%s%s); using epoll\n", strerror(-err), ring_setup_hint(-err));
-    else { steady_send = uring_send; engine = "io_uring"; }
+    if (err)
+      fprintf(stderr, "loadgen: io_uring engine unavailable (%s%s); using epoll\n", strerror(-err),
+              ring_setup_hint(-err));
+    else {
+      steady_send = uring_send;
+      engine = "io_uring";
+    }
   }
 
   uint64_t t0 = now_ns();
@@ -901,9 +1013,10 @@ int main(int argc, char **argv) {
     if (steady_send == uring_send) {
       /* From here the ring does all socket I/O; epoll only did the connects.
        * Connection i is registered file i. */
-      int *fds = malloc((size_t)opt.connections * sizeof *fds);
+      int* fds = malloc((size_t)opt.connections * sizeof *fds);
       for (int i = 0; i < opt.connections; i++) fds[i] = conns[i].fd;
-      if (!fds || syscall(__NR_io_uring_register, uring.fd, IORING_REGISTER_FILES, fds, (unsigned)opt.connections) < 0) {
+      if (!fds || syscall(__NR_io_uring_register, uring.fd, IORING_REGISTER_FILES, fds,
+                          (unsigned)opt.connections) < 0) {
         fprintf(stderr, "loadgen: io_uring_register(FILES): %s\n", strerror(errno));
         return EXIT_CONN;
       }
@@ -929,7 +1042,10 @@ int main(int argc, char **argv) {
       if (!left) break;
       buf_publish();
       int err = ring_enter_timeout(&uring, 1, left);
-      if (err) { fail_conn(EXIT_CONN, "io_uring_enter: %s", strerror(-err)); break; }
+      if (err) {
+        fail_conn(EXIT_CONN, "io_uring_enter: %s", strerror(-err));
+        break;
+      }
       /* One timestamp per batch: the moment the client learns of these
        * completions, which is what a closed-loop client can observe. */
       now = now_ns();
@@ -948,7 +1064,7 @@ int main(int argc, char **argv) {
       break;
     }
     for (int j = 0; j < k; j++) {
-      struct conn *c = evs[j].data.ptr;
+      struct conn* c = evs[j].data.ptr;
       if (c->state == ST_CLOSED) continue;
       now = now_ns();
       if (opt.churn) {
@@ -957,16 +1073,26 @@ int main(int argc, char **argv) {
         uint32_t ev = evs[j].events;
         if ((ev & EPOLLOUT) && c->want_write) {
           int e = flush(c);
-          if (e) { fail_conn(EXIT_CONN, "send on connection %ld: %s", (long)(c - conns), strerror(-e)); close_conn(c); continue; }
+          if (e) {
+            fail_conn(EXIT_CONN, "send on connection %ld: %s", (long)(c - conns), strerror(-e));
+            close_conn(c);
+            continue;
+          }
         }
         if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) steady_on_read(c, now);
       }
     }
   }
   m_end = now_ns();
-  if (measuring) { cpu_end = cpu_ns(); marker("measure end"); }
+  if (measuring) {
+    cpu_end = cpu_ns();
+    marker("measure end");
+  }
   stopping = 1;
-  if (!measuring) { m_start = m_end; cpu_start = cpu_end = 0; }
+  if (!measuring) {
+    m_start = m_end;
+    cpu_start = cpu_end = 0;
+  }
 
   double secs = (double)(m_end - m_start) / 1e9;
   double rps = secs > 0 ? (double)m_roundtrips / secs : 0;
@@ -981,17 +1107,22 @@ int main(int argc, char **argv) {
   if (!conn_failed && !mismatch_events && m_roundtrips == 0)
     fail_conn(EXIT_CONN, "no round trip completed in the measured window (server not echoing?)");
   int status = mismatch_events ? EXIT_MISMATCH : conn_failed ? EXIT_CONN : 0;
-  const char *first_error = mismatch_events ? mismatch_error : conn_error;
+  const char* first_error = mismatch_events ? mismatch_error : conn_error;
 
   if (opt.json) {
-    printf("{\"ok\":%s,\"mode\":\"%s\",\"engine\":\"%s\",\"recv_rearms\":%" PRIu64 ",\"server\":\"%s\",\"connections\":%d,\"size\":%d,\"depth\":%d,"
-           "\"warmup_s\":%.3f,\"duration_s\":%.6f,\"roundtrips\":%" PRIu64 ",\"roundtrips_per_s\":%.1f,"
-           "\"connections_per_s\":%.1f,\"mb_per_s\":%.3f,\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
+    printf("{\"ok\":%s,\"mode\":\"%s\",\"engine\":\"%s\",\"recv_rearms\":%" PRIu64
+           ",\"server\":\"%s\",\"connections\":%d,\"size\":%d,\"depth\":%d,"
+           "\"warmup_s\":%.3f,\"duration_s\":%.6f,\"roundtrips\":%" PRIu64
+           ",\"roundtrips_per_s\":%.1f,"
+           "\"connections_per_s\":%.1f,\"mb_per_s\":%.3f,\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f,"
+           "\"p999\":%.2f,\"max\":%.2f},"
            "\"client_cpu_s\":%.6f,\"client_cpu_pct\":%.1f,\"client_cpu_us_per_rt\":%.3f,"
-           "\"mismatched_bytes\":%" PRIu64 ",\"mismatch_events\":%" PRIu64 ",\"exit_code\":%d,\"error\":",
-           status ? "false" : "true", opt.churn ? "churn" : "steady", engine, recv_rearms, server_text, opt.connections, opt.size,
-           opt.depth, opt.warmup, secs, m_roundtrips, rps, opt.churn ? rps : 0.0, mbps, p50, p99, p999, pmax, cpu_s,
-           cpu_pct, cpu_us_rt, m_errors_mismatch_bytes, mismatch_events, status);
+           "\"mismatched_bytes\":%" PRIu64 ",\"mismatch_events\":%" PRIu64
+           ",\"exit_code\":%d,\"error\":",
+           status ? "false" : "true", opt.churn ? "churn" : "steady", engine, recv_rearms,
+           server_text, opt.connections, opt.size, opt.depth, opt.warmup, secs, m_roundtrips, rps,
+           opt.churn ? rps : 0.0, mbps, p50, p99, p999, pmax, cpu_s, cpu_pct, cpu_us_rt,
+           m_errors_mismatch_bytes, mismatch_events, status);
     json_string(first_error);
     puts("}");
   } else {
@@ -999,21 +1130,28 @@ int main(int argc, char **argv) {
            opt.churn ? "churn" : "steady", engine, server_text, opt.connections,
            opt.churn ? "concurrent connects" : "connections", opt.size,
            opt.churn ? "" : (opt.depth > 1 ? " (pipelined)" : ""), opt.warmup, secs);
-    if (!opt.churn && opt.depth > 1) printf("  depth            %d messages in flight per connection\n", opt.depth);
-    if (opt.churn) printf("  connections/s    %.0f   (%" PRIu64 " connect+echo+close)\n", rps, m_roundtrips);
-    else printf("  round trips/s    %.0f   (%" PRIu64 " round trips)\n", rps, m_roundtrips);
+    if (!opt.churn && opt.depth > 1)
+      printf("  depth            %d messages in flight per connection\n", opt.depth);
+    if (opt.churn)
+      printf("  connections/s    %.0f   (%" PRIu64 " connect+echo+close)\n", rps, m_roundtrips);
+    else
+      printf("  round trips/s    %.0f   (%" PRIu64 " round trips)\n", rps, m_roundtrips);
     printf("  MB/s             %.2f   (message bytes x round trips)\n", mbps);
-    printf("  latency us       p50 %.1f   p99 %.1f   p99.9 %.1f   max %.1f%s\n", p50, p99, p999, pmax,
-           opt.churn ? "   (connect -> full echo)" : "");
-    printf("  client CPU       %.3f s = %.0f%% of one core, %.2f us per round trip%s\n", cpu_s, cpu_pct, cpu_us_rt,
+    printf("  latency us       p50 %.1f   p99 %.1f   p99.9 %.1f   max %.1f%s\n", p50, p99, p999,
+           pmax, opt.churn ? "   (connect -> full echo)" : "");
+    printf("  client CPU       %.3f s = %.0f%% of one core, %.2f us per round trip%s\n", cpu_s,
+           cpu_pct, cpu_us_rt,
            cpu_pct >= 90 ? "   (client saturated: results are client-bound)" : "");
-    printf("  verified         %s\n", m_errors_mismatch_bytes || mismatch_events ? "MISMATCH" : "every echoed byte matched");
+    printf("  verified         %s\n",
+           m_errors_mismatch_bytes || mismatch_events ? "MISMATCH" : "every echoed byte matched");
   }
   fflush(stdout);
   if (conn_failed && status == EXIT_MISMATCH) fprintf(stderr, "loadgen: FAILED: %s\n", conn_error);
   if (status) {
     if (status == EXIT_MISMATCH)
-      fprintf(stderr, "loadgen: FAILED: echoed data did not match what was sent: %s (%" PRIu64 " bytes in %" PRIu64 " events)\n",
+      fprintf(stderr,
+              "loadgen: FAILED: echoed data did not match what was sent: %s (%" PRIu64
+              " bytes in %" PRIu64 " events)\n",
               first_error, m_errors_mismatch_bytes, mismatch_events);
     else
       fprintf(stderr, "loadgen: FAILED: %s\n", first_error);

@@ -3,7 +3,7 @@
 // percore's CI, which is Linux-only. The kqueue fd is also the wake fd: it is
 // readable while events are pending, so the loop glue's uv_poll watches it.
 //
-// EV_CLEAR gives the edge-triggered behaviour readiness.cc relies on (as
+// EV_CLEAR gives the edge-triggered behaviour the readiness driver relies on (as
 // EPOLLET does); EVFILT_TIMER (one-shot, NOTE_NSECONDS) carries the earliest
 // TIMEOUT. Read and write filters arrive as separate events.
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include <cerrno>
 
-#include "readiness.h"
+#include "drivers/readiness/readiness.h"
 
 namespace percore {
 
@@ -61,8 +61,8 @@ class KqueuePoller final : public Poller {
     for (int i = 0; i < n; i++) {
       const struct kevent& e = events_[i];
       ReadyEvent& r = out[i];
-      r = ReadyEvent{static_cast<int>(e.ident), false, false, false,
-                     (e.flags & (EV_EOF | EV_ERROR)) != 0};
+      r = ReadyEvent{.fd = static_cast<int>(e.ident),
+                     .hangup = (e.flags & (EV_EOF | EV_ERROR)) != 0};
       if (e.filter == EVFILT_TIMER) {
         r.fd = -1;
         r.timer = true;
@@ -79,8 +79,7 @@ class KqueuePoller final : public Poller {
     const uint64_t now = MonotonicNs();
     const int64_t delay = deadline_ns > now ? static_cast<int64_t>(deadline_ns - now) : 0;
     struct kevent change;
-    EV_SET(&change, kTimerIdent, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS,
-           delay, nullptr);
+    EV_SET(&change, kTimerIdent, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_NSECONDS, delay, nullptr);
     kevent(kq_, &change, 1, nullptr, 0, nullptr);
   }
 
@@ -95,8 +94,7 @@ class KqueuePoller final : public Poller {
 std::unique_ptr<Driver> CreateKqueueDriver(const CoreMemory& memory, int* error) {
   auto poller = std::make_unique<KqueuePoller>();
   const int init_error = poller->Init();
-  return MakeReadinessDriver(memory, std::move(poller), init_error,
-                             {"edge_triggered"}, error);
+  return MakeReadinessDriver(memory, std::move(poller), init_error, {"edge_triggered"}, error);
 }
 
 }  // namespace percore

@@ -1,6 +1,6 @@
 // The one internal interface every I/O backend implements (io_uring, and the
 // readiness drivers of readiness.h: epoll, kqueue), in the spirit of libuv's
-// uv__io_poll: the Node-API class in addon.cc and the event-loop wiring only
+// uv__io_poll: the Node-API class (napi/driver_object.h) and the loop glue only
 // ever talk to a Driver.
 //
 // A driver moves SQEs from the core's memory into the kernel and kernel
@@ -15,9 +15,11 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "check.h"
 #include "core_memory.h"
 #include "fd_table.h"
-#include "threads.h"
+#include "threads/fd_adoption.h"
+#include "threads/wakers.h"
 
 namespace percore {
 
@@ -46,7 +48,8 @@ struct FeatureList {
   const char* names[kMax];
   int count = 0;
   void Add(const char* name) {
-    if (count < kMax) names[count++] = name;
+    PERCORE_ASSERT(count < kMax, "a driver names at most kMax features");
+    names[count++] = name;
   }
 };
 

@@ -1,10 +1,12 @@
-// The io_uring backend (Linux), on raw system calls and <linux/io_uring.h>.
+// The io_uring backend (Linux), on raw system calls and <linux/io_uring.h>:
+// what the rest of the host may ask of it. Its implementation is the rest of
+// this folder (the class in uring_driver.h).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
-#include "driver.h"
+#include "drivers/driver.h"
 
 namespace percore {
 
@@ -46,8 +48,7 @@ void ProbeUring(UringProbe* out);
 
 // Creates a ring for `memory` on the calling thread (the ring is created
 // with SINGLE_ISSUER when the kernel has it: only this thread may use it).
-std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory,
-                                          const UringOptions& options,
+std::unique_ptr<Driver> CreateUringDriver(const CoreMemory& memory, const UringOptions& options,
                                           UringSetupError* error);
 
 }  // namespace percore

@@ -1,61 +1,46 @@
-// The readiness-based backends (epoll on Linux, kqueue on macOS and the BSDs):
-// everything they share, in one place, so each platform file is a thin
-// Poller (register an fd, wait for events, arm one timer).
+// The readiness driver's class, private to drivers/readiness/: what epoll
+// and kqueue share (see readiness.h for the Poller each backend provides).
 //
-// Semantics follow mio and Monoio's legacy driver: an operation first tries
-// its system call; only EAGAIN makes it wait, in a FIFO queue of its fd (one
-// queue for the read side: ACCEPT, RECV, READ; one for the write side:
-// CONNECT, SEND, WRITE). A readiness event for the fd retries the queue from
-// its head until a call answers EAGAIN again. The completion records written
-// into the core's CQ are the same an io_uring driver writes, so the core and
-// the API cannot tell which backend runs.
+// Choices, and why:
+// * Edge-triggered registration, once per fd lifetime, made the first time an
+//   op on the fd meets EAGAIN. An echo connection then costs one
+//   epoll_ctl in its whole life and none per op (oneshot would re-arm on
+//   every wait). Edge-triggering is safe because an op always tries its
+//   system call before it waits, and a queue is retried until a call answers
+//   EAGAIN: no readiness is left unconsumed while something waits for it.
+//   Registering after an EAGAIN cannot lose a wake-up either: adding an fd
+//   reports its current readiness.
+// * One FIFO queue per fd and direction, linked through op records indexed
+//   by slot. An op that finds its queue non-empty waits behind it without
+//   trying, so a socket's reads (or writes) complete in submission order.
+// * Completions go straight into the core's CQ in order; when it is full they
+//   wait in the driver's FIFO, sized so that every op's final completion and
+//   every cancel's always fits: a multishot ACCEPT may use only half of it
+//   for its MORE completions, and stops (to be retried on the next wake-up)
+//   when that half is used.
+// * CLOSE of an fd with ops waiting completes them with -ECANCELED first,
+//   then closes: the kernel would otherwise report nothing for them ever
+//   again (a closed fd leaves the epoll set).
+// * TIMEOUT ops sit in a list sorted by deadline (insertion scans from the
+//   tail, O(1) for the usual later-than-everything timer); the poller holds
+//   one timer for the earliest.
 //
-// Every table is sized at creation (op records by the core's op capacity,
-// per-fd queue heads by the fd table's capacity, the completion FIFO by the
-// core's SQ size): nothing is allocated per operation.
+// Files: readiness_driver.cc (the Driver entry points), submit.cc (taking
+// SQEs, starting ops), attempt.cc (one try of an op's system call),
+// wait_queues.cc (per-fd FIFOs, cancels, retries), timers.cc (TIMEOUT),
+// completions.cc (the CQ, the overflow FIFO, dispatching events).
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <cstdlib>
-#include <initializer_list>
 #include <memory>
 
-#include "driver.h"
+#include "drivers/readiness/readiness.h"
+#include "drivers/recv_set.h"
 
 namespace percore {
-
-// What a Poller reports for one fd (or for its timer).
-struct ReadyEvent {
-  int fd;
-  bool readable;  // retry the read queue
-  bool writable;  // retry the write queue
-  bool timer;     // the timer armed with ArmTimer fired (fd is meaningless)
-  bool hangup;    // the peer closed or the socket failed (RDHUP, HUP, ERR, EV_EOF)
-};
-
-// The platform layer. Registrations are edge-triggered and made once per fd
-// lifetime (see Register), so the hot path makes no registration call.
-class Poller {
- public:
-  virtual ~Poller() = default;
-  virtual const char* name() const = 0;
-  // The pollable fd that is readable while events are pending: the epoll or
-  // kqueue fd itself, watched by the loop glue (uv_poll).
-  virtual int fd() const = 0;
-  // Watches fd for readability and writability, edge-triggered. 0 or -errno.
-  virtual int Register(int fd) = 0;
-  // Stops watching fd (before it is closed). Errors are ignored: closing
-  // the fd removes it anyway.
-  virtual void Deregister(int fd) = 0;
-  // Waits up to timeout_ms (0: not at all, < 0: forever) and writes at most
-  // max events. Returns the count (0 on timeout or EINTR) or -errno.
-  virtual int Wait(ReadyEvent* out, int max, int timeout_ms) = 0;
-  // Makes the poller report a timer event at the CLOCK_MONOTONIC time
-  // deadline_ns (an absolute time); a later call replaces the earlier one.
-  virtual void ArmTimer(uint64_t deadline_ns) = 0;
-};
 
 class ReadinessDriver final : public Driver {
  public:
@@ -87,20 +72,20 @@ class ReadinessDriver final : public Driver {
   // slot. The core frees a slot only after its final CQE, so one record per
   // slot is enough.
   struct Op {
-    uint32_t id;  // 0: free
-    uint8_t opcode;
-    uint8_t where;
-    bool multishot;
-    bool connecting;  // CONNECT got EINPROGRESS: SO_ERROR decides
-    int32_t fd;
-    uint32_t addr, len;
-    uint64_t arg;  // READ/WRITE position, TIMEOUT absolute deadline (ns)
-    uint32_t prev, next;
-    bool select;         // a buffer-select RECV: the driver picks a recv-set buffer
-    uint32_t cqe_flags;  // what Attempt adds to the CQE (CQE_F_BUFFER and the index)
+    uint32_t id = 0;  // 0: free
+    uint8_t opcode = 0;
+    uint8_t where = kNowhere;
+    bool multishot = false;
+    bool connecting = false;  // CONNECT got EINPROGRESS: SO_ERROR decides
+    int32_t fd = -1;
+    uint32_t addr = 0, len = 0;
+    uint64_t arg = 0;  // READ/WRITE position, TIMEOUT absolute deadline (ns)
+    uint32_t prev = kNil, next = kNil;
+    bool select = false;     // a buffer-select RECV: the driver picks a recv-set buffer
+    uint32_t cqe_flags = 0;  // what Attempt adds to the CQE (CQE_F_BUFFER and the index)
     // The last RECV left the receive queue empty (TCP_INQ said so), even if it
     // filled the buffer: the next RECV would answer EAGAIN.
-    bool drained;
+    bool drained = false;
   };
   // Per fd: the two wait queues and whether the poller watches it.
   struct FdState {
@@ -135,9 +120,15 @@ class ReadinessDriver final : public Driver {
   static constexpr int32_t kAgain = INT32_MIN;
 
   uint32_t TakeSqes();
-  void TakeProvided();
+  bool CompleteAtOnce(const Sqe& sqe);
   void Start(const Sqe& sqe);
+  void TryOrWait(uint32_t slot);
+  int RegisterOnce(int fd, FdState& st);
   int32_t Attempt(Op& op, bool* more);
+  int32_t AttemptConnect(Op& op);
+  ssize_t SystemCall(Op& op, bool* more);
+  ssize_t Accept(const Op& op, bool* more);
+  ssize_t Recv(Op& op, bool* more);
   ssize_t Receive(Op& op, uint8_t* into);
   void NoteShortTransfer(const Op& op, int32_t res, FdState& st);
   void CompleteMore(Op& op, int32_t res);
@@ -183,36 +174,12 @@ class ReadinessDriver final : public Driver {
   std::unique_ptr<int32_t[]> retry_;
   uint32_t retry_count_ = 0;
 
-  // The recv set's pick set (layout v2): indices the core provided, a LIFO
-  // (the warmest buffer first). in_set_[i]: buffer i is in it; an index the
-  // core pushes twice is ignored, so the stack cannot overflow.
-  std::unique_ptr<bool[]> in_set_;
-  std::unique_ptr<uint32_t[]> spare_;
-  uint32_t spare_count_ = 0;
+  // The recv set's pick set (layout v2): the host always picks here.
+  RecvPickSet pick_set_;
 
   // TIMEOUT ops, sorted by deadline.
   uint32_t timers_head_ = kNil, timers_tail_ = kNil;
   uint64_t timer_armed_ = 0;  // deadline the poller holds, 0: none
 };
-
-// Wraps a poller whose Init returned init_error (0 or an errno) in a driver,
-// adding the poller's feature names. Null with *error set on failure.
-std::unique_ptr<Driver> MakeReadinessDriver(const CoreMemory& memory,
-                                            std::unique_ptr<Poller> poller,
-                                            int init_error,
-                                            std::initializer_list<const char*> features,
-                                            int* error);
-
-// The backends (epoll_driver.cc on Linux, kqueue_driver.cc on macOS and the
-// BSDs). Null with *error set to the errno if the poller cannot be created.
-std::unique_ptr<Driver> CreateEpollDriver(const CoreMemory& memory, int* error);
-std::unique_ptr<Driver> CreateKqueueDriver(const CoreMemory& memory, int* error);
-
-// Monotonic time in nanoseconds.
-uint64_t MonotonicNs();
-
-// The errno of the host platform as the layout's Linux number (identity on
-// Linux).
-int32_t LinuxErrno(int error);
 
 }  // namespace percore

@@ -1,39 +1,15 @@
-#include "threads.h"
+#include "threads/wakers.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cassert>
 #include <cerrno>
 #include <mutex>
 
+#include "check.h"
+
 namespace percore {
-
-int32_t SetThreadAffinity(const int32_t* cpus, int count) {
-  if (count <= 0) return -EINVAL;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int i = 0; i < count; i++) {
-    if (cpus[i] < 0 || cpus[i] >= kMaxCpus || cpus[i] >= CPU_SETSIZE) return -EINVAL;
-    CPU_SET(cpus[i], &set);
-  }
-  // pid 0: the calling thread (a Linux thread is a task with its own mask).
-  return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -errno;
-}
-
-int32_t GetThreadAffinity(int32_t* out) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return -errno;
-  int32_t n = 0;
-  for (int cpu = 0; cpu < kMaxCpus && cpu < CPU_SETSIZE; cpu++) {
-    if (CPU_ISSET(cpu, &set)) out[n++] = cpu;
-  }
-  return n;
-}
 
 namespace {
 
@@ -70,7 +46,8 @@ constexpr uint32_t kMaxGeneration = (1u << (31 - kWakerIndexBits)) - 1;
 WakerSlot* FindWaker(int32_t token) {
   if (token <= 0) return nullptr;
   WakerSlot& slot = wakers[static_cast<uint32_t>(token) & kIndexMask];
-  if (slot.fd < 0 || slot.generation != static_cast<uint32_t>(token) >> kWakerIndexBits) return nullptr;
+  if (slot.fd < 0 || slot.generation != static_cast<uint32_t>(token) >> kWakerIndexBits)
+    return nullptr;
   return &slot;
 }
 
@@ -97,7 +74,7 @@ int32_t CreateWaker(int* fd, int ring_fd) {
     slot.ring_fd = ring;
     *fd = efd;
     const int32_t token = static_cast<int32_t>(slot.generation << kWakerIndexBits | i);
-    assert(token > 0);
+    PERCORE_ASSERT(token > 0, "generations stop short of the sign bit (kMaxGeneration)");
     return token;
   }
   ::close(efd);
@@ -145,23 +122,6 @@ void DrainWaker(int fd) {
   uint64_t count;
   ssize_t r = ::read(fd, &count, sizeof count);  // EAGAIN: nothing pending
   (void)r;
-}
-
-int32_t AdoptSocket(FdTable& fds, int32_t fd) {
-  if (fd < 0) return -EBADF;
-  int type = 0;
-  socklen_t len = sizeof type;
-  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return -errno;
-  // Only stream sockets: TcpStream.adopt is the caller, and the readiness
-  // drivers rely on every socket they own being a stream (a short RECV means
-  // the queue is drained, which a datagram socket does not promise).
-  if (type != SOCK_STREAM) return -EINVAL;
-  if (fds.Contains(fd)) return -EEXIST;
-  const int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return -errno;
-  const int fdfl = fcntl(fd, F_GETFD);
-  if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) != 0) return -errno;
-  return fds.Add(fd) ? 0 : -EMFILE;
 }
 
 }  // namespace percore

@@ -8,7 +8,7 @@
 
 #include <cerrno>
 
-#include "readiness.h"
+#include "drivers/readiness/readiness.h"
 
 namespace percore {
 
@@ -66,16 +66,15 @@ class EpollPoller final : public Poller {
         uint64_t expirations;
         ssize_t got = ::read(timer_fd_, &expirations, sizeof expirations);
         (void)got;  // EAGAIN: already drained
-        r = ReadyEvent{-1, false, false, true, false};
+        r = ReadyEvent{.timer = true};
         continue;
       }
       // Hang-up and error wake both queues: retrying the system call (or
       // SO_ERROR for a CONNECT) yields the real errno.
-      r.fd = static_cast<int>(events_[i].data.u64);
-      r.readable = (e & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
-      r.writable = (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
-      r.timer = false;
-      r.hangup = (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+      r = ReadyEvent{.fd = static_cast<int>(events_[i].data.u64),
+                     .readable = (e & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0,
+                     .writable = (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0,
+                     .hangup = (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0};
     }
     return n;
   }
@@ -101,8 +100,8 @@ class EpollPoller final : public Poller {
 std::unique_ptr<Driver> CreateEpollDriver(const CoreMemory& memory, int* error) {
   auto poller = std::make_unique<EpollPoller>();
   const int init_error = poller->Init();
-  return MakeReadinessDriver(memory, std::move(poller), init_error,
-                             {"edge_triggered", "timerfd"}, error);
+  return MakeReadinessDriver(memory, std::move(poller), init_error, {"edge_triggered", "timerfd"},
+                             error);
 }
 
 }  // namespace percore

@@ -1,0 +1,109 @@
+// One small helper per io_uring operation, named after liburing's, all on
+// one base (prep_rw) that clears the SQE and fills the common fields.
+#pragma once
+
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "drivers/uring/buf_ring.h"
+#include "sockets.h"
+
+namespace percore {
+
+// Data an SQE points at, which must stay put until the kernel has consumed
+// the SQE (with IORING_FEAT_SUBMIT_STABLE the kernel copies it then). One per
+// kernel SQ slot: a slot is not reused before the kernel has consumed it.
+union SqeScratch {
+  __kernel_timespec ts;
+  SockAddr addr;
+};
+
+inline void prep_rw(io_uring_sqe* s, uint8_t op, int fd, const void* addr, uint32_t len,
+                    uint64_t offset) {
+  std::memset(s, 0, sizeof *s);
+  s->opcode = op;
+  s->fd = fd;
+  s->addr = reinterpret_cast<uintptr_t>(addr);
+  s->len = len;
+  s->off = offset;
+}
+
+inline void prep_nop(io_uring_sqe* s) { prep_rw(s, IORING_OP_NOP, -1, nullptr, 0, 0); }
+
+inline void prep_accept(io_uring_sqe* s, int fd, bool multishot) {
+  prep_rw(s, IORING_OP_ACCEPT, fd, nullptr, 0, 0);
+  // Accepted sockets are created the way OpenSocket creates its own.
+  s->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+  if (multishot) s->ioprio |= IORING_ACCEPT_MULTISHOT;
+}
+
+inline void prep_connect(io_uring_sqe* s, int fd, const SockAddr* addr, socklen_t addr_len) {
+  // The address length travels in `off`, as in connect(2)'s third argument.
+  prep_rw(s, IORING_OP_CONNECT, fd, addr, 0, addr_len);
+}
+
+inline void prep_recv(io_uring_sqe* s, int fd, void* buf, uint32_t len) {
+  prep_rw(s, IORING_OP_RECV, fd, buf, len, 0);
+}
+
+// RECV of at most len bytes into a buffer the kernel picks from the group
+// when data arrives (IOSQE_BUFFER_SELECT): nothing is held while it waits.
+// Multishot (6.0+): armed until it fails, one CQE with IORING_CQE_F_MORE per
+// buffer filled; it takes no length (each receive fills at most a buffer).
+inline void prep_recv_select(io_uring_sqe* s, int fd, uint32_t len, bool multishot) {
+  prep_rw(s, IORING_OP_RECV, fd, nullptr, multishot ? 0 : len, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = kBufferGroup;
+  if (multishot) s->ioprio |= IORING_RECV_MULTISHOT;
+}
+
+// The emulation of prep_recv_select without PBUF_RING: wait for readability.
+inline void prep_poll_in(io_uring_sqe* s, int fd) {
+  prep_rw(s, IORING_OP_POLL_ADD, fd, nullptr, 0, 0);
+  s->poll32_events = POLLIN;
+}
+
+inline void prep_send(io_uring_sqe* s, int fd, const void* buf, uint32_t len) {
+  prep_rw(s, IORING_OP_SEND, fd, buf, len, 0);
+  // A peer that reset the connection must yield -EPIPE, not kill the process.
+  s->msg_flags = MSG_NOSIGNAL;
+}
+
+inline void prep_read(io_uring_sqe* s, int fd, void* buf, uint32_t len, uint64_t offset) {
+  // offset all ones = the file's current position (IORING_FEAT_RW_CUR_POS),
+  // which is also the layout's encoding.
+  prep_rw(s, IORING_OP_READ, fd, buf, len, offset);
+}
+
+inline void prep_write(io_uring_sqe* s, int fd, const void* buf, uint32_t len, uint64_t offset) {
+  prep_rw(s, IORING_OP_WRITE, fd, buf, len, offset);
+}
+
+inline void prep_close(io_uring_sqe* s, int fd) { prep_rw(s, IORING_OP_CLOSE, fd, nullptr, 0, 0); }
+
+inline void prep_shutdown(io_uring_sqe* s, int fd, int how) {
+  prep_rw(s, IORING_OP_SHUTDOWN, fd, nullptr, static_cast<uint32_t>(how), 0);
+}
+
+inline void prep_timeout(io_uring_sqe* s, const __kernel_timespec* ts) {
+  // count (off) 0: a pure timer, not "after n completions"; relative,
+  // CLOCK_MONOTONIC.
+  prep_rw(s, IORING_OP_TIMEOUT, -1, ts, 1, 0);
+}
+
+inline void prep_cancel(io_uring_sqe* s, uint64_t user_data) {
+  prep_rw(s, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0);
+  s->addr = user_data;
+}
+
+// IORING_MSG_DATA (addr 0): the target ring gets a CQE with user_data =
+// `off` and res = `len`, as if one of its own requests had completed.
+inline void prep_msg_ring(io_uring_sqe* s, int ring_fd, uint64_t target_user_data, uint32_t res) {
+  prep_rw(s, IORING_OP_MSG_RING, ring_fd, nullptr, res, target_user_data);
+}
+
+}  // namespace percore

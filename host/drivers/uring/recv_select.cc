@@ -1,0 +1,105 @@
+// Buffer-select RECVs (layout v2): the recv set handed to the kernel's
+// buffer ring, or, without one, the emulation (POLL_ADD, then a plain recv
+// into a buffer the host picks).
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "drivers/uring/uring_driver.h"
+
+namespace percore {
+
+namespace L = layout;
+
+// Moves what the core provided into the pick set (RecvPickSet checks each
+// index before the kernel sees a pointer made from it). With PBUF_RING: one
+// ring entry each, then one release-store of the ring's tail; no system call.
+void UringDriver::TakeProvided() {
+  const uint16_t tail_before = buf_tail_;
+  if (pbuf_ring_) {
+    pick_set_.TakeProvided(memory_, [this](uint32_t index) { AddToBufRing(index); });
+  } else {
+    pick_set_.TakeProvided(memory_);
+  }
+  if (buf_tail_ != tail_before) StoreRelease(&buf_ring_->tail, buf_tail_);
+}
+
+void UringDriver::AddToBufRing(uint32_t index) {
+  // Field by field: entry 0's resv is the ring's tail (BufRingEntries).
+  io_uring_buf& entry = BufRingEntries(buf_ring_)[buf_tail_ & buf_ring_mask_];
+  entry.addr = reinterpret_cast<uintptr_t>(memory_.At(memory_.BufferOffset(index)));
+  entry.len = memory_.buffer_size();
+  entry.bid = static_cast<uint16_t>(index);
+  buf_tail_++;
+}
+
+// The layout's flags for a select RECV's CQE: CQE_F_BUFFER and the buffer's
+// index when the kernel names one of ours. A name we did not give it cannot
+// happen; it is reported as -EFAULT rather than passed on.
+uint32_t UringDriver::SelectFlags(uint32_t kernel_flags, int32_t* res) {
+  if ((kernel_flags & IORING_CQE_F_BUFFER) == 0) return 0;
+  const uint32_t bid = kernel_flags >> IORING_CQE_BUFFER_SHIFT;
+  if (!pick_set_.TakeNamed(bid)) {
+    *res = -EFAULT;
+    return 0;
+  }
+  return CqeBufferFlags(bid);
+}
+
+// An emulated select RECV whose POLL_ADD completed: receive now into a buffer
+// of the pick set. False when the socket had nothing after all (the poll is
+// re-armed and no CQE is written).
+bool UringDriver::EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags) {
+  *flags = 0;
+  if (*res < 0) return true;  // the poll failed or was cancelled: no buffer used
+  const ssize_t r = pick_set_.ReceiveIntoTop(
+      memory_,
+      [&op](uint8_t* into) {
+        ssize_t n;
+        do {
+          n = ::recv(op.fd, into, op.len, MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        return n;
+      },
+      flags);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  // EOF or an error (-ENOBUFS with no buffer left): the buffer stays in the set.
+  *res = r < 0 ? -errno : static_cast<int32_t>(r);
+  return true;
+}
+
+// The POLL_ADD of an emulated select RECV completed with `poll_res`: receives
+// while data and buffers last, writing at most `room` CQEs (room > 0): one
+// with MORE per buffer filled for a multishot, then the final one (EOF, an
+// error, -ENOBUFS), or none while the op stays armed. With nothing to read
+// (a spurious wake-up, or a multishot that drained the socket) or no room
+// left the poll is submitted again. Returns the CQEs written.
+uint32_t UringDriver::EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room) {
+  const uint32_t id = op.id;
+  uint32_t written = 0;
+  for (;;) {
+    if (written == room) break;
+    int32_t res = poll_res;
+    uint32_t flags = 0;
+    if (!EmulateRecv(op, &res, &flags)) break;
+    if (op.multishot && res > 0) {
+      memory_.PushCqe(id, res, flags | L::kCqeFMore);
+      written++;
+      // A short receive drained the socket: wait for the next poll rather
+      // than try a recv that answers EAGAIN (and, as the kernel's multishot
+      // does, end with -ENOBUFS only when data comes with no buffer left).
+      if (static_cast<uint32_t>(res) < op.len) break;
+      continue;
+    }
+    op.id = 0;
+    memory_.PushCqe(id, res, flags);
+    return written + 1;
+  }
+  // An op is re-armed at most once per POLL_ADD completion, and its poll is
+  // not in the kernel while it waits here: one entry per slot at most.
+  PERCORE_ASSERT(rearm_count_ < memory_.op_capacity(), "at most one re-arm per slot");
+  rearm_[rearm_count_++] = id & L::kSlotMask;
+  return written;
+}
+
+}  // namespace percore
