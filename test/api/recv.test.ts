@@ -2,7 +2,7 @@
 // the epoll driver) picks only when data arrives, so a connection waiting in
 // recv() holds no buffer. Runs under both jest projects (uring and epoll).
 import { RECV_AHEAD, Runtime, RuntimeOptions, TcpListener, TcpStream, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, until } from './helpers';
 
 // On io_uring twice: with the registered buffer ring (IORING_REGISTER_PBUF_RING)
 // and with the emulation kernels before 5.19 get (driver option pbufRing: false).
@@ -237,22 +237,44 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     await Promise.all([client.close(), listener.close()]);
   });
 
-  test('an aborted recv() with data already waiting loses none of it', async () => {
+  test('a recv() aborted before any data rejects holding no buffer; the byte sent afterwards reaches the next recv()', async () => {
     const { listener, client, server } = await connectedPair(rt);
     client.setNoDelay();
     await client.writeAll(Buffer.from('1'));
-    rt.release((await server.recv())!);
-    const ac = new AbortController();
-    const aborted = server.recv({ signal: ac.signal });
-    await client.writeAll(Buffer.from('2'));
-    ac.abort(); // may race the delivery: either way the byte is kept
-    const outcome = await aborted.then((buf) => { const text = Buffer.from(buf!).toString(); rt.release(buf!); return text; }, (err) => err.name);
-    if (outcome === 'AbortError') {
+    rt.release((await server.recv())!); // the receive is armed
+    for (let round = 0; round < 10; round++) {
+      const ac = new AbortController();
+      const aborted = server.recv({ signal: ac.signal });
+      await null;
+      ac.abort(); // nothing was sent yet: the abort path must run
+      await expect(aborted).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+      expect(rt.counters()).toMatchObject({ buffersHeld: 0, buffersLent: 0 });
+      const byte = String.fromCharCode(0x61 + round);
+      await client.writeAll(Buffer.from(byte));
       const buf = await server.recv();
-      expect(Buffer.from(buf!).toString()).toBe('2');
+      expect(Buffer.from(buf!).toString()).toBe(byte);
       rt.release(buf!);
-    } else {
-      expect(outcome).toBe('2');
+    }
+    await client.close();
+    expect(await server.recv()).toBeNull();
+    await Promise.all([server.close(), listener.close()]);
+  });
+
+  test('a recv() aborted once its data was received resolves with the data', async () => {
+    const { listener, client, server } = await connectedPair(rt);
+    client.setNoDelay();
+    await client.writeAll(Buffer.from('1'));
+    rt.release((await server.recv())!); // the receive is armed, nobody waits
+    for (let round = 0; round < 10; round++) {
+      const byte = String.fromCharCode(0x61 + round);
+      await client.writeAll(Buffer.from(byte));
+      await until(() => rt.counters().buffersHeld === 1, 'the armed receive to take the byte');
+      const ac = new AbortController();
+      const pending = server.recv({ signal: ac.signal });
+      ac.abort(); // too late: the data path must run
+      const buf = await pending;
+      expect(Buffer.from(buf!).toString()).toBe(byte);
+      rt.release(buf!);
     }
     await client.close();
     expect(await server.recv()).toBeNull();
