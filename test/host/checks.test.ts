@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as L from '../../src/layout';
 import { collect, FakeCore } from './fake-core';
-import { closeAll, E, host, makeDriver, ok } from './setup';
+import { closeAll, DriverClass, E, host, makeDriver, ok } from './setup';
 
 afterEach(closeAll);
 
@@ -18,10 +18,10 @@ function thrown(fn: () => unknown): Error & { code?: string } {
   throw new Error('expected a throw');
 }
 
-describe('header checks at construction', () => {
+describe(`header checks at construction (${DriverClass.name})`, () => {
   function construct(core: FakeCore, header = core.header): () => void {
     return () => {
-      const driver = new host.UringDriver(core.bytes, header, { onTurn: () => -1 });
+      const driver = new DriverClass(core.bytes, header, { onTurn: () => -1 });
       driver.close();
     };
   }
@@ -96,7 +96,7 @@ describe('header checks at construction', () => {
 
   test('argument types', () => {
     const core = new FakeCore();
-    const U = host.UringDriver;
+    const U = DriverClass;
     const onTurn = () => -1;
     // The addon's errors come from the main realm, not jest's: compare names.
     expect(thrown(() => new U(new Uint16Array(8) as unknown as Uint8Array, 0, { onTurn })).name).toBe('TypeError');
