@@ -1,8 +1,11 @@
 // Channels between runtimes: ordering, backpressure, close from either side,
 // wake-ups across threads, zero-copy shared views. Every thread's runtime
 // comes from the launcher, so these run under whichever driver it picks.
-import { Channel, Runtime, start } from '../../src/index';
+import { Channel, Runtime } from '../../src/index';
 import { expectClean, makeRuntime } from '../api/helpers';
+import { endThreadsAfterEach, start } from './helpers';
+
+endThreadsAfterEach();
 
 let rt: Runtime;
 beforeEach(() => { rt = makeRuntime(); });

@@ -2,8 +2,10 @@
 // index, shutdown, and no thread left behind.
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { getAffinity, Runtime, setAffinity, start } from '../../src/index';
-import { expectThreadsBackTo, osThreads } from './helpers';
+import { getAffinity, Runtime, setAffinity } from '../../src/index';
+import { endThreadsAfterEach, expectThreadsBackTo, osThreads, start } from './helpers';
+
+endThreadsAfterEach();
 
 const MODULE_MAIN = path.join(__dirname, 'fixtures', 'module-main.js');
 

@@ -3,7 +3,10 @@
 // (epoll on either side) uses the target's eventfd, in the same process at
 // the same time. Stale tokens (a runtime closed under a waking thread) wake
 // nothing. The counters say which path each wake took.
-import { Channel, Runtime, start } from '../../src/index';
+import { Channel, Runtime } from '../../src/index';
+import { endThreadsAfterEach, start } from './helpers';
+
+endThreadsAfterEach();
 
 // This project's driver: 'uring' or 'epoll' (test/setup-*.ts).
 const onUring = process.env.PERCORE_DRIVER !== 'epoll';
