@@ -2,7 +2,7 @@
 // wake-ups across threads, zero-copy shared views. Every thread's runtime
 // comes from the launcher, so these run under whichever driver it picks.
 import { Channel, Runtime } from '../../src/index';
-import { expectClean, makeRuntime } from '../api/helpers';
+import { expectClean, makeRuntime, until } from '../api/helpers';
 import { endThreadsAfterEach, start } from './helpers';
 
 endThreadsAfterEach();
@@ -124,6 +124,95 @@ describe('on one thread', () => {
     expect(() => new Channel({ capacity: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => new Channel({ slotSize: 100 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => Channel.from({} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
+
+describe.each([1, 3, 5, 7, 100])('capacity %i (not only powers of two)', (capacity) => {
+  test('holds exactly capacity messages: one more waits, parked, until a recv frees a slot', async () => {
+    const ch = new Channel<number>({ capacity, slotSize: 64 });
+    expect(ch.capacity).toBe(capacity);
+    for (let i = 0; i < capacity; i++) expect(ch.trySend(i)).toBe(true);
+    expect(ch.length).toBe(capacity);
+    expect(ch.trySend(-1)).toBe(false);
+    let sent = false;
+    const extra = ch.send(capacity).then(() => { sent = true; });
+    expect(rt.counters().parked).toBe(1); // full: the send waits on the waker
+    expect(ch.length).toBe(capacity);
+    expect(await ch.recv()).toBe(0);
+    await extra;
+    expect(sent).toBe(true);
+    expect(rt.counters().parked).toBe(0);
+    expect(ch.length).toBe(capacity);
+    expect(ch.trySend(-1)).toBe(false);
+    for (let i = 1; i <= capacity; i++) expect(await ch.recv()).toBe(i);
+    expect(ch.length).toBe(0);
+    expect(ch.tryRecv()).toBeUndefined();
+  });
+
+  test('order holds across many wraparounds of the ring, at every fill level', async () => {
+    const ch = new Channel<number>({ capacity, slotSize: 64 });
+    let next = 0;
+    let expected = 0;
+    // Fill to a level, drain to another, over and over: positions run past
+    // the ring's size (a power of two >= capacity) many times.
+    for (let round = 0; round < 40; round++) {
+      const fill = 1 + ((round * 7) % capacity);
+      while (ch.length < fill) expect(ch.trySend(next++)).toBe(true);
+      if (ch.length === capacity) expect(ch.trySend(-1)).toBe(false);
+      const keep = (round * 3) % fill;
+      while (ch.length > keep) expect(ch.tryRecv()).toEqual({ value: expected++ });
+    }
+    while (ch.length > 0) expect(await ch.recv()).toBe(expected++);
+    expect(expected).toBe(next);
+    expect(next).toBeGreaterThan(4 * capacity);
+  });
+
+  test('a sender faster than its receiver blocks at capacity every time; nothing is lost or reordered', async () => {
+    const ch = new Channel<number>({ capacity, slotSize: 64 });
+    const total = 8 * capacity + 3;
+    let blocks = 0;
+    let done = false;
+    const producer = (async () => {
+      for (let i = 0; i < total; i++) {
+        if (ch.trySend(i)) continue;
+        blocks++; // full: wait for room
+        await ch.send(i);
+      }
+      done = true;
+    })();
+    let next = 0;
+    let seen = 0;
+    while (next < total) {
+      // The receiver takes nothing until the sender is blocked again (or done).
+      await until(() => done || blocks > seen, 'the sender to block or finish');
+      if (blocks > seen) {
+        seen = blocks;
+        expect(ch.length).toBe(capacity);
+        expect(rt.counters().parked).toBe(1);
+      }
+      for (let r = ch.tryRecv(); r !== undefined; r = ch.tryRecv()) expect(r.value).toBe(next++);
+    }
+    await producer;
+    expect(blocks).toBe(Math.ceil((total - capacity) / capacity));
+  });
+
+  test('across threads: every message once and in order, never more than capacity queued', async () => {
+    const ch = new Channel<number>({ capacity, slotSize: 64 });
+    const n = 1000;
+    const [received] = await start({ threads: 2, data: { ch: ch.handle, n, capacity } }, async (ctx) => {
+      const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      if (ctx.threadIndex === 1) {
+        for (let i = 0; i < ctx.data.n; i++) await ch.send(i);
+        return 0;
+      }
+      for (let i = 0; i < ctx.data.n; i++) {
+        if (ch.length > ctx.data.capacity) throw new Error(`${ch.length} queued, capacity ${ctx.data.capacity}`);
+        const v = await ch.recv();
+        if (v !== i) throw new Error(`got ${v}, expected ${i}`);
+      }
+      return ctx.data.n;
+    });
+    expect(received).toBe(n);
   });
 });
 
