@@ -200,17 +200,21 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
 
   test(`at most about RECV_AHEAD (${RECV_AHEAD}) buffers wait for a slow reader; every byte still arrives in order`, async () => {
     const { listener, client, server } = await connectedPair(rt);
+    const before = rt.counters().opsInFlight; // the listener's
     client.setNoDelay();
     await client.writeAll(Buffer.from('go'));
     const first = await server.recv(); // arms the receive
     expect(Buffer.from(first!).toString()).toBe('go');
     rt.release(first!);
     const chunks = Array.from({ length: 20 }, (_, i) => pattern(100, i + 1));
-    for (const chunk of chunks) {
-      await client.writeAll(chunk);
-      await rt.sleep(2); // separate arrivals: a buffer each while the receive is armed
+    // The first RECV_AHEAD arrive one by one: a buffer each while the receive is armed.
+    for (let i = 0; i < RECV_AHEAD; i++) {
+      await client.writeAll(chunks[i]);
+      await until(() => rt.counters().buffersHeld === i + 1, `chunk ${i} to be received`);
     }
-    await rt.sleep(20);
+    // The rest race the pause the RECV_AHEAD-th buffer asked for.
+    for (const chunk of chunks.slice(RECV_AHEAD)) await client.writeAll(chunk);
+    await until(() => rt.counters().opsInFlight === before, 'the receive to stop');
     const waiting = rt.counters().buffersHeld; // received, waiting for recv()
     expect(waiting).toBeGreaterThanOrEqual(RECV_AHEAD);
     expect(waiting).toBeLessThanOrEqual(RECV_AHEAD + 2);
@@ -226,9 +230,9 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     client.setNoDelay();
     await client.writeAll(Buffer.from('x'));
     rt.release((await server.recv())!);
-    for (const text of ['a', 'b']) {
+    for (const [i, text] of ['a', 'b'].entries()) {
       await client.writeAll(Buffer.from(text));
-      await rt.sleep(5);
+      await until(() => rt.counters().buffersHeld === i + 1, `'${text}' to be received`);
     }
     expect(rt.counters().buffersHeld).toBeGreaterThanOrEqual(1);
     expect(() => server.detach()).toThrow(expect.objectContaining({ code: 'ERR_PERCORE_BUSY' }));

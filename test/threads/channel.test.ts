@@ -241,56 +241,74 @@ describe('across threads', () => {
     expect(results).toEqual([[[0, 2000, 2000], 0, 0], 0, 0]);
   });
 
+  // The tests below order the two threads through a shared word (`step`):
+  // a thread waits for the other to have reached a point (a recv or send
+  // parked), never for a time.
+
   test('a receiver parked on an empty channel is woken by a send from another thread', async () => {
     const ch = new Channel<number>({ capacity: 2 });
-    const [waited] = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+    const step = new Int32Array(new SharedArrayBuffer(4));
+    const [got, sender] = await start({ threads: 2, data: { ch: ch.handle, step } }, async (ctx) => {
       const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      const step = ctx.data.step;
       if (ctx.threadIndex === 1) {
-        await ctx.runtime.sleep(100);
-        await ch.send(Date.now());
-        return 0;
+        while (Atomics.load(step, 0) === 0) await ctx.runtime.sleep(1);
+        await ch.send(42);
+        const c = ctx.runtime.counters();
+        return c.wakesMsgRing + c.wakesEventfd;
       }
-      const value = await ch.recv();
-      return Date.now() - value;
+      const value = ch.recv();
+      const parked = ctx.runtime.counters().parked;
+      Atomics.store(step, 0, 1); // parked: the sender may go
+      return [parked, await value];
     });
-    // Woken through the waker: nothing else (no timer, no polling) could
+    // Parked before the send: only the waker (no timer, no polling) could
     // settle this recv, which would otherwise hang until the test times out.
-    expect(waited).toBeLessThan(1000);
+    expect(got).toEqual([1, 42]);
+    expect(sender).toBeGreaterThanOrEqual(1); // the send woke the receiver's thread
   });
 
   test('close from the receiving thread rejects a sender parked on another thread', async () => {
     const ch = new Channel<number>({ capacity: 1 });
-    const results = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+    const step = new Int32Array(new SharedArrayBuffer(4));
+    const results = await start({ threads: 2, data: { ch: ch.handle, step } }, async (ctx) => {
       const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      const step = ctx.data.step;
       if (ctx.threadIndex === 1) {
         await ch.send(1);
-        const err = await ch.send(2).then(() => 'sent', (e: { code: string }) => e.code);
-        return err;
+        const second = ch.send(2).then(() => 'sent', (e: { code: string }) => e.code);
+        const parked = ctx.runtime.counters().parked;
+        Atomics.store(step, 0, 1); // the second send is parked
+        return [parked, await second];
       }
-      while (ch.length === 0) await ctx.runtime.sleep(1);
-      await ctx.runtime.sleep(20); // the second send is parked by now
+      while (Atomics.load(step, 0) === 0) await ctx.runtime.sleep(1);
       ch.close();
       return [await ch.recv(), await ch.recv().catch((e: { code: string }) => e.code)];
     });
-    expect(results).toEqual([[1, 'ERR_CHANNEL_CLOSED'], 'ERR_CHANNEL_CLOSED']);
+    expect(results).toEqual([[1, 'ERR_CHANNEL_CLOSED'], [1, 'ERR_CHANNEL_CLOSED']]);
   });
 
   test('close from a sending thread wakes the parked receiver, which drains first', async () => {
     const ch = new Channel<string>({ capacity: 8 });
-    const [got] = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+    const step = new Int32Array(new SharedArrayBuffer(4));
+    const [got] = await start({ threads: 2, data: { ch: ch.handle, step } }, async (ctx) => {
       const ch = ctx.percore.Channel.from<string>(ctx.data.ch);
+      const step = ctx.data.step;
       if (ctx.threadIndex === 1) {
-        await ctx.runtime.sleep(30);
+        while (Atomics.load(step, 0) === 0) await ctx.runtime.sleep(1);
         await ch.send('a');
         await ch.send('b');
         ch.close();
         return [];
       }
-      const out: string[] = [];
+      const first = ch.recv();
+      const parked = ctx.runtime.counters().parked;
+      Atomics.store(step, 0, 1); // parked on the empty channel
+      const out: unknown[] = [parked, await first];
       for await (const v of ch) out.push(v);
       return out;
     });
-    expect(got).toEqual(['a', 'b']);
+    expect(got).toEqual([1, 'a', 'b']);
   });
 
   test('views over a shared buffer listed at creation travel by reference (zero copy)', async () => {
