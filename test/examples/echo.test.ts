@@ -95,6 +95,11 @@ test('--threads 2 --pin: SIGTERM lets an open connection finish, then exits 0 on
   expect(line).toMatch(/\(driver=\w+, threads=2, pid=\d+\)$/);
   const open = net.connect(port, '127.0.0.1');
   await new Promise((r) => open.on('connect', r));
+  // Served once before the signal: accepted by a thread, not waiting in a
+  // listener's backlog (where the listener's close would reset it).
+  const before = new Promise<Buffer>((resolve) => open.once('data', resolve));
+  open.write('before the signal');
+  expect((await before).toString()).toBe('before the signal');
   const events: string[] = [];
   const exited = exitOf(child).then((result) => { events.push('exit'); return result; });
   child.kill('SIGTERM');
