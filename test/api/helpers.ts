@@ -24,6 +24,17 @@ export async function expectClean(rt: Runtime, ms = 2000): Promise<void> {
     .toEqual({ opsInFlight: 0, buffersLent: 0, buffersHeld: 0, openFds: 0, timers: 0, tasks: 0 });
 }
 
+/** Waits, turn by turn of the event loop, until `cond()` holds: a wait for a
+ * state, not for a time. Fails naming `what` if it never holds (the bound is
+ * only there to fail before jest's timeout, with a message). */
+export async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 /** A listener on a free loopback port and a connected pair across it. */
 export async function connectedPair(rt: Runtime): Promise<{ listener: TcpListener; client: TcpStream; server: TcpStream }> {
   const listener = await TcpListener.bind('127.0.0.1:0', { runtime: rt });

@@ -2,7 +2,7 @@
 // the epoll driver) picks only when data arrives, so a connection waiting in
 // recv() holds no buffer. Runs under both jest projects (uring and epoll).
 import { RECV_AHEAD, Runtime, RuntimeOptions, TcpListener, TcpStream, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, until } from './helpers';
 
 // On io_uring twice: with the registered buffer ring (IORING_REGISTER_PBUF_RING)
 // and with the emulation kernels before 5.19 get (driver option pbufRing: false).
@@ -200,17 +200,21 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
 
   test(`at most about RECV_AHEAD (${RECV_AHEAD}) buffers wait for a slow reader; every byte still arrives in order`, async () => {
     const { listener, client, server } = await connectedPair(rt);
+    const before = rt.counters().opsInFlight; // the listener's
     client.setNoDelay();
     await client.writeAll(Buffer.from('go'));
     const first = await server.recv(); // arms the receive
     expect(Buffer.from(first!).toString()).toBe('go');
     rt.release(first!);
     const chunks = Array.from({ length: 20 }, (_, i) => pattern(100, i + 1));
-    for (const chunk of chunks) {
-      await client.writeAll(chunk);
-      await rt.sleep(2); // separate arrivals: a buffer each while the receive is armed
+    // The first RECV_AHEAD arrive one by one: a buffer each while the receive is armed.
+    for (let i = 0; i < RECV_AHEAD; i++) {
+      await client.writeAll(chunks[i]);
+      await until(() => rt.counters().buffersHeld === i + 1, `chunk ${i} to be received`);
     }
-    await rt.sleep(20);
+    // The rest race the pause the RECV_AHEAD-th buffer asked for.
+    for (const chunk of chunks.slice(RECV_AHEAD)) await client.writeAll(chunk);
+    await until(() => rt.counters().opsInFlight === before, 'the receive to stop');
     const waiting = rt.counters().buffersHeld; // received, waiting for recv()
     expect(waiting).toBeGreaterThanOrEqual(RECV_AHEAD);
     expect(waiting).toBeLessThanOrEqual(RECV_AHEAD + 2);
@@ -226,9 +230,9 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     client.setNoDelay();
     await client.writeAll(Buffer.from('x'));
     rt.release((await server.recv())!);
-    for (const text of ['a', 'b']) {
+    for (const [i, text] of ['a', 'b'].entries()) {
       await client.writeAll(Buffer.from(text));
-      await rt.sleep(5);
+      await until(() => rt.counters().buffersHeld === i + 1, `'${text}' to be received`);
     }
     expect(rt.counters().buffersHeld).toBeGreaterThanOrEqual(1);
     expect(() => server.detach()).toThrow(expect.objectContaining({ code: 'ERR_PERCORE_BUSY' }));
@@ -237,22 +241,44 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     await Promise.all([client.close(), listener.close()]);
   });
 
-  test('an aborted recv() with data already waiting loses none of it', async () => {
+  test('a recv() aborted before any data rejects holding no buffer; the byte sent afterwards reaches the next recv()', async () => {
     const { listener, client, server } = await connectedPair(rt);
     client.setNoDelay();
     await client.writeAll(Buffer.from('1'));
-    rt.release((await server.recv())!);
-    const ac = new AbortController();
-    const aborted = server.recv({ signal: ac.signal });
-    await client.writeAll(Buffer.from('2'));
-    ac.abort(); // may race the delivery: either way the byte is kept
-    const outcome = await aborted.then((buf) => { const text = Buffer.from(buf!).toString(); rt.release(buf!); return text; }, (err) => err.name);
-    if (outcome === 'AbortError') {
+    rt.release((await server.recv())!); // the receive is armed
+    for (let round = 0; round < 10; round++) {
+      const ac = new AbortController();
+      const aborted = server.recv({ signal: ac.signal });
+      await null;
+      ac.abort(); // nothing was sent yet: the abort path must run
+      await expect(aborted).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+      expect(rt.counters()).toMatchObject({ buffersHeld: 0, buffersLent: 0 });
+      const byte = String.fromCharCode(0x61 + round);
+      await client.writeAll(Buffer.from(byte));
       const buf = await server.recv();
-      expect(Buffer.from(buf!).toString()).toBe('2');
+      expect(Buffer.from(buf!).toString()).toBe(byte);
       rt.release(buf!);
-    } else {
-      expect(outcome).toBe('2');
+    }
+    await client.close();
+    expect(await server.recv()).toBeNull();
+    await Promise.all([server.close(), listener.close()]);
+  });
+
+  test('a recv() aborted once its data was received resolves with the data', async () => {
+    const { listener, client, server } = await connectedPair(rt);
+    client.setNoDelay();
+    await client.writeAll(Buffer.from('1'));
+    rt.release((await server.recv())!); // the receive is armed, nobody waits
+    for (let round = 0; round < 10; round++) {
+      const byte = String.fromCharCode(0x61 + round);
+      await client.writeAll(Buffer.from(byte));
+      await until(() => rt.counters().buffersHeld === 1, 'the armed receive to take the byte');
+      const ac = new AbortController();
+      const pending = server.recv({ signal: ac.signal });
+      ac.abort(); // too late: the data path must run
+      const buf = await pending;
+      expect(Buffer.from(buf!).toString()).toBe(byte);
+      rt.release(buf!);
     }
     await client.close();
     expect(await server.recv()).toBeNull();

@@ -1,6 +1,6 @@
 // Timers, tasks, timeouts and cancellation that lose no data.
 import { Runtime, sleep, spawn, timeout, PercoreError } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime } from './helpers';
+import { connectedPair, expectClean, makeRuntime, rejection } from './helpers';
 
 let rt: Runtime;
 beforeAll(() => { rt = makeRuntime(); });
@@ -61,26 +61,47 @@ test('a read that times out returns its buffer, and bytes that arrive later are 
   await Promise.all([client.close(), server.close(), listener.close()]);
 });
 
-test('an aborted read returns its buffer; the next read gets every byte', async () => {
+test('a read aborted before any data rejects with its buffer; the bytes sent afterwards reach the next read', async () => {
   const { listener, client, server } = await connectedPair(rt);
   for (let round = 0; round < 20; round++) {
     const ac = new AbortController();
     const buf = Buffer.alloc(32);
     const pending = server.read(buf, { signal: ac.signal });
-    // Race the abort against data arriving: either outcome must keep every byte.
+    await null; // the runtime's flush (a microtask queued by read) submits the read
+    ac.abort(); // nothing was sent yet: the abort path must run
+    const err = await rejection(pending);
+    expect(err).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    expect(err.buffer).toBe(buf);
     const msg = Buffer.from(`message-${round}`);
     await client.writeAll(msg);
-    ac.abort();
-    let got: Buffer;
-    try {
-      const [n] = await pending;
-      got = buf.subarray(0, n);
-    } catch (e) {
-      expect((e as PercoreError).buffer).toBe(buf);
-      const [n] = await server.read(buf);
-      got = buf.subarray(0, n);
-    }
-    expect(got.toString()).toBe(msg.toString());
+    const [n] = await server.read(buf);
+    expect(buf.subarray(0, n).toString()).toBe(msg.toString());
   }
+  await Promise.all([client.close(), server.close(), listener.close()]);
+});
+
+test('a read aborted once its data is in the socket resolves with the data', async () => {
+  const { listener, client, server } = await connectedPair(rt);
+  for (let round = 0; round < 20; round++) {
+    const msg = Buffer.from(`>>message-${round}`);
+    await client.writeAll(msg); // one small send: one segment, whole in the socket
+    // Reading its first two bytes proves the rest is waiting in the socket.
+    const head = Buffer.alloc(2);
+    await server.readExact(head);
+    expect(head.toString()).toBe('>>');
+    const ac = new AbortController();
+    const buf = Buffer.alloc(32);
+    const pending = server.read(buf, { signal: ac.signal });
+    await null; // submitted: with data waiting, the read completes at submission
+    ac.abort(); // too late: the data path must run
+    const [n, same] = await pending;
+    expect(same).toBe(buf);
+    expect(buf.subarray(0, n).toString()).toBe(`message-${round}`);
+  }
+  // And the abort reached nothing: the stream still reads.
+  await client.writeAll(Buffer.from('still'));
+  const buf = Buffer.alloc(8);
+  const [n] = await server.read(buf);
+  expect(buf.subarray(0, n).toString()).toBe('still');
   await Promise.all([client.close(), server.close(), listener.close()]);
 });

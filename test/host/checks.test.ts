@@ -3,8 +3,15 @@
 
 import * as fs from 'fs';
 import * as L from '../../src/core/layout';
-import { collect, FakeCore } from './fake-core';
-import { closeAll, E, host, makeDriver, ok } from './setup';
+import type { Driver } from '../../src/driver/addon';
+import { collect, Cqe, FakeCore } from './fake-core';
+import { byId, closeAll, connectPair, DriverClass, E, host, isEpoll, listen, makeDriver, ok } from './setup';
+
+/** The ways a buffer-select RECV runs on this project's driver: on io_uring,
+ * the registered buffer ring and its emulation. */
+const recvSelectModes: Array<[string, { pbufRing?: boolean }]> = isEpoll
+  ? [['epoll', {}]]
+  : [['buffer ring', { pbufRing: true }], ['emulation', { pbufRing: false }]];
 
 afterEach(closeAll);
 
@@ -18,10 +25,10 @@ function thrown(fn: () => unknown): Error & { code?: string } {
   throw new Error('expected a throw');
 }
 
-describe('header checks at construction', () => {
+describe(`header checks at construction (${DriverClass.name})`, () => {
   function construct(core: FakeCore, header = core.header): () => void {
     return () => {
-      const driver = new host.UringDriver(core.bytes, header, { onTurn: () => -1 });
+      const driver = new DriverClass(core.bytes, header, { onTurn: () => -1 });
       driver.close();
     };
   }
@@ -96,7 +103,7 @@ describe('header checks at construction', () => {
 
   test('argument types', () => {
     const core = new FakeCore();
-    const U = host.UringDriver;
+    const U = DriverClass;
     const onTurn = () => -1;
     // The addon's errors come from the main realm, not jest's: compare names.
     expect(thrown(() => new U(new Uint16Array(8) as unknown as Uint8Array, 0, { onTurn })).name).toBe('TypeError');
@@ -200,6 +207,85 @@ describe('SQE checks', () => {
     core.submit({ id: core.id(1), opcode: L.OP_SHUTDOWN, fd: sock, aux: 3 });
     driver.flush();
     expect(core.takeCqes()).toEqual([{ id: core.id(1), res: -E.EINVAL, flags: 0 }]);
+  });
+});
+
+describe.each(recvSelectModes)('buffer-select RECV and provide-ring checks (%s)', (_mode, driverOptions) => {
+  /** A driver over a core with `provided` recv-set buffers (of 8, 4096 bytes
+   * each) and a connected pair of its own sockets. */
+  function setup(provided: number) {
+    const { core, driver } = makeDriver({ provided, bufferCount: 8, bufferSize: 4096 }, undefined, undefined, driverOptions);
+    const { fd, port } = listen(driver, core);
+    const [client, server] = connectPair(driver, core, fd, port);
+    return { core, driver, client, server };
+  }
+
+  /** Submits a buffer-select RECV on `fd`; returns its one CQE, which the host
+   * wrote without a system call. */
+  function refused(core: FakeCore, driver: Driver, fd: number, len: number, multishot = false): Cqe {
+    const enters = driver.counters().enters;
+    const flags = L.SQE_F_BUFFER_SELECT | (multishot ? L.SQE_F_MULTISHOT : 0);
+    core.submit({ id: core.id(5), opcode: L.OP_RECV, flags, fd, len });
+    expect(driver.flush()).toBe(1);
+    expect(driver.counters().enters).toBe(enters);
+    const cqes = core.takeCqes();
+    expect(cqes).toHaveLength(1);
+    return cqes[0];
+  }
+
+  test('length 0 and lengths over the buffer size are -EINVAL, single-shot and multishot', () => {
+    const { core, driver, server } = setup(2);
+    core.provide(0, 1);
+    for (const len of [0, 4097, 0xffffffff]) {
+      for (const multishot of [false, true]) {
+        expect(refused(core, driver, server, len, multishot)).toEqual({ id: core.id(5), res: -E.EINVAL, flags: 0 });
+      }
+    }
+  });
+
+  test('with no recv set registered it is -ENOBUFS', () => {
+    const { core, driver, server } = setup(0);
+    for (const multishot of [false, true]) {
+      expect(refused(core, driver, server, 4096, multishot)).toEqual({ id: core.id(5), res: -E.ENOBUFS, flags: 0 });
+    }
+  });
+
+  /** Receives what `text` becomes on `server`: the CQE of a buffer-select RECV. */
+  function roundTrip(core: FakeCore, driver: Driver, client: number, server: number, text: string, slot: number): Cqe {
+    const len = core.writeBuffer(7, text); // outside the recv set
+    core.submit({ id: core.id(1), opcode: L.OP_SEND, fd: client, addr: core.buffer(7), len });
+    expect(byId(collect(driver, core, 1), core.id(1)).res).toBe(len);
+    core.submit({ id: core.id(slot), opcode: L.OP_RECV, flags: L.SQE_F_BUFFER_SELECT, fd: server, len: 4096 });
+    return byId(collect(driver, core, 1), core.id(slot));
+  }
+
+  test('a duplicate provide-ring entry puts its buffer in the pick set once', () => {
+    const { core, driver, client, server } = setup(3);
+    core.provide(1, 1, 1);
+    const first = roundTrip(core, driver, client, server, 'one', 2);
+    expect(first).toEqual({ id: core.id(2), res: 3, flags: L.CQE_F_BUFFER | (1 << L.CQE_BUFFER_SHIFT) });
+    // Buffer 1 is the program's now: the duplicates must not hand it out again.
+    const second = roundTrip(core, driver, client, server, 'two', 3);
+    expect(second).toEqual({ id: core.id(3), res: -E.ENOBUFS, flags: 0 });
+    expect(core.getHeader(L.H_PROVIDE_HEAD)).toBe(core.getHeader(L.H_PROVIDE_TAIL)); // consumed, not stuck
+    expect(Buffer.from(core.readBuffer(1, 3)).toString()).toBe('one');
+  });
+
+  test('provide-ring entries outside the recv set are never picked', () => {
+    const { core, driver, client, server } = setup(2);
+    core.provide(2, 7); // the ring holds two entries: two batches
+    expect(driver.flush()).toBe(0);
+    core.provide(8, 0xffffffff);
+    const cqe = roundTrip(core, driver, client, server, 'out', 2);
+    expect(cqe).toEqual({ id: core.id(2), res: -E.ENOBUFS, flags: 0 });
+    expect(core.getHeader(L.H_PROVIDE_HEAD)).toBe(core.getHeader(L.H_PROVIDE_TAIL));
+    // Buffers 2 and 7 are outside the recv set: nothing was written to them.
+    expect([...core.readBuffer(2, 3)]).toEqual([0, 0, 0]);
+    // A valid entry after the bad ones still works, and takes the waiting bytes.
+    core.provide(0);
+    core.submit({ id: core.id(3), opcode: L.OP_RECV, flags: L.SQE_F_BUFFER_SELECT, fd: server, len: 4096 });
+    expect(byId(collect(driver, core, 1), core.id(3))).toEqual({ id: core.id(3), res: 3, flags: L.CQE_F_BUFFER });
+    expect(Buffer.from(core.readBuffer(0, 3)).toString()).toBe('out');
   });
 });
 

@@ -12,6 +12,8 @@ export const host = loadAddon();
 export const isEpoll = process.env.PERCORE_DRIVER === 'epoll';
 export const DriverClass = isEpoll ? host.EpollDriver : host.UringDriver;
 export const driverName = isEpoll ? 'epoll' : 'io_uring';
+/** Its export name in the addon, for code that loads the addon itself (a child process, a worker). */
+export const driverExport = isEpoll ? 'EpollDriver' : 'UringDriver';
 
 const open: Driver[] = [];
 

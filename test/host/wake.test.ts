@@ -31,7 +31,8 @@ function make(kind: 'uring' | 'epoll', msgRing?: boolean): Made & { token: numbe
   return { core, driver, events, token };
 }
 
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
+// The bound only ends a wait that failed; the assertions after it say what.
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
 }

@@ -1,8 +1,11 @@
 // Channels between runtimes: ordering, backpressure, close from either side,
 // wake-ups across threads, zero-copy shared views. Every thread's runtime
 // comes from the launcher, so these run under whichever driver it picks.
-import { Channel, Runtime, start } from '../../src/index';
-import { expectClean, makeRuntime } from '../api/helpers';
+import { Channel, Runtime } from '../../src/index';
+import { expectClean, makeRuntime, until } from '../api/helpers';
+import { endThreadsAfterEach, start } from './helpers';
+
+endThreadsAfterEach();
 
 let rt: Runtime;
 beforeEach(() => { rt = makeRuntime(); });
@@ -124,6 +127,95 @@ describe('on one thread', () => {
   });
 });
 
+describe.each([1, 3, 5, 7, 100])('capacity %i (not only powers of two)', (capacity) => {
+  test('holds exactly capacity messages: one more waits, parked, until a recv frees a slot', async () => {
+    const ch = new Channel<number>({ capacity, slotSize: 64 });
+    expect(ch.capacity).toBe(capacity);
+    for (let i = 0; i < capacity; i++) expect(ch.trySend(i)).toBe(true);
+    expect(ch.length).toBe(capacity);
+    expect(ch.trySend(-1)).toBe(false);
+    let sent = false;
+    const extra = ch.send(capacity).then(() => { sent = true; });
+    expect(rt.counters().parked).toBe(1); // full: the send waits on the waker
+    expect(ch.length).toBe(capacity);
+    expect(await ch.recv()).toBe(0);
+    await extra;
+    expect(sent).toBe(true);
+    expect(rt.counters().parked).toBe(0);
+    expect(ch.length).toBe(capacity);
+    expect(ch.trySend(-1)).toBe(false);
+    for (let i = 1; i <= capacity; i++) expect(await ch.recv()).toBe(i);
+    expect(ch.length).toBe(0);
+    expect(ch.tryRecv()).toBeUndefined();
+  });
+
+  test('order holds across many wraparounds of the ring, at every fill level', async () => {
+    const ch = new Channel<number>({ capacity, slotSize: 64 });
+    let next = 0;
+    let expected = 0;
+    // Fill to a level, drain to another, over and over: positions run past
+    // the ring's size (a power of two >= capacity) many times.
+    for (let round = 0; round < 40; round++) {
+      const fill = 1 + ((round * 7) % capacity);
+      while (ch.length < fill) expect(ch.trySend(next++)).toBe(true);
+      if (ch.length === capacity) expect(ch.trySend(-1)).toBe(false);
+      const keep = (round * 3) % fill;
+      while (ch.length > keep) expect(ch.tryRecv()).toEqual({ value: expected++ });
+    }
+    while (ch.length > 0) expect(await ch.recv()).toBe(expected++);
+    expect(expected).toBe(next);
+    expect(next).toBeGreaterThan(4 * capacity);
+  });
+
+  test('a sender faster than its receiver blocks at capacity every time; nothing is lost or reordered', async () => {
+    const ch = new Channel<number>({ capacity, slotSize: 64 });
+    const total = 8 * capacity + 3;
+    let blocks = 0;
+    let done = false;
+    const producer = (async () => {
+      for (let i = 0; i < total; i++) {
+        if (ch.trySend(i)) continue;
+        blocks++; // full: wait for room
+        await ch.send(i);
+      }
+      done = true;
+    })();
+    let next = 0;
+    let seen = 0;
+    while (next < total) {
+      // The receiver takes nothing until the sender is blocked again (or done).
+      await until(() => done || blocks > seen, 'the sender to block or finish');
+      if (blocks > seen) {
+        seen = blocks;
+        expect(ch.length).toBe(capacity);
+        expect(rt.counters().parked).toBe(1);
+      }
+      for (let r = ch.tryRecv(); r !== undefined; r = ch.tryRecv()) expect(r.value).toBe(next++);
+    }
+    await producer;
+    expect(blocks).toBe(Math.ceil((total - capacity) / capacity));
+  });
+
+  test('across threads: every message once and in order, never more than capacity queued', async () => {
+    const ch = new Channel<number>({ capacity, slotSize: 64 });
+    const n = 1000;
+    const [received] = await start({ threads: 2, data: { ch: ch.handle, n, capacity } }, async (ctx) => {
+      const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      if (ctx.threadIndex === 1) {
+        for (let i = 0; i < ctx.data.n; i++) await ch.send(i);
+        return 0;
+      }
+      for (let i = 0; i < ctx.data.n; i++) {
+        if (ch.length > ctx.data.capacity) throw new Error(`${ch.length} queued, capacity ${ctx.data.capacity}`);
+        const v = await ch.recv();
+        if (v !== i) throw new Error(`got ${v}, expected ${i}`);
+      }
+      return ctx.data.n;
+    });
+    expect(received).toBe(n);
+  });
+});
+
 describe('across threads', () => {
   test('two senders on two workers: every message arrives once, each sender in order, with wake-ups both ways', async () => {
     // capacity 4 against 2 × 2000 messages: both senders park on a full
@@ -149,56 +241,74 @@ describe('across threads', () => {
     expect(results).toEqual([[[0, 2000, 2000], 0, 0], 0, 0]);
   });
 
+  // The tests below order the two threads through a shared word (`step`):
+  // a thread waits for the other to have reached a point (a recv or send
+  // parked), never for a time.
+
   test('a receiver parked on an empty channel is woken by a send from another thread', async () => {
     const ch = new Channel<number>({ capacity: 2 });
-    const [waited] = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+    const step = new Int32Array(new SharedArrayBuffer(4));
+    const [got, sender] = await start({ threads: 2, data: { ch: ch.handle, step } }, async (ctx) => {
       const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      const step = ctx.data.step;
       if (ctx.threadIndex === 1) {
-        await ctx.runtime.sleep(100);
-        await ch.send(Date.now());
-        return 0;
+        while (Atomics.load(step, 0) === 0) await ctx.runtime.sleep(1);
+        await ch.send(42);
+        const c = ctx.runtime.counters();
+        return c.wakesMsgRing + c.wakesEventfd;
       }
-      const value = await ch.recv();
-      return Date.now() - value;
+      const value = ch.recv();
+      const parked = ctx.runtime.counters().parked;
+      Atomics.store(step, 0, 1); // parked: the sender may go
+      return [parked, await value];
     });
-    // Woken through the waker: nothing else (no timer, no polling) could
+    // Parked before the send: only the waker (no timer, no polling) could
     // settle this recv, which would otherwise hang until the test times out.
-    expect(waited).toBeLessThan(1000);
+    expect(got).toEqual([1, 42]);
+    expect(sender).toBeGreaterThanOrEqual(1); // the send woke the receiver's thread
   });
 
   test('close from the receiving thread rejects a sender parked on another thread', async () => {
     const ch = new Channel<number>({ capacity: 1 });
-    const results = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+    const step = new Int32Array(new SharedArrayBuffer(4));
+    const results = await start({ threads: 2, data: { ch: ch.handle, step } }, async (ctx) => {
       const ch = ctx.percore.Channel.from<number>(ctx.data.ch);
+      const step = ctx.data.step;
       if (ctx.threadIndex === 1) {
         await ch.send(1);
-        const err = await ch.send(2).then(() => 'sent', (e: { code: string }) => e.code);
-        return err;
+        const second = ch.send(2).then(() => 'sent', (e: { code: string }) => e.code);
+        const parked = ctx.runtime.counters().parked;
+        Atomics.store(step, 0, 1); // the second send is parked
+        return [parked, await second];
       }
-      while (ch.length === 0) await ctx.runtime.sleep(1);
-      await ctx.runtime.sleep(20); // the second send is parked by now
+      while (Atomics.load(step, 0) === 0) await ctx.runtime.sleep(1);
       ch.close();
       return [await ch.recv(), await ch.recv().catch((e: { code: string }) => e.code)];
     });
-    expect(results).toEqual([[1, 'ERR_CHANNEL_CLOSED'], 'ERR_CHANNEL_CLOSED']);
+    expect(results).toEqual([[1, 'ERR_CHANNEL_CLOSED'], [1, 'ERR_CHANNEL_CLOSED']]);
   });
 
   test('close from a sending thread wakes the parked receiver, which drains first', async () => {
     const ch = new Channel<string>({ capacity: 8 });
-    const [got] = await start({ threads: 2, data: { ch: ch.handle } }, async (ctx) => {
+    const step = new Int32Array(new SharedArrayBuffer(4));
+    const [got] = await start({ threads: 2, data: { ch: ch.handle, step } }, async (ctx) => {
       const ch = ctx.percore.Channel.from<string>(ctx.data.ch);
+      const step = ctx.data.step;
       if (ctx.threadIndex === 1) {
-        await ctx.runtime.sleep(30);
+        while (Atomics.load(step, 0) === 0) await ctx.runtime.sleep(1);
         await ch.send('a');
         await ch.send('b');
         ch.close();
         return [];
       }
-      const out: string[] = [];
+      const first = ch.recv();
+      const parked = ctx.runtime.counters().parked;
+      Atomics.store(step, 0, 1); // parked on the empty channel
+      const out: unknown[] = [parked, await first];
       for await (const v of ch) out.push(v);
       return out;
     });
-    expect(got).toEqual(['a', 'b']);
+    expect(got).toEqual([1, 'a', 'b']);
   });
 
   test('views over a shared buffer listed at creation travel by reference (zero copy)', async () => {

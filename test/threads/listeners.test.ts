@@ -5,9 +5,11 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Channel, type Runtime, start, TcpStream } from '../../src/index';
+import { Channel, Runtime, TcpStream } from '../../src/index';
 import { expectClean, makeRuntime, netRoundTrip, pattern } from '../api/helpers';
-import { expectThreadsBackTo, osThreads } from './helpers';
+import { endThreadsAfterEach, expectThreadsBackTo, osThreads, start } from './helpers';
+
+endThreadsAfterEach();
 
 test('each thread binds its own SO_REUSEPORT listener and the kernel lands connections on every one', async () => {
   const before = osThreads();

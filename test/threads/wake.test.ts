@@ -3,7 +3,10 @@
 // (epoll on either side) uses the target's eventfd, in the same process at
 // the same time. Stale tokens (a runtime closed under a waking thread) wake
 // nothing. The counters say which path each wake took.
-import { Channel, Runtime, start } from '../../src/index';
+import { Channel, Runtime } from '../../src/index';
+import { endThreadsAfterEach, start } from './helpers';
+
+endThreadsAfterEach();
 
 // This project's driver: 'uring' or 'epoll' (test/setup-*.ts).
 const onUring = process.env.PERCORE_DRIVER !== 'epoll';
@@ -107,8 +110,9 @@ describe('which path a wake takes', () => {
 
 describe('stale tokens across threads', () => {
   test('a runtime closed while another thread wakes it in a loop: no crash, then -ESRCH, and runtimes made after it get nothing', async () => {
-    // words: 0 the target's token, 1 set once the waker has woken it, 2 stop.
-    const words = new Int32Array(new SharedArrayBuffer(12));
+    // words: 0 the target's token, 1 set once the waker has woken it, 2 stop,
+    // 3 set once the later runtimes exist, 4 stale answers the waker got after that.
+    const words = new Int32Array(new SharedArrayBuffer(20));
     const [closer, waker] = await start({ threads: 2, driver: onUring ? 'uring' : 'epoll', data: { words: words.buffer } }, async (ctx) => {
       const words = new Int32Array(ctx.data.words as SharedArrayBuffer);
       if (ctx.threadIndex === 1) {
@@ -120,7 +124,10 @@ describe('stale tokens across threads', () => {
         // A tight loop: one wake after another, racing the close on thread 0.
         while (Atomics.load(words, 2) === 0) {
           const r = ctx.runtime.wake(token);
-          if (r === 0) { ok++; Atomics.store(words, 1, 1); } else if (r === -3) stale++; else other++;
+          if (r === 0) { ok++; Atomics.store(words, 1, 1); } else if (r === -3) {
+            stale++;
+            if (Atomics.load(words, 3) === 1) Atomics.add(words, 4, 1);
+          } else other++;
         }
         const c = ctx.runtime.counters();
         return { ok, stale, other, msgRing: c.wakesMsgRing, eventfd: c.wakesEventfd };
@@ -132,8 +139,7 @@ describe('stale tokens across threads', () => {
       target.nativeDriver.setRef(true);
       while (Atomics.load(words, 1) === 0) await ctx.runtime.sleep(1);
       // Until the target has seen a wake (a loaded machine may take a while).
-      for (let i = 0; i < 2000 && targetWoken === 0; i++) await ctx.runtime.sleep(1);
-      await ctx.runtime.sleep(10);
+      while (targetWoken === 0) await ctx.runtime.sleep(1);
       target.close();
       // New runtimes take the freed registry slot and, likely, the fd numbers.
       const later = [0, 0, 0];
@@ -143,7 +149,10 @@ describe('stale tokens across threads', () => {
         r.nativeDriver.setRef(true);
         return r;
       });
-      await ctx.runtime.sleep(30);
+      // The waker keeps waking the stale token after they exist: a hundred
+      // answers of -ESRCH, however slowly the other thread runs.
+      Atomics.store(words, 3, 1);
+      while (Atomics.load(words, 4) < 100) await ctx.runtime.sleep(1);
       Atomics.store(words, 2, 1);
       await ctx.runtime.sleep(10);
       const ringWakes = runtimes.map((r) => r.nativeDriver.counters().ringWakes);
