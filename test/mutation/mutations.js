@@ -75,7 +75,7 @@ module.exports = [
     find: 'if (sqe.len == 0 || sqe.len > memory.buffer_size()) return -EINVAL;',
     replace: 'if (sqe.len == 0) return -EINVAL;',
     why: 'a buffer-select RECV longer than a recv buffer overwrites the next buffer (issue 18)',
-    tests: ['test/host/checks.test.ts', 'test/host/recv-select.test.ts', 'test/host/select-checks.test.ts'],
+    tests: ['test/host/checks.test.ts'],
   },
   {
     id: 'host-select-no-recv-set',
@@ -84,7 +84,7 @@ module.exports = [
     find: 'return memory.provide_count() > 0 ? 0 : -ENOBUFS;',
     replace: 'return 0;',
     why: 'a buffer-select RECV is taken by a core with no recv set',
-    tests: ['test/host/checks.test.ts', 'test/host/recv-select.test.ts', 'test/host/select-checks.test.ts'],
+    tests: ['test/host/checks.test.ts'],
   },
   {
     id: 'host-sqe-fd-unchecked-io',
@@ -129,16 +129,7 @@ module.exports = [
     find: 'if (index >= count_ || in_set_[index]) continue;',
     replace: 'if (index >= count_) continue;',
     why: 'a buffer provided twice is in the pick set twice: two receives fill it at once',
-    tests: ['test/host/recv-select.test.ts', 'test/host/select-checks.test.ts'],
-  },
-  {
-    id: 'host-pick-set-named-unchecked',
-    layer: 'host',
-    file: 'host/drivers/recv_set.h',
-    find: 'if (index >= count_ || !in_set_[index]) return false;',
-    replace: 'if (index >= count_) return false;',
-    why: 'a CQE naming a buffer not in the pick set is trusted',
-    tests: ['test/host/recv-select.test.ts', 'test/api/recv.test.ts'],
+    tests: ['test/host/checks.test.ts', 'test/host/recv-select.test.ts'],
   },
   {
     id: 'host-accept-fd-not-owned',
