@@ -9,7 +9,7 @@ export {
   submitClose, submitShutdown, submitTimeout, timerStart, cancel, abandon,
 } from "./submit";
 export { submitCopy, copyInfo } from "./copy";
-export { reap, nextTimeout } from "./loop";
+export { reap, nextTimeout } from "./reap";
 export { counter } from "./counters";
 export { opState } from "./state";
 export { checkInvariants } from "./invariants";

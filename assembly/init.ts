@@ -6,8 +6,9 @@ import { OP_RECORD_SIZE, opsReset } from "./ops";
 import { BUFFER_RECORD_SIZE, buffersReset } from "./buffers";
 import { BATCH_ENTRY_SIZE, READY_ENTRY_SIZE, queuesReset } from "./queues";
 import { WHEEL_REGION_SIZE, timersReset } from "./timers";
-import { loopReset } from "./loop";
-import { copyReset } from "./copy";
+import { finishReset } from "./finish";
+import { reapReset } from "./reap";
+import { starvedReset } from "./copy-starved";
 import { countersReset } from "./counters";
 
 const BUFFER_ALIGNMENT: i32 = 64; // buffer_size is a multiple of a cache line
@@ -32,11 +33,12 @@ export function init(opCapacity: i32, bufferCount: i32, bufferSize: i32, cqEntri
   );
   if (header < 0) return header;
   opsReset();
-  copyReset(); // before buffersReset, whose provides would wake starved relays
+  starvedReset(); // before buffersReset, whose provides would wake starved relays
   queuesReset(); // before buffersReset, which provides the recv set
   buffersReset();
   timersReset();
-  loopReset();
+  finishReset();
+  reapReset();
   countersReset();
   return header;
 }

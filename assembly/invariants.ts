@@ -22,7 +22,8 @@ import {
   sqPending, sqTaken,
 } from "./queues";
 import { timersArmed, timersCheck } from "./timers";
-import { batchLength, readyLiveCount } from "./loop";
+import { readyLiveCount } from "./finish";
+import { batchLength } from "./reap";
 import { inFlight } from "./counters";
 
 // Slot scratch bits: named by the current batch; has a final ready entry.

@@ -153,6 +153,11 @@ export function layOutRegions(
   return <i32>headerBase;
 }
 
+/// Where byte `offset` of pool buffer `index` lives.
+export function bufferAddress(index: u32, offset: u32): u32 {
+  return <u32>(arena + <usize>index * bufferSize + offset);
+}
+
 export function loadHeader(field: u32): u32 {
   return load<u32>(headerBase + field);
 }

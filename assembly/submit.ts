@@ -6,17 +6,17 @@ import {
   OP_RECV, OP_SEND, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
-import { addrRecords, addrStaging, bufferSize, initialized, provideCount } from "./regions";
+import { addrRecords, addrStaging, bufferAddress, bufferSize, initialized, provideCount } from "./regions";
 import {
   FLAG_ABANDONED, FLAG_BUFFER_SELECT, FLAG_CANCEL_REQUESTED, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NO_BUFFER,
   STATE_ARMED, STATE_COMPLETED, STATE_DELIVERED, STATE_QUEUED, STATE_SUBMITTED, currentState,
   idOf, opAcquire, opRelease, resolveId, setSlotBuffer, setSlotSqIndex, slotHas, slotMark,
   slotOpcode, slotSqIndex,
 } from "./ops";
-import { bufferAddress, bufferLend, checkLendable } from "./buffers";
+import { bufferLend, checkLendable } from "./buffers";
 import { NO_FD, sqPush, sqRewriteToNop } from "./queues";
-import { timerArm, timerDisarm, timersAdvance } from "./timers";
-import { finish, forgetWaiting, isValidTime, tickOf } from "./loop";
+import { isValidTime, tickOf, timerArm, timerDisarm, timersAdvance } from "./timers";
+import { finish, forgetWaiting } from "./finish";
 import { countCompleted, countSubmitted } from "./counters";
 import { copyEndStarved, copyStarved } from "./copy";
 

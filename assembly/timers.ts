@@ -40,8 +40,24 @@ const LIST_RECORD_SIZE: u32 = 8; // u32 head, u32 tail
 const OCCUPIED_BASE: u32 = LIST_COUNT * LIST_RECORD_SIZE; // one u64 bitmap per level
 export const WHEEL_REGION_SIZE: u32 = OCCUPIED_BASE + LEVELS * 8;
 
+// Times are ms as f64 from the caller's clock; beyond 2^52 ms a tick would
+// no longer be an exact integer.
+const MAX_TIME_MS: f64 = 4503599627370496.0;
+
 let elapsed: u64 = 0; // ticks; every armed timer not in the due list is later
 let armed: u32 = 0;
+
+// ---- time ----
+
+/// A caller's `now` the wheel can take: a finite ms count in [0, 2^52].
+export function isValidTime(ms: f64): bool {
+  return ms >= 0 && ms <= MAX_TIME_MS; // false for NaN too
+}
+
+/// The tick (1 ms) a caller's time falls in.
+export function tickOf(ms: f64): u64 {
+  return <u64>floor<f64>(ms);
+}
 
 // ---- lists ----
 
