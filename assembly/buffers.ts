@@ -89,7 +89,7 @@ export function buffersReset(): void {
   for (let index: u32 = 0; index < provideCount; index++) provide(index);
 }
 
-export function bufferAlloc(): i32 {
+export function bufAlloc(): i32 {
   const index = freeHead;
   if (index == NIL) return -ENOBUFS;
   assert(ownerOf(index) == OWNER_FREE);
@@ -99,7 +99,7 @@ export function bufferAlloc(): i32 {
   return <i32>index;
 }
 
-export function bufferFree(index: i32): i32 {
+export function bufFree(index: i32): i32 {
   if (<u32>index >= bufferCount) return -EINVAL;
   const owner = ownerOf(index);
   if (owner == OWNER_KERNEL) return -EBUSY;
@@ -109,7 +109,7 @@ export function bufferFree(index: i32): i32 {
   return 0;
 }
 
-export function bufferOwner(index: i32): i32 {
+export function bufOwner(index: i32): i32 {
   if (<u32>index >= bufferCount) return -EINVAL;
   return <i32>ownerOf(index);
 }

@@ -35,7 +35,7 @@ function admit(opcode: u8, state: u8): i32 {
 }
 
 /// Writes the op's SQE, lends its buffer, and returns its id.
-function enqueue(slot: u32, sqeFlags: u8, fd: i32, buffer: i32, addr: u32, len: u32, aux: u32, arg: u64): i32 {
+function issue(slot: u32, sqeFlags: u8, fd: i32, buffer: i32, addr: u32, len: u32, aux: u32, arg: u64): i32 {
   const id = idOf(slot);
   if (buffer != NO_BUFFER) {
     bufferLend(<u32>buffer);
@@ -50,7 +50,7 @@ function enqueue(slot: u32, sqeFlags: u8, fd: i32, buffer: i32, addr: u32, len: 
 function submitSimple(opcode: u8, fd: i32, aux: u32, arg: u64): i32 {
   const slot = admit(opcode, STATE_QUEUED);
   if (slot < 0) return slot;
-  return enqueue(<u32>slot, 0, fd, NO_BUFFER, 0, 0, aux, arg);
+  return issue(<u32>slot, 0, fd, NO_BUFFER, 0, 0, aux, arg);
 }
 
 /// RECV, SEND, READ, WRITE: lend [offset, offset + len) of a program-held
@@ -65,7 +65,7 @@ function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i3
   if (slot < 0) return slot;
   const addr = bufferAddress(<u32>buffer, <u32>offset);
   const arg = positioned ? (position == -1 ? CURRENT_POSITION : <u64>position) : 0;
-  return enqueue(<u32>slot, 0, fd, buffer, addr, <u32>len, 0, arg);
+  return issue(<u32>slot, 0, fd, buffer, addr, <u32>len, 0, arg);
 }
 
 function isValidDelay(ms: f64): bool {
@@ -87,7 +87,7 @@ export function submitAccept(fd: i32, multishot: i32): i32 {
   const slot = admit(OP_ACCEPT, STATE_QUEUED);
   if (slot < 0) return slot;
   if (multishot) slotMark(<u32>slot, FLAG_MULTISHOT);
-  return enqueue(<u32>slot, multishot ? SQE_F_MULTISHOT : 0, fd, NO_BUFFER, 0, 0, 0, 0);
+  return issue(<u32>slot, multishot ? SQE_F_MULTISHOT : 0, fd, NO_BUFFER, 0, 0, 0, 0);
 }
 
 export function submitConnect(fd: i32): i32 {
@@ -98,7 +98,7 @@ export function submitConnect(fd: i32): i32 {
   // while the kernel still reads this one.
   const record = addrRecords + <usize>slot * ADDR_RECORD_SIZE;
   memory.copy(record, addrStaging, ADDR_RECORD_SIZE);
-  return enqueue(<u32>slot, 0, fd, NO_BUFFER, <u32>record, ADDR_RECORD_SIZE, 0, 0);
+  return issue(<u32>slot, 0, fd, NO_BUFFER, <u32>record, ADDR_RECORD_SIZE, 0, 0);
 }
 
 export function submitRecv(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
@@ -123,7 +123,7 @@ export function submitRecvSelect(fd: i32, len: i32, multishot: i32): i32 {
   slotMark(<u32>slot, FLAG_BUFFER_SELECT);
   if (multishot) slotMark(<u32>slot, FLAG_MULTISHOT);
   const flags = SQE_F_BUFFER_SELECT | (multishot ? SQE_F_MULTISHOT : 0);
-  return enqueue(<u32>slot, flags, fd, NO_BUFFER, 0, <u32>len, 0, 0);
+  return issue(<u32>slot, flags, fd, NO_BUFFER, 0, <u32>len, 0, 0);
 }
 
 export function submitSend(fd: i32, buffer: i32, offset: i32, len: i32): i32 {

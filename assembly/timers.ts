@@ -31,8 +31,8 @@ import {
 
 const LEVELS: u32 = 6;
 const SLOTS: u32 = 64;
-const SLOT_BITS: u64 = 6;
-export const WHEEL_RANGE_TICKS: u64 = <u64>1 << (SLOT_BITS * LEVELS);
+const LEVEL_BITS: u64 = 6;
+export const WHEEL_RANGE_TICKS: u64 = <u64>1 << (LEVEL_BITS * LEVELS);
 export const NO_DEADLINE: u64 = 0xffffffffffffffff;
 const DUE_LIST: u32 = LEVELS * SLOTS;
 const LIST_COUNT: u32 = DUE_LIST + 1;
@@ -117,7 +117,7 @@ function listTake(list: u32): u32 {
 
 function levelFor(deadline: u64): u32 {
   const differing = (elapsed ^ deadline) | (SLOTS - 1);
-  const level = <u32>(63 - clz<u64>(differing)) / <u32>SLOT_BITS;
+  const level = <u32>(63 - clz<u64>(differing)) / <u32>LEVEL_BITS;
   // A deadline less than one rotation ahead but across the top level's
   // boundary goes to the top level's (circular) next rotation.
   return min(level, LEVELS - 1);
@@ -126,14 +126,14 @@ function levelFor(deadline: u64): u32 {
 function listFor(deadline: u64): u32 {
   if (deadline <= elapsed) return DUE_LIST;
   const level = levelFor(deadline);
-  return level * SLOTS + <u32>((deadline >> (SLOT_BITS * level)) & (SLOTS - 1));
+  return level * SLOTS + <u32>((deadline >> (LEVEL_BITS * level)) & (SLOTS - 1));
 }
 
 /// The first tick of wheel list `list` at or after elapsed.
 function listStart(list: u32): u64 {
   const level = list / SLOTS;
-  const slotShift = SLOT_BITS * level;
-  const rotationShift = slotShift + SLOT_BITS;
+  const slotShift = LEVEL_BITS * level;
+  const rotationShift = slotShift + LEVEL_BITS;
   const rotationStart = (elapsed >> rotationShift) << rotationShift;
   let start = rotationStart + (<u64>(list % SLOTS) << slotShift);
   if (start <= elapsed) start += <u64>1 << rotationShift; // the next rotation
@@ -146,7 +146,7 @@ function earliestList(): u32 {
   for (let level: u32 = 0; level < LEVELS; level++) {
     const bits = occupied(level);
     if (bits == 0) continue;
-    const position = <u32>((elapsed >> (SLOT_BITS * level)) & (SLOTS - 1));
+    const position = <u32>((elapsed >> (LEVEL_BITS * level)) & (SLOTS - 1));
     const later = position == SLOTS - 1 ? 0 : bits & (<u64>0xffffffffffffffff << (position + 1));
     // Below the top level everything lies ahead of elapsed in this rotation.
     assert(later != 0 || level == LEVELS - 1);
