@@ -7,9 +7,9 @@
 // order. Nothing is ever reordered, so an op's MORE deliveries always precede
 // its final one.
 import {
-  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, INTERNAL_ID, OP_COPY, OP_TIMEOUT, SLOT_BITS, SLOT_MASK,
+  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, INTERNAL_ID, OP_COPY, SLOT_BITS, SLOT_MASK,
 } from "./layout";
-import { ECANCELED, EINVAL, ETIME } from "./errno";
+import { ECANCELED, EINVAL } from "./errno";
 import { dqCapacity, initialized, storeHeader } from "./regions";
 import {
   FLAG_ABANDONED, FLAG_BUFFER_SELECT, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NIL, NO_BUFFER,
@@ -28,6 +28,7 @@ import { countStale } from "./counters";
 import { deliveredOne, finish, queueDelivery, settleAbandoned } from "./finish";
 import { pickFinalBuffer, pickMoreBuffer } from "./select";
 import { copyStep } from "./copy";
+import { programResult } from "./op-facts";
 
 let batchCount: u32 = 0;
 
@@ -124,9 +125,7 @@ function complete(id: u32, res: i32, flags: u32): void {
     finish(slot, result, buffer == NO_BUFFER ? 0 : CQE_F_BUFFER | (<u32>buffer << CQE_BUFFER_SHIFT));
     return;
   }
-  const opcode = slotOpcode(slot);
-  const result = opcode == OP_TIMEOUT && res == -ETIME ? 0 : res;
-  finish(slot, result, 0);
+  finish(slot, programResult(slotOpcode(slot), res), 0); // per-op facts: a TIMEOUT's -ETIME is 0
 }
 
 function fireTimers(now: u64): void {

@@ -19,6 +19,7 @@ import { isValidTime, tickOf, timerArm, timerDisarm, timersAdvance } from "./tim
 import { finish, forgetWaiting } from "./finish";
 import { countCompleted, countSubmitted } from "./counters";
 import { copyEndStarved, copyStarved } from "./copy";
+import { takesPosition } from "./op-facts";
 
 // Longest timer or kernel timeout: 2^32 - 1 ms (~49.7 days), well inside the
 // wheel's range, and ms * 1e6 stays an exact integer of nanoseconds.
@@ -57,7 +58,7 @@ function submitSimple(opcode: u8, fd: i32, aux: u32, arg: u64): i32 {
 /// buffer. `position` matters to READ and WRITE only.
 function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {
   if (fd < 0) return -EBADF;
-  const positioned = opcode == OP_READ || opcode == OP_WRITE;
+  const positioned = takesPosition(opcode);
   if (positioned && !isValidPosition(position)) return -EINVAL;
   const lendable = checkLendable(buffer, offset, len);
   if (lendable < 0) return lendable;
