@@ -43,7 +43,7 @@ import {
   copyTotal, idOf, opAcquire, resolveId, setCopyFds, setCopyFilled, setCopyOptions, setCopyPhase, setCopySent,
   setCopyTotal, setSlotBuffer, slotBuffer, slotHas, slotOpcode,
 } from "./ops";
-import { bufferLend, bufferReclaim, checkLendable } from "./buffers";
+import { bufferLend, bufferReclaim, buffersProvided, checkLendable } from "./buffers";
 import { countSubmitted } from "./counters";
 import { finish } from "./finish";
 import { pickFinalBuffer } from "./select";
@@ -104,6 +104,11 @@ export function copyStep(slot: u32, res: i32, flags: u32): void {
     if (res == -ENOBUFS) {
       // The data waits in the socket until a buffer comes back.
       if (stopRequested(slot)) return finish(slot, -ECANCELED, 0);
+      // A buffer provided after the kernel found the set empty but before this
+      // reap woke nobody (the RECV was still out): it is in the pick set by the
+      // host's next flush, so receive again now. Starving here would wait for
+      // another buffer to come back, which may never happen.
+      if (buffersProvided() > 0) return pushRecv(slot);
       return starve(slot);
     }
   }
