@@ -5,8 +5,13 @@
 // pool each time it provides one). FIFO, doubly linked through the op records'
 // free-list/timer links (a live COPY uses neither), so a cancel takes one out
 // in O(1).
-import { NIL, STATE_SUBMITTED, setCopyPhase, setSlotNext, setSlotPrev, setSlotState, slotNext, slotPrev } from "./ops";
-import { PHASE_STARVED, pushRecv } from "./copy-sqes";
+import { OP_COPY } from "./layout";
+import { opCapacity } from "./regions";
+import {
+  NIL, STATE_SUBMITTED, copyPhase, setCopyPhase, setSlotNext, setSlotPrev, setSlotState, slotNext, slotOpcode, slotPrev,
+  slotState,
+} from "./ops";
+import { PHASE_STARVED, isSelect, pushRecv } from "./copy-sqes";
 
 let starvedHead: u32 = NIL;
 let starvedTail: u32 = NIL;
@@ -45,4 +50,20 @@ export function wakeStarved(): void {
   if (slot == NIL) return;
   unstarve(slot);
   pushRecv(slot);
+}
+
+/// Walks the list (for checkInvariants): its length, or NIL when it is broken
+/// (a link or the tail wrong, a cycle, or an op on it that is not a starved
+/// COPY_F_SELECT relay).
+export function starvedCheck(): u32 {
+  let length: u32 = 0;
+  let prev = NIL;
+  for (let slot = starvedHead; slot != NIL; slot = slotNext(slot)) {
+    if (slot >= opCapacity || length >= opCapacity || slotPrev(slot) != prev) return NIL;
+    if (slotOpcode(slot) != OP_COPY || !isSelect(slot) || copyPhase(slot) != PHASE_STARVED) return NIL;
+    if (slotState(slot) != STATE_SUBMITTED) return NIL;
+    length++;
+    prev = slot;
+  }
+  return prev == starvedTail ? length : NIL;
 }
