@@ -325,6 +325,9 @@ class World {
     expect(buffer).toBeLessThan(4);
     if (op!.copy!.select) expect(buffer).toBeLessThan(RECV_SET);
     else expect(buffer).toBe(op!.buffer);
+    // Exactly the bytes received and not sent yet: after a short send, the rest.
+    expect(sqe.addr).toBe(this.bufferAt(buffer) + this.x.copyInfo(sqe.id, INFO.UNSENT_OFFSET));
+    expect(sqe.len).toBe(this.x.copyInfo(sqe.id, INFO.UNSENT_LENGTH));
     expect(this.x.bufOwner(buffer)).toBe(OWNER.KERNEL);
     expect(this.picks).not.toContain(buffer);
   }
