@@ -26,11 +26,11 @@
 // host drains into the kernel's buffer ring on its next flush. A buffer leaves
 // PROVIDED only through a CQE naming it, which a correct host writes only after
 // taking its entry, so the ring holds at most one entry per recv-set buffer.
-import { arena, bufferSize, bufferCount, bufferTable, provideCount } from "./regions";
+import { bufferSize, bufferCount, bufferTable, provideCount } from "./regions";
 import { EBUSY, EINVAL, ENOBUFS } from "./errno";
 import { NIL } from "./ops";
 import { providePush } from "./queues";
-import { copyWake } from "./copy";
+import { wakeStarved } from "./copy-starved";
 
 export const BUFFER_RECORD_SIZE: u32 = 12;
 const B_OWNER: u32 = 0; // u32, OWNER_*
@@ -67,7 +67,7 @@ function provide(index: u32): void {
   setOwner(index, OWNER_PROVIDED);
   providedCount++;
   providePush(index);
-  copyWake(); // a relay starved of recv-set buffers receives again (copy.ts)
+  wakeStarved(); // a relay starved of recv-set buffers receives again (copy-starved.ts)
 }
 
 /// Where a buffer nobody uses goes: back to the pick set, or to the pool.
@@ -89,7 +89,7 @@ export function buffersReset(): void {
   for (let index: u32 = 0; index < provideCount; index++) provide(index);
 }
 
-export function bufferAlloc(): i32 {
+export function bufAlloc(): i32 {
   const index = freeHead;
   if (index == NIL) return -ENOBUFS;
   assert(ownerOf(index) == OWNER_FREE);
@@ -99,7 +99,7 @@ export function bufferAlloc(): i32 {
   return <i32>index;
 }
 
-export function bufferFree(index: i32): i32 {
+export function bufFree(index: i32): i32 {
   if (<u32>index >= bufferCount) return -EINVAL;
   const owner = ownerOf(index);
   if (owner == OWNER_KERNEL) return -EBUSY;
@@ -109,7 +109,7 @@ export function bufferFree(index: i32): i32 {
   return 0;
 }
 
-export function bufferOwner(index: i32): i32 {
+export function bufOwner(index: i32): i32 {
   if (<u32>index >= bufferCount) return -EINVAL;
   return <i32>ownerOf(index);
 }
@@ -124,10 +124,6 @@ export function checkLendable(index: i32, offset: i32, len: i32): i32 {
   if (owner != OWNER_PROGRAM) return -EINVAL;
   if (offset < 0 || len < 1 || <u64>offset + <u64>len > <u64>bufferSize) return -EINVAL;
   return 0;
-}
-
-export function bufferAddress(index: u32, offset: u32): u32 {
-  return <u32>(arena + <usize>index * bufferSize + offset);
 }
 
 /// PROGRAM -> KERNEL, on submit.
@@ -156,7 +152,7 @@ export function bufferReclaim(index: u32): void {
 
 /// PROVIDED -> KERNEL: the host says the kernel picked `index` for an op. False,
 /// changing nothing, when `index` is not a provided recv-set buffer (a host bug).
-export function bufferPick(index: u32): bool {
+export function bufferPicked(index: u32): bool {
   if (index >= provideCount || ownerOf(index) != OWNER_PROVIDED) return false;
   setOwner(index, OWNER_KERNEL);
   providedCount--;

@@ -31,34 +31,27 @@
 // The SQ bound of queues.ts still holds: a COPY writes its next SQE only from
 // the CQE of its previous one, which the host had taken, so a slot never has
 // more than its own SQE and one cancel SQE untaken.
-import {
-  OP_COPY, OP_RECV, OP_SEND, OP_SHUTDOWN, SQE_F_BUFFER_SELECT,
-} from "./layout";
+//
+// This file is the relay's logic and its exports; the SQEs it writes are in
+// copy-sqes.ts and the starved list in copy-starved.ts, below the buffer pool
+// (which wakes starved relays when it provides a buffer).
+import { OP_COPY } from "./layout";
 import { EBADF, ECANCELED, EINVAL, EIO, ENOBUFS, ENOENT, ENOSPC } from "./errno";
 import { bufferSize, initialized, provideCount } from "./regions";
 import {
-  FLAG_ABANDONED, FLAG_CANCEL_REQUESTED, NIL, NO_BUFFER, STATE_QUEUED, STATE_SUBMITTED, copyFilled, copyFrom, copyOptions, copyPhase, copySent,
-  copyTo, copyTotal, idOf, opAcquire, resolveId, setCopyFds, setCopyFilled, setCopyOptions, setCopyPhase,
-  setCopySent, setCopyTotal, setSlotBuffer, setSlotNext, setSlotPrev, setSlotSqIndex, setSlotState, slotBuffer,
-  slotHas, slotNext, slotOpcode, slotPrev,
+  FLAG_ABANDONED, FLAG_CANCEL_REQUESTED, NO_BUFFER, STATE_QUEUED, copyFilled, copyOptions, copyPhase, copySent,
+  copyTotal, idOf, opAcquire, resolveId, setCopyFds, setCopyFilled, setCopyOptions, setCopyPhase, setCopySent,
+  setCopyTotal, setSlotBuffer, slotBuffer, slotHas, slotOpcode,
 } from "./ops";
-import { bufferAddress, bufferLend, bufferReclaim, checkLendable } from "./buffers";
-import { sqPush } from "./queues";
-import { finish, pickBuffer } from "./loop";
+import { bufferLend, bufferReclaim, buffersProvided, checkLendable } from "./buffers";
 import { countSubmitted } from "./counters";
-
-/// COPY_F_END: at the end of `from`, shut `to` down for writing (send FIN)
-/// before the relay completes.
-export const COPY_F_END: u32 = 1;
-/// COPY_F_SELECT: receive into recv-set buffers (no buffer is passed).
-export const COPY_F_SELECT: u32 = 2;
-const COPY_OPTIONS_MASK: u32 = COPY_F_END | COPY_F_SELECT;
-
-// Which SQE of the relay is out.
-const PHASE_RECV: u8 = 0;
-const PHASE_SEND: u8 = 1;
-const PHASE_SHUTDOWN: u8 = 2;
-const PHASE_STARVED: u8 = 3; // no SQE out: on the starved list, waiting for a recv-set buffer
+import { finish } from "./finish";
+import { pickFinalBuffer } from "./select";
+import {
+  COPY_F_END, COPY_F_SELECT, COPY_OPTIONS_MASK, PHASE_RECV, PHASE_SHUTDOWN, PHASE_STARVED, isSelect, pushRecv,
+  pushSend, pushShutdown,
+} from "./copy-sqes";
+import { starve, unstarve } from "./copy-starved";
 
 // copyInfo(id, what)
 const INFO_TOTAL: i32 = 0; // bytes written to `to`
@@ -66,19 +59,6 @@ const INFO_UNSENT_OFFSET: i32 = 1; // where the bytes received but not sent star
 const INFO_UNSENT_LENGTH: i32 = 2; // how many there are
 const INFO_PHASE: i32 = 3; // PHASE_*: which SQE was out last
 const INFO_BUFFER: i32 = 4; // the pool buffer the relay holds (the program's once delivered), or -1
-
-// The starved list: COPY_F_SELECT relays waiting for a recv-set buffer, FIFO,
-// doubly linked through the op records' free-list/timer links (a live COPY
-// uses neither), so a cancel takes one out in O(1).
-let starvedHead: u32 = NIL;
-let starvedTail: u32 = NIL;
-
-export function copyReset(): void {
-  starvedHead = NIL;
-  starvedTail = NIL;
-}
-
-const SHUT_WR: u32 = 1;
 
 /// Starts a relay from `from` to `to` (they may be the same socket: an echo)
 /// through program-held pool buffer `buffer`, which is lent until the relay's
@@ -120,10 +100,15 @@ export function submitCopy(from: i32, to: i32, buffer: i32, options: u32): i32 {
 export function copyStep(slot: u32, res: i32, flags: u32): void {
   const phase = copyPhase(slot);
   if (phase == PHASE_RECV && isSelect(slot)) {
-    res = pickBuffer(slot, res, flags); // as any buffer-select RECV's final CQE
+    res = pickFinalBuffer(slot, res, flags); // as any buffer-select RECV's final CQE
     if (res == -ENOBUFS) {
       // The data waits in the socket until a buffer comes back.
       if (stopRequested(slot)) return finish(slot, -ECANCELED, 0);
+      // A buffer provided after the kernel found the set empty but before this
+      // reap woke nobody (the RECV was still out): it is in the pick set by the
+      // host's next flush, so receive again now. Starving here would wait for
+      // another buffer to come back, which may never happen.
+      if (buffersProvided() > 0) return pushRecv(slot);
       return starve(slot);
     }
   }
@@ -179,40 +164,6 @@ export function copyInfo(id: i32, what: i32): f64 {
   }
 }
 
-function isSelect(slot: u32): bool {
-  return (copyOptions(slot) & COPY_F_SELECT) != 0;
-}
-
-/// Parks a select relay until a recv-set buffer is provided (copyWake).
-function starve(slot: u32): void {
-  setSlotState(slot, STATE_SUBMITTED); // in flight, with no SQE out
-  setCopyPhase(slot, PHASE_STARVED);
-  setSlotNext(slot, NIL);
-  setSlotPrev(slot, starvedTail);
-  if (starvedTail == NIL) starvedHead = slot;
-  else setSlotNext(starvedTail, slot);
-  starvedTail = slot;
-}
-
-function unstarve(slot: u32): void {
-  const prev = slotPrev(slot);
-  const next = slotNext(slot);
-  if (prev == NIL) starvedHead = next;
-  else setSlotNext(prev, next);
-  if (next == NIL) starvedTail = prev;
-  else setSlotPrev(next, prev);
-  setSlotNext(slot, NIL);
-  setSlotPrev(slot, NIL);
-}
-
-/// A recv-set buffer was just provided: the oldest starved relay receives again.
-export function copyWake(): void {
-  const slot = starvedHead;
-  if (slot == NIL) return;
-  unstarve(slot);
-  pushRecv(slot);
-}
-
 /// Whether op `slot` is a relay parked on the starved list (no SQE out: a
 /// cancel or abandon must end it here, since no completion will come).
 export function copyStarved(slot: u32): bool {
@@ -228,35 +179,4 @@ export function copyEndStarved(slot: u32): void {
 
 function stopRequested(slot: u32): bool {
   return slotHas(slot, FLAG_CANCEL_REQUESTED) || slotHas(slot, FLAG_ABANDONED);
-}
-
-function pushRecv(slot: u32): void {
-  setCopyFilled(slot, 0);
-  setCopySent(slot, 0);
-  if (isSelect(slot)) {
-    // No address: the host picks the buffer when data arrives.
-    setSlotState(slot, STATE_QUEUED);
-    setCopyPhase(slot, PHASE_RECV);
-    setSlotSqIndex(slot, sqPush(<u32>idOf(slot), OP_RECV, SQE_F_BUFFER_SELECT, copyFrom(slot), 0, bufferSize, 0, 0));
-    return;
-  }
-  push(slot, PHASE_RECV, OP_RECV, copyFrom(slot), 0, bufferSize, 0);
-}
-
-function pushSend(slot: u32): void {
-  const sent = copySent(slot);
-  push(slot, PHASE_SEND, OP_SEND, copyTo(slot), sent, copyFilled(slot) - sent, 0);
-}
-
-function pushShutdown(slot: u32): void {
-  push(slot, PHASE_SHUTDOWN, OP_SHUTDOWN, copyTo(slot), 0, 0, SHUT_WR);
-}
-
-/// Writes the relay's next SQE; the op is QUEUED again until the host takes it.
-/// `len` 0: an SQE with no buffer (SHUTDOWN).
-function push(slot: u32, phase: u8, opcode: u8, fd: i32, offset: u32, len: u32, aux: u32): void {
-  setSlotState(slot, STATE_QUEUED);
-  setCopyPhase(slot, phase);
-  const addr = len == 0 ? 0 : bufferAddress(<u32>slotBuffer(slot), offset);
-  setSlotSqIndex(slot, sqPush(<u32>idOf(slot), opcode, 0, fd, addr, len, aux, 0));
 }

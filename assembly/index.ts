@@ -3,13 +3,13 @@
 // is env.memory; `_initialize` (the start function, exported through
 // asconfig.json) must be called once before anything else.
 export { init, layoutTableLength, layoutTable } from "./init";
-export { bufferAlloc as bufAlloc, bufferFree as bufFree, bufferOwner as bufOwner } from "./buffers";
+export { bufAlloc, bufFree, bufOwner } from "./buffers";
 export {
   submitNop, submitAccept, submitConnect, submitRecv, submitRecvSelect, submitSend, submitRead, submitWrite,
   submitClose, submitShutdown, submitTimeout, timerStart, cancel, abandon,
 } from "./submit";
 export { submitCopy, copyInfo } from "./copy";
-export { reap, nextTimeout } from "./loop";
+export { reap, nextTimeout } from "./reap";
 export { counter } from "./counters";
 export { opState } from "./state";
 export { checkInvariants } from "./invariants";

@@ -2,12 +2,13 @@
 import { MAX_OP_CAPACITY, MAX_PROVIDE_COUNT, LAYOUT_TABLE } from "./layout";
 import { EALREADY, EINVAL } from "./errno";
 import { initialized, layOutRegions } from "./regions";
-import { opsReset } from "./ops";
-import { buffersReset } from "./buffers";
-import { queuesReset } from "./queues";
-import { timersReset } from "./timers";
-import { loopReset } from "./loop";
-import { copyReset } from "./copy";
+import { OP_RECORD_SIZE, opsReset } from "./ops";
+import { BUFFER_RECORD_SIZE, buffersReset } from "./buffers";
+import { BATCH_ENTRY_SIZE, READY_ENTRY_SIZE, queuesReset } from "./queues";
+import { WHEEL_REGION_SIZE, timersReset } from "./timers";
+import { finishReset } from "./finish";
+import { reapReset } from "./reap";
+import { starvedReset } from "./copy-starved";
 import { countersReset } from "./counters";
 
 const BUFFER_ALIGNMENT: i32 = 64; // buffer_size is a multiple of a cache line
@@ -26,14 +27,18 @@ export function init(opCapacity: i32, bufferCount: i32, bufferSize: i32, cqEntri
   if (bufferSize % BUFFER_ALIGNMENT != 0) return -EINVAL;
   if (cqEntries < 1 || cqEntries > MAX_CQ_ENTRIES) return -EINVAL;
   if (provided < 0 || provided > bufferCount || provided > <i32>MAX_PROVIDE_COUNT) return -EINVAL;
-  const header = layOutRegions(<u32>opCapacity, <u32>bufferCount, <u32>bufferSize, <u32>cqEntries, <u32>provided);
+  const header = layOutRegions(
+    <u32>opCapacity, <u32>bufferCount, <u32>bufferSize, <u32>cqEntries, <u32>provided,
+    OP_RECORD_SIZE, BUFFER_RECORD_SIZE, READY_ENTRY_SIZE, BATCH_ENTRY_SIZE, WHEEL_REGION_SIZE,
+  );
   if (header < 0) return header;
   opsReset();
-  copyReset(); // before buffersReset, whose provides would wake starved relays
+  starvedReset(); // before buffersReset, whose provides would wake starved relays
   queuesReset(); // before buffersReset, which provides the recv set
   buffersReset();
   timersReset();
-  loopReset();
+  finishReset();
+  reapReset();
   countersReset();
   return header;
 }

@@ -1,7 +1,7 @@
 // checkInvariants: an O(capacity) walk over every table, for tests. Each
 // invariant has its own number so a failing property test names what broke.
 import {
-  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, H_PROVIDE_TAIL, H_READY, OP_CANCEL, OP_COUNT,
+  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, H_PROVIDE_TAIL, H_READY, OP_CANCEL, OP_COPY, OP_COUNT,
   OP_RECV, OP_TIMER, SLOT_BITS, SLOT_MASK,
 } from "./layout";
 import {
@@ -10,8 +10,8 @@ import {
 import {
   FLAG_ABANDONED, FLAG_BUFFER_SELECT, FLAG_MULTISHOT, GENERATION_LIMIT, NIL, NO_BUFFER, STATE_ARMED, STATE_COMPLETED,
   STATE_DELIVERED, STATE_FREE, STATE_QUEUED, STATE_SUBMITTED, freeListLength, idOf, opsInUseCount,
-  setSlotScratch, slotBuffer, slotGeneration, slotHas, slotOpcode, slotScratch, slotSqIndex,
-  slotState, slotWaiting,
+  copyFilled, copyPhase, copySent, setSlotScratch, slotBuffer, slotGeneration, slotHas, slotOpcode, slotScratch,
+  slotSqIndex, slotState, slotWaiting,
 } from "./ops";
 import {
   OWNER_FREE, OWNER_KERNEL, OWNER_PROGRAM, OWNER_PROVIDED, bufferFreeListLength, bufferScratch,
@@ -22,8 +22,11 @@ import {
   sqPending, sqTaken,
 } from "./queues";
 import { timersArmed, timersCheck } from "./timers";
-import { batchLength, readyLiveCount } from "./loop";
+import { readyLiveCount } from "./finish";
+import { batchLength } from "./reap";
 import { inFlight } from "./counters";
+import { PHASE_RECV, PHASE_SEND, PHASE_SHUTDOWN, PHASE_STARVED, isSelect } from "./copy-sqes";
+import { starvedCheck } from "./copy-starved";
 
 // Slot scratch bits: named by the current batch; has a final ready entry.
 const IN_BATCH: u32 = 0x80000000;
@@ -55,6 +58,8 @@ const INVARIANT_BUFFER_SELECT: i32 = 22; // a buffer-select op is a RECV holding
 const INVARIANT_RECV_SET: i32 = 23; // recv-set buffers are never free, others never provided
 const INVARIANT_PROVIDE_RING: i32 = 24; // each pending entry names a distinct provided buffer
 const INVARIANT_DELIVERED_BUFFER: i32 = 25; // a delivery's buffer bits match its op's buffer
+const INVARIANT_COPY_BUFFER: i32 = 26; // a relay holds its buffer exactly while it must (copyCheck)
+const INVARIANT_STARVED: i32 = 27; // the starved list holds exactly the starved relays
 const INVARIANT_WHEEL_BASE: i32 = 30; // + timersCheck()'s number (31..35)
 
 export function checkInvariants(): i32 {
@@ -75,6 +80,7 @@ export function checkInvariants(): i32 {
   let flying: u64 = 0;
   let armed: u32 = 0;
   let delivered: u32 = 0;
+  let starved: u32 = 0;
   for (let slot: u32 = 0; slot < opCapacity; slot++) {
     const generation = slotGeneration(slot);
     if (generation == 0 || generation > GENERATION_LIMIT) return INVARIANT_GENERATION;
@@ -106,6 +112,10 @@ export function checkInvariants(): i32 {
       if ((state == STATE_QUEUED || state == STATE_SUBMITTED) && buffer != NO_BUFFER) return INVARIANT_BUFFER_SELECT;
       if (buffer != NO_BUFFER && <u32>buffer >= provideCount) return INVARIANT_BUFFER_SELECT;
     }
+    if (opcode == OP_COPY) {
+      if (!copyCheck(slot, state, buffer)) return INVARIANT_COPY_BUFFER;
+      if (copyPhase(slot) == PHASE_STARVED) starved++;
+    }
     // A delivered op's buffer is the program's again (it may even be free by
     // now); every other op's buffer is the kernel's, through this op alone.
     if (buffer != NO_BUFFER && state != STATE_DELIVERED) {
@@ -114,6 +124,7 @@ export function checkInvariants(): i32 {
     }
   }
   if (flying != inFlight()) return INVARIANT_IN_FLIGHT;
+  if (starvedCheck() != starved) return INVARIANT_STARVED;
   if (armed != timersArmed()) return INVARIANT_ARMED_COUNT;
   // A multishot buffer-select RECV's MORE entry names a buffer it holds.
   for (let position: u32 = 0; position < readyLength(); position++) {
@@ -210,4 +221,33 @@ export function checkInvariants(): i32 {
   const wheel = timersCheck();
   if (wheel != 0) return INVARIANT_WHEEL_BASE + <i32>wheel;
   return 0;
+}
+
+/// A COPY relay's buffer. Bytes received and not sent ([sent, filled)) are in
+/// the buffer the relay holds, which stays the kernel's through the relay
+/// until they are sent: a recv-set buffer with unsent bytes is never provided
+/// (never in the pick set nor on the provide ring, whose entries are all
+/// PROVIDED), or the kernel could receive into it while the relay sends from it.
+/// A relay with its own buffer holds it from submit to delivery; a
+/// COPY_F_SELECT relay holds one only between the RECV that filled it and
+/// the SEND that empties it, so a select relay receiving or starved holds
+/// none. A SEND is out only with bytes to send; a starved relay is SUBMITTED
+/// with no SQE out, and only a select relay starves.
+function copyCheck(slot: u32, state: u8, buffer: i32): bool {
+  const filled = copyFilled(slot);
+  const sent = copySent(slot);
+  const phase = copyPhase(slot);
+  if (sent > filled || phase > PHASE_STARVED) return false;
+  if (state == STATE_DELIVERED) return true; // its buffer is the program's now
+  const select = isSelect(slot);
+  if (filled > sent && (buffer == NO_BUFFER || ownerOf(<u32>buffer) != OWNER_KERNEL)) return false;
+  if (!select && buffer == NO_BUFFER) return false;
+  if (state == STATE_COMPLETED) return phase != PHASE_STARVED;
+  // In flight (QUEUED or SUBMITTED).
+  if (phase == PHASE_SEND && filled == sent) return false;
+  if (phase == PHASE_STARVED && (!select || state != STATE_SUBMITTED)) return false;
+  if (select && (phase == PHASE_RECV || phase == PHASE_STARVED || phase == PHASE_SHUTDOWN) && buffer != NO_BUFFER) {
+    return false;
+  }
+  return true;
 }

@@ -5,6 +5,11 @@
 // Order: the regions the host and JS see (header, SQ, CQ, DQ, address records,
 // staging record, provide ring, arena), then the core-private tables (op records, buffer
 // records, ready queue, batch, timer wheel). memory_end covers both.
+//
+// This is the bottom of the core: every table reads its base address here.
+// The sizes of the core-private records belong to the modules that define
+// those records (ops, buffers, queues, timers); init passes them down, so
+// nothing here imports a table.
 import {
   LAYOUT_MAGIC, LAYOUT_VERSION, HEADER_SIZE, SQE_SIZE, CQE_SIZE, DQE_SIZE, ADDR_RECORD_SIZE,
   H_MAGIC, H_VERSION, H_HEADER_SIZE, H_OP_CAPACITY, H_SQ_ENTRIES, H_SQ_MASK, H_CQ_ENTRIES,
@@ -12,10 +17,6 @@ import {
   H_ADDR_STAGING, H_MEMORY_END, H_DQ_CAPACITY, H_PROVIDE_ENTRIES, H_PROVIDE_MASK, H_PROVIDE_COUNT,
   PROVIDE_ENTRY_SIZE,
 } from "./layout";
-import { OP_RECORD_SIZE } from "./ops";
-import { BUFFER_RECORD_SIZE } from "./buffers";
-import { READY_ENTRY_SIZE, BATCH_ENTRY_SIZE } from "./queues";
-import { WHEEL_REGION_SIZE } from "./timers";
 import { ENOMEM } from "./errno";
 
 const PAGE_SIZE: u64 = 65536;
@@ -62,9 +63,13 @@ function alignUp(value: u64, alignment: u64): u64 {
 
 /// Places the regions for already validated sizes, grows memory once and
 /// writes the header. Returns the header address, or -ENOMEM. Writes nothing
-/// to memory unless it succeeds, so a failed init can be retried.
+/// to memory unless it succeeds, so a failed init can be retried. The last
+/// five sizes are those of the core-private records, from the modules that
+/// own them (init passes them): an op record, a buffer record, a ready-queue
+/// entry, a batch entry, and the whole timer wheel.
 export function layOutRegions(
   capacity: u32, buffers: u32, perBuffer: u32, cqEntries: u32, provided: u32,
+  opRecordSize: u32, bufferRecordSize: u32, readyEntrySize: u32, batchEntrySize: u32, wheelSize: u32,
 ): i32 {
   // One own SQE plus one cancel SQE per slot always fits (see queues.ts).
   const sqEntries = nextPowerOfTwo(capacity * 2);
@@ -86,11 +91,11 @@ export function layOutRegions(
   const staging = cursor; cursor += ADDR_RECORD_SIZE;
   const provideRing = cursor; cursor += <u64>provideEntries * PROVIDE_ENTRY_SIZE;
   const pool = alignUp(cursor, CACHE_LINE); cursor = pool + <u64>buffers * perBuffer;
-  const ops = alignUp(cursor, CACHE_LINE); cursor = ops + <u64>capacity * OP_RECORD_SIZE;
-  const bufferRecords = cursor; cursor += <u64>buffers * BUFFER_RECORD_SIZE;
-  const ready = alignUp(cursor, 16); cursor = ready + <u64>readyCount * READY_ENTRY_SIZE;
-  const batch = cursor; cursor += <u64>dqCount * BATCH_ENTRY_SIZE;
-  const wheel = alignUp(cursor, 8); cursor = wheel + WHEEL_REGION_SIZE;
+  const ops = alignUp(cursor, CACHE_LINE); cursor = ops + <u64>capacity * opRecordSize;
+  const bufferRecords = cursor; cursor += <u64>buffers * bufferRecordSize;
+  const ready = alignUp(cursor, 16); cursor = ready + <u64>readyCount * readyEntrySize;
+  const batch = cursor; cursor += <u64>dqCount * batchEntrySize;
+  const wheel = alignUp(cursor, 8); cursor = wheel + wheelSize;
   const end = cursor;
   if (end >= ADDRESS_LIMIT) return -ENOMEM;
 
@@ -146,6 +151,11 @@ export function layOutRegions(
   // sq_head/tail, cq_head/tail, provide head/tail, dq_count and ready start at zero (filled above).
   initialized = true;
   return <i32>headerBase;
+}
+
+/// Where byte `offset` of pool buffer `index` lives.
+export function bufferAddress(index: u32, offset: u32): u32 {
+  return <u32>(arena + <usize>index * bufferSize + offset);
 }
 
 export function loadHeader(field: u32): u32 {

@@ -6,19 +6,20 @@ import {
   OP_RECV, OP_SEND, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
-import { addrRecords, addrStaging, bufferSize, initialized, provideCount } from "./regions";
+import { addrRecords, addrStaging, bufferAddress, bufferSize, initialized, provideCount } from "./regions";
 import {
   FLAG_ABANDONED, FLAG_BUFFER_SELECT, FLAG_CANCEL_REQUESTED, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NO_BUFFER,
   STATE_ARMED, STATE_COMPLETED, STATE_DELIVERED, STATE_QUEUED, STATE_SUBMITTED, currentState,
   idOf, opAcquire, opRelease, resolveId, setSlotBuffer, setSlotSqIndex, slotHas, slotMark,
   slotOpcode, slotSqIndex,
 } from "./ops";
-import { bufferAddress, bufferLend, checkLendable } from "./buffers";
+import { bufferLend, checkLendable } from "./buffers";
 import { NO_FD, sqPush, sqRewriteToNop } from "./queues";
-import { timerArm, timerDisarm, timersAdvance } from "./timers";
-import { finish, forgetWaiting, isValidTime, tickOf } from "./loop";
+import { isValidTime, tickOf, timerArm, timerDisarm, timersAdvance } from "./timers";
+import { finish, forgetWaiting } from "./finish";
 import { countCompleted, countSubmitted } from "./counters";
 import { copyEndStarved, copyStarved } from "./copy";
+import { takesPosition } from "./op-facts";
 
 // Longest timer or kernel timeout: 2^32 - 1 ms (~49.7 days), well inside the
 // wheel's range, and ms * 1e6 stays an exact integer of nanoseconds.
@@ -35,7 +36,7 @@ function admit(opcode: u8, state: u8): i32 {
 }
 
 /// Writes the op's SQE, lends its buffer, and returns its id.
-function enqueue(slot: u32, sqeFlags: u8, fd: i32, buffer: i32, addr: u32, len: u32, aux: u32, arg: u64): i32 {
+function issue(slot: u32, sqeFlags: u8, fd: i32, buffer: i32, addr: u32, len: u32, aux: u32, arg: u64): i32 {
   const id = idOf(slot);
   if (buffer != NO_BUFFER) {
     bufferLend(<u32>buffer);
@@ -50,14 +51,14 @@ function enqueue(slot: u32, sqeFlags: u8, fd: i32, buffer: i32, addr: u32, len: 
 function submitSimple(opcode: u8, fd: i32, aux: u32, arg: u64): i32 {
   const slot = admit(opcode, STATE_QUEUED);
   if (slot < 0) return slot;
-  return enqueue(<u32>slot, 0, fd, NO_BUFFER, 0, 0, aux, arg);
+  return issue(<u32>slot, 0, fd, NO_BUFFER, 0, 0, aux, arg);
 }
 
 /// RECV, SEND, READ, WRITE: lend [offset, offset + len) of a program-held
 /// buffer. `position` matters to READ and WRITE only.
 function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {
   if (fd < 0) return -EBADF;
-  const positioned = opcode == OP_READ || opcode == OP_WRITE;
+  const positioned = takesPosition(opcode);
   if (positioned && !isValidPosition(position)) return -EINVAL;
   const lendable = checkLendable(buffer, offset, len);
   if (lendable < 0) return lendable;
@@ -65,7 +66,7 @@ function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i3
   if (slot < 0) return slot;
   const addr = bufferAddress(<u32>buffer, <u32>offset);
   const arg = positioned ? (position == -1 ? CURRENT_POSITION : <u64>position) : 0;
-  return enqueue(<u32>slot, 0, fd, buffer, addr, <u32>len, 0, arg);
+  return issue(<u32>slot, 0, fd, buffer, addr, <u32>len, 0, arg);
 }
 
 function isValidDelay(ms: f64): bool {
@@ -87,7 +88,7 @@ export function submitAccept(fd: i32, multishot: i32): i32 {
   const slot = admit(OP_ACCEPT, STATE_QUEUED);
   if (slot < 0) return slot;
   if (multishot) slotMark(<u32>slot, FLAG_MULTISHOT);
-  return enqueue(<u32>slot, multishot ? SQE_F_MULTISHOT : 0, fd, NO_BUFFER, 0, 0, 0, 0);
+  return issue(<u32>slot, multishot ? SQE_F_MULTISHOT : 0, fd, NO_BUFFER, 0, 0, 0, 0);
 }
 
 export function submitConnect(fd: i32): i32 {
@@ -98,7 +99,7 @@ export function submitConnect(fd: i32): i32 {
   // while the kernel still reads this one.
   const record = addrRecords + <usize>slot * ADDR_RECORD_SIZE;
   memory.copy(record, addrStaging, ADDR_RECORD_SIZE);
-  return enqueue(<u32>slot, 0, fd, NO_BUFFER, <u32>record, ADDR_RECORD_SIZE, 0, 0);
+  return issue(<u32>slot, 0, fd, NO_BUFFER, <u32>record, ADDR_RECORD_SIZE, 0, 0);
 }
 
 export function submitRecv(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
@@ -123,7 +124,7 @@ export function submitRecvSelect(fd: i32, len: i32, multishot: i32): i32 {
   slotMark(<u32>slot, FLAG_BUFFER_SELECT);
   if (multishot) slotMark(<u32>slot, FLAG_MULTISHOT);
   const flags = SQE_F_BUFFER_SELECT | (multishot ? SQE_F_MULTISHOT : 0);
-  return enqueue(<u32>slot, flags, fd, NO_BUFFER, 0, <u32>len, 0, 0);
+  return issue(<u32>slot, flags, fd, NO_BUFFER, 0, <u32>len, 0, 0);
 }
 
 export function submitSend(fd: i32, buffer: i32, offset: i32, len: i32): i32 {

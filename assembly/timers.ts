@@ -31,8 +31,8 @@ import {
 
 const LEVELS: u32 = 6;
 const SLOTS: u32 = 64;
-const SLOT_BITS: u64 = 6;
-export const WHEEL_RANGE_TICKS: u64 = <u64>1 << (SLOT_BITS * LEVELS);
+const LEVEL_BITS: u64 = 6;
+export const WHEEL_RANGE_TICKS: u64 = <u64>1 << (LEVEL_BITS * LEVELS);
 export const NO_DEADLINE: u64 = 0xffffffffffffffff;
 const DUE_LIST: u32 = LEVELS * SLOTS;
 const LIST_COUNT: u32 = DUE_LIST + 1;
@@ -40,8 +40,24 @@ const LIST_RECORD_SIZE: u32 = 8; // u32 head, u32 tail
 const OCCUPIED_BASE: u32 = LIST_COUNT * LIST_RECORD_SIZE; // one u64 bitmap per level
 export const WHEEL_REGION_SIZE: u32 = OCCUPIED_BASE + LEVELS * 8;
 
+// Times are ms as f64 from the caller's clock; beyond 2^52 ms a tick would
+// no longer be an exact integer.
+const MAX_TIME_MS: f64 = 4503599627370496.0;
+
 let elapsed: u64 = 0; // ticks; every armed timer not in the due list is later
 let armed: u32 = 0;
+
+// ---- time ----
+
+/// A caller's `now` the wheel can take: a finite ms count in [0, 2^52].
+export function isValidTime(ms: f64): bool {
+  return ms >= 0 && ms <= MAX_TIME_MS; // false for NaN too
+}
+
+/// The tick (1 ms) a caller's time falls in.
+export function tickOf(ms: f64): u64 {
+  return <u64>floor<f64>(ms);
+}
 
 // ---- lists ----
 
@@ -101,7 +117,7 @@ function listTake(list: u32): u32 {
 
 function levelFor(deadline: u64): u32 {
   const differing = (elapsed ^ deadline) | (SLOTS - 1);
-  const level = <u32>(63 - clz<u64>(differing)) / <u32>SLOT_BITS;
+  const level = <u32>(63 - clz<u64>(differing)) / <u32>LEVEL_BITS;
   // A deadline less than one rotation ahead but across the top level's
   // boundary goes to the top level's (circular) next rotation.
   return min(level, LEVELS - 1);
@@ -110,14 +126,14 @@ function levelFor(deadline: u64): u32 {
 function listFor(deadline: u64): u32 {
   if (deadline <= elapsed) return DUE_LIST;
   const level = levelFor(deadline);
-  return level * SLOTS + <u32>((deadline >> (SLOT_BITS * level)) & (SLOTS - 1));
+  return level * SLOTS + <u32>((deadline >> (LEVEL_BITS * level)) & (SLOTS - 1));
 }
 
 /// The first tick of wheel list `list` at or after elapsed.
 function listStart(list: u32): u64 {
   const level = list / SLOTS;
-  const slotShift = SLOT_BITS * level;
-  const rotationShift = slotShift + SLOT_BITS;
+  const slotShift = LEVEL_BITS * level;
+  const rotationShift = slotShift + LEVEL_BITS;
   const rotationStart = (elapsed >> rotationShift) << rotationShift;
   let start = rotationStart + (<u64>(list % SLOTS) << slotShift);
   if (start <= elapsed) start += <u64>1 << rotationShift; // the next rotation
@@ -130,7 +146,7 @@ function earliestList(): u32 {
   for (let level: u32 = 0; level < LEVELS; level++) {
     const bits = occupied(level);
     if (bits == 0) continue;
-    const position = <u32>((elapsed >> (SLOT_BITS * level)) & (SLOTS - 1));
+    const position = <u32>((elapsed >> (LEVEL_BITS * level)) & (SLOTS - 1));
     const later = position == SLOTS - 1 ? 0 : bits & (<u64>0xffffffffffffffff << (position + 1));
     // Below the top level everything lies ahead of elapsed in this rotation.
     assert(later != 0 || level == LEVELS - 1);

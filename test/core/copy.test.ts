@@ -252,16 +252,44 @@ describe('COPY through the recv set (COPY_F_SELECT)', () => {
     expect(x.checkInvariants()).toBe(0);
   });
 
+  test('a buffer provided between the kernel\'s -ENOBUFS and the reap: the relay receives again at once', () => {
+    // The provide found no starved relay to wake (the RECV was still out); had
+    // the relay starved on the -ENOBUFS, it would wait for another buffer to
+    // come back while this one sat in the pick set.
+    const h = setup({ buffers: 1, bufferSize: 64, provided: 1 });
+    const { x, host } = h;
+    host.takeProvided();
+    const r = x.submitRecvSelect(9, 64, 0);
+    host.take();
+    host.complete(r, 5, bufferFlags(0));
+    h.reap(); // the program holds buffer 0
+    const id = x.submitCopy(3, 4, -1, SELECT);
+    host.take();
+    host.complete(id, -ERRNO.ENOBUFS); // the kernel found the pick set empty
+    expect(x.bufFree(0)).toBe(0); // before the core reads that CQE
+    expect(host.takeProvided()).toEqual([0]);
+    expect(h.reap()).toEqual([]);
+    expect(x.copyInfo(id, INFO.PHASE)).toBe(0);
+    expect(host.take()).toEqual([expect.objectContaining({ id, opcode: L.OP_RECV, flags: L.SQE_F_BUFFER_SELECT })]);
+    host.complete(id, 7, bufferFlags(0));
+    h.reap();
+    expect(host.take()).toEqual([expect.objectContaining({ id, opcode: L.OP_SEND, len: 7 })]);
+  });
+
   test('a starved relay ends at once when cancelled or abandoned: no completion would come', () => {
     const h = setup({ buffers: 1, bufferSize: 64, provided: 1 });
     const { x, host } = h;
     host.takeProvided();
+    const r = x.submitRecvSelect(9, 64, 0);
     const a = x.submitCopy(3, 4, -1, SELECT);
     const b = x.submitCopy(5, 6, -1, SELECT);
     host.take();
+    host.complete(r, 5, bufferFlags(0)); // the program's RECV takes the only buffer and keeps it
     host.complete(a, -ERRNO.ENOBUFS);
     host.complete(b, -ERRNO.ENOBUFS);
-    h.reap();
+    expect(h.reap()).toEqual([expect.objectContaining({ id: r, res: 5 })]);
+    h.reap(); // r retired
+    expect([x.copyInfo(a, INFO.PHASE), x.copyInfo(b, INFO.PHASE)]).toEqual([3, 3]);
     expect(x.cancel(a)).toBe(1);
     expect(host.take()).toEqual([]); // no kernel cancel: nothing is out
     expect(x.abandon(b)).toBe(0);

@@ -315,6 +315,49 @@ describe('cancel', () => {
   });
 });
 
+describe('kernel TIMEOUT results (the core owns the mapping: the host passes io_uring\'s result unchanged)', () => {
+  const ECONNRESET = 104;
+
+  /** A TIMEOUT and a NOP, both taken by the host and completed with `res`, delivered. */
+  function completedWith(res: number): { timeout: number; nop: number } {
+    const h = setup();
+    const { x, host } = h;
+    const timeout = x.submitTimeout(10);
+    const nop = x.submitNop();
+    expect(host.take().map((s) => s.opcode)).toEqual([L.OP_TIMEOUT, L.OP_NOP]);
+    host.complete(timeout, res);
+    host.complete(nop, res);
+    const batch = h.reap();
+    expect(batch.map((d) => [d.id, d.opcode])).toEqual([[timeout, L.OP_TIMEOUT], [nop, L.OP_NOP]]);
+    return { timeout: batch[0].res, nop: batch[1].res };
+  }
+
+  test('-ETIME, io_uring\'s word for an expired timeout, is delivered as fired (0), for TIMEOUT only', () => {
+    expect(completedWith(-ERRNO.ETIME)).toEqual({ timeout: 0, nop: -ERRNO.ETIME });
+  });
+
+  test('0 stays 0, and every other error stays that error', () => {
+    expect(completedWith(0)).toEqual({ timeout: 0, nop: 0 });
+    for (const errno of [ERRNO.ECANCELED, ERRNO.EINVAL, ERRNO.EFAULT, ERRNO.ENOMEM, ECONNRESET]) {
+      expect(completedWith(-errno)).toEqual({ timeout: -errno, nop: -errno });
+    }
+  });
+
+  test('a TIMEOUT cancelled in the kernel: -ECANCELED if the cancel won, fired (0) if the timeout did', () => {
+    const h = setup();
+    const { x, host } = h;
+    const won = x.submitTimeout(10);
+    const lost = x.submitTimeout(10);
+    host.take();
+    expect(x.cancel(won)).toBe(1);
+    expect(x.cancel(lost)).toBe(1);
+    host.take(); // the two CANCEL SQEs
+    host.complete(won, -ERRNO.ECANCELED);
+    host.complete(lost, -ERRNO.ETIME); // it fired before the cancel reached it
+    expect(h.reap().map((d) => [d.id, d.res])).toEqual([[won, -ERRNO.ECANCELED], [lost, 0]]);
+  });
+});
+
 describe('abandon', () => {
   test('an abandoned op is never delivered and its buffer goes back to the pool', () => {
     const h = setup({ buffers: 1 });

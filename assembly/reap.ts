@@ -7,55 +7,35 @@
 // order. Nothing is ever reordered, so an op's MORE deliveries always precede
 // its final one.
 import {
-  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, H_READY, INTERNAL_ID, OP_COPY, OP_TIMEOUT, SLOT_BITS,
-  SLOT_MASK,
+  CQE_BUFFER_SHIFT, CQE_F_BUFFER, CQE_F_MORE, H_DQ_COUNT, INTERNAL_ID, OP_COPY, SLOT_BITS, SLOT_MASK,
 } from "./layout";
-import { ECANCELED, EFAULT, EINVAL, ETIME } from "./errno";
+import { ECANCELED, EINVAL } from "./errno";
 import { dqCapacity, initialized, storeHeader } from "./regions";
 import {
   FLAG_ABANDONED, FLAG_BUFFER_SELECT, FLAG_CANCELED_IN_QUEUE, FLAG_MULTISHOT, NIL, NO_BUFFER,
-  STATE_COMPLETED, STATE_DELIVERED, STATE_SUBMITTED, currentState, idOf, opRelease, resolveId,
-  setSlotBuffer, setSlotState, setSlotWaiting, slotBuffer, slotGeneration, slotHas, slotOpcode,
-  slotState, slotWaiting,
+  STATE_COMPLETED, STATE_DELIVERED, STATE_SUBMITTED, currentState, opRelease, resolveId,
+  setSlotState, setSlotWaiting, slotBuffer, slotGeneration, slotHas, slotOpcode, slotState, slotWaiting,
 } from "./ops";
-import { bufferHandBack, bufferPick, bufferReclaim } from "./buffers";
+import { bufferHandBack, bufferReclaim } from "./buffers";
 import {
   batchSlot, cqAvailable, cqConsume, cqFlags, cqId, cqRes, dqWrite, readyCapacity, readyDrop,
-  readyFlagsAt, readyIdAt, readyLength, readyPush, readyResAt, setBatchSlot,
+  readyFlagsAt, readyIdAt, readyLength, readyResAt, setBatchSlot,
 } from "./queues";
-import { NO_DEADLINE, timerTakeDue, timersAdvance, timersArmed, timersNextTick } from "./timers";
-import { countCompleted, countStale } from "./counters";
+import {
+  NO_DEADLINE, isValidTime, tickOf, timerTakeDue, timersAdvance, timersArmed, timersNextTick,
+} from "./timers";
+import { countStale } from "./counters";
+import { deliveredOne, finish, queueDelivery, settleAbandoned } from "./finish";
+import { pickFinalBuffer, pickMoreBuffer } from "./select";
 import { copyStep } from "./copy";
-
-// Times are ms as f64 from the caller's clock; beyond 2^52 ms a tick would
-// no longer be an exact integer.
-const MAX_TIME_MS: f64 = 4503599627370496.0;
+import { programResult } from "./op-facts";
 
 let batchCount: u32 = 0;
-// Ready-queue entries that will be delivered (entries of abandoned ops will not).
-let readyLive: u32 = 0;
 
-export function loopReset(): void {
+export function reapReset(): void {
   batchCount = 0;
-  readyLive = 0;
 }
 
-export function isValidTime(ms: f64): bool {
-  return ms >= 0 && ms <= MAX_TIME_MS; // false for NaN too
-}
-
-export function tickOf(ms: f64): u64 {
-  return <u64>floor<f64>(ms);
-}
-
-export function readyLiveCount(): u32 { return readyLive; }
-
-/// The header's `ready` mirrors readyLive at every change, so JS can read it
-/// after cancel and abandon as well as after reap.
-function setReadyLive(count: u32): void {
-  readyLive = count;
-  storeHeader(H_READY, count);
-}
 export function batchLength(): u32 { return batchCount; }
 
 export function reap(nowMs: f64, budget: i32): i32 {
@@ -123,88 +103,29 @@ function complete(id: u32, res: i32, flags: u32): void {
   }
   if ((flags & CQE_F_MORE) != 0 && slotHas(slot, FLAG_MULTISHOT)) {
     if (!slotHas(slot, FLAG_BUFFER_SELECT)) {
-      if (!slotHas(slot, FLAG_ABANDONED)) enqueue(slot, res, CQE_F_MORE); // else nobody will read it
+      if (!slotHas(slot, FLAG_ABANDONED)) queueDelivery(slot, res, CQE_F_MORE); // else nobody will read it
       return;
     }
     // A multishot buffer-select RECV: each MORE CQE carries its own buffer,
     // which stays the kernel's (named by this ready entry, not by the op)
     // until the entry is delivered, then it is the program's.
-    const result = pickMore(res, flags); // > 0: the buffer was picked
+    const result = pickMoreBuffer(res, flags); // > 0: the buffer was picked
     if (result < 0) {
-      if (!slotHas(slot, FLAG_ABANDONED)) enqueue(slot, result, CQE_F_MORE);
+      if (!slotHas(slot, FLAG_ABANDONED)) queueDelivery(slot, result, CQE_F_MORE);
     } else if (slotHas(slot, FLAG_ABANDONED)) {
       bufferReclaim(flags >>> CQE_BUFFER_SHIFT); // nobody will read it
     } else {
-      enqueue(slot, result, CQE_F_MORE | CQE_F_BUFFER | ((flags >>> CQE_BUFFER_SHIFT) << CQE_BUFFER_SHIFT));
+      queueDelivery(slot, result, CQE_F_MORE | CQE_F_BUFFER | ((flags >>> CQE_BUFFER_SHIFT) << CQE_BUFFER_SHIFT));
     }
     return;
   }
   if (slotHas(slot, FLAG_BUFFER_SELECT)) {
-    const result = pickBuffer(slot, res, flags);
+    const result = pickFinalBuffer(slot, res, flags);
     const buffer = slotBuffer(slot);
     finish(slot, result, buffer == NO_BUFFER ? 0 : CQE_F_BUFFER | (<u32>buffer << CQE_BUFFER_SHIFT));
     return;
   }
-  const opcode = slotOpcode(slot);
-  const result = opcode == OP_TIMEOUT && res == -ETIME ? 0 : res;
-  finish(slot, result, 0);
-}
-
-/// A buffer-select RECV's final CQE: the buffer it names (CQE_F_BUFFER) moves
-/// from the pick set to the op, and on to the program with the delivery. A CQE
-/// with no data (end of stream, an error) gives a named buffer straight back.
-/// Returns the result to deliver: -EFAULT when the host names a buffer that is
-/// not in the pick set, or reports data without a buffer; the state is left
-/// as it was.
-export function pickBuffer(slot: u32, res: i32, flags: u32): i32 {
-  if ((flags & CQE_F_BUFFER) == 0) return res > 0 ? -EFAULT : res;
-  const index = flags >>> CQE_BUFFER_SHIFT;
-  if (!bufferPick(index)) return -EFAULT;
-  if (res <= 0) {
-    bufferReclaim(index);
-    return res;
-  }
-  setSlotBuffer(slot, <i32>index);
-  return res;
-}
-
-/// A MORE CQE of a multishot buffer-select RECV: like pickBuffer, but the
-/// buffer is named by the CQE's ready entry rather than held by the op. A MORE
-/// CQE with no data or no buffer is a host bug: -EFAULT, nothing changes.
-function pickMore(res: i32, flags: u32): i32 {
-  if ((flags & CQE_F_BUFFER) == 0 || res <= 0) return -EFAULT;
-  return bufferPick(flags >>> CQE_BUFFER_SHIFT) ? res : -EFAULT;
-}
-
-/// The op's final result is known. An abandoned op with nothing left in the
-/// ready queue is settled at once; otherwise the result queues up behind its
-/// earlier deliveries (and an abandoned op is settled when it reaches the head).
-export function finish(slot: u32, res: i32, flags: u32): void {
-  countCompleted();
-  setSlotState(slot, STATE_COMPLETED);
-  if (slotHas(slot, FLAG_ABANDONED) && slotWaiting(slot) == 0) {
-    settleAbandoned(slot);
-    return;
-  }
-  enqueue(slot, res, flags);
-}
-
-function enqueue(slot: u32, res: i32, flags: u32): void {
-  readyPush(<u32>idOf(slot), res, flags);
-  setSlotWaiting(slot, slotWaiting(slot) + 1);
-  if (!slotHas(slot, FLAG_ABANDONED)) setReadyLive(readyLive + 1);
-}
-
-/// An abandoned op's final completion: its buffer goes back to the pool.
-export function settleAbandoned(slot: u32): void {
-  const buffer = slotBuffer(slot);
-  if (buffer != NO_BUFFER) bufferReclaim(<u32>buffer);
-  opRelease(slot);
-}
-
-/// abandon(): its queued deliveries will be skipped.
-export function forgetWaiting(slot: u32): void {
-  setReadyLive(readyLive - slotWaiting(slot));
+  finish(slot, programResult(slotOpcode(slot), res), 0); // per-op facts: a TIMEOUT's -ETIME is 0
 }
 
 function fireTimers(now: u64): void {
@@ -230,7 +151,7 @@ function deliver(budget: u32): u32 {
       if (final) settleAbandoned(slot);
       continue;
     }
-    setReadyLive(readyLive - 1);
+    deliveredOne();
     dqWrite(count, id, res, flags, slotOpcode(slot));
     if (moreBuffer) bufferHandBack(flags >>> CQE_BUFFER_SHIFT);
     if (final) {

@@ -1,0 +1,212 @@
+// The structure of the source trees: no import cycles, no oversized files.
+//
+// Every relative import of every .ts file under src/ and assembly/ counts:
+// `import … from './x'`, `import type … from './x'`, `export … from './x'`,
+// side-effect `import './x'`, and `import('./x')` / `require('./x')` with a
+// literal path. A cycle makes a module's meaning depend on load order and
+// says two files hold one idea between them: each tree must be a DAG.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+const MAX_LINES = 600;
+
+/** Every file under `dir` (relative to the repository) whose name ends in one of `exts`. */
+function filesUnder(dir: string, exts: readonly string[]): string[] {
+  const out: string[] = [];
+  const walk = (abs: string): void => {
+    for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
+      const child = path.join(abs, entry.name);
+      if (entry.isDirectory()) walk(child);
+      else if (exts.some((ext) => entry.name.endsWith(ext))) out.push(child);
+    }
+  };
+  walk(path.join(ROOT, dir));
+  return out.sort();
+}
+
+const IMPORT_PATTERNS: readonly RegExp[] = [
+  // import x from '…', import type { x } from '…', export { x } from '…', export * from '…'
+  /\b(?:import|export)\s+(?:type\s+)?[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g,
+  // import '…' (side effects only)
+  /\bimport\s*['"]([^'"]+)['"]/g,
+  // import('…'), require('…')
+  /\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+];
+
+/** The relative module specifiers a source text imports, in order of appearance, without duplicates. */
+export function relativeImports(source: string): string[] {
+  // Comments could mention `import … from './x'`: strip them first (strings
+  // holding `//` or `/*` are not a concern for this code base's imports).
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"])\/\/.*$/gm, '$1');
+  const found: Array<{ at: number; spec: string }> = [];
+  for (const pattern of IMPORT_PATTERNS) {
+    for (const match of code.matchAll(pattern)) found.push({ at: match.index ?? 0, spec: match[1] });
+  }
+  found.sort((a, b) => a.at - b.at);
+  const specs = found.map((f) => f.spec).filter((spec) => spec.startsWith('./') || spec.startsWith('../'));
+  return [...new Set(specs)];
+}
+
+/** The .ts file a relative specifier names from `fromFile`, or undefined (a .node, .json, … or a missing file). */
+function resolveTs(fromFile: string, spec: string): string | undefined {
+  const base = path.resolve(path.dirname(fromFile), spec);
+  const stem = base.replace(/\.(js|ts)$/, '');
+  for (const candidate of [`${stem}.ts`, path.join(base, 'index.ts')]) {
+    if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) return candidate;
+  }
+  return undefined;
+}
+
+export type Graph = Map<string, string[]>;
+
+/** The import graph of every .ts file under `dir`: edges to .ts files inside the same tree only. */
+export function importGraph(dir: string): Graph {
+  const files = filesUnder(dir, ['.ts']);
+  const inTree = new Set(files);
+  const graph: Graph = new Map();
+  for (const file of files) {
+    const targets = relativeImports(fs.readFileSync(file, 'utf8'))
+      .map((spec) => resolveTs(file, spec))
+      .filter((target): target is string => target !== undefined && inTree.has(target));
+    graph.set(path.relative(ROOT, file), [...new Set(targets)].map((t) => path.relative(ROOT, t)));
+  }
+  return graph;
+}
+
+export interface Cycle {
+  /** A strongly connected component: every file in it reaches every other. */
+  component: string[];
+  /** One concrete cycle through it, `a → b → … → a`. */
+  path: string[];
+}
+
+/**
+ * The graph's cycles, one per strongly connected component with more than one
+ * node (or a node importing itself), found by Tarjan's algorithm, each with a
+ * shortest path through its component back to the component's first node.
+ */
+export function findCycles(graph: Graph): Cycle[] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const components: string[][] = [];
+  let next = 0;
+  const edges = (node: string): string[] => graph.get(node) ?? [];
+
+  const connect = (node: string): void => {
+    index.set(node, next);
+    low.set(node, next);
+    next++;
+    stack.push(node);
+    onStack.add(node);
+    for (const target of edges(node)) {
+      if (!index.has(target)) {
+        connect(target);
+        low.set(node, Math.min(low.get(node)!, low.get(target)!));
+      } else if (onStack.has(target)) {
+        low.set(node, Math.min(low.get(node)!, index.get(target)!));
+      }
+    }
+    if (low.get(node) === index.get(node)) {
+      const component: string[] = [];
+      let member: string;
+      do {
+        member = stack.pop()!;
+        onStack.delete(member);
+        component.push(member);
+      } while (member !== node);
+      if (component.length > 1 || edges(node).includes(node)) components.push(component.sort());
+    }
+  };
+  for (const node of [...graph.keys()].sort()) if (!index.has(node)) connect(node);
+
+  // One concrete cycle per component: a shortest way back to its first node.
+  return components.map((component) => {
+    const members = new Set(component);
+    const start = component[0];
+    const cameFrom = new Map<string, string>();
+    const queue = [start];
+    while (queue.length > 0) {
+      const node = queue.shift()!;
+      for (const target of edges(node)) {
+        if (!members.has(target)) continue;
+        if (target === start) {
+          const cycle = [start];
+          for (let at = node; at !== start; at = cameFrom.get(at)!) cycle.splice(1, 0, at);
+          return { component, path: [...cycle, start] };
+        }
+        if (!cameFrom.has(target)) {
+          cameFrom.set(target, node);
+          queue.push(target);
+        }
+      }
+    }
+    throw new Error(`no cycle through ${start}, although it is in a component`);
+  });
+}
+
+function report(cycles: Cycle[]): string {
+  return cycles
+    .map(({ component, path: cycle }) => `cycle: ${cycle.join(' → ')}\n  its component (${component.length} files): ${component.join(', ')}`)
+    .join('\n');
+}
+
+describe('the cycle finder', () => {
+  test('finds a planted cycle, and none in a DAG', () => {
+    const dag: Graph = new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]);
+    expect(findCycles(dag)).toEqual([]);
+    const planted: Graph = new Map([
+      ['a', ['b']], ['b', ['c', 'x']], ['c', ['a', 'd']], ['d', []], ['e', ['e']], ['x', ['b']],
+    ]);
+    expect(findCycles(planted)).toEqual([
+      { component: ['a', 'b', 'c', 'x'], path: ['a', 'b', 'c', 'a'] },
+      { component: ['e'], path: ['e', 'e'] },
+    ]);
+  });
+
+  test('reads every kind of relative import and nothing in comments', () => {
+    const source = [
+      "import { a } from './a';",
+      "import type { B } from '../b';",
+      'import {\n  c,\n  d,\n} from "./cd";',
+      "export { e } from './e';",
+      "export * from './f';",
+      "import './g';",
+      "const h = require('./h');",
+      "const i = import('./i');",
+      "import * as fs from 'node:fs';",
+      "// import { no } from './commented';",
+      "/* export { no } from './block'; */",
+    ].join('\n');
+    expect(relativeImports(source)).toEqual(['./a', '../b', './cd', './e', './f', './g', './h', './i']);
+  });
+});
+
+describe('import cycles', () => {
+  for (const tree of ['assembly', 'src']) {
+    test(`${tree}/ has none`, () => {
+      const graph = importGraph(tree);
+      expect(graph.size).toBeGreaterThan(5); // the walk found the tree
+      const cycles = findCycles(graph);
+      if (cycles.length > 0) throw new Error(`${tree}/ has ${cycles.length} import cycle(s):\n${report(cycles)}`);
+    });
+  }
+});
+
+describe('file size', () => {
+  test(`no source file under src/, assembly/ or host/ is over ${MAX_LINES} lines`, () => {
+    const files = [
+      ...filesUnder('src', ['.ts']),
+      ...filesUnder('assembly', ['.ts']),
+      ...filesUnder('host', ['.cc', '.h']),
+    ];
+    expect(files.length).toBeGreaterThan(10);
+    const over = files
+      .map((file) => ({ file: path.relative(ROOT, file), lines: fs.readFileSync(file, 'utf8').split('\n').length - 1 }))
+      .filter(({ lines }) => lines > MAX_LINES)
+      .map(({ file, lines }) => `${file}: ${lines} lines`);
+    expect(over).toEqual([]);
+  });
+});
