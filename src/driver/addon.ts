@@ -138,10 +138,13 @@ export interface Driver {
    * `counters()`). 0, or -ESRCH once that waker is gone.
    */
   wake(token: number): number;
-  /** Stops owning `fd` without closing it (fd hand-off). 0 or -EBADF if not owned. */
+  /** Stops owning `fd` without closing it and marks it "in hand-off" in the
+   * process-wide fd record. 0 or -EBADF if not owned. */
   forgetFd(fd: number): number;
   /** Owns an open socket from elsewhere (made non-blocking, close-on-exec).
-   * 0, -ENOTSOCK, -EBADF, -EEXIST (owned already) or -EMFILE. */
+   * 0, -ENOTSOCK, -EBADF, -EEXIST (this driver owns it), -EBUSY (another
+   * driver, on any thread, owns it and did not forget it for a hand-off) or
+   * -EMFILE. */
   adoptFd(fd: number): number;
 }
 

@@ -92,8 +92,11 @@ uint32_t UringDriver::TakeSqes() {
       if (res == 0) {
         sqe_tail_++;
         RecordInflight(sqe);
-        // The fd is gone for the core from here on, whatever close returns.
-        if (sqe.opcode == L::kOpClose) fds_.Remove(sqe.fd);
+        // The fd is gone for the core from here on, whatever close returns;
+        // the number stays claimed (not adoptable) until the CLOSE's CQE.
+        if (sqe.opcode == L::kOpClose) {
+          fds_.BeginClose(sqe.fd);
+        }
       }
     }
     if (res != 0) {
