@@ -96,6 +96,7 @@ uint32_t UringDriver::TakeSqes() {
         // the number stays claimed (not adoptable) until the CLOSE's CQE.
         if (sqe.opcode == L::kOpClose) {
           fds_.BeginClose(sqe.fd);
+          DropEmulatedRecvs(sqe.fd);
         }
       }
     }
@@ -150,7 +151,13 @@ void UringDriver::SubmitRearms() {
     io_uring_sqe* k = GetSqe();
     if (k == nullptr) break;
     const Inflight& op = inflight_[rearm_[done]];
-    prep_poll_in(k, op.fd);
+    // Its fd was closed or handed off: a NOP brings its final CQE
+    // (EmulateRecvs ends it), and nothing polls the number again.
+    if (op.fd_gone) {
+      prep_nop(k);
+    } else {
+      prep_poll_in(k, op.fd);
+    }
     k->user_data = op.id;
     sqe_tail_++;
   }
