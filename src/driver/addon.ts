@@ -154,6 +154,11 @@ export interface DriverConstructor {
    * `header` is not a valid layout of this version (the message names both
    * versions), or with the errno name as code (`EPERM`, `ENOSYS`, `ENOMEM`,
    * ...) and a hint if the kernel queue cannot be set up.
+   * `memory` must view a WebAssembly.Memory's buffer or a SharedArrayBuffer:
+   * any other (detachable) ArrayBuffer is refused with
+   * `ERR_PERCORE_MEMORY_DETACHABLE` (and left detached by the check). If the
+   * buffer is detached later (a Memory grow), the driver closes itself and
+   * `flush()`/`poll()` throw `ERR_PERCORE_MEMORY_DETACHED` once.
    */
   new (memory: Uint8Array, header: number, options: DriverOptions): Driver;
 }
