@@ -201,6 +201,14 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
   } else if ((sqe.id & L::kSlotMask) >= memory.op_capacity() || (sqe.id >> L::kSlotBits) == 0) {
     return -EINVAL;
   }
+  // Flags only where the layout gives them a meaning: MULTISHOT on ACCEPT
+  // and on a buffer-select RECV, BUFFER_SELECT on RECV. Anything else is a
+  // malformed SQE, not a flag to ignore.
+  const uint32_t select_multi = L::kSqeFMultishot | L::kSqeFBufferSelect;
+  const uint32_t allowed = sqe.opcode == L::kOpAccept ? L::kSqeFMultishot
+                           : sqe.opcode == L::kOpRecv ? select_multi
+                                                      : 0u;
+  if ((sqe.flags & ~allowed) != 0) return -EINVAL;
   switch (sqe.opcode) {
     case L::kOpNop:
     case L::kOpTimeout:
@@ -215,11 +223,16 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
       return memory.IsOpAddrRecord(sqe.addr) && sqe.len == L::kAddrRecordSize ? 0 : -EFAULT;
     case L::kOpRecv:
       if ((sqe.flags & L::kSqeFBufferSelect) != 0) {
-        // The host picks the buffer: addr is unused, len bounds the receive.
+        // The host picks the buffer: addr is unused, len bounds the receive
+        // (a multishot fills whole buffers), and there must be a recv set to
+        // pick from: without one the SQE is malformed, not short of buffers.
         if (!fds.Contains(sqe.fd)) return -EBADF;
+        if (memory.provide_count() == 0) return -EINVAL;
         if (sqe.len == 0 || sqe.len > memory.buffer_size()) return -EINVAL;
-        return memory.provide_count() > 0 ? 0 : -ENOBUFS;
+        if ((sqe.flags & L::kSqeFMultishot) != 0 && sqe.len != memory.buffer_size()) return -EINVAL;
+        return 0;
       }
+      if ((sqe.flags & L::kSqeFMultishot) != 0) return -EINVAL;  // only with BUFFER_SELECT
       [[fallthrough]];
     case L::kOpSend:
     case L::kOpRead:
