@@ -132,7 +132,9 @@ AttachError CoreMemory::ReadGeometry(char* message, size_t message_size) {
   return AttachError::kNone;
 }
 
-// Every region inside [0, memory_end), and no two overlapping.
+// Every region inside [header, memory_end), and no two overlapping. The
+// bytes below the header are the core's static data (the core lays every
+// region out after it): a region there would let the host write into it.
 AttachError CoreMemory::CheckRegions(char* message, size_t message_size) const {
   const uint32_t h = header_;
   const Region regions[] = {
@@ -148,11 +150,12 @@ AttachError CoreMemory::CheckRegions(char* message, size_t message_size) const {
   constexpr size_t kRegions = sizeof regions / sizeof regions[0];
   for (size_t i = 0; i < kRegions; i++) {
     const Region& r = regions[i];
-    if (r.start + r.size > memory_end_) {
-      return Refuse(message, message_size, AttachError::kRegion,
-                    "core %s region [%llu, +%llu) is outside memory_end %u", r.name,
-                    static_cast<unsigned long long>(r.start),
-                    static_cast<unsigned long long>(r.size), memory_end_);
+    if (r.start < h || r.start + r.size > memory_end_) {
+      return Refuse(
+          message, message_size, AttachError::kRegion,
+          "core %s region [%llu, +%llu) is before the header (%u) or outside memory_end %u", r.name,
+          static_cast<unsigned long long>(r.start), static_cast<unsigned long long>(r.size), h,
+          memory_end_);
     }
     for (size_t j = 0; j < i; j++) {
       const Region& o = regions[j];
