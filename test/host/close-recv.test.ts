@@ -80,3 +80,23 @@ describe.each([
     expect(Buffer.from(b.readBuffer(0, 6)).toString()).toBe('SECRET');
   });
 });
+
+test('an emulated select RECV whose fd is handed off (forgetFd) never receives what the adopter is sent', () => {
+  const { core: a, driver: da } = makeDriver({ provided: 3, bufferCount: 8 }, undefined, undefined, driverOptions);
+  const { fd: la, port: pa } = listen(da, a);
+  const [client, server] = connectPair(da, a, la, pa);
+  a.provide(0, 1, 2);
+  const recvId = a.id(3);
+  a.submit({ id: recvId, opcode: L.OP_RECV, flags: L.SQE_F_BUFFER_SELECT, fd: server, len: 4096 });
+  expect(collect(da, a, 1, 50)).toEqual([]);
+  expect(da.forgetFd(server)).toBe(0);
+  const { core: b, driver: db } = makeDriver({ bufferCount: 8 });
+  expect(db.adoptFd(server)).toBe(0);
+  send(a, client, 'FOR-B');
+  const cqes = collect(da, a, 2, 300);
+  expect(byId(cqes, a.id(9)).res).toBe(5);
+  expect(byId(cqes, recvId).res).toBe(-E.ECANCELED);
+  b.submit({ id: b.id(1), opcode: L.OP_RECV, fd: server, addr: b.buffer(0), len: 64 });
+  expect(byId(collect(db, b, 1), b.id(1)).res).toBe(5);
+  expect(Buffer.from(b.readBuffer(0, 5)).toString()).toBe('FOR-B');
+});
