@@ -50,7 +50,7 @@ describe('two runtimes in one thread', () => {
     const lb = await TcpListener.bind('127.0.0.1:0', { runtime: b });
     const reused: TcpStream[] = [];
     let owner: TcpStream | undefined;
-    for (let i = 0; i < 8 && owner === undefined && lb.fd !== oldFd; i++) {
+    for (let i = 0; i < 32 && owner === undefined && lb.fd !== oldFd; i++) {
       const [c, s] = await Promise.all([TcpStream.connect(lb.localAddress(), { runtime: b }), lb.accept()]);
       reused.push(c, s);
       owner = [c, s].find((x) => x.fd === oldFd);

@@ -4,6 +4,8 @@
 // and stops before any SQE is taken from a memory that was detached since.
 
 import * as L from '../../src/core/layout';
+import type { DriverConstructor } from '../../src/driver/addon';
+import { Runtime } from '../../src/index';
 import { collect, FakeCore } from './fake-core';
 import { closeAll, DriverClass, makeDriver } from './setup';
 
@@ -81,4 +83,16 @@ test('a WebAssembly.Memory grown after construction (its buffer detached) stops 
   expect(driver.flush()).toBe(0);
   expect(driver.poll(0)).toBe(0);
   expect(driver.socket(4)).toBe(-9);
+});
+
+test("the same through the runtime's own driver class (Runtime.current().nativeDriver.constructor)", () => {
+  const rt = new Runtime();
+  try {
+    const Ctor = rt.nativeDriver.constructor as DriverConstructor;
+    const core = new FakeCore();
+    const { bytes } = plainCopy(core);
+    expect(thrown(() => new Ctor(bytes, core.header, { onTurn: () => -1 })).code).toBe('ERR_PERCORE_MEMORY_DETACHABLE');
+  } finally {
+    rt.close();
+  }
 });
