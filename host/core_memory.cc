@@ -132,7 +132,9 @@ AttachError CoreMemory::ReadGeometry(char* message, size_t message_size) {
   return AttachError::kNone;
 }
 
-// Every region inside [0, memory_end), and no two overlapping.
+// Every region inside [header, memory_end), and no two overlapping. The
+// bytes below the header are the core's static data (the core lays every
+// region out after it): a region there would let the host write into it.
 AttachError CoreMemory::CheckRegions(char* message, size_t message_size) const {
   const uint32_t h = header_;
   const Region regions[] = {
@@ -148,11 +150,12 @@ AttachError CoreMemory::CheckRegions(char* message, size_t message_size) const {
   constexpr size_t kRegions = sizeof regions / sizeof regions[0];
   for (size_t i = 0; i < kRegions; i++) {
     const Region& r = regions[i];
-    if (r.start + r.size > memory_end_) {
-      return Refuse(message, message_size, AttachError::kRegion,
-                    "core %s region [%llu, +%llu) is outside memory_end %u", r.name,
-                    static_cast<unsigned long long>(r.start),
-                    static_cast<unsigned long long>(r.size), memory_end_);
+    if (r.start < h || r.start + r.size > memory_end_) {
+      return Refuse(
+          message, message_size, AttachError::kRegion,
+          "core %s region [%llu, +%llu) is before the header (%u) or outside memory_end %u", r.name,
+          static_cast<unsigned long long>(r.start), static_cast<unsigned long long>(r.size), h,
+          memory_end_);
     }
     for (size_t j = 0; j < i; j++) {
       const Region& o = regions[j];
@@ -201,6 +204,14 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
   } else if ((sqe.id & L::kSlotMask) >= memory.op_capacity() || (sqe.id >> L::kSlotBits) == 0) {
     return -EINVAL;
   }
+  // Flags only where the layout gives them a meaning: MULTISHOT on ACCEPT
+  // and on a buffer-select RECV, BUFFER_SELECT on RECV. Anything else is a
+  // malformed SQE, not a flag to ignore.
+  const uint32_t select_multi = L::kSqeFMultishot | L::kSqeFBufferSelect;
+  const uint32_t allowed = sqe.opcode == L::kOpAccept ? L::kSqeFMultishot
+                           : sqe.opcode == L::kOpRecv ? select_multi
+                                                      : 0u;
+  if ((sqe.flags & ~allowed) != 0) return -EINVAL;
   switch (sqe.opcode) {
     case L::kOpNop:
     case L::kOpTimeout:
@@ -215,11 +226,16 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
       return memory.IsOpAddrRecord(sqe.addr) && sqe.len == L::kAddrRecordSize ? 0 : -EFAULT;
     case L::kOpRecv:
       if ((sqe.flags & L::kSqeFBufferSelect) != 0) {
-        // The host picks the buffer: addr is unused, len bounds the receive.
+        // The host picks the buffer: addr is unused, len bounds the receive
+        // (a multishot fills whole buffers), and there must be a recv set to
+        // pick from: without one the SQE is malformed, not short of buffers.
         if (!fds.Contains(sqe.fd)) return -EBADF;
+        if (memory.provide_count() == 0) return -EINVAL;
         if (sqe.len == 0 || sqe.len > memory.buffer_size()) return -EINVAL;
-        return memory.provide_count() > 0 ? 0 : -ENOBUFS;
+        if ((sqe.flags & L::kSqeFMultishot) != 0 && sqe.len != memory.buffer_size()) return -EINVAL;
+        return 0;
       }
+      if ((sqe.flags & L::kSqeFMultishot) != 0) return -EINVAL;  // only with BUFFER_SELECT
       [[fallthrough]];
     case L::kOpSend:
     case L::kOpRead:

@@ -205,11 +205,12 @@ int32_t SocketAddress(const FdTable& fds, int32_t fd, bool peer, AddressText* ou
 }
 
 int32_t CloseOwnedFd(FdTable& fds, int32_t fd) {
-  if (!fds.Remove(fd)) return -EBADF;
+  if (!fds.BeginClose(fd)) return -EBADF;
   // Linux releases the fd even if close reports EINTR; only EBADF/EIO are
-  // worth reporting.
-  if (::close(fd) != 0 && errno != EINTR) return -errno;
-  return 0;
+  // worth reporting. The claim is dropped only once the number is closed.
+  const int r = ::close(fd) != 0 && errno != EINTR ? -errno : 0;
+  fds.EndClose(fd);
+  return r;
 }
 
 }  // namespace percore

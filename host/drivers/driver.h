@@ -108,10 +108,11 @@ class Driver {
   // references).
   virtual void FdClosing(int32_t /*fd*/) {}
   // The fd hand-off. Forget: stop owning fd without closing it, so another
-  // thread's driver can adopt it; 0, or -EBADF if not owned. Adopt: own an
-  // open socket (see AdoptSocket). A backend that registers fds with the
+  // thread's driver can adopt it (the fd is marked "in hand-off" in the
+  // process-wide record, fd_table.h); 0, or -EBADF if not owned. Adopt: own
+  // an open socket no other driver owns (see AdoptSocket). A backend that registers fds with the
   // kernel (epoll) overrides both to add or drop that registration.
-  virtual int32_t Forget(int32_t fd) { return fds_.Remove(fd) ? 0 : -EBADF; }
+  virtual int32_t Forget(int32_t fd) { return fds_.Handoff(fd) ? 0 : -EBADF; }
   virtual int32_t Adopt(int32_t fd) { return AdoptSocket(fds_, fd); }
 
   CoreMemory& memory() { return memory_; }

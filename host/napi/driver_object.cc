@@ -73,6 +73,41 @@ DriverObject::DriverObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Dr
     ThrowWithCode(env, "ERR_PERCORE_LAYOUT_MISMATCH", message);
     return;
   }
+  // The kernel writes into this memory whenever it likes (a RECV in flight,
+  // the buffer ring), so it must never be freed or moved under the driver.
+  // A SharedArrayBuffer cannot be detached and lives while memory_ref_ holds
+  // the view. A plain ArrayBuffer can be detached (transferred, or
+  // napi_detach_arraybuffer) and its memory then freed, which no reference
+  // prevents: only a non-detachable one is accepted, i.e. a WebAssembly
+  // Memory's buffer. Node-API cannot ask "detachable?" without trying, so
+  // the check tries: napi_detach_arraybuffer refuses a non-detachable buffer
+  // without touching it (napi_detachable_arraybuffer_expected) and detaches
+  // any other, which is then refused (and stays detached: it was never
+  // memory a driver could use). Only a memory holding a valid header gets
+  // here. A Wasm memory's buffer is still detached by memory.grow (the core
+  // never grows after init): MemoryDetached checks that before every turn,
+  // flush and poll, and closes the driver rather than run on it.
+  napi_value buffer = nullptr;
+  napi_get_typedarray_info(env, memory, nullptr, nullptr, nullptr, &buffer, nullptr);
+  bool plain = false;
+  if (buffer == nullptr || napi_is_arraybuffer(env, buffer, &plain) != napi_ok) {
+    Napi::TypeError::New(env, "memory has no buffer").ThrowAsJavaScriptException();
+    return;
+  }
+  if (plain) {
+    const napi_status st = napi_detach_arraybuffer(env, buffer);
+    if (st != napi_detachable_arraybuffer_expected) {
+      if (st != napi_ok) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env, &ignored);
+      }
+      ThrowWithCode(env, "ERR_PERCORE_MEMORY_DETACHABLE",
+                    "memory must view a WebAssembly.Memory's buffer or a SharedArrayBuffer: a "
+                    "detachable ArrayBuffer could be freed while the kernel writes into it");
+      return;
+    }
+    detachable_ref_ = Napi::Persistent(Napi::Value(env, buffer));
+  }
   auto factory = reinterpret_cast<DriverFactory>(info.Data());
   driver_ = factory(env, core, options);
   if (!driver_) return;
@@ -100,7 +135,30 @@ Napi::Value DriverObject::Name(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), driver_ ? driver_->name() : "");
 }
 
+// True (after closing the driver) when the core's memory was detached, by a
+// WebAssembly.Memory grow: its address is no longer the one the driver and
+// the kernel were given, so no SQE may be taken from it and no CQE written.
+// Closing tears the ring down, cancelling what the kernel still holds.
+bool DriverObject::MemoryDetached(Napi::Env env) {
+  if (detachable_ref_.IsEmpty()) return false;
+  Napi::HandleScope scope(env);  // Turn calls this from a libuv callback
+  bool detached = false;
+  if (napi_is_detached_arraybuffer(env, detachable_ref_.Value(), &detached) != napi_ok) {
+    detached = true;
+  }
+  if (detached && !closed_) CloseAll();
+  return detached;
+}
+
+static Napi::Value ThrowDetached(Napi::Env env) {
+  ThrowWithCode(env, "ERR_PERCORE_MEMORY_DETACHED",
+                "the core's memory was detached (a WebAssembly.Memory grow?): the driver "
+                "closed rather than let the kernel use memory that may have moved");
+  return env.Undefined();
+}
+
 Napi::Value DriverObject::Flush(const Napi::CallbackInfo& info) {
+  if (MemoryDetached(info.Env())) return ThrowDetached(info.Env());
   if (closed_) return Napi::Number::New(info.Env(), 0);
   const uint32_t taken = driver_->Flush();
   if (driver_->CompletionsPending()) ScheduleTurn();
@@ -112,6 +170,7 @@ Napi::Value DriverObject::Poll(const Napi::CallbackInfo& info) {
   if (!info[0].IsUndefined() && !IntArg(info, 0, "waitMs", -1, kI32Max, &wait)) {
     return info.Env().Undefined();
   }
+  if (MemoryDetached(info.Env())) return ThrowDetached(info.Env());
   if (closed_) return Napi::Number::New(info.Env(), 0);
   const uint32_t written = driver_->Poll(static_cast<int32_t>(wait));
   // poll() never calls JS: MSG_RING wakes it reaped are for the next turn.
@@ -211,6 +270,7 @@ Napi::Value DriverObject::SetOption(const Napi::CallbackInfo& info) {
 Napi::Value DriverObject::Bind(const Napi::CallbackInfo& info) {
   int64_t fd;
   if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return info.Env().Undefined();
+  MemoryDetached(info.Env());  // closes the driver if so
   const int32_t r =
       closed_ ? -EBADF : BindStaging(driver_->fds(), driver_->memory(), static_cast<int32_t>(fd));
   return Napi::Number::New(info.Env(), r);
@@ -240,6 +300,7 @@ Napi::Value DriverObject::EncodeAddress(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const std::string ip = info[0].As<Napi::String>().Utf8Value();
+  MemoryDetached(env);  // closes the driver if so
   if (closed_) return Napi::Number::New(env, -EBADF);
   return Napi::Number::New(env, percore::EncodeAddress(driver_->memory(), ip.c_str(), port,
                                                        static_cast<uint32_t>(offset)));

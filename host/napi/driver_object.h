@@ -70,6 +70,7 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   void ArmTimer(double wait_ms);
   void CallOnWake();
   void CloseAll();
+  bool MemoryDetached(Napi::Env env);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
@@ -82,6 +83,10 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::FunctionReference on_turn_;
   Napi::FunctionReference on_wake_;
   Napi::Reference<Napi::Uint8Array> memory_ref_;  // keeps the core's memory alive
+  // The view's buffer when it is a plain (non-shared) ArrayBuffer, which only
+  // a WebAssembly.Memory grow can detach (see CheckMemory); empty for a
+  // SharedArrayBuffer, which nothing can detach.
+  Napi::Reference<Napi::Value> detachable_ref_;
   napi_async_context async_context_ = nullptr;
   bool ref_ = false;             // handles start unref'd: an idle driver keeps nothing alive
   bool turn_requested_ = false;  // the timer is armed for 0: a turn is due

@@ -90,6 +90,7 @@ void DriverObject::CallOnWake() {
 
 void DriverObject::Turn(bool forced) {
   if (closed_) return;
+  if (MemoryDetached(Env())) return;  // closed it: no SQE taken, no CQE written
   // Only libuv callbacks start a turn, and JS cannot run one from inside
   // onTurn: in_turn_ and armed_in_turn_ rely on that.
   PERCORE_ASSERT(!in_turn_, "turns never nest");
@@ -184,6 +185,7 @@ void DriverObject::CloseAll() {
   on_turn_.Reset();
   on_wake_.Reset();
   memory_ref_.Reset();
+  detachable_ref_.Reset();
   if (async_context_ != nullptr) {
     napi_async_destroy(Env(), async_context_);
     async_context_ = nullptr;

@@ -16,12 +16,19 @@ int32_t AdoptSocket(FdTable& fds, int32_t fd) {
   // drivers rely on every socket they own being a stream (a short RECV means
   // the queue is drained, which a datagram socket does not promise).
   if (type != SOCK_STREAM) return -EINVAL;
-  if (fds.Contains(fd)) return -EEXIST;
+  // Claimed first (process-wide): an fd another runtime owns is refused
+  // before anything about it changes.
+  const int32_t claimed = fds.Adopt(fd);
+  if (claimed < 0) return claimed;
   const int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return -errno;
-  const int fdfl = fcntl(fd, F_GETFD);
-  if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) != 0) return -errno;
-  return fds.Add(fd) ? 0 : -EMFILE;
+  const int fdfl = fl < 0 ? -1 : fcntl(fd, F_GETFD);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 || fdfl < 0 ||
+      fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) != 0) {
+    const int err = errno;
+    fds.Unadopt(fd);
+    return -err;
+  }
+  return 0;
 }
 
 }  // namespace percore

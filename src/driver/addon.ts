@@ -138,10 +138,13 @@ export interface Driver {
    * `counters()`). 0, or -ESRCH once that waker is gone.
    */
   wake(token: number): number;
-  /** Stops owning `fd` without closing it (fd hand-off). 0 or -EBADF if not owned. */
+  /** Stops owning `fd` without closing it and marks it "in hand-off" in the
+   * process-wide fd record. 0 or -EBADF if not owned. */
   forgetFd(fd: number): number;
   /** Owns an open socket from elsewhere (made non-blocking, close-on-exec).
-   * 0, -ENOTSOCK, -EBADF, -EEXIST (owned already) or -EMFILE. */
+   * 0, -ENOTSOCK, -EBADF, -EEXIST (this driver owns it), -EBUSY (another
+   * driver, on any thread, owns it and did not forget it for a hand-off) or
+   * -EMFILE. */
   adoptFd(fd: number): number;
 }
 
@@ -151,6 +154,11 @@ export interface DriverConstructor {
    * `header` is not a valid layout of this version (the message names both
    * versions), or with the errno name as code (`EPERM`, `ENOSYS`, `ENOMEM`,
    * ...) and a hint if the kernel queue cannot be set up.
+   * `memory` must view a WebAssembly.Memory's buffer or a SharedArrayBuffer:
+   * any other (detachable) ArrayBuffer is refused with
+   * `ERR_PERCORE_MEMORY_DETACHABLE` (and left detached by the check). If the
+   * buffer is detached later (a Memory grow), the driver closes itself and
+   * `flush()`/`poll()` throw `ERR_PERCORE_MEMORY_DETACHED` once.
    */
   new (memory: Uint8Array, header: number, options: DriverOptions): Driver;
 }

@@ -82,7 +82,8 @@ export class TcpStream extends FdStream {
    * const stream = TcpStream.adopt(await handoff.recv());
    * ```
    * Throws a system error: `ENOTSOCK`, `EBADF` (not open), `EINVAL` (a socket
-   * that is not a stream, e.g. UDP), `EEXIST` (this runtime owns it already). */
+   * that is not a stream, e.g. UDP), `EEXIST` (this runtime owns it already),
+   * `EBUSY` (another runtime, on any thread, owns it and did not detach it). */
   static adopt(fd: number, options: { runtime?: Runtime } = {}): TcpStream {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
     const rt = options.runtime ?? Runtime.current();

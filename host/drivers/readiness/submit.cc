@@ -43,9 +43,10 @@ bool ReadinessDriver::CompleteAtOnce(const Sqe& sqe) {
       CancelFd(sqe.fd);
       // The fd is gone for the core from here on, whatever close returns;
       // Linux releases it even on EINTR.
-      fds_.Remove(sqe.fd);
+      fds_.BeginClose(sqe.fd);
       int32_t res = 0;
       if (::close(sqe.fd) != 0 && errno != EINTR) res = -LinuxErrno(errno);
+      fds_.EndClose(sqe.fd);
       Complete(sqe.id, res, 0);
       return true;
     }

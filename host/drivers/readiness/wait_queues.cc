@@ -125,7 +125,7 @@ void ReadinessDriver::FdClosing(int32_t fd) {
 int32_t ReadinessDriver::Forget(int32_t fd) {
   if (closed_ || !fds_.Contains(fd)) return -EBADF;
   CancelFd(fd);
-  fds_.Remove(fd);
+  fds_.Handoff(fd);
   self_completed_ = true;
   return 0;
 }

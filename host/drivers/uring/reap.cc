@@ -48,7 +48,11 @@ uint32_t UringDriver::Reap() {
         }
         flags |= SelectFlags(cqe.flags, &res);
       }
-      if (!more && live) op.id = 0;
+      if (!more && live) {
+        // The number may be reused (and claimed by another driver) from now.
+        if (op.opcode == L::kOpClose) fds_.EndClose(op.fd);
+        op.id = 0;
+      }
     }
     written++;
     // Every result passes through as the kernel wrote it (a TIMEOUT's -ETIME

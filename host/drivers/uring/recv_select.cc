@@ -52,6 +52,16 @@ uint32_t UringDriver::SelectFlags(uint32_t kernel_flags, int32_t* res) {
 bool UringDriver::EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags) {
   *flags = 0;
   if (*res < 0) return true;  // the poll failed or was cancelled: no buffer used
+  // EmulateRecvs ends an op whose fd was closed or handed off before it gets
+  // here, and every path that takes an fd out of the table marks its ops.
+  PERCORE_ASSERT(!op.fd_gone && fds_.InBitmap(op.fd),
+                 "an emulated recv runs only on an fd this driver still owns");
+  if (!fds_.Contains(op.fd)) {
+    // Closed behind the host's back (not through percore) and re-claimed by
+    // another driver: that number is someone else's socket now.
+    *res = -EBADF;
+    return true;
+  }
   const ssize_t r = pick_set_.ReceiveIntoTop(
       memory_,
       [&op](uint8_t* into) {
@@ -79,6 +89,14 @@ uint32_t UringDriver::EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room
   uint32_t written = 0;
   for (;;) {
     if (written == room) break;
+    if (op.fd_gone) {
+      // A CLOSE or hand-off was issued for the fd: never receive on the
+      // number again; the poll's CQE (or the NOP that replaced its re-arm)
+      // is the op's final one.
+      op.id = 0;
+      memory_.PushCqe(id, -ECANCELED, 0);
+      return written + 1;
+    }
     int32_t res = poll_res;
     uint32_t flags = 0;
     if (!EmulateRecv(op, &res, &flags)) break;
@@ -100,6 +118,31 @@ uint32_t UringDriver::EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room
   PERCORE_ASSERT(rearm_count_ < memory_.op_capacity(), "at most one re-arm per slot");
   rearm_[rearm_count_++] = id & L::kSlotMask;
   return written;
+}
+
+// A CLOSE (SQE or closeFd) or a hand-off of fd was issued: the number may
+// belong to another socket as soon as the close runs, so every emulated
+// select RECV on it is marked (EmulateRecvs ends it with -ECANCELED without
+// calling recv) and its POLL_ADD cancelled. One waiting for a re-arm gets a
+// NOP instead (SubmitRearms). The buffer ring needs nothing: the kernel
+// receives through its own file reference, never through the number.
+void UringDriver::DropEmulatedRecvs(int32_t fd) {
+  if (pbuf_ring_ || closed_) return;
+  for (uint32_t slot = 0; slot < memory_.op_capacity(); slot++) {
+    Inflight& op = inflight_[slot];
+    if (op.id == 0 || !op.select || op.fd != fd || op.fd_gone) continue;
+    op.fd_gone = true;
+    bool rearming = false;
+    for (uint32_t i = 0; i < rearm_count_; i++) rearming |= rearm_[i] == slot;
+    if (rearming) continue;
+    // If the kernel SQ stays full the poll is left alone: when it fires, the
+    // mark still keeps the host from receiving.
+    io_uring_sqe* k = GetSqe();
+    if (k == nullptr) continue;
+    prep_cancel(k, op.id);
+    k->user_data = kDropTag | op.id;
+    sqe_tail_++;
+  }
 }
 
 }  // namespace percore

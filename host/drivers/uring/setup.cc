@@ -187,6 +187,14 @@ void UringDriver::Close() {
   if (ring_fd_ >= 0) ::close(ring_fd_);
   if (event_fd_ >= 0) ::close(event_fd_);
   ring_fd_ = event_fd_ = -1;
+  // CLOSEs the kernel took and never answered: their numbers are closed or
+  // about to be, so the claims held until their CQEs (submit.cc) go too.
+  if (inflight_) {
+    for (uint32_t slot = 0; slot < memory_.op_capacity(); slot++) {
+      const Inflight& op = inflight_[slot];
+      if (op.id != 0 && op.opcode == layout::kOpClose) fds_.EndClose(op.fd);
+    }
+  }
   fds_.CloseAll();
 }
 

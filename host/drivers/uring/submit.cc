@@ -92,8 +92,12 @@ uint32_t UringDriver::TakeSqes() {
       if (res == 0) {
         sqe_tail_++;
         RecordInflight(sqe);
-        // The fd is gone for the core from here on, whatever close returns.
-        if (sqe.opcode == L::kOpClose) fds_.Remove(sqe.fd);
+        // The fd is gone for the core from here on, whatever close returns;
+        // the number stays claimed (not adoptable) until the CLOSE's CQE.
+        if (sqe.opcode == L::kOpClose) {
+          fds_.BeginClose(sqe.fd);
+          DropEmulatedRecvs(sqe.fd);
+        }
       }
     }
     if (res != 0) {
@@ -147,7 +151,13 @@ void UringDriver::SubmitRearms() {
     io_uring_sqe* k = GetSqe();
     if (k == nullptr) break;
     const Inflight& op = inflight_[rearm_[done]];
-    prep_poll_in(k, op.fd);
+    // Its fd was closed or handed off: a NOP brings its final CQE
+    // (EmulateRecvs ends it), and nothing polls the number again.
+    if (op.fd_gone) {
+      prep_nop(k);
+    } else {
+      prep_poll_in(k, op.fd);
+    }
     k->user_data = op.id;
     sqe_tail_++;
   }

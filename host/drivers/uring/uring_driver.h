@@ -38,6 +38,10 @@ constexpr uint64_t kWakeTag = 0x50524357ull << 32;
 // wake is redone through the eventfd. (IORING_MSG_RING_CQE_SKIP is not the
 // flag for this: it suppresses the *target's* CQE, for MSG_SEND_FD only.)
 constexpr uint64_t kSentTag = 0x50524353ull << 32;
+// The cancel of an emulated select RECV's POLL_ADD whose fd was closed or
+// handed off ("PRCD"); its own CQE is ignored (the RECV's final CQE comes
+// from the poll's).
+constexpr uint64_t kDropTag = 0x50524344ull << 32;
 
 inline bool IsHostTag(uint64_t user_data) { return (user_data >> 32) != 0; }
 
@@ -47,8 +51,12 @@ struct Inflight {
   uint8_t opcode = 0;
   bool select = false;     // a buffer-select RECV (without PBUF_RING: a POLL_ADD first)
   bool multishot = false;  // select: stays armed, one CQE with MORE per buffer filled
-  int32_t fd = -1;         // select: the socket and the most to receive
+  int32_t fd = -1;         // select: the socket and the most to receive; CLOSE: the fd
   uint32_t len = 0;
+  // select, emulated: a CLOSE, closeFd or hand-off of fd was issued. The host
+  // never calls recv on the number again (the kernel may hand it to another
+  // socket as soon as the close runs); the op ends with -ECANCELED.
+  bool fd_gone = false;
 };
 
 class UringDriver final : public Driver, public RingMessenger {
@@ -67,6 +75,12 @@ class UringDriver final : public Driver, public RingMessenger {
   int wake_fd() const override { return event_fd_; }
   void Close() override;
   bool closed() const override { return closed_; }
+  void FdClosing(int32_t fd) override { DropEmulatedRecvs(fd); }
+  int32_t Forget(int32_t fd) override {
+    if (closed_ || !fds_.Contains(fd)) return -EBADF;
+    DropEmulatedRecvs(fd);
+    return Driver::Forget(fd);
+  }
 
   int wake_ring_fd() const override { return msg_ring_ && !closed_ ? ring_fd_ : -1; }
   RingMessenger* messenger() override { return msg_ring_ && !closed_ ? this : nullptr; }
@@ -104,6 +118,7 @@ class UringDriver final : public Driver, public RingMessenger {
   bool EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags);
   uint32_t EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room);
   void SubmitRearms();
+  void DropEmulatedRecvs(int32_t fd);
 
   int ring_fd_ = -1;
   int event_fd_ = -1;
