@@ -1,5 +1,5 @@
 // Error returns are -errno with Linux's numbers on every platform: the API layer
-// (src/errno.ts) names them, so the core and the host agree on one table.
+// (src/errors/errno.ts) names them, so the core and the host agree on one table.
 export const ENOENT: i32 = 2; // stale or unknown op id
 export const EIO: i32 = 5; // COPY: a host reported a transfer its SQE did not ask for
 export const EBADF: i32 = 9; // negative fd

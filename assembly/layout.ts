@@ -1,5 +1,5 @@
 // The memory layout shared by the core (this Wasm module), the host (host/layout.h)
-// and the TypeScript glue (src/layout.ts). docs/ARCHITECTURE.md is the prose
+// and the TypeScript glue (src/core/layout.ts). docs/ARCHITECTURE.md is the prose
 // contract; test/layout.test.ts proves the three definitions agree, through
 // LAYOUT_TABLE, whose order is part of the contract.
 //

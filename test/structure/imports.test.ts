@@ -69,7 +69,10 @@ export function importGraph(dir: string): Graph {
     const targets = relativeImports(fs.readFileSync(file, 'utf8'))
       .map((spec) => resolveTs(file, spec))
       .filter((target): target is string => target !== undefined && inTree.has(target));
-    graph.set(path.relative(ROOT, file), [...new Set(targets)].map((t) => path.relative(ROOT, t)));
+    graph.set(
+      path.relative(ROOT, file),
+      [...new Set(targets)].map((t) => path.relative(ROOT, t)),
+    );
   }
   return graph;
 }
@@ -149,16 +152,28 @@ export function findCycles(graph: Graph): Cycle[] {
 
 function report(cycles: Cycle[]): string {
   return cycles
-    .map(({ component, path: cycle }) => `cycle: ${cycle.join(' → ')}\n  its component (${component.length} files): ${component.join(', ')}`)
+    .map(
+      ({ component, path: cycle }) =>
+        `cycle: ${cycle.join(' → ')}\n  its component (${component.length} files): ${component.join(', ')}`,
+    )
     .join('\n');
 }
 
 describe('the cycle finder', () => {
   test('finds a planted cycle, and none in a DAG', () => {
-    const dag: Graph = new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]);
+    const dag: Graph = new Map([
+      ['a', ['b', 'c']],
+      ['b', ['c']],
+      ['c', []],
+    ]);
     expect(findCycles(dag)).toEqual([]);
     const planted: Graph = new Map([
-      ['a', ['b']], ['b', ['c', 'x']], ['c', ['a', 'd']], ['d', []], ['e', ['e']], ['x', ['b']],
+      ['a', ['b']],
+      ['b', ['c', 'x']],
+      ['c', ['a', 'd']],
+      ['d', []],
+      ['e', ['e']],
+      ['x', ['b']],
     ]);
     expect(findCycles(planted)).toEqual([
       { component: ['a', 'b', 'c', 'x'], path: ['a', 'b', 'c', 'a'] },
@@ -208,5 +223,108 @@ describe('file size', () => {
       .filter(({ lines }) => lines > MAX_LINES)
       .map(({ file, lines }) => `${file}: ${lines} lines`);
     expect(over).toEqual([]);
+  });
+});
+
+// ---- the import rules of docs/ARCHITECTURE.md ("Where things are") ----
+
+/** The folder of src/ (or the top-level file) a file of src/ belongs to. */
+function srcArea(file: string): string {
+  const parts = path.relative('src', file).split(path.sep);
+  return parts[0];
+}
+
+/** What each area of src/ may import besides itself. */
+const SRC_RULES: Record<string, readonly string[]> = {
+  errors: [],
+  package: [],
+  types: [],
+  core: ['package'],
+  driver: ['errors', 'package'],
+  runtime: ['errors', 'core', 'driver'],
+  io: ['errors', 'core', 'runtime'],
+  net: ['errors', 'core', 'runtime', 'io'],
+  channel: ['errors', 'driver', 'runtime'],
+  threads: ['errors', 'driver', 'package', 'runtime', 'api.ts'],
+  'api.ts': ['channel', 'errors', 'io', 'net', 'runtime', 'threads'],
+  'index.ts': ['api.ts', 'threads'],
+};
+
+/** What each folder of host/ may include besides itself ('.' is host/'s own files). */
+const HOST_RULES: Record<string, readonly string[]> = {
+  '.': [],
+  tools: [],
+  threads: ['.'],
+  drivers: ['.', 'threads'],
+  'drivers/uring': ['.', 'threads', 'drivers'],
+  'drivers/readiness': ['.', 'threads', 'drivers'],
+  napi: ['.', 'threads', 'drivers', 'drivers/uring', 'drivers/readiness'],
+};
+
+/** The imports that break `rules`: `from → to` for every edge between areas the rules do not allow. */
+export function ruleBreaks(edges: Array<[string, string]>, rules: Record<string, readonly string[]>): string[] {
+  const out: string[] = [];
+  for (const [from, to] of edges) {
+    const allowed = rules[from];
+    if (allowed === undefined) out.push(`${from} has no rule: add its row to docs/ARCHITECTURE.md and to this test`);
+    else if (from !== to && !allowed.includes(to)) out.push(`${from} → ${to}`);
+  }
+  return [...new Set(out)].sort();
+}
+
+/** `#include "…"` edges between folders of host/, as [from, to] pairs. */
+function hostIncludeEdges(): Array<[string, string]> {
+  const folderOf = (rel: string): string => {
+    const dir = path.dirname(rel);
+    return dir === '.' ? '.' : dir;
+  };
+  const edges: Array<[string, string]> = [];
+  for (const file of filesUnder('host', ['.cc', '.h', '.c'])) {
+    const rel = path.relative(path.join(ROOT, 'host'), file);
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(/^#include "([^"]+)"/gm)) {
+      if (!fs.existsSync(path.join(ROOT, 'host', m[1]))) continue; // a system header in quotes
+      edges.push([folderOf(rel), folderOf(m[1])]);
+    }
+  }
+  return edges;
+}
+
+describe('import rules (docs/ARCHITECTURE.md)', () => {
+  test('the rule checker reports an edge no rule allows, and an area with no rule', () => {
+    const rules = { a: ['b'], b: [] };
+    expect(
+      ruleBreaks(
+        [
+          ['a', 'b'],
+          ['a', 'a'],
+          ['b', 'a'],
+          ['c', 'a'],
+        ],
+        rules,
+      ),
+    ).toEqual(['b → a', 'c has no rule: add its row to docs/ARCHITECTURE.md and to this test']);
+  });
+
+  test('src/: each folder imports only the folders its row names', () => {
+    const graph = importGraph('src');
+    const edges: Array<[string, string]> = [];
+    for (const [from, targets] of graph) for (const to of targets) edges.push([srcArea(from), srcArea(to)]);
+    expect(edges.length).toBeGreaterThan(20);
+    expect(ruleBreaks(edges, SRC_RULES)).toEqual([]);
+  });
+
+  test('host/: each folder includes only the folders its row names', () => {
+    const edges = hostIncludeEdges();
+    expect(edges.length).toBeGreaterThan(20);
+    expect(ruleBreaks(edges, HOST_RULES)).toEqual([]);
+  });
+
+  test('assembly/ imports nothing from outside itself', () => {
+    const outside = filesUnder('assembly', ['.ts']).flatMap((file) =>
+      relativeImports(fs.readFileSync(file, 'utf8'))
+        .filter((spec) => !path.resolve(path.dirname(file), spec).startsWith(path.join(ROOT, 'assembly')))
+        .map((spec) => `${path.relative(ROOT, file)} → ${spec}`),
+    );
+    expect(outside).toEqual([]);
   });
 });
