@@ -29,6 +29,8 @@ export class Receiver implements OpHandler, StreamOp {
   private closeReason: PercoreError | undefined;
   private readonly results: RecvResult[] = [];
   private readonly waiters: RecvWaiter[] = [];
+  /** `stop()` calls waiting for the receive to be disarmed. */
+  private stoppers: ((buffers: Uint8Array[]) => void)[] | undefined = undefined;
   prev: StreamOp | undefined = undefined;
   next: StreamOp | undefined = undefined;
   readonly reads = true;
@@ -80,6 +82,30 @@ export class Receiver implements OpHandler, StreamOp {
     this.rt.cancel(this.id);
   }
 
+  /** Disarms the receive (see `FdStream.stopRecv`): waiting `recv()` calls
+   * reject with `reason`; resolves, once the kernel has let go, with the
+   * buffers received ahead and not taken, in order (the program's now). */
+  stop(reason: PercoreError): Promise<Uint8Array[]> {
+    this.fail(reason);
+    if (!this.armed) return Promise.resolve(this.takeBuffers());
+    if (this.stoppers === undefined) this.stoppers = [];
+    const stoppers = this.stoppers;
+    const promise = new Promise<Uint8Array[]>((resolve) => {
+      stoppers.push(resolve);
+    });
+    this.pause();
+    return promise;
+  }
+
+  /** The data received ahead, handed to the program. An end of stream or an
+   * error waiting behind them is dropped: the socket reports it again to the
+   * next read (a TCP end of stream repeats; after a reset, reads see the end). */
+  private takeBuffers(): Uint8Array[] {
+    const buffers: Uint8Array[] = [];
+    for (const result of this.results.splice(0)) if (result instanceof Uint8Array) buffers.push(result);
+    return buffers;
+  }
+
   /** StreamOp: the stream closes. */
   cancel(reason: PercoreError): void {
     this.close(reason);
@@ -118,6 +144,10 @@ export class Receiver implements OpHandler, StreamOp {
     this.armed = false;
     this.pausing = false;
     this.stream.settled(this);
+    if (this.stoppers !== undefined) {
+      this.stopped(res);
+      return;
+    }
     if (res > 0) {
       // data in the final delivery: taken above
     } else if (res === 0) {
@@ -133,6 +163,17 @@ export class Receiver implements OpHandler, StreamOp {
       this.deliver(systemError(res, 'recv'));
     }
     if (this.waiters.length > 0 && this.closeReason === undefined && !rt.isClosed) this.arm();
+  }
+
+  /** The receive `stop()` asked to end is over: hand the buffers received
+   * ahead to the `stop()` calls. A `recv()` made meanwhile arms it again. */
+  private stopped(res: number): void {
+    const stoppers = this.stoppers!;
+    this.stoppers = undefined;
+    const buffers = this.closeReason === undefined ? this.takeBuffers() : [];
+    for (const resolve of stoppers) resolve(buffers);
+    if (res === CLOSED_RESULT) this.fail(runtimeClosed());
+    else if (this.waiters.length > 0 && this.closeReason === undefined && !this.rt.isClosed) this.arm();
   }
 
   private deliver(result: RecvResult): void {

@@ -16,7 +16,7 @@ import { cancelOnAbort } from '../runtime/cancel';
 import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
 import type { RentResult } from './rent';
 import { settlers } from './settlers';
-import { type OpStream, type StreamOp, withBuffer } from './stream-op';
+import { type LaneOp, type OpStream, type StreamOp, withBuffer } from './stream-op';
 
 /** What kind of transfer an operation is: declared once per kind, so a call
  * names its kind rather than passing bare flags. */
@@ -41,8 +41,10 @@ const rentedArrays = new WeakSet<Uint8Array>();
 
 /** One read or write, or a run of them for `readExact`/`writeAll`. Takes the
  * settle functions of the promise just created with `captureSettlers`. */
-export class TransferOp implements OpHandler, StreamOp {
+export class TransferOp implements OpHandler, LaneOp {
   private id = 0;
+  /** 0: waiting for its turn, 1: in flight (in the stream's list), 2: settled. */
+  private state = 0;
   private done = 0;
   private bounce = -1;
   /** Where `buf` lies in the runtime's arena, or -1: not a pool view (a bounce buffer stands in). */
@@ -56,6 +58,7 @@ export class TransferOp implements OpHandler, StreamOp {
   private readonly reject: (e: unknown) => void;
   prev: StreamOp | undefined = undefined;
   next: StreamOp | undefined = undefined;
+  waitNext: LaneOp | undefined = undefined;
 
   get reads(): boolean {
     return this.kind.opcode === L.OP_RECV;
@@ -78,38 +81,69 @@ export class TransferOp implements OpHandler, StreamOp {
 
   begin(): void {
     if (this.signal?.aborted) {
+      this.state = 2;
       this.reject(withBuffer(abortError(this.signal.reason), this.buf));
       return;
     }
     if (this.limit === 0) {
+      this.state = 2;
       this.resolve([0, this.buf]);
       return;
     }
     // A pool buffer's ownership is the core's to check; any other array is ours.
-    this.arenaOffset = this.stream.rt.arenaOffsetOf(this.buf);
+    const rt = this.stream.rt;
+    this.arenaOffset = rt.arenaOffsetOf(this.buf);
     const pooled = this.arenaOffset >= 0;
-    if (!pooled && rentedArrays.has(this.buf)) {
-      this.reject(withBuffer(bufferInFlight(), this.buf));
-      return;
-    }
-    try {
-      this.submit();
-    } catch (err) {
-      this.reject(withBuffer(err as PercoreError, this.buf));
-      return;
-    }
     if (!pooled) {
+      if (rentedArrays.has(this.buf)) {
+        this.state = 2;
+        this.reject(withBuffer(bufferInFlight(), this.buf));
+        return;
+      }
+      // Rented from the call on, even while it waits its turn.
       rentedArrays.add(this.buf);
       this.rented = true;
     }
-    this.stream.started(this);
     if (this.signal !== undefined) this.onAbort = cancelOnAbort(this.signal, this);
+    if (this.stream.admit(this)) {
+      this.run();
+      return;
+    }
+    // Waiting its turn: a pool buffer the kernel (or another waiting
+    // operation) holds is refused now, as the core would refuse it at once.
+    if (pooled) {
+      if (rentedArrays.has(this.buf) || rt.isLent(this.arenaOffset)) {
+        this.stream.dequeue(this);
+        this.finish(undefined, bufferInFlight());
+        return;
+      }
+      rentedArrays.add(this.buf);
+      this.rented = true;
+    }
+  }
+
+  /** Goes to the kernel: at once when its direction of the stream was free,
+   * else once the operations issued before it have settled. */
+  run(): void {
+    this.state = 1;
+    this.stream.started(this);
+    try {
+      this.submit();
+    } catch (err) {
+      this.finish(undefined, err as PercoreError);
+    }
   }
 
   /** Cancels the operation; it rejects with `reason` unless its result already arrived. */
   cancel(reason: PercoreError): void {
-    if (this.reason !== undefined) return;
+    if (this.reason !== undefined || this.state === 2) return;
     this.reason = reason;
+    if (this.state === 0) {
+      // Still waiting for its turn: nothing of it reached the kernel.
+      this.stream.dequeue(this);
+      this.finish(undefined, reason);
+      return;
+    }
     this.stream.rt.cancel(this.id);
   }
 
@@ -160,6 +194,7 @@ export class TransferOp implements OpHandler, StreamOp {
 
   private submit(): void {
     const rt = this.stream.rt;
+    rt.assertOpen(); // a waiting operation's turn can come as the runtime closes
     const isRecv = this.kind.opcode === L.OP_RECV;
     const length = this.limit - this.done;
     const bounced = isRecv
@@ -185,7 +220,11 @@ export class TransferOp implements OpHandler, StreamOp {
   private finish(n: number | undefined, err?: PercoreError): void {
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     if (this.rented) rentedArrays.delete(this.buf);
-    this.stream.settled(this);
+    const wasInFlight = this.state === 1;
+    this.state = 2;
+    // Settling lets the next operation of this direction run, so the stream
+    // hears of it before the program does: order is kept.
+    if (wasInFlight) this.stream.settled(this);
     if (err === undefined) {
       this.resolve([n!, this.buf]);
       return;

@@ -395,6 +395,11 @@ export class Runtime {
     return this.bytes.slice(from, from + n);
   }
 
+  /** @internal Whether the pool buffer at `arenaOffset` is lent to the kernel. */
+  isLent(arenaOffset: number): boolean {
+    return this.core.bufOwner(Math.floor(arenaOffset / this.bufferSize)) === 2;
+  }
+
   /** @internal Frees a bounce buffer taken by `lend`. */
   unlend(index: number): void {
     if (!this.closed) this.core.bufFree(index);
