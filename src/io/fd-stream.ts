@@ -227,28 +227,41 @@ export class FdStream implements RentStream, OpStream {
     return this.transfer(READ_EXACT, buf, length, options);
   }
 
-  /** Shuts down one or both directions (default: `'write'`, which sends FIN). */
-  shutdown(how: 'read' | 'write' | 'both' = 'write'): Promise<void> {
+  /** Shuts down one or both directions (default: `'write'`, which sends FIN).
+   * `options.signal` (and `timeout()`) cancel it: it then rejects with an
+   * `AbortError` (or the `TimeoutError`) unless it had already completed. */
+  shutdown(how: 'read' | 'write' | 'both' = 'write', options?: { signal?: AbortSignal }): Promise<void> {
     const code = how === 'read' ? 0 : how === 'write' ? 1 : how === 'both' ? 2 : -1;
-    if (code < 0) {
-      return Promise.reject(
-        codedError(
+    try {
+      if (code < 0) {
+        throw codedError(
           'ERR_INVALID_ARG_VALUE',
           `The argument 'how' must be 'read', 'write' or 'both'. Received ${String(how)}`,
           TypeError,
-        ),
-      );
+        );
+      }
+      validateSignal(options?.signal, 'options.signal');
+      if (this.closing) throw socketClosed(this.constructor.name);
+      if (options?.signal?.aborted) throw abortError(options.signal.reason);
+      this.rt.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (this.closing) return Promise.reject(socketClosed(this.constructor.name));
-    return new Promise<void>((resolve, reject) => {
-      const op = new PlainOp({ syscall: 'shutdown' }, () => resolve(), reject);
-      this.rt.track(this.rt.core.submitShutdown(this.fd, code), op, 'shutdown');
-    });
+    let op!: PlainOp;
+    const promise = new Promise<void>((resolve, reject) => {
+      op = new PlainOp({ syscall: 'shutdown', signal: options?.signal }, () => resolve(), reject);
+      op.track(this.rt, this.rt.core.submitShutdown(this.fd, code));
+    }) as Promise<void> & Cancellable;
+    promise[kCancel] = op;
+    return promise;
   }
 
   /** Closes the stream. Operations in flight are cancelled first and reject with
    * `ERR_SOCKET_CLOSED` (with their buffers); the descriptor is closed only once
-   * the kernel has let go of them, so it can never be reused under them. */
+   * the kernel has let go of them, so it can never be reused under them. It
+   * takes no signal and needs no timeout: it never waits on the peer, only on
+   * the kernel handing back cancelled operations. Calling it again returns
+   * the same promise. */
   close(): Promise<void> {
     if (this.closed !== undefined) return this.closed;
     this.closing = true;

@@ -1,7 +1,7 @@
 // An operation with no buffer (connect, shutdown, close), and the close that
 // every descriptor owner ends with.
 import { ECANCELED } from '../errors/errno';
-import { abortError, runtimeClosed, systemError } from '../errors/errors';
+import { abortError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
 import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
 import type { Runtime } from '../runtime/runtime';
 
@@ -15,10 +15,13 @@ export interface PlainOpOptions {
   signal?: AbortSignal;
 }
 
-/** An operation with no buffer: connect, shutdown, close. */
+/** An operation with no buffer: connect, shutdown, close. Its promise can
+ * carry it under `kCancel`, so `timeout()` cancels it in the kernel. */
 export class PlainOp implements OpHandler {
   private id = 0;
   private rt: Runtime | undefined;
+  private reason: PercoreError | undefined;
+  private done = false;
   private readonly syscall: string;
   private readonly detail: string | undefined;
   private readonly signal: AbortSignal | undefined;
@@ -33,22 +36,32 @@ export class PlainOp implements OpHandler {
     this.signal = options.signal;
   }
 
-  /** Lets the signal cancel op `id`. */
-  watch(rt: Runtime, id: number): void {
+  /** Submitted as op `id` (the core's answer): tracks it, and lets the signal
+   * cancel it. Throws the submit's error (e.g. the op table is full). */
+  track(rt: Runtime, id: number): void {
+    rt.track(id, this, this.syscall);
     this.rt = rt;
     this.id = id;
     this.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
+  /** Cancels the operation; it rejects with `reason` unless its result already arrived. */
+  cancel(reason: PercoreError): void {
+    if (this.reason !== undefined || this.done || this.rt === undefined) return;
+    this.reason = reason;
+    this.rt.cancel(this.id);
+  }
+
   complete(res: number): void {
+    this.done = true;
     this.signal?.removeEventListener('abort', this.onAbort);
     if (res >= 0) this.resolve(res);
     else if (res === CLOSED_RESULT) this.reject(runtimeClosed());
-    else if (res === -ECANCELED && this.signal?.aborted) this.reject(abortError(this.signal.reason));
+    else if (res === -ECANCELED && this.reason !== undefined) this.reject(this.reason);
     else this.reject(systemError(res, this.syscall, this.detail));
   }
 
-  private readonly onAbort = (): void => this.rt!.cancel(this.id);
+  private readonly onAbort = (): void => this.cancel(abortError(this.signal?.reason));
 }
 
 /** Closes `fd` through the ring, then calls `finish` whatever the result: a
@@ -64,5 +77,5 @@ export function submitCloseThen(rt: Runtime, fd: number, finish: () => void): vo
     () => finish(),
     () => finish(),
   );
-  rt.track(rt.core.submitClose(fd), op, 'close');
+  op.track(rt, rt.core.submitClose(fd));
 }

@@ -11,9 +11,11 @@
  */
 import * as L from '../core/layout';
 import { ECANCELED } from '../errors/errno';
-import { type PercoreError, runtimeClosed, socketClosed, systemError } from '../errors/errors';
-import { validateInteger } from '../errors/validate';
+import { abortError, type PercoreError, runtimeClosed, socketClosed, systemError } from '../errors/errors';
+import { validateInteger, validateSignal } from '../errors/validate';
 import { submitCloseThen } from '../io/plain-op';
+import { captureSettlers, settlers } from '../io/settlers';
+import { type Cancellable, cancelOnAbort, kCancel } from '../runtime/cancel';
 import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
 import { Runtime } from '../runtime/runtime';
 import { type AddressInput, addressOf, resolveAddress, type SocketAddress } from './address';
@@ -54,7 +56,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
   private closed: Promise<void> | undefined;
   private finishClose: (() => void) | undefined;
   private readonly accepted: number[] = [];
-  private readonly waiters: { resolve: (s: TcpStream) => void; reject: (e: unknown) => void }[] = [];
+  private readonly waiters: AcceptWaiter[] = [];
   private failure: PercoreError | undefined;
 
   private constructor(
@@ -95,9 +97,22 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
     return listener;
   }
 
-  /** The next connection. Rejects with `ERR_SOCKET_CLOSED` once the listener is closed. */
-  accept(): Promise<TcpStream> {
-    if (this.closing) return Promise.reject(socketClosed('TcpListener'));
+  /** The next connection. Rejects with `ERR_SOCKET_CLOSED` once the listener
+   * is closed. `options.signal` and `timeout()` give the call up: it rejects
+   * with the `AbortError` (or `TimeoutError`) and a connection that arrives
+   * later goes to the next `accept()`, never to the one given up.
+   * ```ts
+   * const stream = await timeout(1000, listener.accept());
+   * ```
+   */
+  accept(options?: { signal?: AbortSignal }): Promise<TcpStream> {
+    try {
+      validateSignal(options?.signal, 'options.signal');
+      if (this.closing) throw socketClosed('TcpListener');
+      if (options?.signal?.aborted) throw abortError(options.signal.reason);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const fd = this.accepted.shift();
     if (fd !== undefined) {
       if (!this.armed) this.arm();
@@ -109,10 +124,12 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
       if (!this.armed) this.arm();
       return Promise.reject(err);
     }
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      if (!this.armed) this.arm();
-    });
+    const promise = new Promise<TcpStream>(captureSettlers) as Promise<TcpStream> & Cancellable;
+    const waiter = new AcceptWaiter(this.waiters, settlers.resolve, settlers.reject, options?.signal);
+    promise[kCancel] = waiter;
+    this.waiters.push(waiter);
+    if (!this.armed) this.arm();
+    return promise;
   }
 
   /** Connections until the listener closes; the loop then ends. */
@@ -186,6 +203,45 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler {
 
   private closeSocket(): void {
     submitCloseThen(this.rt, this.fd, this.finishClose!);
+  }
+}
+
+/** One `accept()` waiting for a connection; giving up takes it out of the
+ * listener's queue, so no connection is handed to a call nobody awaits. */
+class AcceptWaiter {
+  private onAbort: (() => void) | undefined = undefined;
+  private done = false;
+
+  constructor(
+    private readonly queue: AcceptWaiter[],
+    private readonly resolveFn: (s: TcpStream) => void,
+    private readonly rejectFn: (e: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal !== undefined) this.onAbort = cancelOnAbort(signal, this);
+  }
+
+  resolve(stream: TcpStream): void {
+    this.settled();
+    this.resolveFn(stream);
+  }
+
+  reject(err: unknown): void {
+    this.settled();
+    this.rejectFn(err);
+  }
+
+  /** Gives up (abort, timeout): rejects with `reason`. */
+  cancel(reason: PercoreError): void {
+    if (this.done) return;
+    const at = this.queue.indexOf(this);
+    if (at >= 0) this.queue.splice(at, 1);
+    this.reject(reason);
+  }
+
+  private settled(): void {
+    this.done = true;
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
   }
 }
 
