@@ -139,14 +139,11 @@ let poolFullReported = false;
 async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>): Promise<void> {
   let buf: Uint8Array;
   try {
-    buf = rt.buffer();
-  } catch (err) {
-    // Every pool buffer is held by a connection: refuse this one, keep serving
-    // the others, and say so once rather than per connection.
-    if (!poolFullReported) {
-      poolFullReported = true;
-      process.stderr.write(`echo: ${(err as Error).message}; refusing new connections until buffers free up\n`);
-    }
+    // Waits while every pool buffer is held by a connection (back-pressure):
+    // this connection is served as soon as another one ends.
+    buf = await rt.acquireBuffer();
+  } catch {
+    // The runtime closed while it waited (shutdown).
     connections.delete(stream);
     await stream.close();
     return;

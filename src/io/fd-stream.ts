@@ -143,11 +143,11 @@ export class FdStream implements RentStream, OpStream {
    * the receive is paused (cancelled) until the program catches up, so a slow
    * reader never takes the whole recv set. Close releases buffers still
    * waiting; while a receive is armed or buffers wait, `detach()` is busy.
-   * Rejects with `ERR_PERCORE_NO_BUFFERS` when data arrived while every recv
-   * buffer was held by the program or waiting on a stream (see
-   * `RuntimeOptions.recvBuffers`; percore cannot tell whether the program will
-   * release one, so it does not wait: release buffers and call `recv()` again,
-   * no byte is lost), `ERR_SOCKET_CLOSED`, an `AbortError`, or a system error
+   * When data arrives while every recv buffer is held by the program or
+   * waiting on a stream (see `RuntimeOptions.recvBuffers`), it waits for one
+   * to be released (back-pressure; the data stays in the socket), as `copy()`
+   * does. Rejects with `ERR_PERCORE_NO_BUFFERS` only when the runtime has no
+   * recv set at all, `ERR_SOCKET_CLOSED`, an `AbortError`, or a system error
    * such as `ECONNRESET`; with `ERR_PERCORE_BUSY` while a `read()` is in flight
    * (a stream is read either with `read()` or with `recv()` at a time:
    * `stopRecv()` switches back). */
@@ -250,7 +250,7 @@ export class FdStream implements RentStream, OpStream {
     let op!: PlainOp;
     const promise = new Promise<void>((resolve, reject) => {
       op = new PlainOp({ syscall: 'shutdown', signal: options?.signal }, () => resolve(), reject);
-      op.track(this.rt, this.rt.core.submitShutdown(this.fd, code));
+      op.start(this.rt, (rt) => rt.core.submitShutdown(this.fd, code));
     }) as Promise<void> & Cancellable;
     promise[kCancel] = op;
     return promise;

@@ -2,10 +2,10 @@
 // across calls, buffers received ahead of the program (at most RECV_AHEAD),
 // and the `recv()` calls waiting for one.
 import * as L from '../core/layout';
-import { ECANCELED, ENOBUFS } from '../errors/errno';
+import { ECANCELED, ENOBUFS, ENOSPC } from '../errors/errno';
 import { abortError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
 import { type Cancellable, cancelOnAbort, kCancel } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
 import type { Runtime } from '../runtime/runtime';
 import { captureSettlers, settlers } from './settlers';
 import type { OpStream, StreamOp } from './stream-op';
@@ -21,9 +21,13 @@ type RecvResult = Uint8Array | null | PercoreError;
  * `recv()` has taken yet (at most about RECV_AHEAD: the receive is cancelled
  * when that many wait, and armed again when a `recv()` finds none), and the
  * `recv()` calls waiting for one (only while none waits). */
-export class Receiver implements OpHandler, StreamOp {
+export class Receiver implements OpHandler, StreamOp, Stalled {
   private id = 0;
   private armed = false;
+  /** Waiting in the runtime for an op slot or a recv-set buffer (not armed). */
+  private stalled = false;
+  /** What it waits for when stalled: a recv-set buffer (else an op slot). */
+  private starved = false;
   /** A cancel was asked for: too many results waiting, nobody waiting, or close. */
   private pausing = false;
   private closeReason: PercoreError | undefined;
@@ -43,7 +47,7 @@ export class Receiver implements OpHandler, StreamOp {
 
   /** Whether the kernel or the queue holds something of the stream's. */
   get holding(): boolean {
-    return this.armed || this.results.length > 0;
+    return this.armed || this.stalled || this.results.length > 0;
   }
 
   recv(signal: AbortSignal | undefined): Promise<Uint8Array | null> {
@@ -56,13 +60,17 @@ export class Receiver implements OpHandler, StreamOp {
     const waiter = new RecvWaiter(this, settlers.resolve, settlers.reject, signal);
     promise[kCancel] = waiter;
     this.waiters.push(waiter);
-    if (!this.armed) this.arm();
+    if (!this.armed && !this.stalled) this.arm();
     return promise;
   }
 
   private arm(): void {
     const rt = this.rt;
     const id = rt.core.submitRecvSelect(this.stream.fd, rt.bufferSize, 1);
+    if (id === -ENOSPC) {
+      this.wait(false); // the op table is full: wait for a slot
+      return;
+    }
     try {
       rt.track(id, this, 'recv');
     } catch (err) {
@@ -75,8 +83,36 @@ export class Receiver implements OpHandler, StreamOp {
     this.stream.started(this);
   }
 
+  /** Waits in the runtime for a slot, or (`starved`) for a recv-set buffer. */
+  private wait(starved: boolean): void {
+    this.stalled = true;
+    this.starved = starved;
+    this.rt.stall(this);
+  }
+
+  /** Stalled: a buffer or a slot may be free. Arms again if a `recv()` still
+   * waits (a starved receive only once a recv-set buffer is back in the pick
+   * set: arming with none would fail again at once). */
+  resume(): void {
+    this.stalled = false;
+    if (this.waiters.length === 0 || this.closeReason !== undefined) return;
+    if (this.starved && this.rt.core.counter(7) === 0) this.wait(true);
+    else this.arm();
+  }
+
+  /** The runtime closed while it waited. */
+  abort(): void {
+    this.stalled = false;
+    this.fail(runtimeClosed());
+  }
+
   /** Asks the kernel to stop the receive; its final delivery comes later. */
   private pause(): void {
+    if (this.stalled) {
+      this.stalled = false;
+      this.rt.unstall(this);
+      return;
+    }
     if (!this.armed || this.pausing) return;
     this.pausing = true;
     this.rt.cancel(this.id);
@@ -87,6 +123,7 @@ export class Receiver implements OpHandler, StreamOp {
    * buffers received ahead and not taken, in order (the program's now). */
   stop(reason: PercoreError): Promise<Uint8Array[]> {
     this.fail(reason);
+    this.pause(); // a stalled receive just leaves the queue
     if (!this.armed) return Promise.resolve(this.takeBuffers());
     if (this.stoppers === undefined) this.stoppers = [];
     const stoppers = this.stoppers;
@@ -156,8 +193,9 @@ export class Receiver implements OpHandler, StreamOp {
       this.fail(runtimeClosed());
       return;
     } else if (res === -ENOBUFS) {
-      // Data came with no buffer to put it in: it stays in the socket.
-      this.fail(rt.noRecvBuffers());
+      // Data came with no buffer to put it in: it stays in the socket, and the
+      // receive waits for the program (or a copy) to give a recv buffer back.
+      if (this.waiters.length > 0 && this.closeReason === undefined && !rt.isClosed) this.wait(true);
       return;
     } else if (res !== -ECANCELED) {
       this.deliver(systemError(res, 'recv'));

@@ -3,7 +3,7 @@
 // is, anything else through a bounce buffer), submits, resubmits the rest of
 // an exact transfer, and settles with the buffer handed back.
 import * as L from '../core/layout';
-import { ECANCELED } from '../errors/errno';
+import { ECANCELED, ENOSPC } from '../errors/errno';
 import {
   abortError,
   bufferInFlight,
@@ -13,7 +13,7 @@ import {
   systemError,
 } from '../errors/errors';
 import { cancelOnAbort } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
 import type { RentResult } from './rent';
 import { settlers } from './settlers';
 import { type LaneOp, type OpStream, type StreamOp, withBuffer } from './stream-op';
@@ -41,8 +41,10 @@ const rentedArrays = new WeakSet<Uint8Array>();
 
 /** One read or write, or a run of them for `readExact`/`writeAll`. Takes the
  * settle functions of the promise just created with `captureSettlers`. */
-export class TransferOp implements OpHandler, LaneOp {
+export class TransferOp implements OpHandler, LaneOp, Stalled {
   private id = 0;
+  /** Waiting in the runtime for a bounce buffer or an op slot (nothing in the kernel). */
+  private stalled = false;
   /** 0: waiting for its turn, 1: in flight (in the stream's list), 2: settled. */
   private state = 0;
   private done = 0;
@@ -144,15 +146,36 @@ export class TransferOp implements OpHandler, LaneOp {
       this.finish(undefined, reason);
       return;
     }
+    if (this.stalled) {
+      this.stalled = false;
+      this.stream.rt.unstall(this);
+      this.finish(undefined, reason);
+      return;
+    }
     this.stream.rt.cancel(this.id);
+  }
+
+  /** A pool buffer or op slot may be free: try the submit again. */
+  resume(): void {
+    this.stalled = false;
+    try {
+      this.submit();
+    } catch (err) {
+      this.finish(undefined, err as PercoreError);
+    }
+  }
+
+  /** The runtime closed while it waited for a buffer or a slot. */
+  abort(): void {
+    this.stalled = false;
+    this.finish(undefined, runtimeClosed());
   }
 
   complete(res: number): void {
     const rt = this.stream.rt;
     if (this.bounce >= 0) {
       if (res > 0 && this.kind.opcode === L.OP_RECV) rt.copyOut(this.bounce, this.buf, this.done, res);
-      rt.unlend(this.bounce);
-      this.bounce = -1;
+      this.freeBounce();
     }
     if (res > 0) {
       this.done += res;
@@ -200,21 +223,39 @@ export class TransferOp implements OpHandler, LaneOp {
     const bounced = isRecv
       ? rt.lendForRecv(this.buf, this.arenaOffset, this.done, length)
       : rt.lendForSend(this.buf, this.arenaOffset, this.done, length);
+    if (rt.lentIndex < 0) {
+      // Every pool buffer is in use: wait for one (back-pressure, not an error).
+      this.stalled = true;
+      rt.stall(this);
+      return;
+    }
     if (bounced) this.bounce = rt.lentIndex;
     const fd = this.stream.fd;
     const id = isRecv
       ? rt.core.submitRecv(fd, rt.lentIndex, rt.lentOffset, rt.lentLength)
       : rt.core.submitSend(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+    if (id === -ENOSPC) {
+      // The op table is full: wait for a slot, first in line, then give the
+      // bounce buffer back (which may wake those behind).
+      this.stalled = true;
+      rt.stall(this);
+      this.freeBounce();
+      return;
+    }
     try {
       rt.track(id, this, this.kind.syscall);
     } catch (err) {
-      if (this.bounce >= 0) {
-        rt.unlend(this.bounce);
-        this.bounce = -1;
-      }
+      this.freeBounce();
       throw err;
     }
     this.id = id;
+  }
+
+  private freeBounce(): void {
+    if (this.bounce < 0) return;
+    const index = this.bounce;
+    this.bounce = -1;
+    this.stream.rt.unlend(index);
   }
 
   private finish(n: number | undefined, err?: PercoreError): void {

@@ -113,7 +113,9 @@ class ConnectAttempt {
       if (res < 0) throw systemError(res, 'connect', `${ip}:${port}`);
       await new Promise<number>((resolve, reject) => {
         this.op = new PlainOp({ syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal }, resolve, reject);
-        this.op.track(rt, rt.core.submitConnect(fd));
+        // The staging record is shared: written again right before each submit,
+        // in case the connect waited for an op slot behind another one.
+        this.op.start(rt, (r) => r.nativeDriver.encodeAddress(ip, port, r.stagingRecord) || r.core.submitConnect(fd));
       });
       if (options.noDelay) {
         res = rt.nativeDriver.setOption(fd, L.SOCKOPT_NODELAY, 1);

@@ -34,8 +34,8 @@ import {
   runtimeClosed,
   systemError,
 } from '../errors/errors';
-import { validateInteger, validateMs } from '../errors/validate';
-import { CLOSED_RESULT, type OpHandler, type Parked } from './op-handler';
+import { validateInteger, validateMs, validateSignal } from '../errors/validate';
+import { CLOSED_RESULT, type OpHandler, type Parked, type Stalled } from './op-handler';
 import { option, type RuntimeCounters, type RuntimeOptions } from './options';
 
 /** Marks a view made by `Runtime.buffer()`: its runtime and arena offset. */
@@ -85,6 +85,9 @@ export class Runtime {
   private closed = false;
   /** @internal */ tasks = 0;
   private readonly parkedOps = new Set<Parked>();
+  /** Waiting for a pool buffer or an op slot, in FIFO order (see `stall`). */
+  private readonly stalled: Stalled[] = [];
+  private wakingStalled = false;
   private waker = 0;
   /** @internal set by `lend`: the pool buffer and offset an operation uses. */
   lentIndex = 0;
@@ -175,13 +178,83 @@ export class Runtime {
    * const [n] = await stream.read(buf);
    * rt.release(buf);
    * ```
-   * Throws `ERR_PERCORE_NO_BUFFERS` when the pool is empty. */
+   * Throws `ERR_PERCORE_NO_BUFFERS` when the pool is empty; a server that
+   * takes a buffer per connection should `await acquireBuffer()` instead. */
   buffer(size: number = this.bufferSize): Uint8Array {
     this.assertOpen();
     validateInteger(size, 'size', 1, this.bufferSize);
     const index = this.core.bufAlloc();
     if (index < 0) throw this.noBuffers();
     return this.poolView(index, size);
+  }
+
+  /** A pool buffer, as `buffer()`, waiting for one to be released when the
+   * pool is empty: back-pressure rather than an error, so a server under more
+   * connections than it has buffers serves them as buffers free up. Waiters
+   * are served in FIFO order (plain-array reads and writes waiting for a
+   * bounce buffer queue with them).
+   * ```ts
+   * const buf = await rt.acquireBuffer();
+   * try { await serve(stream, buf); } finally { rt.release(buf); }
+   * ```
+   * Rejects with an `AbortError` when `options.signal` aborts first, and with
+   * `ERR_PERCORE_RUNTIME_CLOSED` if the runtime closes. */
+  acquireBuffer(options?: { size?: number; signal?: AbortSignal }): Promise<Uint8Array> {
+    const size = options?.size ?? this.bufferSize;
+    const signal = options?.signal;
+    try {
+      this.assertOpen();
+      validateInteger(size, 'options.size', 1, this.bufferSize);
+      validateSignal(signal, 'options.signal');
+      if (signal?.aborted) throw abortError(signal.reason);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const index = this.stalled.length === 0 ? this.core.bufAlloc() : -1; // FIFO: no overtaking
+    if (index >= 0) return Promise.resolve(this.poolView(index, size));
+    return new Promise((resolve, reject) => {
+      this.stall(new BufferWaiter(this, size, resolve, reject, signal));
+    });
+  }
+
+  /** @internal Waits for a pool buffer or an op slot (FIFO): `s.resume()` is
+   * called when buffers are released or op slots free up. Keeps the loop
+   * alive meanwhile, as an operation in flight does. */
+  stall(s: Stalled): void {
+    this.stalled.push(s);
+    if (this.waiting++ === 0) this.nativeDriver.setRef(true);
+  }
+
+  /** @internal Takes `s` out of the waiting queue (cancelled); false if it was not in it. */
+  unstall(s: Stalled): boolean {
+    const at = this.stalled.indexOf(s);
+    if (at < 0) return false;
+    this.stalled.splice(at, 1);
+    if (--this.waiting === 0 && !this.closed) this.nativeDriver.setRef(false);
+    return true;
+  }
+
+  /** Resumes what waits for a buffer or a slot, in order; each either
+   * proceeds or stalls again at the tail (behind the ones it was ahead of,
+   * which could not proceed either). */
+  private wakeStalled(): void {
+    if (this.wakingStalled || this.closed) return;
+    this.wakingStalled = true;
+    try {
+      for (let n = this.stalled.length; n > 0 && this.stalled.length > 0; n--) {
+        const s = this.stalled.shift()!;
+        if (--this.waiting === 0) this.nativeDriver.setRef(false);
+        try {
+          s.resume();
+        } catch (err) {
+          process.nextTick(() => {
+            throw err; // resume only settles or submits: a percore bug
+          });
+        }
+      }
+    } finally {
+      this.wakingStalled = false;
+    }
   }
 
   /** Gives a pool buffer back: one from `buffer()`, or one `recv()` resolved
@@ -206,6 +279,7 @@ export class Runtime {
     if (res === -EBUSY) throw bufferInFlight();
     if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
     if (this.word(L.H_SQ_TAIL) !== this.word(L.H_SQ_HEAD)) this.scheduleFlush();
+    if (this.stalled.length > 0) this.wakeStalled();
   }
 
   /** @internal Buffers in the recv set (`RuntimeOptions.recvBuffers`). */
@@ -250,6 +324,7 @@ export class Runtime {
     const parked = [...this.parkedOps];
     this.parkedOps.clear();
     for (const op of parked) op.abort();
+    for (const s of this.stalled.splice(0)) s.abort();
     this.waiting = 0;
     if (current === this) current = undefined;
   }
@@ -344,7 +419,8 @@ export class Runtime {
    * so the kernel never touches memory the program can free. Sets
    * `lentIndex/lentOffset/lentLength` (the length may shrink to one pool
    * buffer) and returns whether a bounce buffer was taken: then `unlend` must
-   * give it back (after `copyOut`). */
+   * give it back (after `copyOut`). `lentIndex` is -1 when a bounce buffer
+   * was needed and none is free. */
   lendForRecv(buf: Uint8Array, arenaOffset: number, start: number, length: number): boolean {
     return this.lend(buf, arenaOffset, start, length, false);
   }
@@ -370,7 +446,10 @@ export class Runtime {
       return false;
     }
     const index = this.core.bufAlloc();
-    if (index < 0) throw this.noBuffers();
+    if (index < 0) {
+      this.lentIndex = -1; // no pool buffer free: the caller waits for one (`stall`)
+      return false;
+    }
     this.lentIndex = index;
     this.lentOffset = 0;
     this.lentLength = Math.min(length, this.bufferSize);
@@ -402,7 +481,9 @@ export class Runtime {
 
   /** @internal Frees a bounce buffer taken by `lend`. */
   unlend(index: number): void {
-    if (!this.closed) this.core.bufFree(index);
+    if (this.closed) return;
+    this.core.bufFree(index);
+    if (this.stalled.length > 0) this.wakeStalled();
   }
 
   /** @internal A view of the first `n` bytes of pool buffer `index`, for
@@ -438,7 +519,11 @@ export class Runtime {
   private turn(): number {
     if (this.closed) return -1;
     const n = this.core.reap(performance.now(), this.budget);
+    // The reap retired the previous batch's op slots: what waits for one may go.
+    if (this.stalled.length > 0) this.wakeStalled();
     if (n > 0) this.deliver(n);
+    // This batch's slots retire at the next reap: come back at once for them.
+    if (n > 0 && this.stalled.length > 0) return 0;
     return this.core.nextTimeout(performance.now());
   }
 
@@ -557,4 +642,39 @@ class SleepOp implements OpHandler {
   }
 
   private readonly onAbort = (): void => this.rt.cancel(this.id);
+}
+
+/** An `acquireBuffer()` waiting for a pool buffer. */
+class BufferWaiter implements Stalled {
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly size: number,
+    private readonly resolve: (buf: Uint8Array) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal !== undefined) {
+      this.onAbort = () => {
+        if (rt.unstall(this)) reject(abortError(signal.reason));
+      };
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  resume(): void {
+    const index = this.rt.core.bufAlloc();
+    if (index < 0) {
+      this.rt.stall(this);
+      return;
+    }
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    this.resolve(this.rt.poolView(index, this.size));
+  }
+
+  abort(): void {
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    this.reject(runtimeClosed());
+  }
 }
