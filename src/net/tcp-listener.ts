@@ -23,7 +23,10 @@ import { TcpStream } from './tcp-stream';
 
 /** Options of `TcpListener.bind`. */
 export interface BindOptions {
-  /** SO_REUSEPORT, so listeners on several threads share the port. Default true. */
+  /** SO_REUSEPORT, so listeners on several threads share the port. Default
+   * false: a port already taken is `EADDRINUSE`, rather than silently shared
+   * with whatever holds it. Threads of one `start()` pass true (`ctx.bind`
+   * does). */
   reusePort?: boolean;
   /** SO_REUSEADDR. Default true. */
   reuseAddr?: boolean;
@@ -78,7 +81,8 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled
     readonly fd: number,
   ) {}
 
-  /** Binds and listens. SO_REUSEPORT and SO_REUSEADDR are on unless turned off.
+  /** Binds and listens. SO_REUSEADDR is on unless turned off; SO_REUSEPORT
+   * only when asked for (`reusePort: true`).
    * Port 0 picks a free port: read it back with `localAddress()`. */
   static async bind(address: AddressInput, options: BindOptions = {}): Promise<TcpListener> {
     const rt = options.runtime ?? Runtime.current();
@@ -98,7 +102,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled
     };
     let res = host.setOption(fd, L.SOCKOPT_REUSEADDR, options.reuseAddr === false ? 0 : 1);
     if (res < 0) fail(res, 'setsockopt');
-    res = host.setOption(fd, L.SOCKOPT_REUSEPORT, options.reusePort === false ? 0 : 1);
+    res = host.setOption(fd, L.SOCKOPT_REUSEPORT, options.reusePort === true ? 1 : 0);
     if (res < 0) fail(res, 'setsockopt');
     res = host.encodeAddress(ip, port, rt.stagingRecord);
     if (res < 0) fail(res, 'bind');
