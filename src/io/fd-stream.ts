@@ -373,6 +373,7 @@ export class FdStream implements RentStream, OpStream {
     let limit: number;
     try {
       validateUint8Array(buf, 'buf');
+      if (buf.byteLength === 0 && isDetached(buf)) throw withBuffer(detachedArg(), buf);
       if (typeof lengthOrOptions === 'number') {
         validateInteger(lengthOrOptions, 'length', 0, buf.length);
         limit = lengthOrOptions;
@@ -409,6 +410,28 @@ export class FdStream implements RentStream, OpStream {
     this.finishClose = undefined;
     submitCloseThen(this.rt, this.fd, finish);
   }
+}
+
+/** Whether `buf` (of length 0) lies over a detached (transferred) ArrayBuffer.
+ * Node 20 has no `ArrayBuffer.prototype.detached`: making a view of a
+ * detached buffer throws there. Only asked of empty arrays: a live one is
+ * never detached. */
+function isDetached(buf: Uint8Array): boolean {
+  const ab = buf.buffer as ArrayBuffer & { detached?: boolean };
+  if (typeof ab.detached === 'boolean') return ab.detached;
+  try {
+    new Uint8Array(ab);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function detachedArg(): PercoreError {
+  return codedError(
+    'ERR_INVALID_STATE',
+    'The "buf" argument is detached (its ArrayBuffer was transferred): it has no memory to read into or write from',
+  );
 }
 
 /** The error for a read on a stream whose `recv()` receive is armed or holds data. */

@@ -14,6 +14,7 @@ import {
 } from '../errors/errors';
 import { cancelOnAbort } from '../runtime/cancel';
 import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
+import { FORBIDDEN } from '../runtime/runtime';
 import type { RentResult } from './rent';
 import { settlers } from './settlers';
 import { type LaneOp, type OpStream, type StreamOp, withBuffer } from './stream-op';
@@ -96,6 +97,11 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
     const rt = this.stream.rt;
     this.arenaOffset = rt.arenaOffsetOf(this.buf);
     const pooled = this.arenaOffset >= 0;
+    if (this.arenaOffset === FORBIDDEN) {
+      this.state = 2;
+      this.reject(withBuffer(forbiddenView(), this.buf));
+      return;
+    }
     if (!pooled) {
       if (rentedArrays.has(this.buf)) {
         this.state = 2;
@@ -174,7 +180,16 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
   complete(res: number): void {
     const rt = this.stream.rt;
     if (this.bounce >= 0) {
-      if (res > 0 && this.kind.opcode === L.OP_RECV) rt.copyOut(this.bounce, this.buf, this.done, res);
+      if (res > 0 && this.kind.opcode === L.OP_RECV) {
+        if (this.buf.byteLength < this.done + res) {
+          // The program detached (transferred) the array meanwhile: the
+          // bytes have nowhere to go. Coded, not a TypeError in the loop.
+          this.freeBounce();
+          this.finish(undefined, detachedError());
+          return;
+        }
+        rt.copyOut(this.bounce, this.buf, this.done, res);
+      }
       this.freeBounce();
     }
     if (res > 0) {
@@ -218,6 +233,7 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
   private submit(): void {
     const rt = this.stream.rt;
     rt.assertOpen(); // a waiting operation's turn can come as the runtime closes
+    if (this.arenaOffset < 0 && this.buf.byteLength < this.limit) throw detachedError();
     const isRecv = this.kind.opcode === L.OP_RECV;
     const length = this.limit - this.done;
     const bounced = isRecv
@@ -277,4 +293,21 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
     // A run that was cut short after moving some bytes still reports them.
     this.reject(withBuffer(err, this.buf));
   }
+}
+
+/** A plain array detached (transferred) while an operation held it. */
+export function detachedError(): PercoreError {
+  return codedError(
+    'ERR_INVALID_STATE',
+    'the buffer was detached (transferred) while the operation held it; its bytes are lost to it',
+  );
+}
+
+/** A view of the core's memory that is no live pool buffer. */
+function forbiddenView(): PercoreError {
+  return codedError(
+    'ERR_INVALID_ARG_VALUE',
+    'the buffer is a view of the runtime memory but no live pool buffer (released already, or outside the pool)',
+    TypeError,
+  );
 }

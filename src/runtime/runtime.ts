@@ -44,8 +44,17 @@ class PoolTag {
   constructor(
     readonly runtime: Runtime,
     readonly offset: number,
+    /** The slot's generation when the view was made: a view kept after
+     * `release()` is stale even once the slot is handed out again. */
+    readonly generation: number,
   ) {}
 }
+
+/** `arenaOffsetOf`: not this runtime's memory (a plain array: it is bounced). */
+export const NOT_POOLED = -1;
+/** `arenaOffsetOf`: this runtime's memory but no live pool buffer (the core's
+ * own regions, or a view kept after `release()`): refused. */
+export const FORBIDDEN = -2;
 type Tagged = Uint8Array & { [kPoolTag]?: PoolTag };
 
 let current: Runtime | undefined;
@@ -78,6 +87,8 @@ export class Runtime {
   private readonly arenaEnd: number;
   private readonly budget: number;
   private readonly handlers: (OpHandler | undefined)[];
+  /** Per pool buffer, bumped by each `release`: see `PoolTag.generation`. */
+  private readonly generations: Uint32Array;
   private waiting = 0;
   private flushQueued = false;
   /** @internal set when a timer was started or cancelled: the driver's wake-up must be re-armed. */
@@ -125,6 +136,7 @@ export class Runtime {
     this.arena = this.word(L.H_ARENA);
     this.arenaEnd = this.arena + buffers * bufferSize;
     this.handlers = new Array(entries).fill(undefined);
+    this.generations = new Uint32Array(buffers);
     const chosen = choice.create(
       (Driver) =>
         new Driver(this.bytes, header, {
@@ -261,11 +273,21 @@ export class Runtime {
    * with (any view of it; it goes back to the recv set for the kernel to pick
    * again). Throws `ERR_PERCORE_BUFFER_IN_FLIGHT` if an operation still holds
    * it and `ERR_INVALID_ARG_VALUE` if it is not one of this runtime's pool
-   * buffers (or was released already). */
+   * buffers (or was released already). A view `buffer()` or `recv()` made is
+   * dead once released: reads, writes and `release` refuse it with
+   * `ERR_INVALID_ARG_VALUE` even after its slot is handed out again (each
+   * slot has a generation; views made with `subarray` carry none and are
+   * checked only by the core's ownership). */
   release(buf: Uint8Array): void {
     if (this.closed) return;
     if (!isArrayBufferView(buf)) throw invalidArgType('buf', 'an instance of Uint8Array', buf);
     const offset = this.arenaOffsetOf(buf);
+    if (offset === FORBIDDEN)
+      throw codedError(
+        'ERR_INVALID_ARG_VALUE',
+        'the buffer is no live pool buffer (released already, or a view of the core memory outside the pool)',
+        TypeError,
+      );
     if (offset < 0)
       throw codedError('ERR_INVALID_ARG_VALUE', "the buffer is not one of this runtime's pool buffers", TypeError);
     this.freeBuffer(Math.floor(offset / this.bufferSize));
@@ -278,6 +300,7 @@ export class Runtime {
     const res = this.core.bufFree(index);
     if (res === -EBUSY) throw bufferInFlight();
     if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
+    this.generations[index]++; // views of it made so far are stale now
     if (this.word(L.H_SQ_TAIL) !== this.word(L.H_SQ_HEAD)) this.scheduleFlush();
     if (this.stalled.length > 0) this.wakeStalled();
   }
@@ -495,7 +518,7 @@ export class Runtime {
   poolView(index: number, n: number): Uint8Array {
     const offset = index * this.bufferSize;
     const view = new Uint8Array(this.memoryBuffer, this.arena + offset, n);
-    Object.defineProperty(view, kPoolTag, { value: new PoolTag(this, offset) });
+    Object.defineProperty(view, kPoolTag, { value: new PoolTag(this, offset, this.generations[index]) });
     return view;
   }
 
@@ -582,10 +605,15 @@ export class Runtime {
    * or -1 if it is not a view of this runtime's pool. */
   arenaOffsetOf(buf: Uint8Array): number {
     const tag = (buf as Tagged)[kPoolTag];
-    if (tag !== undefined && tag.runtime === this) return tag.offset;
-    if (buf.buffer !== this.memoryBuffer) return -1;
+    if (tag !== undefined && tag.runtime === this) {
+      const index = (tag.offset / this.bufferSize) | 0;
+      return tag.generation === this.generations[index] ? tag.offset : FORBIDDEN;
+    }
+    if (buf.buffer !== this.memoryBuffer) return NOT_POOLED;
+    // A view of the core's memory: only inside the arena, never over the
+    // header, the queues or the op table (a bounce copy would write them).
     const start = buf.byteOffset;
-    if (start < this.arena || start + buf.byteLength > this.arenaEnd) return -1;
+    if (start < this.arena || start + buf.byteLength > this.arenaEnd) return FORBIDDEN;
     return start - this.arena;
   }
 
