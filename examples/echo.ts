@@ -1,6 +1,6 @@
 /**
  * The echo server: one runtime per thread (the thread-per-core launcher),
- * each with its own SO_REUSEPORT listener on the same port; per thread an
+ * each with its own SO_REUSEPORT listener on the same port (`ctx.bind`); per thread an
  * accept loop, one task per connection, read → writeAll with one pool buffer
  * per connection (lent to the kernel with no copy).
  *
@@ -139,14 +139,11 @@ let poolFullReported = false;
 async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>): Promise<void> {
   let buf: Uint8Array;
   try {
-    buf = rt.buffer();
-  } catch (err) {
-    // Every pool buffer is held by a connection: refuse this one, keep serving
-    // the others, and say so once rather than per connection.
-    if (!poolFullReported) {
-      poolFullReported = true;
-      process.stderr.write(`echo: ${(err as Error).message}; refusing new connections until buffers free up\n`);
-    }
+    // Waits while every pool buffer is held by a connection (back-pressure):
+    // this connection is served as soon as another one ends.
+    buf = await rt.acquireBuffer();
+  } catch {
+    // The runtime closed while it waited (shutdown).
     connections.delete(stream);
     await stream.close();
     return;
@@ -216,28 +213,23 @@ async function serveCopy(relay: typeof copy, stream: TcpStream, connections: Set
   }
 }
 
-/** What every thread gets from the process's main (cloned; `portCell` is shared). */
+/** What every thread gets from the process's main. */
 interface EchoData {
   host: string;
   port: number;
-  portCell: Int32Array;
   io: Io;
 }
 
-/** One thread of the server, run by the launcher on every thread. With port 0
- * thread 0 binds first and publishes the port it got in `portCell`, so the
- * other threads' SO_REUSEPORT listeners join the same port. */
+/** One thread of the server, run by the launcher on every thread. With more
+ * than one thread, `ctx.bind` gives each its own SO_REUSEPORT listener on the
+ * same port (with port 0, the one thread 0 got); with one thread the listener
+ * does not share its port, so a port already taken is EADDRINUSE. */
 export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
   const { TcpListener: Listener, copy } = ctx.percore; // this thread's module graph
   const rt = ctx.runtime;
-  const { host, portCell } = ctx.data;
-  let port = ctx.data.port;
-  if (port === 0 && ctx.threadIndex > 0) port = await sharedPort(portCell, ctx.signal);
-  const listener: TcpListener = await Listener.bind({ host, port }, { runtime: rt });
-  if (ctx.threadIndex === 0 && port === 0) {
-    Atomics.store(portCell, 0, listener.localAddress().port);
-    Atomics.notify(portCell, 0);
-  }
+  const { host, port } = ctx.data;
+  const listener: TcpListener =
+    ctx.threads > 1 ? await ctx.bind({ host, port }) : await Listener.bind({ host, port }, { runtime: rt });
   const connections = new Set<TcpStream>();
   const served = new Set<Promise<void>>();
   let closed: Promise<void> | undefined;
@@ -263,23 +255,8 @@ export async function main(ctx: ThreadContext<EchoData>): Promise<void> {
   await closed;
 }
 
-async function sharedPort(cell: Int32Array, signal: AbortSignal): Promise<number> {
-  while (Atomics.load(cell, 0) === 0) {
-    if (signal.aborted) throw signal.reason;
-    // Atomics.waitAsync is in Node 16+, in TypeScript's lib only from es2024.
-    const wait = (
-      Atomics as unknown as {
-        waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<unknown> };
-      }
-    ).waitAsync(cell, 0, 0, 100);
-    if (wait.async) await wait.value;
-  }
-  return Atomics.load(cell, 0);
-}
-
 async function run(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const portCell = new Int32Array(new SharedArrayBuffer(4));
   try {
     await start<EchoData>(
       {
@@ -307,7 +284,7 @@ async function run(): Promise<void> {
         entries: Math.min(32768, flags.buffers * 2 + 64),
         signals: true,
         shutdownTimeout: flags.shutdownTimeout,
-        data: { host: flags.host, port: flags.port, portCell, io: flags.io },
+        data: { host: flags.host, port: flags.port, io: flags.io },
         onReady: (infos) => {
           const { address, port, driver, driverReason } = infos[0] as {
             address: string;

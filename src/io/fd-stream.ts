@@ -12,6 +12,13 @@
  * `err.buffer`, and an aborted read never loses bytes: they stay in the socket
  * for the next read, or, if they had already arrived, the read resolves with them.
  *
+ * Operations keep their order, on every driver: one read and one write run
+ * at a time, and a read (or write) issued while another is in flight waits
+ * for it to settle, then goes to the kernel (node:net's semantics). So two
+ * reads in flight take the stream's bytes in the order they were issued, and
+ * two `writeAll`s never interleave. An operation waiting its turn can be
+ * aborted or timed out like one in flight; `close()` rejects it.
+ *
  * `FdStream` owns the reads, writes, `recv()`, shutdown, close and detach,
  * and the list of operations in flight that close cancels; a transport
  * (`TcpStream`, later Unix sockets) adds how it is opened and its options.
@@ -27,7 +34,7 @@
  * ```
  */
 import * as L from '../core/layout';
-import { codedError, invalidArgType, type PercoreError, socketClosed, systemError } from '../errors/errors';
+import { abortError, codedError, invalidArgType, type PercoreError, socketClosed, systemError } from '../errors/errors';
 import { validateInteger, validateSignal, validateUint8Array } from '../errors/validate';
 import { type Cancellable, kCancel } from '../runtime/cancel';
 import type { Runtime } from '../runtime/runtime';
@@ -35,7 +42,7 @@ import { PlainOp, submitCloseThen } from './plain-op';
 import { Receiver } from './receiver';
 import type { IoOptions, RentResult, RentStream } from './rent';
 import { captureSettlers } from './settlers';
-import { type OpStream, type StreamOp, withBuffer } from './stream-op';
+import { type LaneOp, type OpStream, type StreamOp, withBuffer } from './stream-op';
 import { READ, READ_EXACT, type TransferKind, TransferOp, WRITE, WRITE_ALL } from './transfer';
 
 /** A rent stream over a descriptor this runtime owns (see the module docs). */
@@ -52,6 +59,15 @@ export class FdStream implements RentStream, OpStream {
   copyingFrom = false;
   /** @internal a `copy()` writes this stream: writes of the program's are refused meanwhile. */
   copyingTo = false;
+  // One read and one write run at a time; the rest wait in issue order, in a
+  // list through the operations themselves (nothing allocated when only one
+  // runs, the common case).
+  private reading: LaneOp | undefined = undefined;
+  private readWaitHead: LaneOp | undefined = undefined;
+  private readWaitTail: LaneOp | undefined = undefined;
+  private writing: LaneOp | undefined = undefined;
+  private writeWaitHead: LaneOp | undefined = undefined;
+  private writeWaitTail: LaneOp | undefined = undefined;
 
   /** @internal */
   constructor(
@@ -94,6 +110,10 @@ export class FdStream implements RentStream, OpStream {
    * ```ts
    * const [n, buf] = await stream.read(Buffer.alloc(4096));
    * ```
+   * A read issued while another read (or `readExact`) is in flight waits for
+   * it, so reads take the bytes in the order they were issued. Rejects with
+   * `ERR_PERCORE_BUSY` while `recv()` is receiving on the stream (call
+   * `stopRecv()` first) or a `copy()` reads it.
    */
   read(buf: Uint8Array, options?: IoOptions): Promise<RentResult>;
   read(buf: Uint8Array, length: number, options?: IoOptions): Promise<RentResult>;
@@ -123,12 +143,14 @@ export class FdStream implements RentStream, OpStream {
    * the receive is paused (cancelled) until the program catches up, so a slow
    * reader never takes the whole recv set. Close releases buffers still
    * waiting; while a receive is armed or buffers wait, `detach()` is busy.
-   * Rejects with `ERR_PERCORE_NO_BUFFERS` when data arrived while every recv
-   * buffer was held by the program or waiting on a stream (see
-   * `RuntimeOptions.recvBuffers`; percore cannot tell whether the program will
-   * release one, so it does not wait: release buffers and call `recv()` again,
-   * no byte is lost), `ERR_SOCKET_CLOSED`, an `AbortError`, or a system error
-   * such as `ECONNRESET`. */
+   * When data arrives while every recv buffer is held by the program or
+   * waiting on a stream (see `RuntimeOptions.recvBuffers`), it waits for one
+   * to be released (back-pressure; the data stays in the socket), as `copy()`
+   * does. Rejects with `ERR_PERCORE_NO_BUFFERS` only when the runtime has no
+   * recv set at all, `ERR_SOCKET_CLOSED`, an `AbortError`, or a system error
+   * such as `ECONNRESET`; with `ERR_PERCORE_BUSY` while a `read()` is in flight
+   * (a stream is read either with `read()` or with `recv()` at a time:
+   * `stopRecv()` switches back). */
   recv(options?: IoOptions): Promise<Uint8Array | null> {
     try {
       validateSignal(options?.signal, 'options.signal');
@@ -138,12 +160,43 @@ export class FdStream implements RentStream, OpStream {
       return Promise.reject(err);
     }
     if (this.copyingFrom) return Promise.reject(copyBusy('read'));
+    if (this.reading !== undefined) {
+      return Promise.reject(
+        codedError('ERR_PERCORE_BUSY', 'a read() is in flight on this stream: recv() waits until reads are done'),
+      );
+    }
     if (this.receiver === undefined) this.receiver = new Receiver(this.rt, this);
     return this.receiver.recv(options?.signal);
   }
 
+  /** Stops `recv()`: disarms the stream's multishot receive and resolves once
+   * the kernel has let go of it, with the buffers it had received ahead of the
+   * program, in order. They are pool buffers, now the program's: use them
+   * (they hold the next bytes of the stream) and `release` them, or just
+   * release them to drop those bytes. A `recv()` still waiting rejects with
+   * an `AbortError`. Afterwards `read()` and `copy()` take the stream's next
+   * bytes, so a program can receive a header with `recv()` and relay the rest:
+   * ```ts
+   * const head = await stream.recv();
+   * for (const buf of await stream.stopRecv()) {
+   *   await upstream.writeAll(buf);   // received ahead: nothing is lost
+   *   rt.release(buf);
+   * }
+   * await copy(stream, upstream);
+   * ```
+   * Resolves with `[]` when `recv()` was never called. An end of stream (or
+   * error) that the receive had seen is not lost either: the socket reports it
+   * again to the next read. Rejects with `ERR_SOCKET_CLOSED` once closed. */
+  stopRecv(): Promise<Uint8Array[]> {
+    if (this.closing) return Promise.reject(socketClosed(this.constructor.name));
+    if (this.receiver === undefined) return Promise.resolve([]);
+    return this.receiver.stop(abortError('stopRecv() was called'));
+  }
+
   /** Writes some of the first `length` bytes (default `buf.length`) of `buf`,
-   * at least one; resolves `[n, buf]`. */
+   * at least one; resolves `[n, buf]`. A write issued while another write (or
+   * `writeAll`) is in flight waits for it: writes go out in issue order and a
+   * `writeAll`'s bytes are never interleaved with another's. */
   write(buf: Uint8Array, options?: IoOptions): Promise<RentResult>;
   write(buf: Uint8Array, length: number, options?: IoOptions): Promise<RentResult>;
   write(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<RentResult> {
@@ -174,28 +227,41 @@ export class FdStream implements RentStream, OpStream {
     return this.transfer(READ_EXACT, buf, length, options);
   }
 
-  /** Shuts down one or both directions (default: `'write'`, which sends FIN). */
-  shutdown(how: 'read' | 'write' | 'both' = 'write'): Promise<void> {
+  /** Shuts down one or both directions (default: `'write'`, which sends FIN).
+   * `options.signal` (and `timeout()`) cancel it: it then rejects with an
+   * `AbortError` (or the `TimeoutError`) unless it had already completed. */
+  shutdown(how: 'read' | 'write' | 'both' = 'write', options?: { signal?: AbortSignal }): Promise<void> {
     const code = how === 'read' ? 0 : how === 'write' ? 1 : how === 'both' ? 2 : -1;
-    if (code < 0) {
-      return Promise.reject(
-        codedError(
+    try {
+      if (code < 0) {
+        throw codedError(
           'ERR_INVALID_ARG_VALUE',
           `The argument 'how' must be 'read', 'write' or 'both'. Received ${String(how)}`,
           TypeError,
-        ),
-      );
+        );
+      }
+      validateSignal(options?.signal, 'options.signal');
+      if (this.closing) throw socketClosed(this.constructor.name);
+      if (options?.signal?.aborted) throw abortError(options.signal.reason);
+      this.rt.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (this.closing) return Promise.reject(socketClosed(this.constructor.name));
-    return new Promise<void>((resolve, reject) => {
-      const op = new PlainOp({ syscall: 'shutdown' }, () => resolve(), reject);
-      this.rt.track(this.rt.core.submitShutdown(this.fd, code), op, 'shutdown');
-    });
+    let op!: PlainOp;
+    const promise = new Promise<void>((resolve, reject) => {
+      op = new PlainOp({ syscall: 'shutdown', signal: options?.signal }, () => resolve(), reject);
+      op.start(this.rt, (rt) => rt.core.submitShutdown(this.fd, code));
+    }) as Promise<void> & Cancellable;
+    promise[kCancel] = op;
+    return promise;
   }
 
   /** Closes the stream. Operations in flight are cancelled first and reject with
    * `ERR_SOCKET_CLOSED` (with their buffers); the descriptor is closed only once
-   * the kernel has let go of them, so it can never be reused under them. */
+   * the kernel has let go of them, so it can never be reused under them. It
+   * takes no signal and needs no timeout: it never waits on the peer, only on
+   * the kernel handing back cancelled operations. Calling it again returns
+   * the same promise. */
   close(): Promise<void> {
     if (this.closed !== undefined) return this.closed;
     this.closing = true;
@@ -203,6 +269,8 @@ export class FdStream implements RentStream, OpStream {
       this.finishClose = resolve;
     });
     this.receiver?.close(socketClosed(this.constructor.name));
+    // Waiting operations first, so that settling the running ones cannot start them.
+    this.rejectWaiting(() => socketClosed(this.constructor.name));
     if (this.firstOp === undefined) this.closeSocket();
     else
       for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next)
@@ -223,7 +291,77 @@ export class FdStream implements RentStream, OpStream {
     else this.firstOp = op.next;
     if (op.next !== undefined) op.next.prev = op.prev;
     op.prev = op.next = undefined;
+    if (op === this.reading) {
+      const next = this.readWaitHead;
+      this.reading = next;
+      if (next !== undefined) {
+        this.readWaitHead = next.waitNext;
+        if (this.readWaitHead === undefined) this.readWaitTail = undefined;
+        next.waitNext = undefined;
+        next.run();
+      }
+    } else if (op === this.writing) {
+      const next = this.writeWaitHead;
+      this.writing = next;
+      if (next !== undefined) {
+        this.writeWaitHead = next.waitNext;
+        if (this.writeWaitHead === undefined) this.writeWaitTail = undefined;
+        next.waitNext = undefined;
+        next.run();
+      }
+    }
     if (this.closing && this.firstOp === undefined && this.finishClose !== undefined) this.closeSocket();
+  }
+
+  /** @internal see `OpStream.admit`. */
+  admit(op: LaneOp): boolean {
+    if (op.reads) {
+      if (this.reading === undefined) {
+        this.reading = op;
+        return true;
+      }
+      if (this.readWaitTail === undefined) this.readWaitHead = op;
+      else this.readWaitTail.waitNext = op;
+      this.readWaitTail = op;
+      return false;
+    }
+    if (this.writing === undefined) {
+      this.writing = op;
+      return true;
+    }
+    if (this.writeWaitTail === undefined) this.writeWaitHead = op;
+    else this.writeWaitTail.waitNext = op;
+    this.writeWaitTail = op;
+    return false;
+  }
+
+  /** @internal see `OpStream.dequeue`. */
+  dequeue(op: LaneOp): void {
+    const reads = op.reads;
+    let prev: LaneOp | undefined;
+    let at = reads ? this.readWaitHead : this.writeWaitHead;
+    while (at !== undefined && at !== op) {
+      prev = at;
+      at = at.waitNext;
+    }
+    if (at === undefined) return;
+    if (prev !== undefined) prev.waitNext = op.waitNext;
+    else if (reads) this.readWaitHead = op.waitNext;
+    else this.writeWaitHead = op.waitNext;
+    if (reads ? this.readWaitTail === op : this.writeWaitTail === op) {
+      if (reads) this.readWaitTail = prev;
+      else this.writeWaitTail = prev;
+    }
+    op.waitNext = undefined;
+  }
+
+  /** Rejects every operation waiting for its turn with `reason` (close). */
+  private rejectWaiting(reason: () => PercoreError): void {
+    for (;;) {
+      const op = this.readWaitHead ?? this.writeWaitHead;
+      if (op === undefined) return;
+      op.cancel(reason()); // takes itself out of its queue
+    }
   }
 
   private transfer(
@@ -235,6 +373,7 @@ export class FdStream implements RentStream, OpStream {
     let limit: number;
     try {
       validateUint8Array(buf, 'buf');
+      if (buf.byteLength === 0 && isDetached(buf)) throw withBuffer(detachedArg(), buf);
       if (typeof lengthOrOptions === 'number') {
         validateInteger(lengthOrOptions, 'length', 0, buf.length);
         limit = lengthOrOptions;
@@ -253,6 +392,7 @@ export class FdStream implements RentStream, OpStream {
       if (kind.opcode === L.OP_RECV ? this.copyingFrom : this.copyingTo) {
         throw withBuffer(copyBusy(kind.syscall), buf);
       }
+      if (kind.opcode === L.OP_RECV && this.receiver?.holding) throw withBuffer(recvBusy(), buf);
       this.rt.assertOpen();
     } catch (err) {
       return Promise.reject(err);
@@ -270,6 +410,36 @@ export class FdStream implements RentStream, OpStream {
     this.finishClose = undefined;
     submitCloseThen(this.rt, this.fd, finish);
   }
+}
+
+/** Whether `buf` (of length 0) lies over a detached (transferred) ArrayBuffer.
+ * Node 20 has no `ArrayBuffer.prototype.detached`: making a view of a
+ * detached buffer throws there. Only asked of empty arrays: a live one is
+ * never detached. */
+function isDetached(buf: Uint8Array): boolean {
+  const ab = buf.buffer as ArrayBuffer & { detached?: boolean };
+  if (typeof ab.detached === 'boolean') return ab.detached;
+  try {
+    new Uint8Array(ab);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function detachedArg(): PercoreError {
+  return codedError(
+    'ERR_INVALID_STATE',
+    'The "buf" argument is detached (its ArrayBuffer was transferred): it has no memory to read into or write from',
+  );
+}
+
+/** The error for a read on a stream whose `recv()` receive is armed or holds data. */
+function recvBusy(): PercoreError {
+  return codedError(
+    'ERR_PERCORE_BUSY',
+    'recv() is receiving on this stream (or holds data received ahead): take it with recv() or call stopRecv() before read()',
+  );
 }
 
 /** The error for a read or write on a stream a `copy()` is reading or writing. */

@@ -2,10 +2,10 @@
 // across calls, buffers received ahead of the program (at most RECV_AHEAD),
 // and the `recv()` calls waiting for one.
 import * as L from '../core/layout';
-import { ECANCELED, ENOBUFS } from '../errors/errno';
+import { ECANCELED, ENOBUFS, ENOSPC } from '../errors/errno';
 import { abortError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
 import { type Cancellable, cancelOnAbort, kCancel } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
 import type { Runtime } from '../runtime/runtime';
 import { captureSettlers, settlers } from './settlers';
 import type { OpStream, StreamOp } from './stream-op';
@@ -21,14 +21,20 @@ type RecvResult = Uint8Array | null | PercoreError;
  * `recv()` has taken yet (at most about RECV_AHEAD: the receive is cancelled
  * when that many wait, and armed again when a `recv()` finds none), and the
  * `recv()` calls waiting for one (only while none waits). */
-export class Receiver implements OpHandler, StreamOp {
+export class Receiver implements OpHandler, StreamOp, Stalled {
   private id = 0;
   private armed = false;
+  /** Waiting in the runtime for an op slot or a recv-set buffer (not armed). */
+  private stalled = false;
+  /** What it waits for when stalled: a recv-set buffer (else an op slot). */
+  private starved = false;
   /** A cancel was asked for: too many results waiting, nobody waiting, or close. */
   private pausing = false;
   private closeReason: PercoreError | undefined;
   private readonly results: RecvResult[] = [];
   private readonly waiters: RecvWaiter[] = [];
+  /** `stop()` calls waiting for the receive to be disarmed. */
+  private stoppers: ((buffers: Uint8Array[]) => void)[] | undefined = undefined;
   prev: StreamOp | undefined = undefined;
   next: StreamOp | undefined = undefined;
   readonly reads = true;
@@ -41,7 +47,7 @@ export class Receiver implements OpHandler, StreamOp {
 
   /** Whether the kernel or the queue holds something of the stream's. */
   get holding(): boolean {
-    return this.armed || this.results.length > 0;
+    return this.armed || this.stalled || this.results.length > 0;
   }
 
   recv(signal: AbortSignal | undefined): Promise<Uint8Array | null> {
@@ -54,13 +60,17 @@ export class Receiver implements OpHandler, StreamOp {
     const waiter = new RecvWaiter(this, settlers.resolve, settlers.reject, signal);
     promise[kCancel] = waiter;
     this.waiters.push(waiter);
-    if (!this.armed) this.arm();
+    if (!this.armed && !this.stalled) this.arm();
     return promise;
   }
 
   private arm(): void {
     const rt = this.rt;
     const id = rt.core.submitRecvSelect(this.stream.fd, rt.bufferSize, 1);
+    if (id === -ENOSPC) {
+      this.wait(false); // the op table is full: wait for a slot
+      return;
+    }
     try {
       rt.track(id, this, 'recv');
     } catch (err) {
@@ -73,11 +83,64 @@ export class Receiver implements OpHandler, StreamOp {
     this.stream.started(this);
   }
 
+  /** Waits in the runtime for a slot, or (`starved`) for a recv-set buffer. */
+  private wait(starved: boolean): void {
+    this.stalled = true;
+    this.starved = starved;
+    this.rt.stall(this);
+  }
+
+  /** Stalled: a buffer or a slot may be free. Arms again if a `recv()` still
+   * waits (a starved receive only once a recv-set buffer is back in the pick
+   * set: arming with none would fail again at once). */
+  resume(): void {
+    this.stalled = false;
+    if (this.waiters.length === 0 || this.closeReason !== undefined) return;
+    if (this.starved && this.rt.core.counter(7) === 0) this.wait(true);
+    else this.arm();
+  }
+
+  /** The runtime closed while it waited. */
+  abort(): void {
+    this.stalled = false;
+    this.fail(runtimeClosed());
+  }
+
   /** Asks the kernel to stop the receive; its final delivery comes later. */
   private pause(): void {
+    if (this.stalled) {
+      this.stalled = false;
+      this.rt.unstall(this);
+      return;
+    }
     if (!this.armed || this.pausing) return;
     this.pausing = true;
     this.rt.cancel(this.id);
+  }
+
+  /** Disarms the receive (see `FdStream.stopRecv`): waiting `recv()` calls
+   * reject with `reason`; resolves, once the kernel has let go, with the
+   * buffers received ahead and not taken, in order (the program's now). */
+  stop(reason: PercoreError): Promise<Uint8Array[]> {
+    this.fail(reason);
+    this.pause(); // a stalled receive just leaves the queue
+    if (!this.armed) return Promise.resolve(this.takeBuffers());
+    if (this.stoppers === undefined) this.stoppers = [];
+    const stoppers = this.stoppers;
+    const promise = new Promise<Uint8Array[]>((resolve) => {
+      stoppers.push(resolve);
+    });
+    this.pause();
+    return promise;
+  }
+
+  /** The data received ahead, handed to the program. An end of stream or an
+   * error waiting behind them is dropped: the socket reports it again to the
+   * next read (a TCP end of stream repeats; after a reset, reads see the end). */
+  private takeBuffers(): Uint8Array[] {
+    const buffers: Uint8Array[] = [];
+    for (const result of this.results.splice(0)) if (result instanceof Uint8Array) buffers.push(result);
+    return buffers;
   }
 
   /** StreamOp: the stream closes. */
@@ -118,6 +181,10 @@ export class Receiver implements OpHandler, StreamOp {
     this.armed = false;
     this.pausing = false;
     this.stream.settled(this);
+    if (this.stoppers !== undefined) {
+      this.stopped(res);
+      return;
+    }
     if (res > 0) {
       // data in the final delivery: taken above
     } else if (res === 0) {
@@ -126,13 +193,25 @@ export class Receiver implements OpHandler, StreamOp {
       this.fail(runtimeClosed());
       return;
     } else if (res === -ENOBUFS) {
-      // Data came with no buffer to put it in: it stays in the socket.
-      this.fail(rt.noRecvBuffers());
+      // Data came with no buffer to put it in: it stays in the socket, and the
+      // receive waits for the program (or a copy) to give a recv buffer back.
+      if (this.waiters.length > 0 && this.closeReason === undefined && !rt.isClosed) this.wait(true);
       return;
     } else if (res !== -ECANCELED) {
       this.deliver(systemError(res, 'recv'));
     }
     if (this.waiters.length > 0 && this.closeReason === undefined && !rt.isClosed) this.arm();
+  }
+
+  /** The receive `stop()` asked to end is over: hand the buffers received
+   * ahead to the `stop()` calls. A `recv()` made meanwhile arms it again. */
+  private stopped(res: number): void {
+    const stoppers = this.stoppers!;
+    this.stoppers = undefined;
+    const buffers = this.closeReason === undefined ? this.takeBuffers() : [];
+    for (const resolve of stoppers) resolve(buffers);
+    if (res === CLOSED_RESULT) this.fail(runtimeClosed());
+    else if (this.waiters.length > 0 && this.closeReason === undefined && !this.rt.isClosed) this.arm();
   }
 
   private deliver(result: RecvResult): void {

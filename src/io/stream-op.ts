@@ -17,10 +17,24 @@ export interface StreamOp {
   cancel(reason: PercoreError): void;
 }
 
+/** @internal A read or a write, which waits its turn in its direction of the
+ * stream: one of each runs at a time, the rest wait in issue order. */
+export interface LaneOp extends StreamOp {
+  /** The next operation waiting behind this one in the same direction. */
+  waitNext: LaneOp | undefined;
+  /** Called when the operations issued before it have settled: go to the kernel. */
+  run(): void;
+}
+
 /** @internal What an operation needs of the stream it runs on. */
 export interface OpStream {
   readonly rt: Runtime;
   readonly fd: number;
+  /** True: `op` may run now (its direction is free, and is now its); false:
+   * it waits behind the ones before it, and `run()` is called at its turn. */
+  admit(op: LaneOp): boolean;
+  /** Takes a waiting `op` out of its direction's queue (aborted while waiting). */
+  dequeue(op: LaneOp): void;
   /** Called by an operation once it is in flight. */
   started(op: StreamOp): void;
   /** Called by an operation once its last delivery is in. */

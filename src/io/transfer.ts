@@ -3,7 +3,7 @@
 // is, anything else through a bounce buffer), submits, resubmits the rest of
 // an exact transfer, and settles with the buffer handed back.
 import * as L from '../core/layout';
-import { ECANCELED } from '../errors/errno';
+import { ECANCELED, ENOSPC } from '../errors/errno';
 import {
   abortError,
   bufferInFlight,
@@ -13,10 +13,11 @@ import {
   systemError,
 } from '../errors/errors';
 import { cancelOnAbort } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
+import { FORBIDDEN } from '../runtime/runtime';
 import type { RentResult } from './rent';
 import { settlers } from './settlers';
-import { type OpStream, type StreamOp, withBuffer } from './stream-op';
+import { type LaneOp, type OpStream, type StreamOp, withBuffer } from './stream-op';
 
 /** What kind of transfer an operation is: declared once per kind, so a call
  * names its kind rather than passing bare flags. */
@@ -41,8 +42,12 @@ const rentedArrays = new WeakSet<Uint8Array>();
 
 /** One read or write, or a run of them for `readExact`/`writeAll`. Takes the
  * settle functions of the promise just created with `captureSettlers`. */
-export class TransferOp implements OpHandler, StreamOp {
+export class TransferOp implements OpHandler, LaneOp, Stalled {
   private id = 0;
+  /** Waiting in the runtime for a bounce buffer or an op slot (nothing in the kernel). */
+  private stalled = false;
+  /** 0: waiting for its turn, 1: in flight (in the stream's list), 2: settled. */
+  private state = 0;
   private done = 0;
   private bounce = -1;
   /** Where `buf` lies in the runtime's arena, or -1: not a pool view (a bounce buffer stands in). */
@@ -56,6 +61,7 @@ export class TransferOp implements OpHandler, StreamOp {
   private readonly reject: (e: unknown) => void;
   prev: StreamOp | undefined = undefined;
   next: StreamOp | undefined = undefined;
+  waitNext: LaneOp | undefined = undefined;
 
   get reads(): boolean {
     return this.kind.opcode === L.OP_RECV;
@@ -78,47 +84,113 @@ export class TransferOp implements OpHandler, StreamOp {
 
   begin(): void {
     if (this.signal?.aborted) {
+      this.state = 2;
       this.reject(withBuffer(abortError(this.signal.reason), this.buf));
       return;
     }
     if (this.limit === 0) {
+      this.state = 2;
       this.resolve([0, this.buf]);
       return;
     }
     // A pool buffer's ownership is the core's to check; any other array is ours.
-    this.arenaOffset = this.stream.rt.arenaOffsetOf(this.buf);
+    const rt = this.stream.rt;
+    this.arenaOffset = rt.arenaOffsetOf(this.buf);
     const pooled = this.arenaOffset >= 0;
-    if (!pooled && rentedArrays.has(this.buf)) {
-      this.reject(withBuffer(bufferInFlight(), this.buf));
-      return;
-    }
-    try {
-      this.submit();
-    } catch (err) {
-      this.reject(withBuffer(err as PercoreError, this.buf));
+    if (this.arenaOffset === FORBIDDEN) {
+      this.state = 2;
+      this.reject(withBuffer(forbiddenView(), this.buf));
       return;
     }
     if (!pooled) {
+      if (rentedArrays.has(this.buf)) {
+        this.state = 2;
+        this.reject(withBuffer(bufferInFlight(), this.buf));
+        return;
+      }
+      // Rented from the call on, even while it waits its turn.
       rentedArrays.add(this.buf);
       this.rented = true;
     }
-    this.stream.started(this);
     if (this.signal !== undefined) this.onAbort = cancelOnAbort(this.signal, this);
+    if (this.stream.admit(this)) {
+      this.run();
+      return;
+    }
+    // Waiting its turn: a pool buffer the kernel (or another waiting
+    // operation) holds is refused now, as the core would refuse it at once.
+    if (pooled) {
+      if (rentedArrays.has(this.buf) || rt.isLent(this.arenaOffset)) {
+        this.stream.dequeue(this);
+        this.finish(undefined, bufferInFlight());
+        return;
+      }
+      rentedArrays.add(this.buf);
+      this.rented = true;
+    }
+  }
+
+  /** Goes to the kernel: at once when its direction of the stream was free,
+   * else once the operations issued before it have settled. */
+  run(): void {
+    this.state = 1;
+    this.stream.started(this);
+    try {
+      this.submit();
+    } catch (err) {
+      this.finish(undefined, err as PercoreError);
+    }
   }
 
   /** Cancels the operation; it rejects with `reason` unless its result already arrived. */
   cancel(reason: PercoreError): void {
-    if (this.reason !== undefined) return;
+    if (this.reason !== undefined || this.state === 2) return;
     this.reason = reason;
+    if (this.state === 0) {
+      // Still waiting for its turn: nothing of it reached the kernel.
+      this.stream.dequeue(this);
+      this.finish(undefined, reason);
+      return;
+    }
+    if (this.stalled) {
+      this.stalled = false;
+      this.stream.rt.unstall(this);
+      this.finish(undefined, reason);
+      return;
+    }
     this.stream.rt.cancel(this.id);
+  }
+
+  /** A pool buffer or op slot may be free: try the submit again. */
+  resume(): void {
+    this.stalled = false;
+    try {
+      this.submit();
+    } catch (err) {
+      this.finish(undefined, err as PercoreError);
+    }
+  }
+
+  /** The runtime closed while it waited for a buffer or a slot. */
+  abort(): void {
+    this.stalled = false;
+    this.finish(undefined, runtimeClosed());
   }
 
   complete(res: number): void {
     const rt = this.stream.rt;
     if (this.bounce >= 0) {
-      if (res > 0 && this.kind.opcode === L.OP_RECV) rt.copyOut(this.bounce, this.buf, this.done, res);
-      rt.unlend(this.bounce);
-      this.bounce = -1;
+      if (res > 0 && this.kind.opcode === L.OP_RECV) {
+        if (this.buf.byteLength < this.done + res) {
+          // The program detached (transferred) the array meanwhile: the
+          // bytes have nowhere to go. Coded, not a TypeError in the loop.
+          this.freeBounce();
+          this.finish(undefined, detachedError());
+          return;
+        }
+        rt.copyOut(this.bounce, this.buf, this.done, res);
+      }
+      this.freeBounce();
     }
     if (res > 0) {
       this.done += res;
@@ -160,32 +232,56 @@ export class TransferOp implements OpHandler, StreamOp {
 
   private submit(): void {
     const rt = this.stream.rt;
+    rt.assertOpen(); // a waiting operation's turn can come as the runtime closes
+    if (this.arenaOffset < 0 && this.buf.byteLength < this.limit) throw detachedError();
     const isRecv = this.kind.opcode === L.OP_RECV;
     const length = this.limit - this.done;
     const bounced = isRecv
       ? rt.lendForRecv(this.buf, this.arenaOffset, this.done, length)
       : rt.lendForSend(this.buf, this.arenaOffset, this.done, length);
+    if (rt.lentIndex < 0) {
+      // Every pool buffer is in use: wait for one (back-pressure, not an error).
+      this.stalled = true;
+      rt.stall(this);
+      return;
+    }
     if (bounced) this.bounce = rt.lentIndex;
     const fd = this.stream.fd;
     const id = isRecv
       ? rt.core.submitRecv(fd, rt.lentIndex, rt.lentOffset, rt.lentLength)
       : rt.core.submitSend(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+    if (id === -ENOSPC) {
+      // The op table is full: wait for a slot, first in line, then give the
+      // bounce buffer back (which may wake those behind).
+      this.stalled = true;
+      rt.stall(this);
+      this.freeBounce();
+      return;
+    }
     try {
       rt.track(id, this, this.kind.syscall);
     } catch (err) {
-      if (this.bounce >= 0) {
-        rt.unlend(this.bounce);
-        this.bounce = -1;
-      }
+      this.freeBounce();
       throw err;
     }
     this.id = id;
   }
 
+  private freeBounce(): void {
+    if (this.bounce < 0) return;
+    const index = this.bounce;
+    this.bounce = -1;
+    this.stream.rt.unlend(index);
+  }
+
   private finish(n: number | undefined, err?: PercoreError): void {
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     if (this.rented) rentedArrays.delete(this.buf);
-    this.stream.settled(this);
+    const wasInFlight = this.state === 1;
+    this.state = 2;
+    // Settling lets the next operation of this direction run, so the stream
+    // hears of it before the program does: order is kept.
+    if (wasInFlight) this.stream.settled(this);
     if (err === undefined) {
       this.resolve([n!, this.buf]);
       return;
@@ -197,4 +293,21 @@ export class TransferOp implements OpHandler, StreamOp {
     // A run that was cut short after moving some bytes still reports them.
     this.reject(withBuffer(err, this.buf));
   }
+}
+
+/** A plain array detached (transferred) while an operation held it. */
+export function detachedError(): PercoreError {
+  return codedError(
+    'ERR_INVALID_STATE',
+    'the buffer was detached (transferred) while the operation held it; its bytes are lost to it',
+  );
+}
+
+/** A view of the core's memory that is no live pool buffer. */
+function forbiddenView(): PercoreError {
+  return codedError(
+    'ERR_INVALID_ARG_VALUE',
+    'the buffer is a view of the runtime memory but no live pool buffer (released already, or outside the pool)',
+    TypeError,
+  );
 }

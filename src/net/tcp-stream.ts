@@ -18,6 +18,7 @@ import { abortError, type PercoreError, socketClosed, systemError } from '../err
 import { validateInteger, validateSignal } from '../errors/validate';
 import { FdStream } from '../io/fd-stream';
 import { PlainOp } from '../io/plain-op';
+import { type Cancellable, kCancel } from '../runtime/cancel';
 import { Runtime } from '../runtime/runtime';
 import { type AddressInput, addressOf, resolveAddress, type SocketAddress } from './address';
 
@@ -36,43 +37,17 @@ export class TcpStream extends FdStream {
   /** Connects to `address` (a name is looked up first).
    * ```ts
    * const stream = await TcpStream.connect(listener.localAddress());   // or '127.0.0.1:8080'
+   * const other = await timeout(1000, TcpStream.connect(listener.localAddress()));   // at most 1 s
    * ```
-   * Rejects with a system error such as `ECONNREFUSED`. */
-  static async connect(address: AddressInput, options: ConnectOptions = {}): Promise<TcpStream> {
-    validateSignal(options.signal, 'options.signal');
-    const rt = options.runtime ?? Runtime.current();
-    const { ip, family, port } = await resolveAddress(address);
-    rt.assertOpen();
-    if (options.signal?.aborted) throw abortError(options.signal.reason);
-    const fd = rt.nativeDriver.socket(family);
-    if (fd < 0) throw systemError(fd, 'socket');
-    try {
-      let res = rt.nativeDriver.encodeAddress(ip, port, rt.stagingRecord);
-      if (res < 0) throw systemError(res, 'connect', `${ip}:${port}`);
-      await new Promise<number>((resolve, reject) => {
-        const op = new PlainOp(
-          { syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal },
-          resolve,
-          reject,
-        );
-        const id = rt.core.submitConnect(fd);
-        rt.track(id, op, 'connect');
-        op.watch(rt, id);
-      });
-      if (options.noDelay) {
-        res = rt.nativeDriver.setOption(fd, L.SOCKOPT_NODELAY, 1);
-        if (res < 0) throw systemError(res, 'setsockopt');
-      }
-    } catch (err) {
-      if (!rt.isClosed) rt.nativeDriver.closeFd(fd);
-      const e = err as PercoreError;
-      if (e.syscall === 'connect') {
-        e.address = ip;
-        e.port = port;
-      }
-      throw err;
-    }
-    return new TcpStream(rt, fd);
+   * Rejects with a system error such as `ECONNREFUSED`. `options.signal` and
+   * `timeout()` cancel the attempt in the kernel and close its socket: it
+   * rejects with the `AbortError` (or `TimeoutError`), unless the connection
+   * was made first, which it then resolves with. */
+  static connect(address: AddressInput, options: ConnectOptions = {}): Promise<TcpStream> {
+    const attempt = new ConnectAttempt();
+    const promise = attempt.run(address, options) as Promise<TcpStream> & Cancellable;
+    promise[kCancel] = attempt;
+    return promise;
   }
 
   /** Takes ownership of `fd`, a connected TCP socket handed over by another
@@ -110,5 +85,54 @@ export class TcpStream extends FdStream {
   peerAddress(): SocketAddress {
     if (this.isClosing) throw socketClosed('TcpStream');
     return addressOf(this.rt.nativeDriver.peerAddress(this.fd), 'getpeername');
+  }
+}
+
+/** One `TcpStream.connect()`: cancellable while the name is looked up (it
+ * then rejects as soon as that is done) and while the kernel connects. */
+class ConnectAttempt {
+  private op: PlainOp | undefined;
+  private reason: PercoreError | undefined;
+
+  cancel(reason: PercoreError): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.op?.cancel(reason);
+  }
+
+  async run(address: AddressInput, options: ConnectOptions): Promise<TcpStream> {
+    validateSignal(options.signal, 'options.signal');
+    const rt = options.runtime ?? Runtime.current();
+    const { ip, family, port } = await resolveAddress(address);
+    rt.assertOpen();
+    if (options.signal?.aborted) throw abortError(options.signal.reason);
+    if (this.reason !== undefined) throw this.reason;
+    const fd = rt.nativeDriver.socket(family);
+    if (fd < 0) throw systemError(fd, 'socket');
+    try {
+      let res = rt.nativeDriver.encodeAddress(ip, port, rt.stagingRecord);
+      if (res < 0) throw systemError(res, 'connect', `${ip}:${port}`);
+      await new Promise<number>((resolve, reject) => {
+        this.op = new PlainOp({ syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal }, resolve, reject);
+        // The staging record is shared: written again right before each submit,
+        // in case the connect waited for an op slot behind another one.
+        this.op.start(rt, (r) => r.nativeDriver.encodeAddress(ip, port, r.stagingRecord) || r.core.submitConnect(fd));
+      });
+      if (options.noDelay) {
+        res = rt.nativeDriver.setOption(fd, L.SOCKOPT_NODELAY, 1);
+        if (res < 0) throw systemError(res, 'setsockopt');
+      }
+    } catch (err) {
+      // The kernel has let go of the socket (the connect completed, failed or
+      // was cancelled): nobody else will close it.
+      if (!rt.isClosed) rt.nativeDriver.closeFd(fd);
+      const e = err as PercoreError;
+      if (e.syscall === 'connect') {
+        e.address = ip;
+        e.port = port;
+      }
+      throw err;
+    }
+    return new TcpStream(rt, fd);
   }
 }

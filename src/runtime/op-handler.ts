@@ -20,3 +20,14 @@ export interface OpHandler {
   /** Called once per delivery; `flags & CQE_F_MORE` means more will follow. */
   complete(res: number, flags: number): void;
 }
+
+/** @internal Something waiting for a free pool buffer or op slot (an
+ * `acquireBuffer()`, a read whose bounce buffer could not be taken, an
+ * operation that found the op table full): resumed in FIFO order when
+ * buffers are released or op slots retire. */
+export interface Stalled {
+  /** Tries again; calls `Runtime.stall` again if it still cannot proceed. */
+  resume(): void;
+  /** The runtime closed under it: settle with `ERR_PERCORE_RUNTIME_CLOSED`. */
+  abort(): void;
+}

@@ -34,8 +34,8 @@ import {
   runtimeClosed,
   systemError,
 } from '../errors/errors';
-import { validateInteger, validateMs } from '../errors/validate';
-import { CLOSED_RESULT, type OpHandler, type Parked } from './op-handler';
+import { validateInteger, validateMs, validateSignal } from '../errors/validate';
+import { CLOSED_RESULT, type OpHandler, type Parked, type Stalled } from './op-handler';
 import { option, type RuntimeCounters, type RuntimeOptions } from './options';
 
 /** Marks a view made by `Runtime.buffer()`: its runtime and arena offset. */
@@ -44,8 +44,17 @@ class PoolTag {
   constructor(
     readonly runtime: Runtime,
     readonly offset: number,
+    /** The slot's generation when the view was made: a view kept after
+     * `release()` is stale even once the slot is handed out again. */
+    readonly generation: number,
   ) {}
 }
+
+/** `arenaOffsetOf`: not this runtime's memory (a plain array: it is bounced). */
+export const NOT_POOLED = -1;
+/** `arenaOffsetOf`: this runtime's memory but no live pool buffer (the core's
+ * own regions, or a view kept after `release()`): refused. */
+export const FORBIDDEN = -2;
 type Tagged = Uint8Array & { [kPoolTag]?: PoolTag };
 
 let current: Runtime | undefined;
@@ -78,6 +87,8 @@ export class Runtime {
   private readonly arenaEnd: number;
   private readonly budget: number;
   private readonly handlers: (OpHandler | undefined)[];
+  /** Per pool buffer, bumped by each `release`: see `PoolTag.generation`. */
+  private readonly generations: Uint32Array;
   private waiting = 0;
   private flushQueued = false;
   /** @internal set when a timer was started or cancelled: the driver's wake-up must be re-armed. */
@@ -85,6 +96,9 @@ export class Runtime {
   private closed = false;
   /** @internal */ tasks = 0;
   private readonly parkedOps = new Set<Parked>();
+  /** Waiting for a pool buffer or an op slot, in FIFO order (see `stall`). */
+  private readonly stalled: Stalled[] = [];
+  private wakingStalled = false;
   private waker = 0;
   /** @internal set by `lend`: the pool buffer and offset an operation uses. */
   lentIndex = 0;
@@ -122,6 +136,7 @@ export class Runtime {
     this.arena = this.word(L.H_ARENA);
     this.arenaEnd = this.arena + buffers * bufferSize;
     this.handlers = new Array(entries).fill(undefined);
+    this.generations = new Uint32Array(buffers);
     const chosen = choice.create(
       (Driver) =>
         new Driver(this.bytes, header, {
@@ -175,7 +190,8 @@ export class Runtime {
    * const [n] = await stream.read(buf);
    * rt.release(buf);
    * ```
-   * Throws `ERR_PERCORE_NO_BUFFERS` when the pool is empty. */
+   * Throws `ERR_PERCORE_NO_BUFFERS` when the pool is empty; a server that
+   * takes a buffer per connection should `await acquireBuffer()` instead. */
   buffer(size: number = this.bufferSize): Uint8Array {
     this.assertOpen();
     validateInteger(size, 'size', 1, this.bufferSize);
@@ -184,15 +200,94 @@ export class Runtime {
     return this.poolView(index, size);
   }
 
+  /** A pool buffer, as `buffer()`, waiting for one to be released when the
+   * pool is empty: back-pressure rather than an error, so a server under more
+   * connections than it has buffers serves them as buffers free up. Waiters
+   * are served in FIFO order (plain-array reads and writes waiting for a
+   * bounce buffer queue with them).
+   * ```ts
+   * const buf = await rt.acquireBuffer();
+   * try { await serve(stream, buf); } finally { rt.release(buf); }
+   * ```
+   * Rejects with an `AbortError` when `options.signal` aborts first, and with
+   * `ERR_PERCORE_RUNTIME_CLOSED` if the runtime closes. */
+  acquireBuffer(options?: { size?: number; signal?: AbortSignal }): Promise<Uint8Array> {
+    const size = options?.size ?? this.bufferSize;
+    const signal = options?.signal;
+    try {
+      this.assertOpen();
+      validateInteger(size, 'options.size', 1, this.bufferSize);
+      validateSignal(signal, 'options.signal');
+      if (signal?.aborted) throw abortError(signal.reason);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const index = this.stalled.length === 0 ? this.core.bufAlloc() : -1; // FIFO: no overtaking
+    if (index >= 0) return Promise.resolve(this.poolView(index, size));
+    return new Promise((resolve, reject) => {
+      this.stall(new BufferWaiter(this, size, resolve, reject, signal));
+    });
+  }
+
+  /** @internal Waits for a pool buffer or an op slot (FIFO): `s.resume()` is
+   * called when buffers are released or op slots free up. Keeps the loop
+   * alive meanwhile, as an operation in flight does. */
+  stall(s: Stalled): void {
+    this.stalled.push(s);
+    if (this.waiting++ === 0) this.nativeDriver.setRef(true);
+  }
+
+  /** @internal Takes `s` out of the waiting queue (cancelled); false if it was not in it. */
+  unstall(s: Stalled): boolean {
+    const at = this.stalled.indexOf(s);
+    if (at < 0) return false;
+    this.stalled.splice(at, 1);
+    if (--this.waiting === 0 && !this.closed) this.nativeDriver.setRef(false);
+    return true;
+  }
+
+  /** Resumes what waits for a buffer or a slot, in order; each either
+   * proceeds or stalls again at the tail (behind the ones it was ahead of,
+   * which could not proceed either). */
+  private wakeStalled(): void {
+    if (this.wakingStalled || this.closed) return;
+    this.wakingStalled = true;
+    try {
+      for (let n = this.stalled.length; n > 0 && this.stalled.length > 0; n--) {
+        const s = this.stalled.shift()!;
+        if (--this.waiting === 0) this.nativeDriver.setRef(false);
+        try {
+          s.resume();
+        } catch (err) {
+          process.nextTick(() => {
+            throw err; // resume only settles or submits: a percore bug
+          });
+        }
+      }
+    } finally {
+      this.wakingStalled = false;
+    }
+  }
+
   /** Gives a pool buffer back: one from `buffer()`, or one `recv()` resolved
    * with (any view of it; it goes back to the recv set for the kernel to pick
    * again). Throws `ERR_PERCORE_BUFFER_IN_FLIGHT` if an operation still holds
    * it and `ERR_INVALID_ARG_VALUE` if it is not one of this runtime's pool
-   * buffers (or was released already). */
+   * buffers (or was released already). A view `buffer()` or `recv()` made is
+   * dead once released: reads, writes and `release` refuse it with
+   * `ERR_INVALID_ARG_VALUE` even after its slot is handed out again (each
+   * slot has a generation; views made with `subarray` carry none and are
+   * checked only by the core's ownership). */
   release(buf: Uint8Array): void {
     if (this.closed) return;
     if (!isArrayBufferView(buf)) throw invalidArgType('buf', 'an instance of Uint8Array', buf);
     const offset = this.arenaOffsetOf(buf);
+    if (offset === FORBIDDEN)
+      throw codedError(
+        'ERR_INVALID_ARG_VALUE',
+        'the buffer is no live pool buffer (released already, or a view of the core memory outside the pool)',
+        TypeError,
+      );
     if (offset < 0)
       throw codedError('ERR_INVALID_ARG_VALUE', "the buffer is not one of this runtime's pool buffers", TypeError);
     this.freeBuffer(Math.floor(offset / this.bufferSize));
@@ -205,7 +300,9 @@ export class Runtime {
     const res = this.core.bufFree(index);
     if (res === -EBUSY) throw bufferInFlight();
     if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
+    this.generations[index]++; // views of it made so far are stale now
     if (this.word(L.H_SQ_TAIL) !== this.word(L.H_SQ_HEAD)) this.scheduleFlush();
+    if (this.stalled.length > 0) this.wakeStalled();
   }
 
   /** @internal Buffers in the recv set (`RuntimeOptions.recvBuffers`). */
@@ -250,6 +347,7 @@ export class Runtime {
     const parked = [...this.parkedOps];
     this.parkedOps.clear();
     for (const op of parked) op.abort();
+    for (const s of this.stalled.splice(0)) s.abort();
     this.waiting = 0;
     if (current === this) current = undefined;
   }
@@ -344,7 +442,8 @@ export class Runtime {
    * so the kernel never touches memory the program can free. Sets
    * `lentIndex/lentOffset/lentLength` (the length may shrink to one pool
    * buffer) and returns whether a bounce buffer was taken: then `unlend` must
-   * give it back (after `copyOut`). */
+   * give it back (after `copyOut`). `lentIndex` is -1 when a bounce buffer
+   * was needed and none is free. */
   lendForRecv(buf: Uint8Array, arenaOffset: number, start: number, length: number): boolean {
     return this.lend(buf, arenaOffset, start, length, false);
   }
@@ -370,7 +469,10 @@ export class Runtime {
       return false;
     }
     const index = this.core.bufAlloc();
-    if (index < 0) throw this.noBuffers();
+    if (index < 0) {
+      this.lentIndex = -1; // no pool buffer free: the caller waits for one (`stall`)
+      return false;
+    }
     this.lentIndex = index;
     this.lentOffset = 0;
     this.lentLength = Math.min(length, this.bufferSize);
@@ -395,9 +497,16 @@ export class Runtime {
     return this.bytes.slice(from, from + n);
   }
 
+  /** @internal Whether the pool buffer at `arenaOffset` is lent to the kernel. */
+  isLent(arenaOffset: number): boolean {
+    return this.core.bufOwner(Math.floor(arenaOffset / this.bufferSize)) === 2;
+  }
+
   /** @internal Frees a bounce buffer taken by `lend`. */
   unlend(index: number): void {
-    if (!this.closed) this.core.bufFree(index);
+    if (this.closed) return;
+    this.core.bufFree(index);
+    if (this.stalled.length > 0) this.wakeStalled();
   }
 
   /** @internal A view of the first `n` bytes of pool buffer `index`, for
@@ -409,7 +518,7 @@ export class Runtime {
   poolView(index: number, n: number): Uint8Array {
     const offset = index * this.bufferSize;
     const view = new Uint8Array(this.memoryBuffer, this.arena + offset, n);
-    Object.defineProperty(view, kPoolTag, { value: new PoolTag(this, offset) });
+    Object.defineProperty(view, kPoolTag, { value: new PoolTag(this, offset, this.generations[index]) });
     return view;
   }
 
@@ -433,7 +542,11 @@ export class Runtime {
   private turn(): number {
     if (this.closed) return -1;
     const n = this.core.reap(performance.now(), this.budget);
+    // The reap retired the previous batch's op slots: what waits for one may go.
+    if (this.stalled.length > 0) this.wakeStalled();
     if (n > 0) this.deliver(n);
+    // This batch's slots retire at the next reap: come back at once for them.
+    if (n > 0 && this.stalled.length > 0) return 0;
     return this.core.nextTimeout(performance.now());
   }
 
@@ -492,10 +605,15 @@ export class Runtime {
    * or -1 if it is not a view of this runtime's pool. */
   arenaOffsetOf(buf: Uint8Array): number {
     const tag = (buf as Tagged)[kPoolTag];
-    if (tag !== undefined && tag.runtime === this) return tag.offset;
-    if (buf.buffer !== this.memoryBuffer) return -1;
+    if (tag !== undefined && tag.runtime === this) {
+      const index = (tag.offset / this.bufferSize) | 0;
+      return tag.generation === this.generations[index] ? tag.offset : FORBIDDEN;
+    }
+    if (buf.buffer !== this.memoryBuffer) return NOT_POOLED;
+    // A view of the core's memory: only inside the arena, never over the
+    // header, the queues or the op table (a bounce copy would write them).
     const start = buf.byteOffset;
-    if (start < this.arena || start + buf.byteLength > this.arenaEnd) return -1;
+    if (start < this.arena || start + buf.byteLength > this.arenaEnd) return FORBIDDEN;
     return start - this.arena;
   }
 
@@ -552,4 +670,39 @@ class SleepOp implements OpHandler {
   }
 
   private readonly onAbort = (): void => this.rt.cancel(this.id);
+}
+
+/** An `acquireBuffer()` waiting for a pool buffer. */
+class BufferWaiter implements Stalled {
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly size: number,
+    private readonly resolve: (buf: Uint8Array) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal !== undefined) {
+      this.onAbort = () => {
+        if (rt.unstall(this)) reject(abortError(signal.reason));
+      };
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  resume(): void {
+    const index = this.rt.core.bufAlloc();
+    if (index < 0) {
+      this.rt.stall(this);
+      return;
+    }
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    this.resolve(this.rt.poolView(index, this.size));
+  }
+
+  abort(): void {
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    this.reject(runtimeClosed());
+  }
 }

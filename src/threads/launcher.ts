@@ -51,8 +51,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { requestedDriver } from '../driver/select';
-import { codedError, invalidArgType, invalidArgValue, type PercoreError } from '../errors/errors';
+import { abortError, codedError, invalidArgType, invalidArgValue, type PercoreError } from '../errors/errors';
 import { validateInteger } from '../errors/validate';
+import { type AddressInput, resolveAddress } from '../net/address';
+import { type BindOptions, TcpListener } from '../net/tcp-listener';
 import { packageRoot } from '../package/root';
 import type { RuntimeOptions } from '../runtime/options';
 import { Runtime } from '../runtime/runtime';
@@ -96,6 +98,16 @@ export interface ThreadContext<D = unknown> {
   readonly percore: typeof import('../api');
   /** Tells the launcher this thread is ready (e.g. listening); `onReady` runs once all are. */
   ready(info?: unknown): void;
+  /** Binds this thread's listener on a port every thread shares: SO_REUSEPORT
+   * on, the kernel spreads connections among the threads. With port 0, thread
+   * 0 binds first and the others join the port it got (they wait for it; one
+   * such port per `start()`).
+   * ```ts
+   * const listener = await ctx.bind({ host: '127.0.0.1', port: 0 });
+   * ```
+   * Rejects like `TcpListener.bind`, or with an `AbortError` if shutdown
+   * starts while a thread waits for thread 0's port. */
+  bind(address: AddressInput, options?: Omit<BindOptions, 'reusePort' | 'runtime'>): Promise<TcpListener>;
 }
 
 /** A thread's program. */
@@ -115,6 +127,8 @@ export interface ThreadInit {
   cpu: number | null;
   main: { kind: 'module'; path: string } | { kind: 'source'; text: string };
   data: unknown;
+  /** Shared by every thread: the port thread 0's `ctx.bind` got for port 0 (0 until then). */
+  portCell: Int32Array;
 }
 
 /** @internal messages between a worker and the launcher. */
@@ -222,6 +236,7 @@ function launchThreads<D>(
     return outcome;
   };
 
+  const portCell = new Int32Array(new SharedArrayBuffer(4));
   for (let i = 1; i < threads; i++) {
     const init: ThreadInit = {
       threadIndex: i,
@@ -230,6 +245,7 @@ function launchThreads<D>(
       cpu: cpuFor(cpus, i),
       main: spec,
       data: options.data,
+      portCell,
     };
     const worker = new Worker(entry, { workerData: init });
     workers.push(worker);
@@ -268,6 +284,7 @@ function launchThreads<D>(
     cpu: cpuFor(cpus, 0),
     main: spec,
     data: options.data,
+    portCell,
   };
   const savedAffinity = init0.cpu !== null ? getAffinity() : [];
   outcomes.unshift(
@@ -345,6 +362,7 @@ export async function runThread(
           hooks.ready(info);
         }
       },
+      bind: (address, options) => bindShared(init, runtime, hooks.signal, address, options),
     };
     return await fn(ctx);
   } finally {
@@ -352,6 +370,41 @@ export async function runThread(
     runtime.close();
     if (previous !== undefined) Runtime.setCurrent(previous);
   }
+}
+
+/** `ctx.bind`: a SO_REUSEPORT listener on the port every thread shares. */
+async function bindShared(
+  init: ThreadInit,
+  runtime: Runtime,
+  signal: AbortSignal,
+  address: AddressInput,
+  options: Omit<BindOptions, 'reusePort' | 'runtime'> = {},
+): Promise<TcpListener> {
+  const { ip, port } = await resolveAddress(address);
+  const cell = init.portCell;
+  let shared = port;
+  if (port === 0 && init.threadIndex > 0) shared = await portOfThread0(cell, signal);
+  const listener = await TcpListener.bind({ host: ip, port: shared }, { ...options, reusePort: true, runtime });
+  if (port === 0 && init.threadIndex === 0) {
+    Atomics.store(cell, 0, listener.localAddress().port);
+    Atomics.notify(cell, 0);
+  }
+  return listener;
+}
+
+/** Waits (without blocking the loop) until thread 0 published its port. */
+async function portOfThread0(cell: Int32Array, signal: AbortSignal): Promise<number> {
+  while (Atomics.load(cell, 0) === 0) {
+    if (signal.aborted) throw abortError(signal.reason);
+    // Atomics.waitAsync is in Node 16+, in TypeScript's lib only from es2024.
+    const wait = (
+      Atomics as unknown as {
+        waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<unknown> };
+      }
+    ).waitAsync(cell, 0, 0, 100);
+    if (wait.async) await wait.value;
+  }
+  return Atomics.load(cell, 0);
 }
 
 function loadMain(spec: ThreadInit['main']): ThreadMain {

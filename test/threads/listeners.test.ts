@@ -20,7 +20,7 @@ test('each thread binds its own SO_REUSEPORT listener and the kernel lands conne
     const cell = ctx.data.portCell;
     // Thread 0 picks the port; the others join it.
     if (ctx.threadIndex > 0) while (Atomics.load(cell, 0) === 0) await ctx.runtime.sleep(1);
-    const listener = await TcpListener.bind({ host: '127.0.0.1', port: Atomics.load(cell, 0) });
+    const listener = await TcpListener.bind({ host: '127.0.0.1', port: Atomics.load(cell, 0) }, { reusePort: true });
     if (ctx.threadIndex === 0) Atomics.store(cell, 0, listener.localAddress().port);
     let closed: Promise<void> | undefined;
     ctx.signal.addEventListener('abort', () => {
