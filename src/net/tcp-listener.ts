@@ -120,7 +120,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled
    * with the `AbortError` (or `TimeoutError`) and a connection that arrives
    * later goes to the next `accept()`, never to the one given up.
    * ```ts
-   * const stream = await timeout(1000, listener.accept());
+   * const stream = await timeout(1000, listener.accept()).catch(() => null);   // null: nobody came within 1 s
    * ```
    */
   accept(options?: { signal?: AbortSignal }): Promise<TcpStream> {

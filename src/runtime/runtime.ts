@@ -23,7 +23,7 @@ import * as L from '../core/layout';
 import { type Core, type CoreExports, createCore } from '../core/wasm';
 import { type Driver, loadAddon } from '../driver/addon';
 import { chooseDriver, requestedDriver } from '../driver/select';
-import { EBADF, EBUSY, EINVAL, ENOBUFS, ENOSPC } from '../errors/errno';
+import { EBUSY } from '../errors/errno';
 import {
   abortError,
   bufferInFlight,
@@ -35,8 +35,12 @@ import {
   systemError,
 } from '../errors/errors';
 import { validateInteger, validateMs, validateSignal } from '../errors/validate';
+import { BufferWaiter } from './buffer-waiter';
 import { CLOSED_RESULT, type OpHandler, type Parked, type Stalled } from './op-handler';
 import { option, type RuntimeCounters, type RuntimeOptions } from './options';
+import { SleepOp } from './sleep-op';
+import { noBuffers, noRecvBuffers, submitError } from './submit-errors';
+import { WaitRoom } from './wait-room';
 
 /** Marks a view made by `Runtime.buffer()`: its runtime and arena offset. */
 const kPoolTag = Symbol('percore.pool');
@@ -89,16 +93,13 @@ export class Runtime {
   private readonly handlers: (OpHandler | undefined)[];
   /** Per pool buffer, bumped by each `release`: see `PoolTag.generation`. */
   private readonly generations: Uint32Array;
-  private waiting = 0;
+  /** Work waiting on this runtime (parked channel ops, stalled ops); keeps the loop alive. */
+  private readonly waitRoom: WaitRoom;
   private flushQueued = false;
   /** @internal set when a timer was started or cancelled: the driver's wake-up must be re-armed. */
   timersChanged = false;
   private closed = false;
   /** @internal */ tasks = 0;
-  private readonly parkedOps = new Set<Parked>();
-  /** Waiting for a pool buffer or an op slot, in FIFO order (see `stall`). */
-  private readonly stalled: Stalled[] = [];
-  private wakingStalled = false;
   private waker = 0;
   /** @internal set by `lend`: the pool buffer and offset an operation uses. */
   lentIndex = 0;
@@ -146,6 +147,9 @@ export class Runtime {
         }),
     );
     this.nativeDriver = chosen.driver;
+    this.waitRoom = new WaitRoom((on) => {
+      if (on || !this.closed) this.nativeDriver.setRef(on);
+    });
     this.driver = this.nativeDriver.name;
     this.driverReason = chosen.reason;
     this.wakePath = this.nativeDriver.features.includes('msg_ring') ? 'msg_ring' : 'eventfd';
@@ -200,6 +204,12 @@ export class Runtime {
     return this.poolView(index, size);
   }
 
+  /** @internal A pool view of `size` bytes, or undefined when the pool is empty. */
+  tryBuffer(size: number): Uint8Array | undefined {
+    const index = this.core.bufAlloc();
+    return index < 0 ? undefined : this.poolView(index, size);
+  }
+
   /** A pool buffer, as `buffer()`, waiting for one to be released when the
    * pool is empty: back-pressure rather than an error, so a server under more
    * connections than it has buffers serves them as buffers free up. Waiters
@@ -207,7 +217,11 @@ export class Runtime {
    * bounce buffer queue with them).
    * ```ts
    * const buf = await rt.acquireBuffer();
-   * try { await serve(stream, buf); } finally { rt.release(buf); }
+   * try {
+   *   const [n] = await stream.read(buf);
+   * } finally {
+   *   rt.release(buf);
+   * }
    * ```
    * Rejects with an `AbortError` when `options.signal` aborts first, and with
    * `ERR_PERCORE_RUNTIME_CLOSED` if the runtime closes. */
@@ -222,7 +236,7 @@ export class Runtime {
     } catch (err) {
       return Promise.reject(err);
     }
-    const index = this.stalled.length === 0 ? this.core.bufAlloc() : -1; // FIFO: no overtaking
+    const index = !this.waitRoom.hasStalled ? this.core.bufAlloc() : -1; // FIFO: no overtaking
     if (index >= 0) return Promise.resolve(this.poolView(index, size));
     return new Promise((resolve, reject) => {
       this.stall(new BufferWaiter(this, size, resolve, reject, signal));
@@ -230,43 +244,14 @@ export class Runtime {
   }
 
   /** @internal Waits for a pool buffer or an op slot (FIFO): `s.resume()` is
-   * called when buffers are released or op slots free up. Keeps the loop
-   * alive meanwhile, as an operation in flight does. */
+   * called when buffers are released or op slots free up. */
   stall(s: Stalled): void {
-    this.stalled.push(s);
-    if (this.waiting++ === 0) this.nativeDriver.setRef(true);
+    this.waitRoom.stall(s);
   }
 
   /** @internal Takes `s` out of the waiting queue (cancelled); false if it was not in it. */
   unstall(s: Stalled): boolean {
-    const at = this.stalled.indexOf(s);
-    if (at < 0) return false;
-    this.stalled.splice(at, 1);
-    if (--this.waiting === 0 && !this.closed) this.nativeDriver.setRef(false);
-    return true;
-  }
-
-  /** Resumes what waits for a buffer or a slot, in order; each either
-   * proceeds or stalls again at the tail (behind the ones it was ahead of,
-   * which could not proceed either). */
-  private wakeStalled(): void {
-    if (this.wakingStalled || this.closed) return;
-    this.wakingStalled = true;
-    try {
-      for (let n = this.stalled.length; n > 0 && this.stalled.length > 0; n--) {
-        const s = this.stalled.shift()!;
-        if (--this.waiting === 0) this.nativeDriver.setRef(false);
-        try {
-          s.resume();
-        } catch (err) {
-          process.nextTick(() => {
-            throw err; // resume only settles or submits: a percore bug
-          });
-        }
-      }
-    } finally {
-      this.wakingStalled = false;
-    }
+    return this.waitRoom.unstall(s);
   }
 
   /** Gives a pool buffer back: one from `buffer()`, or one `recv()` resolved
@@ -302,7 +287,7 @@ export class Runtime {
     if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
     this.generations[index]++; // views of it made so far are stale now
     if (this.word(L.H_SQ_TAIL) !== this.word(L.H_SQ_HEAD)) this.scheduleFlush();
-    if (this.stalled.length > 0) this.wakeStalled();
+    if (this.waitRoom.hasStalled) this.waitRoom.wakeStalled();
   }
 
   /** @internal Buffers in the recv set (`RuntimeOptions.recvBuffers`). */
@@ -326,7 +311,7 @@ export class Runtime {
       openFds: host.openFds,
       timers: this.core.counter(5),
       tasks: this.tasks,
-      parked: this.parkedOps.size,
+      parked: this.waitRoom.parkedCount,
       wakesMsgRing: host.wakesMsgRing,
       wakesEventfd: host.wakesEventfd,
     };
@@ -344,11 +329,7 @@ export class Runtime {
     for (const handler of pending) {
       if (handler !== undefined) handler.complete(CLOSED_RESULT, 0);
     }
-    const parked = [...this.parkedOps];
-    this.parkedOps.clear();
-    for (const op of parked) op.abort();
-    for (const s of this.stalled.splice(0)) s.abort();
-    this.waiting = 0;
+    this.waitRoom.abortAll();
     if (current === this) current = undefined;
   }
 
@@ -364,7 +345,7 @@ export class Runtime {
   track(id: number, handler: OpHandler, syscall: string): void {
     if (id < 0) throw this.submitError(id, syscall);
     this.handlers[id & L.SLOT_MASK] = handler;
-    if (this.waiting++ === 0) this.nativeDriver.setRef(true);
+    this.waitRoom.hold();
     this.scheduleFlush();
   }
 
@@ -400,37 +381,18 @@ export class Runtime {
     return this.closed ? loadAddon().wake(token) : this.nativeDriver.wake(token);
   }
 
-  /** @internal Parks a channel operation until the waker fires; it keeps the
-   * loop alive meanwhile, as an operation in flight does. */
+  /** @internal Parks a channel operation until the waker fires. */
   park(op: Parked): void {
     this.assertOpen();
-    if (this.parkedOps.has(op)) return;
-    this.parkedOps.add(op);
-    if (this.waiting++ === 0) this.nativeDriver.setRef(true);
+    this.waitRoom.park(op);
   }
 
   /** @internal */
   unpark(op: Parked): void {
-    if (!this.parkedOps.delete(op)) return;
-    if (--this.waiting === 0 && !this.closed) this.nativeDriver.setRef(false);
+    this.waitRoom.unpark(op);
   }
 
-  private readonly onWake = (): void => {
-    for (const op of [...this.parkedOps]) {
-      if (!this.parkedOps.has(op)) continue; // settled by an earlier one
-      let done: boolean;
-      try {
-        done = op.poll();
-      } catch (err) {
-        // poll only settles promises; an exception is a percore bug.
-        process.nextTick(() => {
-          throw err;
-        });
-        done = true;
-      }
-      if (done) this.unpark(op);
-    }
-  };
+  private readonly onWake = (): void => this.waitRoom.pollParked();
 
   /** @internal Throws if the runtime was closed. */
   assertOpen(): void {
@@ -506,7 +468,7 @@ export class Runtime {
   unlend(index: number): void {
     if (this.closed) return;
     this.core.bufFree(index);
-    if (this.stalled.length > 0) this.wakeStalled();
+    if (this.waitRoom.hasStalled) this.waitRoom.wakeStalled();
   }
 
   /** @internal A view of the first `n` bytes of pool buffer `index`, for
@@ -524,10 +486,7 @@ export class Runtime {
 
   /** @internal The error for a recv set with no buffer left (ENOBUFS). */
   noRecvBuffers(): PercoreError {
-    return codedError(
-      'ERR_PERCORE_NO_BUFFERS',
-      'every recv buffer is held by the program (recvBuffers): release the buffers recv() resolved with, or create the runtime with more',
-    );
+    return noRecvBuffers();
   }
 
   /** @internal The staging address record's offset, for bind and connect. */
@@ -543,10 +502,10 @@ export class Runtime {
     if (this.closed) return -1;
     const n = this.core.reap(performance.now(), this.budget);
     // The reap retired the previous batch's op slots: what waits for one may go.
-    if (this.stalled.length > 0) this.wakeStalled();
+    if (this.waitRoom.hasStalled) this.waitRoom.wakeStalled();
     if (n > 0) this.deliver(n);
     // This batch's slots retire at the next reap: come back at once for them.
-    if (n > 0 && this.stalled.length > 0) return 0;
+    if (n > 0 && this.waitRoom.hasStalled) return 0;
     return this.core.nextTimeout(performance.now());
   }
 
@@ -561,7 +520,7 @@ export class Runtime {
       const handler = this.handlers[slot];
       if ((flags & L.CQE_F_MORE) === 0) {
         this.handlers[slot] = undefined;
-        if (handler !== undefined && --this.waiting === 0) this.nativeDriver.setRef(false);
+        if (handler !== undefined) this.waitRoom.letGo();
       }
       if (handler === undefined) continue; // abandoned by the program: nothing waits
       try {
@@ -618,91 +577,13 @@ export class Runtime {
   }
 
   private noBuffers(): PercoreError {
-    return codedError(
-      'ERR_PERCORE_NO_BUFFERS',
-      `every pool buffer is in use (buffers=${(this.arenaEnd - this.arena) / this.bufferSize}); release buffers or create the runtime with more`,
-    );
+    return noBuffers((this.arenaEnd - this.arena) / this.bufferSize);
   }
 
   private submitError(res: number, syscall: string): PercoreError {
-    switch (-res) {
-      case ENOSPC:
-        return codedError(
-          'ERR_PERCORE_OP_TABLE_FULL',
-          `the op table is full (entries=${this.word(L.H_OP_CAPACITY)}): wait for operations to finish or create the runtime with more entries`,
-        );
-      case EBUSY:
-        return bufferInFlight();
-      case ENOBUFS:
-        return this.noBuffers();
-      case EBADF:
-        return systemError(res, syscall);
-      case EINVAL:
-        return codedError('ERR_OUT_OF_RANGE', `${syscall}: an argument is out of range`, RangeError);
-      default:
-        return systemError(res, syscall);
-    }
-  }
-}
-
-class SleepOp implements OpHandler {
-  private id = 0;
-  constructor(
-    private readonly rt: Runtime,
-    private readonly resolve: () => void,
-    private readonly reject: (err: unknown) => void,
-    private readonly signal: AbortSignal | undefined,
-  ) {}
-
-  start(ms: number): void {
-    this.rt.assertOpen();
-    this.id = this.rt.core.timerStart(performance.now(), ms);
-    this.rt.track(this.id, this, 'sleep');
-    this.rt.timersChanged = true;
-    this.signal?.addEventListener('abort', this.onAbort, { once: true });
-  }
-
-  complete(res: number): void {
-    this.signal?.removeEventListener('abort', this.onAbort);
-    if (res >= 0) this.resolve();
-    else if (res === CLOSED_RESULT) this.reject(runtimeClosed());
-    else this.reject(abortError(this.signal?.reason));
-  }
-
-  private readonly onAbort = (): void => this.rt.cancel(this.id);
-}
-
-/** An `acquireBuffer()` waiting for a pool buffer. */
-class BufferWaiter implements Stalled {
-  private readonly onAbort: (() => void) | undefined;
-
-  constructor(
-    private readonly rt: Runtime,
-    private readonly size: number,
-    private readonly resolve: (buf: Uint8Array) => void,
-    private readonly reject: (err: unknown) => void,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    if (signal !== undefined) {
-      this.onAbort = () => {
-        if (rt.unstall(this)) reject(abortError(signal.reason));
-      };
-      signal.addEventListener('abort', this.onAbort, { once: true });
-    }
-  }
-
-  resume(): void {
-    const index = this.rt.core.bufAlloc();
-    if (index < 0) {
-      this.rt.stall(this);
-      return;
-    }
-    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
-    this.resolve(this.rt.poolView(index, this.size));
-  }
-
-  abort(): void {
-    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
-    this.reject(runtimeClosed());
+    return submitError(res, syscall, {
+      buffers: (this.arenaEnd - this.arena) / this.bufferSize,
+      entries: this.word(L.H_OP_CAPACITY),
+    });
   }
 }

@@ -103,7 +103,10 @@ export interface ThreadContext<D = unknown> {
    * 0 binds first and the others join the port it got (they wait for it; one
    * such port per `start()`).
    * ```ts
-   * const listener = await ctx.bind({ host: '127.0.0.1', port: 0 });
+   * await start({ threads: 2 }, async (ctx) => {
+   *   const listener = await ctx.bind({ host: '127.0.0.1', port: 0 });   // one port, two listeners
+   *   await listener.close();
+   * });
    * ```
    * Rejects like `TcpListener.bind`, or with an `AbortError` if shutdown
    * starts while a thread waits for thread 0's port. */
