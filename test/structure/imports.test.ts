@@ -245,7 +245,7 @@ const SRC_RULES: Record<string, readonly string[]> = {
   io: ['errors', 'core', 'runtime'],
   net: ['errors', 'core', 'runtime', 'io'],
   channel: ['errors', 'driver', 'runtime'],
-  threads: ['errors', 'driver', 'package', 'runtime', 'api.ts'],
+  threads: ['errors', 'driver', 'package', 'runtime', 'net', 'api.ts'],
   'api.ts': ['channel', 'errors', 'io', 'net', 'runtime', 'threads'],
   'index.ts': ['api.ts', 'threads'],
 };
