@@ -8,7 +8,9 @@ const text = (v: Uint8Array | null) => (v === null ? null : Buffer.from(v).toStr
 
 describe('BufReader', () => {
   let rt: Runtime;
-  beforeAll(() => { rt = makeRuntime({ bufferSize: 4096, buffers: 32 }); });
+  beforeAll(() => {
+    rt = makeRuntime({ bufferSize: 4096, buffers: 32 });
+  });
   afterAll(() => rt.close());
   afterEach(() => expectClean(rt));
 
@@ -74,7 +76,10 @@ describe('BufReader', () => {
     while (true) {
       const view = reader.bufferedView();
       const lf = view.indexOf(0x0a);
-      if (lf >= 0) { reader.consume(lf + 1); break; }
+      if (lf >= 0) {
+        reader.consume(lf + 1);
+        break;
+      }
       reader.consume(view.length);
       await reader.fill();
     }
@@ -128,7 +133,14 @@ describe('BufReader', () => {
     await b.server.readExact(got);
     await Promise.all([sent, relay]);
     expect(got.equals(payload)).toBe(true);
-    await Promise.all([reader.close(), a.client.close(), a.listener.close(), b.client.close(), b.server.close(), b.listener.close()]);
+    await Promise.all([
+      reader.close(),
+      a.client.close(),
+      a.listener.close(),
+      b.client.close(),
+      b.server.close(),
+      b.listener.close(),
+    ]);
   });
 
   test('misuse is detected: a second call while one is pending, a view passed back, use after release', async () => {
@@ -155,7 +167,7 @@ describe('BufReader', () => {
     await Promise.all([client.close(), listener.close()]);
   });
 
-  test('a BufReader over a closed TcpStream rejects with the stream\'s code', async () => {
+  test("a BufReader over a closed TcpStream rejects with the stream's code", async () => {
     const { listener, client, server } = await connectedPair(rt);
     const reader = new BufReader(server);
     await server.close();

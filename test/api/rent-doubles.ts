@@ -39,7 +39,12 @@ export class MemoryStream implements RentStream {
     let done = 0;
     while (done < limit) {
       const [n] = await this.read(buf.subarray(done, limit));
-      if (n === 0) throw Object.assign(new Error('premature'), { code: 'ERR_STREAM_PREMATURE_CLOSE', bytesRead: done, buffer: buf });
+      if (n === 0)
+        throw Object.assign(new Error('premature'), {
+          code: 'ERR_STREAM_PREMATURE_CLOSE',
+          bytesRead: done,
+          buffer: buf,
+        });
       done += n;
     }
     return [limit, buf];
