@@ -2,6 +2,8 @@
 // thread's main (the launcher imports this, so it cannot be the package's
 // index, which exports the launcher too: that would be an import cycle).
 
+export type { DuplexStream, PercoreDuplex, ToDuplexOptions } from './bridge/duplex';
+export { fromDuplex, toDuplex } from './bridge/duplex';
 export type { ChannelHandle, ChannelOpOptions, ChannelOptions } from './channel/channel';
 export { Channel } from './channel/channel';
 export type { PercoreError } from './errors/errors';
