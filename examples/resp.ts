@@ -258,6 +258,11 @@ export async function serveResp(stream: TcpStream, store: Store): Promise<void> 
       }
       reader.consume(pos);
       if (quit) break;
+      // The input ran dry: send the batch's replies before waiting for more.
+      // (Leaving it to the writer's end-of-job cork costs the same syscall,
+      // but on io_uring a send in flight beside the next read stalled
+      // replies here: see docs/PERFORMANCE.md, RESP.)
+      if (out.buffered > 0) await out.flush();
       if ((await reader.fill()) === 0) break;
     }
     await out.flush();
