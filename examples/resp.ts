@@ -261,7 +261,7 @@ export async function serveResp(stream: TcpStream, store: Store): Promise<void> 
       // The input ran dry: send the batch's replies before waiting for more.
       // (Leaving it to the writer's end-of-job cork costs the same syscall,
       // but on io_uring a send in flight beside the next read stalled
-      // replies here: see docs/PERFORMANCE.md, RESP.)
+      // replies here: see bench/resp/README.md.)
       if (out.buffered > 0) await out.flush();
       if ((await reader.fill()) === 0) break;
     }

@@ -47,6 +47,11 @@ const SERVERS = [
     cmd: (port) => ['node', 'dist/examples/resp.js', '--port', port, '--threads', '1'],
     ready: /^listening on/,
   },
+  {
+    name: 'percore-epoll',
+    cmd: (port) => ['node', 'dist/examples/resp.js', '--port', port, '--threads', '1', '--driver', 'epoll'],
+    ready: /^listening on/,
+  },
 ];
 
 const CELLS = [
@@ -153,9 +158,14 @@ async function stopServer(child, port) {
 
 function runBenchmark(port, cell, clients) {
   return new Promise((resolve, reject) => {
-    const args = ['-c', '1', 'redis-benchmark', '-p', String(port), '-c', String(clients), '-P', String(cell.pipeline)];
+    const args = ['-p', String(port), '-c', String(clients), '-P', String(cell.pipeline)];
     args.push('-n', String(cell.n), '-t', cell.test, '-q');
-    const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The client's CPU: the shell's /proc stat after it waited for
+    // redis-benchmark holds the child's times (cutime, cstime).
+    const script = 'redis-benchmark "$@"; s=$?; echo; echo "STAT $(cat /proc/$$/stat)"; exit $s';
+    const child = spawn('taskset', ['-c', '1', 'sh', '-c', script, 'sh', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
@@ -164,10 +174,16 @@ function runBenchmark(port, cell, clients) {
       out += d;
     });
     child.on('exit', (code) => {
-      const last = out.split(/[\r\n]/).filter((l) => /requests per second/.test(l)).pop();
+      const last = out
+        .split(/[\r\n]/)
+        .filter((l) => /requests per second/.test(l))
+        .pop();
       const m = last && /([\d.]+) requests per second/.exec(last);
+      const stat = /STAT .*\) (.*)/.exec(out);
+      const rest = stat ? stat[1].split(' ') : [];
+      const clientTicks = Number(rest[13]) + Number(rest[14]);
       if (code !== 0 || !m) reject(new Error(`redis-benchmark failed (${code}): ${out.slice(-300)}`));
-      else resolve(Number(m[1]));
+      else resolve({ rps: Number(m[1]), clientUs: ((clientTicks / CLK_TCK) * 1e6) / cell.n });
     });
   });
 }
@@ -203,12 +219,12 @@ async function main() {
         await runBenchmark(port, { pipeline: 16, test: 'set', n: 20000 }, f.clients); // warm-up (JIT, keys)
         for (let i = 0; i < cells.length; i++) {
           const before = cpuTicks(child.pid);
-          const rps = await runBenchmark(port, cells[i], f.clients);
+          const { rps, clientUs } = await runBenchmark(port, cells[i], f.clients);
           const ticks = cpuTicks(child.pid) - before;
           const cpuUs = ((ticks / CLK_TCK) * 1e6) / cells[i].n;
-          results[server.name][i].push({ rps, cpuUs });
+          results[server.name][i].push({ rps, cpuUs, clientUs });
           console.log(
-            `round ${round + 1} ${server.name.padEnd(12)} ${cellName(cells[i]).padEnd(10)} ${rps.toFixed(0).padStart(8)} req/s  ${cpuUs.toFixed(2)} µs CPU/req`,
+            `round ${round + 1} ${server.name.padEnd(12)} ${cellName(cells[i]).padEnd(10)} ${rps.toFixed(0).padStart(8)} req/s  ${cpuUs.toFixed(2)} µs CPU/req  client ${clientUs.toFixed(2)} µs/req`,
           );
         }
       } finally {
@@ -218,11 +234,14 @@ async function main() {
   }
   const med = (name, i, k) => median(results[name][i].map((r) => r[k]));
   const lines = [];
-  lines.push(`| cell | server | req/s | server CPU µs/req |`, `|:--|:--|--:|--:|`);
+  lines.push(
+    `| cell | server | req/s | server CPU µs/req | server CPU busy | client CPU µs/req |`,
+    `|:--|:--|--:|--:|--:|--:|`,
+  );
   for (let i = 0; i < cells.length; i++) {
     for (const s of SERVERS) {
       lines.push(
-        `| ${cellName(cells[i])} | ${s.name} | ${med(s.name, i, 'rps').toFixed(0)} | ${med(s.name, i, 'cpuUs').toFixed(2)} |`,
+        `| ${cellName(cells[i])} | ${s.name} | ${med(s.name, i, 'rps').toFixed(0)} | ${med(s.name, i, 'cpuUs').toFixed(2)} | ${((med(s.name, i, 'rps') * med(s.name, i, 'cpuUs')) / 1e4).toFixed(0)}% | ${med(s.name, i, 'clientUs').toFixed(2)} |`,
       );
     }
   }

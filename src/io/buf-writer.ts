@@ -21,6 +21,12 @@
  * second buffer, sent right after it. A failure to send is sticky: the next
  * `write`, `flush` or `shutdown` rejects with it.
  *
+ * A server that answers and then reads again should `await flush()` before
+ * its next read rather than leave the replies to the cork: on the io_uring
+ * driver a send left in flight beside the next receive on the same socket
+ * was seen to stall replies (bench/resp/README.md), and flushing first costs
+ * the same one syscall.
+ *
  * `tryWrite(bytes | string)` is the synchronous form for parsers that answer
  * many requests in one go: it buffers and returns true, or returns false when
  * the bytes do not fit (then `await flush()` or use `write`).
