@@ -151,7 +151,10 @@ const server = net.createServer({ noDelay: true }, (socket) => {
     }
     pending = pos < b.length ? b.subarray(pos) : null;
     if (out.length > 0) {
-      const reply = out.length === 1 && typeof out[0] === 'string' ? out[0] : Buffer.concat(out.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
+      const reply =
+        out.length === 1 && typeof out[0] === 'string'
+          ? out[0]
+          : Buffer.concat(out.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
       socket.write(reply);
     }
     if (quit) socket.end();
