@@ -1,6 +1,6 @@
 // The Node bridge: toDuplex() under Node's own libraries and clients no one
 // here wrote (node:tls, node:http, undici, ws, curl), and fromDuplex().
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -261,11 +261,9 @@ describe('toDuplex', () => {
     const big = pattern(1 << 20, 3);
     expect((await get('/echo', big)).body.equals(big)).toBe(true);
     agent.destroy();
-    if (spawnSync('curl', ['--version']).status === 0) {
-      // Asynchronously: the server runs in this process.
-      const out = await run('curl', ['-sS', `http://127.0.0.1:${srv.port}/curl`, `http://127.0.0.1:${srv.port}/again`]);
-      expect(out).toBe('hello /curlhello /again');
-    }
+    // curl is a CI dependency (.ci/run installs it); asynchronously: the server runs in this process.
+    const out = await run('curl', ['-sS', `http://127.0.0.1:${srv.port}/curl`, `http://127.0.0.1:${srv.port}/again`]);
+    expect(out).toBe('hello /curlhello /again');
     await srv.close();
     httpServer.close();
   });
@@ -281,21 +279,22 @@ describe('toDuplex', () => {
       },
       { allowHalfOpen: true },
     );
-    const hasCurl = spawnSync('curl', ['--version']).status === 0;
-    if (hasCurl) {
-      const out = await run('curl', ['-sS', '--cacert', path.join(dir, 'cert.pem'), `https://127.0.0.1:${srv.port}/x`]);
-      expect(out).toBe('secure /x');
-    } else {
-      // node's own https client instead
-      const out = await new Promise<string>((resolve, reject) => {
-        require('node:https')
-          .get({ host: '127.0.0.1', port: srv.port, path: '/x', ca: cert }, (res: http.IncomingMessage) =>
-            collect(res).then((b) => resolve(b.toString()), reject),
-          )
-          .on('error', reject);
-      });
-      expect(out).toBe('secure /x');
-    }
+    const viaCurl = await run('curl', [
+      '-sS',
+      '--cacert',
+      path.join(dir, 'cert.pem'),
+      `https://127.0.0.1:${srv.port}/x`,
+    ]);
+    expect(viaCurl).toBe('secure /x');
+    // and node's own https client
+    const viaNode = await new Promise<string>((resolve, reject) => {
+      require('node:https')
+        .get({ host: '127.0.0.1', port: srv.port, path: '/x', ca: cert }, (res: http.IncomingMessage) =>
+          collect(res).then((b) => resolve(b.toString()), reject),
+        )
+        .on('error', reject);
+    });
+    expect(viaNode).toBe('secure /x');
     await srv.close();
     httpServer.close();
   });
