@@ -9,8 +9,8 @@
  * protocol's handler — which must see those bytes too. `prefixed()` wraps the
  * stream so its reads return `bytes` first (a copy taken at the call, so the
  * buffer they were read into is yours again), then read the stream itself.
- * Writes, `shutdown`, `close`, `setNoDelay` and the addresses go straight to
- * the stream.
+ * Writes, `shutdown` and `close` go straight to the stream; the stream itself
+ * is `inner` (the Node bridge finds `setNoDelay` and the addresses there).
  *
  * ```ts
  * import { prefixed, toDuplex, type TcpStream } from 'percore';
