@@ -2,12 +2,24 @@
 // thread's main (the launcher imports this, so it cannot be the package's
 // index, which exports the launcher too: that would be an import cycle).
 
+export type { DuplexStream, PercoreDuplex, ToDuplexOptions } from './bridge/duplex';
+export { fromDuplex, toDuplex } from './bridge/duplex';
 export type { ChannelHandle, ChannelOpOptions, ChannelOptions } from './channel/channel';
 export { Channel } from './channel/channel';
 export type { PercoreError } from './errors/errors';
+export type { BufReaderOptions } from './io/buf-reader';
+export { BufReader } from './io/buf-reader';
+export type { BufWriterOptions } from './io/buf-writer';
+export { BufWriter } from './io/buf-writer';
+export type { LengthDelimitedOptions, LinesOptions } from './io/codec/codecs';
+export { lengthDelimited, lines } from './io/codec/codecs';
+export type { Codec, FramedOptions } from './io/codec/framed';
+export { Framed, framed } from './io/codec/framed';
 export type { CopyOptions } from './io/copy';
 export { copy } from './io/copy';
 export { FdStream } from './io/fd-stream';
+export type { PrefixedStream } from './io/prefixed';
+export { prefixed } from './io/prefixed';
 export { RECV_AHEAD } from './io/receiver';
 export type { IoOptions, RentReader, RentResult, RentStream, RentWriter } from './io/rent';
 export type { AddressInput, SocketAddress } from './net/address';

@@ -1,0 +1,317 @@
+// RESP benchmark: redis-benchmark against redis-server (the floor), the
+// percore RESP example (examples/resp.ts, BufReader/BufWriter) and the same
+// server on node:net (bench/baselines/node-resp.js).
+//
+//   npm run bench:resp                       # 3 rounds (~3 min)
+//   node bench/resp/run.js --rounds 5 --no-write
+//
+// Each round starts every server in turn (the order rotates round by round),
+// pinned to CPU 0, and runs `redis-benchmark -c 50 -P {1,16} -t {get,set}`
+// pinned to CPU 1 against it. Server CPU per request is the server's
+// utime+stime (/proc/<pid>/stat) over the cell divided by the requests;
+// req/s is redis-benchmark's. Medians over the rounds. Writes
+// bench/results/resp-YYYY-MM-DD-HHMM.md and -cpu.svg / -rps.svg next to it.
+const fs = require('node:fs');
+const os = require('node:os');
+const net = require('node:net');
+const path = require('node:path');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { groupedBarChart } = require('../charts.js');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const RESULTS = path.join(ROOT, 'bench', 'results');
+
+const SERVERS = [
+  {
+    name: 'redis-server',
+    cmd: (port) => [
+      'redis-server',
+      '--port',
+      port,
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--io-threads',
+      '1',
+      '--protected-mode',
+      'no',
+    ],
+    ready: /Ready to accept connections/,
+  },
+  { name: 'node:net', cmd: (port) => ['node', 'bench/baselines/node-resp.js', '--port', port], ready: /^listening on/ },
+  {
+    name: 'percore',
+    cmd: (port) => ['node', 'dist/examples/resp.js', '--port', port, '--threads', '1'],
+    ready: /^listening on/,
+  },
+  {
+    name: 'percore-epoll',
+    cmd: (port) => ['node', 'dist/examples/resp.js', '--port', port, '--threads', '1', '--driver', 'epoll'],
+    ready: /^listening on/,
+  },
+];
+
+const CELLS = [
+  { pipeline: 1, test: 'get', n: 100000 },
+  { pipeline: 1, test: 'set', n: 100000 },
+  { pipeline: 16, test: 'get', n: 600000 },
+  { pipeline: 16, test: 'set', n: 600000 },
+];
+
+const USAGE = `usage: node bench/resp/run.js [--rounds N] [--clients C] [--scale X] [--no-write]
+  --rounds N    rounds, each running every server once (default 3)
+  --clients C   redis-benchmark -c (default 50)
+  --scale X     multiply every cell's request count (default 1)
+  --no-write    print only, write no files`;
+
+function parseFlags(argv) {
+  const f = { rounds: 3, clients: 50, scale: 1, write: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--rounds') f.rounds = Number(argv[++i]);
+    else if (a === '--clients') f.clients = Number(argv[++i]);
+    else if (a === '--scale') f.scale = Number(argv[++i]);
+    else if (a === '--no-write') f.write = false;
+    else if (a === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      console.error(`resp bench: unknown argument '${a}'\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  return f;
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const done = (v) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** Resolves true if a plain (no SO_REUSEPORT) listener can bind the port. */
+function bindable(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+// Above the ephemeral range (32768-60999 here): the benchmark's own client
+// connections cannot take these ports.
+let nextPort = 61000 + (process.pid % 100) * 40;
+async function freshPort() {
+  for (;;) {
+    const port = nextPort++;
+    if (nextPort > 65000) nextPort = 61000;
+    if (!(await accepts(port)) && (await bindable(port))) return port;
+  }
+}
+
+function startServer(server, port) {
+  return new Promise((resolve, reject) => {
+    const argv = server.cmd(String(port));
+    const child = spawn('taskset', ['-c', '0', ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${server.name} did not start: ${out}`)), 10000);
+    const on = (d) => {
+      out += d;
+      if (out.split('\n').some((l) => server.ready.test(l))) {
+        clearTimeout(timer);
+        child.stdout.off('data', on);
+        resolve(child);
+      }
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.on('exit', (code) => reject(new Error(`${server.name} exited with ${code}: ${out}`)));
+  });
+}
+
+async function stopServer(child, port) {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5000)]);
+  for (let i = 0; i < 100 && (await accepts(port)); i++) await sleep(50);
+}
+
+function runBenchmark(port, cell, clients) {
+  return new Promise((resolve, reject) => {
+    const args = ['-p', String(port), '-c', String(clients), '-P', String(cell.pipeline)];
+    args.push('-n', String(cell.n), '-t', cell.test, '-q');
+    // The client's CPU: the shell's /proc stat after it waited for
+    // redis-benchmark holds the child's times (cutime, cstime).
+    const script = 'redis-benchmark "$@"; s=$?; echo; echo "STAT $(cat /proc/$$/stat)"; exit $s';
+    const child = spawn('taskset', ['-c', '1', 'sh', '-c', script, 'sh', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.on('exit', (code) => {
+      const last = out
+        .split(/[\r\n]/)
+        .filter((l) => /requests per second/.test(l))
+        .pop();
+      const m = last && /([\d.]+) requests per second/.exec(last);
+      const stat = /STAT .*\) (.*)/.exec(out);
+      const rest = stat ? stat[1].split(' ') : [];
+      const clientTicks = Number(rest[13]) + Number(rest[14]);
+      if (code !== 0 || !m) reject(new Error(`redis-benchmark failed (${code}): ${out.slice(-300)}`));
+      else resolve({ rps: Number(m[1]), clientUs: ((clientTicks / CLK_TCK) * 1e6) / cell.n });
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const cellName = (c) => `-P ${c.pipeline} ${c.test.toUpperCase()}`;
+
+async function main() {
+  const f = parseFlags(process.argv.slice(2));
+  for (const tool of ['redis-server', 'redis-benchmark', 'taskset']) {
+    if (spawnSync('which', [tool]).status !== 0) {
+      console.error(`resp bench: ${tool} not found (apt-get install redis-server redis-tools util-linux)`);
+      process.exit(1);
+    }
+  }
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'examples', 'resp.js'))) {
+    console.error('resp bench: dist/examples/resp.js missing: run npm run build');
+    process.exit(1);
+  }
+  const cells = CELLS.map((c) => ({ ...c, n: Math.round(c.n * f.scale) }));
+  // results[server][cell] = [{ rps, cpuUs }]
+  const results = Object.fromEntries(SERVERS.map((s) => [s.name, cells.map(() => [])]));
+  for (let round = 0; round < f.rounds; round++) {
+    const order = SERVERS.map((_, i) => SERVERS[(i + round) % SERVERS.length]);
+    for (const server of order) {
+      const port = await freshPort();
+      const child = await startServer(server, port);
+      try {
+        await runBenchmark(port, { pipeline: 16, test: 'set', n: 20000 }, f.clients); // warm-up (JIT, keys)
+        for (let i = 0; i < cells.length; i++) {
+          const before = cpuTicks(child.pid);
+          const { rps, clientUs } = await runBenchmark(port, cells[i], f.clients);
+          const ticks = cpuTicks(child.pid) - before;
+          const cpuUs = ((ticks / CLK_TCK) * 1e6) / cells[i].n;
+          results[server.name][i].push({ rps, cpuUs, clientUs });
+          console.log(
+            `round ${round + 1} ${server.name.padEnd(12)} ${cellName(cells[i]).padEnd(10)} ${rps.toFixed(0).padStart(8)} req/s  ${cpuUs.toFixed(2)} µs CPU/req  client ${clientUs.toFixed(2)} µs/req`,
+          );
+        }
+      } finally {
+        await stopServer(child, port);
+      }
+    }
+  }
+  const med = (name, i, k) => median(results[name][i].map((r) => r[k]));
+  const lines = [];
+  lines.push(
+    `| cell | server | req/s | server CPU µs/req | server CPU busy | client CPU µs/req |`,
+    `|:--|:--|--:|--:|--:|--:|`,
+  );
+  for (let i = 0; i < cells.length; i++) {
+    for (const s of SERVERS) {
+      lines.push(
+        `| ${cellName(cells[i])} | ${s.name} | ${med(s.name, i, 'rps').toFixed(0)} | ${med(s.name, i, 'cpuUs').toFixed(2)} | ${((med(s.name, i, 'rps') * med(s.name, i, 'cpuUs')) / 1e4).toFixed(0)}% | ${med(s.name, i, 'clientUs').toFixed(2)} |`,
+      );
+    }
+  }
+  const bar = [];
+  bar.push(
+    `| cell | CPU/req percore ÷ redis-server | bar | req/s percore ÷ node:net | bar | verdict |`,
+    `|:--|--:|--:|--:|--:|:--|`,
+  );
+  let allPass = true;
+  for (let i = 0; i < cells.length; i++) {
+    const cpuRatio = med('percore', i, 'cpuUs') / med('redis-server', i, 'cpuUs');
+    const rpsRatio = med('percore', i, 'rps') / med('node:net', i, 'rps');
+    const cpuBar = cells[i].pipeline === 1 ? 1.3 : 2.0;
+    const rpsBar = cells[i].pipeline === 1 ? 1.25 : 1.8;
+    const pass = cpuRatio <= cpuBar && rpsRatio >= rpsBar;
+    allPass &&= pass;
+    bar.push(
+      `| ${cellName(cells[i])} | ${cpuRatio.toFixed(2)}x | ≤ ${cpuBar}x | ${rpsRatio.toFixed(2)}x | ≥ ${rpsBar}x | ${pass ? 'pass' : 'FAIL'} |`,
+    );
+  }
+  const command = `node bench/resp/run.js ${process.argv.slice(2).join(' ')}`.trim();
+  const header = [
+    `# RESP benchmark (${new Date().toISOString()})`,
+    '',
+    `Machine: ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} CPUs, ${os.release()}, node ${process.version}, ${execFileSync('redis-server', ['--version']).toString().trim().split(' ').slice(0, 3).join(' ')}.`,
+    `Command: \`${command}\`; ${f.rounds} rounds, servers alternating; server on CPU 0, redis-benchmark (-c ${f.clients}) on CPU 1; medians.`,
+    '',
+    '## The bar (issue 12)',
+    '',
+    ...bar,
+    '',
+    `Overall: ${allPass ? 'pass' : 'FAIL'}.`,
+    '',
+    '## Medians',
+    '',
+    ...lines,
+  ];
+  const text = `${header.join('\n')}\n`;
+  console.log(`\n${text}`);
+  if (f.write) {
+    const stamp = new Date().toISOString().slice(0, 16).replace('T', '-').replace(':', '');
+    const base = path.join(RESULTS, `resp-${stamp}`);
+    fs.writeFileSync(`${base}.md`, text);
+    const groups = (k) =>
+      cells.map((c, i) => ({
+        label: cellName(c),
+        values: Object.fromEntries(SERVERS.map((s) => [s.name, med(s.name, i, k)])),
+      }));
+    const names = SERVERS.map((s) => s.name);
+    fs.writeFileSync(
+      `${base}-cpu.svg`,
+      groupedBarChart(groups('cpuUs'), names, {
+        title: 'RESP: server CPU per request',
+        subtitle: `redis-benchmark -c ${f.clients}, one server core; lower is better`,
+        unit: 'µs CPU / request',
+      }),
+    );
+    fs.writeFileSync(
+      `${base}-rps.svg`,
+      groupedBarChart(groups('rps'), names, {
+        title: 'RESP: requests per second',
+        subtitle: `redis-benchmark -c ${f.clients}, one server core, client on the other; higher is better`,
+        unit: 'requests/s',
+      }),
+    );
+    console.log(`wrote ${path.relative(ROOT, base)}.md, -cpu.svg, -rps.svg`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
