@@ -36,9 +36,8 @@
  * `release()` gives the buffers back at once, dropping what is unsent.
  *
  * ```ts
- * import { BufWriter, TcpStream } from 'percore';
- * const stream = await TcpStream.connect('127.0.0.1:8080');
- * const out = new BufWriter(stream);
+ * import { BufWriter } from 'percore';
+ * const out = new BufWriter(stream);   // any rent stream: here a TcpStream
  * await out.write(Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n'));
  * await out.write(Buffer.from('hi'));   // both leave in one send, at the end of this job
  * await out.close();                    // flushed, buffers back, stream closed

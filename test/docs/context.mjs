@@ -1,15 +1,19 @@
 // Makes real every name test/docs/context.d.ts declares, before a doc example
 // runs (in a child process of its own; see examples.test.ts). Peers are
 // node:net sockets, so what an example does to its streams cannot hang them.
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 
 const percore = await import(process.env.DOCTEST_PERCORE);
 const { Channel, Runtime, TcpListener, TcpStream } = percore;
 
-/** A loopback server-side TcpStream whose node:net peer sends `hello` and ends its side. */
+/** What every peer sends: a line (`\0\x06hello`) and a 2-byte length-delimited frame (`hello\n`) at once. */
+const MESSAGE = Buffer.from([0x00, 0x06, ...Buffer.from('hello\n')]);
+
+/** A loopback server-side TcpStream whose node:net peer sends MESSAGE and ends its side. */
 async function acceptedFrom(listener) {
   const { port } = listener.localAddress();
-  const peer = net.connect(port, '127.0.0.1', () => peer.end('hello\n'));
+  const peer = net.connect(port, '127.0.0.1', () => peer.end(MESSAGE));
   peer.on('data', () => {});
   peer.on('error', () => {});
   return listener.accept();
@@ -51,4 +55,8 @@ Object.assign(globalThis, {
   handle: () => {},
   serve: async () => {},
   reuse: () => {},
+  serveTls: async () => {},
+  servePlain: async () => {},
+  key: readFileSync(process.env.DOCTEST_KEY, 'utf8'),
+  cert: readFileSync(process.env.DOCTEST_CERT, 'utf8'),
 });

@@ -5,7 +5,7 @@
 // (dist/, as a user gets it), until it finishes or, for a server that runs
 // forever, until a deadline after which it is stopped: what fails it is an
 // error (a throw, an unhandled rejection, a non-zero exit), never the clock.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -78,6 +78,9 @@ describe('every example runs', () => {
     fs.mkdirSync(path.join(dir, 'node_modules'));
     fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'percore'), 'dir');
     fs.copyFileSync(path.join(__dirname, 'context.mjs'), path.join(dir, 'context.mjs'));
+    // A key and a self-signed certificate for the TLS examples (openssl: a CI dependency).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
     fs.writeFileSync(
       path.join(dir, 'run.mjs'),
       "await import('./context.mjs');\nawait import(process.argv[2]);\nprocess.stdout.write('DOCTEST_DONE\\n');\nprocess.exit(0);\n",
@@ -111,7 +114,12 @@ function runExample(i: number, code: string): Promise<Outcome> {
   if (!fs.existsSync(dist)) return Promise.resolve({ error: `${dist} is missing: run npm run build:ts` });
   const child = spawn(process.execPath, ['run.mjs', `./snippet-${i}.mjs`], {
     cwd: dir,
-    env: { ...process.env, DOCTEST_PERCORE: `file://${dist}` },
+    env: {
+      ...process.env,
+      DOCTEST_PERCORE: `file://${dist}`,
+      DOCTEST_KEY: path.join(dir, 'key.pem'),
+      DOCTEST_CERT: path.join(dir, 'cert.pem'),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -246,7 +246,8 @@ const SRC_RULES: Record<string, readonly string[]> = {
   net: ['errors', 'core', 'runtime', 'io'],
   channel: ['errors', 'driver', 'runtime'],
   threads: ['errors', 'driver', 'package', 'runtime', 'net', 'api.ts'],
-  'api.ts': ['channel', 'errors', 'io', 'net', 'runtime', 'threads'],
+  bridge: ['errors', 'io', 'runtime'],
+  'api.ts': ['bridge', 'channel', 'errors', 'io', 'net', 'runtime', 'threads'],
   'index.ts': ['api.ts', 'threads'],
 };
 

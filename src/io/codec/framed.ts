@@ -16,9 +16,8 @@
  * then that many bytes). Writing your own is two functions.
  *
  * ```ts
- * import { framed, lines, TcpStream } from 'percore';
- * const stream = await TcpStream.connect('127.0.0.1:6000');
- * const chat = framed(stream, lines({ maxLength: 4096 }));
+ * import { framed, lines } from 'percore';
+ * const chat = framed(stream, lines({ maxLength: 4096 }));   // any rent stream: here a TcpStream
  * await chat.send('HELLO');
  * for await (const line of chat) {            // strings, one per line
  *   if (line === 'BYE') break;
