@@ -3,19 +3,21 @@
 // connections at once, an fd closed while an op waits on it, cancel results.
 // Runs once (uring project's roots); every runtime here is forced to epoll.
 import * as net from 'node:net';
-import { Runtime, TcpListener, TcpStream } from '../src/index';
-import { expectClean, makeRuntime, pattern } from './api/helpers';
+import { constants } from 'node:os';
 import * as L from '../src/core/layout';
-import { collect, FakeCore } from './host/fake-core';
 import { loadAddon } from '../src/driver/addon';
-import { constants } from 'os';
+import { type Runtime, TcpListener, TcpStream } from '../src/index';
+import { expectClean, makeRuntime, pattern } from './api/helpers';
+import { collect, FakeCore } from './host/fake-core';
 
 const E = constants.errno;
 const host = loadAddon();
 
 describe('epoll runtime', () => {
   let rt: Runtime;
-  beforeEach(() => { rt = makeRuntime({ driver: 'epoll', entries: 8192, buffers: 2304, bufferSize: 16384 }); });
+  beforeEach(() => {
+    rt = makeRuntime({ driver: 'epoll', entries: 8192, buffers: 2304, bufferSize: 16384 });
+  });
   afterEach(() => rt.close());
 
   test('a write pending when the peer resets rejects with the socket error', async () => {
@@ -45,7 +47,10 @@ describe('epoll runtime', () => {
 
   test('reads that fill their buffer exactly still wait for the next message without a failing recv (TCP_INQ)', async () => {
     const listener = await TcpListener.bind('127.0.0.1:0', { runtime: rt });
-    const [client, server] = await Promise.all([TcpStream.connect(listener.localAddress(), { runtime: rt }), listener.accept()]);
+    const [client, server] = await Promise.all([
+      TcpStream.connect(listener.localAddress(), { runtime: rt }),
+      listener.accept(),
+    ]);
     const size = 4096;
     const inbox = rt.buffer(size);
     const out = rt.buffer(size);
@@ -79,34 +84,40 @@ describe('epoll runtime', () => {
     const acceptAll = (async () => {
       for (let i = 0; i < N; i++) {
         const s = await listener.accept();
-        serving.push((async () => {
-          const b = rt.buffer(64);
-          const [n] = await s.read(b);
-          await s.writeAll(b.subarray(0, n));
-          rt.release(b);
-          await s.close();
-        })());
+        serving.push(
+          (async () => {
+            const b = rt.buffer(64);
+            const [n] = await s.read(b);
+            await s.writeAll(b.subarray(0, n));
+            rt.release(b);
+            await s.close();
+          })(),
+        );
       }
     })();
-    const clients = await Promise.all(Array.from({ length: N }, () => TcpStream.connect(listener.localAddress(), { runtime: rt })));
+    const clients = await Promise.all(
+      Array.from({ length: N }, () => TcpStream.connect(listener.localAddress(), { runtime: rt })),
+    );
     await acceptAll;
     expect(rt.counters().openFds).toBe(2 * N + 1);
-    const results = await Promise.all(clients.map(async (c, i) => {
-      const b = rt.buffer(64);
-      b.set(pattern(32, i + 1));
-      await c.writeAll(b.subarray(0, 32));
-      let got = 0;
-      const out = Buffer.alloc(32);
-      while (got < 32) {
-        const [n] = await c.read(b.subarray(0, 64));
-        if (n === 0) break;
-        Buffer.from(b.subarray(0, n)).copy(out, got);
-        got += n;
-      }
-      rt.release(b);
-      await c.close();
-      return out.equals(pattern(32, i + 1));
-    }));
+    const results = await Promise.all(
+      clients.map(async (c, i) => {
+        const b = rt.buffer(64);
+        b.set(pattern(32, i + 1));
+        await c.writeAll(b.subarray(0, 32));
+        let got = 0;
+        const out = Buffer.alloc(32);
+        while (got < 32) {
+          const [n] = await c.read(b.subarray(0, 64));
+          if (n === 0) break;
+          Buffer.from(b.subarray(0, n)).copy(out, got);
+          got += n;
+        }
+        rt.release(b);
+        await c.close();
+        return out.equals(pattern(32, i + 1));
+      }),
+    );
     await Promise.all(serving);
     expect(results.every(Boolean)).toBe(true);
     await listener.close();
@@ -116,7 +127,9 @@ describe('epoll runtime', () => {
 
 describe('EpollDriver (host)', () => {
   const open: { close(): void }[] = [];
-  afterEach(() => { for (const d of open.splice(0)) d.close(); });
+  afterEach(() => {
+    for (const d of open.splice(0)) d.close();
+  });
   function make(): { core: FakeCore; driver: InstanceType<typeof host.EpollDriver> } {
     const core = new FakeCore();
     const driver = new host.EpollDriver(core.bytes, core.header, { onTurn: () => -1 });

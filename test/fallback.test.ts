@@ -3,7 +3,7 @@
 // EPERM (Docker's default profile) or ENOSYS (a kernel without io_uring).
 // `auto` must land on epoll, say why on stderr, and serve; a forced `uring`
 // must exit non-zero naming the errno.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { netRoundTrip, pattern } from './api/helpers';
 
@@ -11,21 +11,33 @@ const ROOT = path.resolve(__dirname, '..');
 const SECCOMP = path.join(ROOT, 'build/host/Release/seccomp_exec');
 const ECHO = path.join(ROOT, 'dist/examples/echo.js');
 
-function run(errno: string, args: string[]): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
+function run(
+  errno: string,
+  args: string[],
+): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
   const env = { ...process.env };
   delete env.PERCORE_DRIVER; // the project's setting must not decide here
-  const child = spawn(SECCOMP, [errno, process.execPath, ECHO, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(SECCOMP, [errno, process.execPath, ECHO, '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { err += d; });
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, out: () => out, err: () => err, exit };
 }
 
 async function until(cond: () => boolean, exit: Promise<unknown>, what: string): Promise<void> {
   let done = false;
-  void exit.then(() => { done = true; });
+  void exit.then(() => {
+    done = true;
+  });
   const deadline = Date.now() + 10_000;
   while (!cond()) {
     if (done || Date.now() > deadline) throw new Error(`no ${what}`);
@@ -58,7 +70,9 @@ describe.each([
     const p = run(errno, ['--driver', 'uring']);
     expect(await p.exit).toBe(1);
     expect(p.out()).toBe('');
-    expect(p.err()).toMatch(new RegExp(`^echo: cannot start the uring driver: io_uring is not available \\(${errno}\\)`));
+    expect(p.err()).toMatch(
+      new RegExp(`^echo: cannot start the uring driver: io_uring is not available \\(${errno}\\)`),
+    );
   });
 
   test('runtime.driverReason, and a forced uring throws with the errno as code', async () => {
@@ -71,9 +85,14 @@ describe.each([
       try { new Runtime({ driver: 'uring' }); } catch (e) { forced = { code: e.code, message: e.message }; }
       console.log(JSON.stringify({ driver: rt.driver, reason: rt.driverReason, forced }));
       rt.close();`;
-    const child = spawn(SECCOMP, [errno, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const child = spawn(SECCOMP, [errno, process.execPath, '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    });
     let out = '';
-    child.stdout!.on('data', (d) => { out += d; });
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
     expect(await new Promise((r) => child.on('exit', r))).toBe(0);
     const got = JSON.parse(out);
     expect(got.driver).toBe('epoll');

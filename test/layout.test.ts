@@ -1,9 +1,10 @@
 // The memory layout is defined once per language; this proves the three agree:
 // the core's table (exported by the Wasm module), the host's (exported by the
 // addon) and the TypeScript one, entry by entry and by name.
+
+import { H_MAGIC, H_VERSION, LAYOUT_MAGIC, LAYOUT_TABLE, LAYOUT_VERSION } from '../src/core/layout';
 import { createCore } from '../src/core/wasm';
 import { loadAddon } from '../src/driver/addon';
-import { LAYOUT_TABLE, LAYOUT_VERSION, LAYOUT_MAGIC, H_MAGIC, H_VERSION } from '../src/core/layout';
 
 const names = LAYOUT_TABLE.map(([name]) => name);
 const ours = LAYOUT_TABLE.map(([, value]) => value);
@@ -32,8 +33,12 @@ test('a core with another layout version is refused by the host with a clear err
   const host = loadAddon();
   const Driver = process.env.PERCORE_DRIVER === 'epoll' ? host.EpollDriver : host.UringDriver;
   expect(Driver.name).toBe(process.env.PERCORE_DRIVER === 'epoll' ? 'EpollDriver' : 'UringDriver');
-  expect(() => new Driver(bytes, header, { onTurn: () => -1 })).toThrow(expect.objectContaining({
-    code: 'ERR_PERCORE_LAYOUT_MISMATCH',
-    message: expect.stringMatching(new RegExp(`${LAYOUT_VERSION + 1}.*${LAYOUT_VERSION}|${LAYOUT_VERSION}.*${LAYOUT_VERSION + 1}`)),
-  }));
+  expect(() => new Driver(bytes, header, { onTurn: () => -1 })).toThrow(
+    expect.objectContaining({
+      code: 'ERR_PERCORE_LAYOUT_MISMATCH',
+      message: expect.stringMatching(
+        new RegExp(`${LAYOUT_VERSION + 1}.*${LAYOUT_VERSION}|${LAYOUT_VERSION}.*${LAYOUT_VERSION + 1}`),
+      ),
+    }),
+  );
 });

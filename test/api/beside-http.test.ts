@@ -1,11 +1,14 @@
 // percore shares the thread with the rest of Node: node:http, Node timers, fs.
-import * as http from 'node:http';
+
 import { promises as fs } from 'node:fs';
-import { Runtime, TcpListener, TcpStream } from '../../src/index';
+import * as http from 'node:http';
+import { type Runtime, TcpListener, TcpStream } from '../../src/index';
 import { expectClean, makeRuntime } from './helpers';
 
 let rt: Runtime;
-beforeAll(() => { rt = makeRuntime(); });
+beforeAll(() => {
+  rt = makeRuntime();
+});
 afterAll(() => rt.close());
 afterEach(() => expectClean(rt));
 
@@ -26,10 +29,16 @@ test('a percore echo and a node:http server serve in the same thread at once', a
   for (let i = 0; i < 10; i++) {
     const [body, fileText] = await Promise.all([
       new Promise<string>((resolve, reject) => {
-        http.get(`http://127.0.0.1:${webPort}/${i}`, (res) => {
-          let text = '';
-          res.on('data', (d) => { text += d; }).on('end', () => resolve(text));
-        }).on('error', reject);
+        http
+          .get(`http://127.0.0.1:${webPort}/${i}`, (res) => {
+            let text = '';
+            res
+              .on('data', (d) => {
+                text += d;
+              })
+              .on('end', () => resolve(text));
+          })
+          .on('error', reject);
       }),
       fs.readFile(__filename, 'utf8'),
       client.writeAll(Buffer.from(`ping ${i}`)),

@@ -329,7 +329,13 @@ describe('toDuplex', () => {
     expect(await r.body.text()).toBe('POST /p 300000');
     expect(duplexes).toHaveLength(1); // one kept-alive percore connection carried them all
     await client.close();
-    await Promise.all(duplexes.map((d) => (d.destroyed ? Promise.resolve() : (d.destroy(), once(d, 'close')))));
+    await Promise.all(
+      duplexes.map((d) => {
+        if (d.destroyed) return Promise.resolve();
+        d.destroy();
+        return once(d, 'close');
+      }),
+    );
     httpServer.closeAllConnections();
     httpServer.close();
   });

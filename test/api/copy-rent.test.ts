@@ -1,7 +1,14 @@
 // copy() over the rent contract alone: streams that are not descriptors of
 // the runtime (test doubles here; TLS layers and buffered readers later) are
 // relayed in JavaScript with the same results and errors as the core relay.
-import { copy, type IoOptions, type PercoreError, type RentResult, type RentStream, Runtime } from '../../src/index';
+import {
+  copy,
+  type IoOptions,
+  type PercoreError,
+  type RentResult,
+  type RentStream,
+  type Runtime,
+} from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
 
 /** The length argument of a rent call, resolved as the streams do. */
@@ -47,7 +54,12 @@ class MemoryStream implements RentStream {
     const room = (this.options.failAfter ?? Infinity) - this.written.length;
     if (n > room) {
       this.output.push(Buffer.from(buf.subarray(0, room)));
-      const err = Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write', bytesWritten: room, buffer: buf });
+      const err = Object.assign(new Error('write EPIPE'), {
+        code: 'EPIPE',
+        syscall: 'write',
+        bytesWritten: room,
+        buffer: buf,
+      });
       throw err;
     }
     this.output.push(Buffer.from(buf.subarray(0, n)));
@@ -64,14 +76,18 @@ class SilentStream extends MemoryStream {
   override read(buf: Uint8Array, length?: number | IoOptions, options?: IoOptions): Promise<RentResult> {
     const signal = (typeof length === 'object' ? length : options)?.signal;
     return new Promise((_, reject) => {
-      signal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { code: 'ABORT_ERR', buffer: buf })));
+      signal?.addEventListener('abort', () =>
+        reject(Object.assign(new Error('aborted'), { code: 'ABORT_ERR', buffer: buf })),
+      );
     });
   }
 }
 
 describe('copy() between rent streams that are not descriptors', () => {
   let rt: Runtime;
-  beforeAll(() => { rt = makeRuntime({ bufferSize: 4096, buffers: 16 }); });
+  beforeAll(() => {
+    rt = makeRuntime({ bufferSize: 4096, buffers: 16 });
+  });
   afterAll(() => rt.close());
   afterEach(() => expectClean(rt));
 
@@ -115,7 +131,9 @@ describe('copy() between rent streams that are not descriptors', () => {
 
   test('an abort stops a relay waiting to read, with nothing unwritten', async () => {
     const controller = new AbortController();
-    const relay = copy(new SilentStream(Buffer.alloc(0)), new MemoryStream(Buffer.alloc(0)), { signal: controller.signal });
+    const relay = copy(new SilentStream(Buffer.alloc(0)), new MemoryStream(Buffer.alloc(0)), {
+      signal: controller.signal,
+    });
     controller.abort();
     const err = await rejection(relay);
     expect(err.code).toBe('ABORT_ERR');

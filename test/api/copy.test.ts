@@ -2,7 +2,7 @@
 // through the recv set (the default runtime has one) and through a buffer of
 // its own (a runtime with recvBuffers: 0). Runs once per driver.
 import * as net from 'node:net';
-import { Runtime, TcpStream, copy, timeout, PercoreError } from '../../src/index';
+import { copy, Runtime, TcpStream, timeout } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
 
 async function readAll(stream: TcpStream, size: number): Promise<Buffer> {
@@ -11,10 +11,15 @@ async function readAll(stream: TcpStream, size: number): Promise<Buffer> {
   return out;
 }
 
-for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'with a buffer of its own', recvBuffers: 0 }]) {
+for (const mode of [
+  { name: 'through the recv set', recvBuffers: 4 },
+  { name: 'with a buffer of its own', recvBuffers: 0 },
+]) {
   describe(`copy() ${mode.name}`, () => {
     let rt: Runtime;
-    beforeAll(() => { rt = makeRuntime({ bufferSize: 4096, buffers: 32, recvBuffers: mode.recvBuffers }); });
+    beforeAll(() => {
+      rt = makeRuntime({ bufferSize: 4096, buffers: 32, recvBuffers: mode.recvBuffers });
+    });
     afterAll(() => rt.close());
     afterEach(() => expectClean(rt));
 
@@ -23,7 +28,10 @@ for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'w
       const echo = copy(server, server);
       const payload = pattern(300_000);
       const [, echoed] = await Promise.all([
-        (async () => { await client.writeAll(payload); await client.shutdown(); })(),
+        (async () => {
+          await client.writeAll(payload);
+          await client.shutdown();
+        })(),
         readAll(client, payload.length),
       ]);
       expect(echoed.equals(payload)).toBe(true);
@@ -48,7 +56,9 @@ for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'w
       expect((await readAll(front.client, response.length)).equals(response)).toBe(true);
       expect((await front.client.read(Buffer.alloc(16)))[0]).toBe(0);
       await expect(down).resolves.toBe(response.length);
-      await Promise.all([front.client, front.server, back.client, back.server, front.listener, back.listener].map((s) => s.close()));
+      await Promise.all(
+        [front.client, front.server, back.client, back.server, front.listener, back.listener].map((s) => s.close()),
+      );
     });
 
     test('owns the reading side of from and the writing side of to while it runs', async () => {
@@ -84,7 +94,7 @@ for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'w
       await Promise.all([client.close(), server.close(), listener.close()]);
     });
 
-    test('abort: rejects with bytesCopied and unwritten, and the bytes that come after are the next read\'s', async () => {
+    test("abort: rejects with bytesCopied and unwritten, and the bytes that come after are the next read's", async () => {
       const { listener, client, server } = await connectedPair(rt);
       const controller = new AbortController();
       const echo = copy(server, server, { signal: controller.signal });
@@ -101,7 +111,10 @@ for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'w
 
     test('an already aborted signal rejects at once', async () => {
       const { listener, client, server } = await connectedPair(rt);
-      await expect(copy(server, server, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORT_ERR', bytesCopied: 0 });
+      await expect(copy(server, server, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+        code: 'ABORT_ERR',
+        bytesCopied: 0,
+      });
       await Promise.all([client.close(), server.close(), listener.close()]);
     });
 
@@ -125,10 +138,16 @@ for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'w
       const a = await connectedPair(rt);
       // The destination's peer is a node:net socket that resets the connection.
       const peerGone = new Promise<net.Socket>((resolve) => {
-        const srv = net.createServer((sock) => { srv.close(); resolve(sock); });
+        const srv = net.createServer((sock) => {
+          srv.close();
+          resolve(sock);
+        });
         srv.listen(0, '127.0.0.1', async () => {
           const port = (srv.address() as net.AddressInfo).port;
-          (globalThis as { dest?: Promise<TcpStream> }).dest = TcpStream.connect({ host: '127.0.0.1', port }, { runtime: rt });
+          (globalThis as { dest?: Promise<TcpStream> }).dest = TcpStream.connect(
+            { host: '127.0.0.1', port },
+            { runtime: rt },
+          );
         });
       });
       const sock = await peerGone;
@@ -148,7 +167,11 @@ for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'w
       expect(err.bytesCopied! + err.unwritten!.length).toBeGreaterThan(0);
       const rest = payload.subarray(err.bytesCopied! + err.unwritten!.length);
       expect(Buffer.concat([payload.subarray(0, err.bytesCopied!), err.unwritten!, rest]).equals(payload)).toBe(true);
-      expect(Buffer.from(err.unwritten!).equals(payload.subarray(err.bytesCopied!, err.bytesCopied! + err.unwritten!.length))).toBe(true);
+      expect(
+        Buffer.from(err.unwritten!).equals(
+          payload.subarray(err.bytesCopied!, err.bytesCopied! + err.unwritten!.length),
+        ),
+      ).toBe(true);
       await Promise.all([a.client, a.server, dest, a.listener].map((s) => s.close()));
     });
 
@@ -156,8 +179,12 @@ for (const mode of [{ name: 'through the recv set', recvBuffers: 4 }, { name: 'w
       const { listener, client, server } = await connectedPair(rt);
       await expect(copy({} as TcpStream, server)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
       await expect(copy(server, null as unknown as TcpStream)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-      await expect(copy(server, server, { end: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-      await expect(copy(server, server, { signal: {} as AbortSignal })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+      await expect(copy(server, server, { end: 1 as unknown as boolean })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG_TYPE',
+      });
+      await expect(copy(server, server, { signal: {} as AbortSignal })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG_TYPE',
+      });
       const other = new Runtime({ buffers: 4 });
       try {
         const { listener: l2, client: c2, server: s2 } = await connectedPair(other);
@@ -205,13 +232,18 @@ describe('copy() and the runtime around it', () => {
       const pairs = [await connectedPair(rt), await connectedPair(rt)];
       const relays = pairs.map((p) => copy(p.server, p.server));
       const payloads = [pattern(40_000, 11), pattern(40_000, 12)];
-      await Promise.all(pairs.map(async (p, i) => {
-        const [, back] = await Promise.all([
-          (async () => { await p.client.writeAll(payloads[i]); await p.client.shutdown(); })(),
-          readAll(p.client, payloads[i].length),
-        ]);
-        expect(back.equals(payloads[i])).toBe(true);
-      }));
+      await Promise.all(
+        pairs.map(async (p, i) => {
+          const [, back] = await Promise.all([
+            (async () => {
+              await p.client.writeAll(payloads[i]);
+              await p.client.shutdown();
+            })(),
+            readAll(p.client, payloads[i].length),
+          ]);
+          expect(back.equals(payloads[i])).toBe(true);
+        }),
+      );
       expect(await Promise.all(relays)).toEqual([40_000, 40_000]);
       await Promise.all(pairs.flatMap((p) => [p.client.close(), p.server.close(), p.listener.close()]));
       await expectClean(rt);

@@ -1,8 +1,10 @@
-import { Runtime, TcpListener, TcpStream } from '../../src/index';
+import { type Runtime, TcpListener, TcpStream } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
 
 let rt: Runtime;
-beforeAll(() => { rt = makeRuntime({ entries: 8192, buffers: 4096, bufferSize: 16384 }); });
+beforeAll(() => {
+  rt = makeRuntime({ entries: 8192, buffers: 4096, bufferSize: 16384 });
+});
 afterAll(() => rt.close());
 afterEach(() => expectClean(rt));
 
@@ -11,17 +13,19 @@ function serveEcho(listener: TcpListener): Promise<void> {
   return (async () => {
     const tasks: Promise<void>[] = [];
     for await (const stream of listener) {
-      tasks.push((async () => {
-        const buf = rt.buffer();
-        try {
-          for (let [n] = await stream.read(buf); n > 0; [n] = await stream.read(buf)) {
-            await stream.writeAll(buf.subarray(0, n));
+      tasks.push(
+        (async () => {
+          const buf = rt.buffer();
+          try {
+            for (let [n] = await stream.read(buf); n > 0; [n] = await stream.read(buf)) {
+              await stream.writeAll(buf.subarray(0, n));
+            }
+          } finally {
+            rt.release(buf);
+            await stream.close();
           }
-        } finally {
-          rt.release(buf);
-          await stream.close();
-        }
-      })());
+        })(),
+      );
     }
     await Promise.all(tasks);
   })();
@@ -31,7 +35,10 @@ async function echoOnce(address: { port: number }, payload: Uint8Array): Promise
   const client = await TcpStream.connect({ host: '127.0.0.1', port: address.port });
   const received = Buffer.alloc(payload.length);
   const [written] = await Promise.all([
-    client.writeAll(payload).then(async ([n]) => { await client.shutdown('write'); return n; }),
+    client.writeAll(payload).then(async ([n]) => {
+      await client.shutdown('write');
+      return n;
+    }),
     client.readExact(received),
   ]);
   expect(written).toBe(payload.length);
@@ -41,25 +48,30 @@ async function echoOnce(address: { port: number }, payload: Uint8Array): Promise
   return received;
 }
 
-test.each([1, 100, 4096, 16384, 16385, 65536 + 7, 1 << 20, 4 << 20])('echoes %i bytes, every byte checked', async (size) => {
-  const listener = await TcpListener.bind('127.0.0.1:0');
-  const server = serveEcho(listener);
-  const payload = pattern(size, size);
-  const received = await echoOnce(listener.localAddress(), payload);
-  expect(received.equals(payload)).toBe(true);
-  await listener.close();
-  await server;
-});
+test.each([1, 100, 4096, 16384, 16385, 65536 + 7, 1 << 20, 4 << 20])(
+  'echoes %i bytes, every byte checked',
+  async (size) => {
+    const listener = await TcpListener.bind('127.0.0.1:0');
+    const server = serveEcho(listener);
+    const payload = pattern(size, size);
+    const received = await echoOnce(listener.localAddress(), payload);
+    expect(received.equals(payload)).toBe(true);
+    await listener.close();
+    await server;
+  },
+);
 
 test('1,000 concurrent connections each echo their own bytes', async () => {
   const listener = await TcpListener.bind('127.0.0.1:0', { backlog: 2048 });
   const server = serveEcho(listener);
   const { port } = listener.localAddress();
-  const results = await Promise.all(Array.from({ length: 1000 }, async (_, i) => {
-    const payload = pattern(100 + (i % 50), i + 1);
-    const received = await echoOnce({ port }, payload);
-    return received.equals(payload);
-  }));
+  const results = await Promise.all(
+    Array.from({ length: 1000 }, async (_, i) => {
+      const payload = pattern(100 + (i % 50), i + 1);
+      const received = await echoOnce({ port }, payload);
+      return received.equals(payload);
+    }),
+  );
   expect(results.filter(Boolean).length).toBe(1000);
   await listener.close();
   await server;

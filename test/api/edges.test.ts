@@ -1,11 +1,13 @@
 // The edges of TCP: resets, half-close, use after close, closed listeners,
 // bad arguments. Every test ends with the runtime holding nothing.
 import * as net from 'node:net';
-import { Runtime, TcpListener, TcpStream, PercoreError, timeout } from '../../src/index';
+import { Runtime, TcpListener, TcpStream, timeout } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
 
 let rt: Runtime;
-beforeAll(() => { rt = makeRuntime({ buffers: 512 }); });
+beforeAll(() => {
+  rt = makeRuntime({ buffers: 512 });
+});
 afterAll(() => rt.close());
 afterEach(() => expectClean(rt));
 
@@ -126,7 +128,9 @@ describe('bad arguments', () => {
       expect((await rejection(client.read(bad as never))).code).toBe('ERR_INVALID_ARG_TYPE');
       expect((await rejection(client.writeAll(bad as never))).code).toBe('ERR_INVALID_ARG_TYPE');
     }
-    expect((await rejection(client.read(Buffer.alloc(1), { signal: 'no' as never }))).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect((await rejection(client.read(Buffer.alloc(1), { signal: 'no' as never }))).code).toBe(
+      'ERR_INVALID_ARG_TYPE',
+    );
     expect((await rejection(client.read(Buffer.alloc(4), 5))).code).toBe('ERR_OUT_OF_RANGE');
     expect((await rejection(client.writeAll(Buffer.alloc(4), -1))).code).toBe('ERR_OUT_OF_RANGE');
     expect((await rejection(client.writeAll(Buffer.alloc(4), 1.5))).code).toBe('ERR_OUT_OF_RANGE');
@@ -148,9 +152,18 @@ describe('bad arguments', () => {
   test('runtime options and pool buffers', () => {
     expect(() => new Runtime({ entries: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => new Runtime({ bufferSize: 100 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => new Runtime({ entries: 'many' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => new Runtime({ driver: 'epol' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
-    expect(() => new Runtime({ driver: 'kqueue' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/kqueue is only built on macOS\/BSD/) }));
+    expect(() => new Runtime({ entries: 'many' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => new Runtime({ driver: 'epol' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+    );
+    expect(() => new Runtime({ driver: 'kqueue' })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_VALUE',
+        message: expect.stringMatching(/kqueue is only built on macOS\/BSD/),
+      }),
+    );
     expect(() => rt.buffer(0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => rt.buffer(rt.bufferSize + 1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => rt.release(Buffer.alloc(4))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));

@@ -1,7 +1,14 @@
 // Shared by the API tests: a runtime per test file and the leak check every
 // test ends with.
 import * as net from 'node:net';
-import { PercoreError, Runtime, RuntimeCounters, RuntimeOptions, TcpListener, TcpStream } from '../../src/index';
+import {
+  type PercoreError,
+  Runtime,
+  type RuntimeCounters,
+  type RuntimeOptions,
+  TcpListener,
+  TcpStream,
+} from '../../src/index';
 
 export function makeRuntime(options: RuntimeOptions = {}): Runtime {
   const rt = new Runtime(options);
@@ -17,11 +24,25 @@ export async function expectClean(rt: Runtime, ms = 2000): Promise<void> {
   let c: RuntimeCounters = rt.counters();
   while (Date.now() < deadline) {
     c = rt.counters();
-    if (c.opsInFlight === 0 && c.buffersLent === 0 && c.buffersHeld === 0 && c.openFds === 0 && c.timers === 0 && c.tasks === 0) return;
+    if (
+      c.opsInFlight === 0 &&
+      c.buffersLent === 0 &&
+      c.buffersHeld === 0 &&
+      c.openFds === 0 &&
+      c.timers === 0 &&
+      c.tasks === 0
+    )
+      return;
     await new Promise((r) => setTimeout(r, 5));
   }
-  expect({ opsInFlight: c.opsInFlight, buffersLent: c.buffersLent, buffersHeld: c.buffersHeld, openFds: c.openFds, timers: c.timers, tasks: c.tasks })
-    .toEqual({ opsInFlight: 0, buffersLent: 0, buffersHeld: 0, openFds: 0, timers: 0, tasks: 0 });
+  expect({
+    opsInFlight: c.opsInFlight,
+    buffersLent: c.buffersLent,
+    buffersHeld: c.buffersHeld,
+    openFds: c.openFds,
+    timers: c.timers,
+    tasks: c.tasks,
+  }).toEqual({ opsInFlight: 0, buffersLent: 0, buffersHeld: 0, openFds: 0, timers: 0, tasks: 0 });
 }
 
 /** Waits, turn by turn of the event loop, until `cond()` holds: a wait for a
@@ -36,7 +57,9 @@ export async function until(cond: () => boolean, what: string, ms = 20_000): Pro
 }
 
 /** A listener on a free loopback port and a connected pair across it. */
-export async function connectedPair(rt: Runtime): Promise<{ listener: TcpListener; client: TcpStream; server: TcpStream }> {
+export async function connectedPair(
+  rt: Runtime,
+): Promise<{ listener: TcpListener; client: TcpStream; server: TcpStream }> {
   const listener = await TcpListener.bind('127.0.0.1:0', { runtime: rt });
   const [client, server] = await Promise.all([
     TcpStream.connect(listener.localAddress(), { runtime: rt }),
@@ -50,7 +73,9 @@ export function pattern(size: number, seed = 1): Buffer {
   const buf = Buffer.allocUnsafe(size);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < size; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     buf[i] = x & 0xff;
   }
   return buf;

@@ -1,7 +1,7 @@
 // TcpStream.recv(): receive into a buffer of the recv set that the kernel (or
 // the epoll driver) picks only when data arrives, so a connection waiting in
 // recv() holds no buffer. Runs under both jest projects (uring and epoll).
-import { RECV_AHEAD, Runtime, RuntimeOptions, TcpListener, TcpStream, timeout } from '../../src/index';
+import { RECV_AHEAD, Runtime, type RuntimeOptions, TcpListener, TcpStream, timeout } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern, until } from './helpers';
 
 // On io_uring twice: with the registered buffer ring (IORING_REGISTER_PBUF_RING)
@@ -9,11 +9,16 @@ import { connectedPair, expectClean, makeRuntime, pattern, until } from './helpe
 const isEpoll = process.env.PERCORE_DRIVER === 'epoll';
 const modes: Array<[string, RuntimeOptions['driverOptions'], string]> = isEpoll
   ? [['epoll', {}, 'recv_select']]
-  : [['buffer ring', { pbufRing: true }, 'pbuf_ring'], ['emulation', { pbufRing: false }, 'recv_select_emulated']];
+  : [
+      ['buffer ring', { pbufRing: true }, 'pbuf_ring'],
+      ['emulation', { pbufRing: false }, 'recv_select_emulated'],
+    ];
 
 describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
   let rt: Runtime;
-  beforeAll(() => { rt = makeRuntime({ entries: 8192, buffers: 1024, bufferSize: 16384, recvBuffers: 64, driverOptions }); });
+  beforeAll(() => {
+    rt = makeRuntime({ entries: 8192, buffers: 1024, bufferSize: 16384, recvBuffers: 64, driverOptions });
+  });
   afterAll(() => rt.close());
   afterEach(async () => {
     await expectClean(rt);
@@ -36,17 +41,20 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     expect(rt.nativeDriver.features).toContain(feature);
   });
 
-  test.each([1, 100, 16384, 16385, 1 << 20, 4 << 20])('streams of %i bytes arrive whole, every byte checked', async (size) => {
-    const { listener, client, server } = await connectedPair(rt);
-    const payload = pattern(size, size);
-    const [received] = await Promise.all([
-      recvAll(server),
-      client.writeAll(payload).then(() => client.shutdown('write')),
-    ]);
-    expect(received.length).toBe(size);
-    expect(received.equals(payload)).toBe(true);
-    await Promise.all([client.close(), server.close(), listener.close()]);
-  });
+  test.each([1, 100, 16384, 16385, 1 << 20, 4 << 20])(
+    'streams of %i bytes arrive whole, every byte checked',
+    async (size) => {
+      const { listener, client, server } = await connectedPair(rt);
+      const payload = pattern(size, size);
+      const [received] = await Promise.all([
+        recvAll(server),
+        client.writeAll(payload).then(() => client.shutdown('write')),
+      ]);
+      expect(received.length).toBe(size);
+      expect(received.equals(payload)).toBe(true);
+      await Promise.all([client.close(), server.close(), listener.close()]);
+    },
+  );
 
   test('echo: the received buffer is written back as it is, then released', async () => {
     const { listener, client, server } = await connectedPair(rt);
@@ -63,10 +71,7 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     })();
     const payload = pattern(300_000, 7);
     const back = Buffer.alloc(payload.length);
-    await Promise.all([
-      client.writeAll(payload).then(() => client.shutdown('write')),
-      client.readExact(back),
-    ]);
+    await Promise.all([client.writeAll(payload).then(() => client.shutdown('write')), client.readExact(back)]);
     await echo;
     expect(back.equals(payload)).toBe(true);
     await Promise.all([client.close(), listener.close()]);
@@ -77,7 +82,10 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
     const count = 1000;
     const pairs: { client: TcpStream; server: TcpStream }[] = [];
     for (let i = 0; i < count; i++) {
-      const [client, server] = await Promise.all([TcpStream.connect(listener.localAddress(), { runtime: rt }), listener.accept()]);
+      const [client, server] = await Promise.all([
+        TcpStream.connect(listener.localAddress(), { runtime: rt }),
+        listener.accept(),
+      ]);
       pairs.push({ client, server });
     }
     const held = rt.counters().buffersHeld;
@@ -286,7 +294,9 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
   });
 
   test('recvBuffers is validated; the default is min(256, buffers / 4)', () => {
-    expect(() => new Runtime({ buffers: 4, recvBuffers: 5 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => new Runtime({ buffers: 4, recvBuffers: 5 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
     expect(() => new Runtime({ recvBuffers: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => new Runtime({ recvBuffers: 1.5 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     const a = new Runtime({ buffers: 40 });
@@ -297,7 +307,9 @@ describe.each(modes)('recv (%s)', (_name, driverOptions, feature) => {
       expect(b.counters().buffersProvided).toBe(256);
       expect(c.counters().buffersProvided).toBe(0);
     } finally {
-      a.close(); b.close(); c.close();
+      a.close();
+      b.close();
+      c.close();
     }
   });
 

@@ -1,9 +1,11 @@
 // Timers, tasks, timeouts and cancellation that lose no data.
-import { Runtime, sleep, spawn, timeout, PercoreError } from '../../src/index';
+import { type PercoreError, type Runtime, sleep, spawn, timeout } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, rejection } from './helpers';
 
 let rt: Runtime;
-beforeAll(() => { rt = makeRuntime(); });
+beforeAll(() => {
+  rt = makeRuntime();
+});
 afterAll(() => rt.close());
 afterEach(() => expectClean(rt));
 
@@ -30,7 +32,10 @@ test('an aborted sleep rejects with AbortError and frees its timer', async () =>
 
 test('spawn returns a handle to await, and abort reaches the task through its signal', async () => {
   expect(await spawn(async () => 7)).toBe(7);
-  const task = spawn(async (signal) => { await sleep(10_000, { signal }); return 'late'; });
+  const task = spawn(async (signal) => {
+    await sleep(10_000, { signal });
+    return 'late';
+  });
   expect(rt.counters().tasks).toBe(1);
   task.abort();
   await expect(task).rejects.toMatchObject({ name: 'AbortError' });
@@ -38,7 +43,12 @@ test('spawn returns a handle to await, and abort reaches the task through its si
 });
 
 test('timeout resolves with the value when the promise wins and leaves no timer behind', async () => {
-  expect(await timeout(1000, sleep(5).then(() => 'ok'))).toBe('ok');
+  expect(
+    await timeout(
+      1000,
+      sleep(5).then(() => 'ok'),
+    ),
+  ).toBe('ok');
   await expect(timeout(1000, Promise.reject(new Error('boom')))).rejects.toThrow('boom');
   await expect(timeout(-1, Promise.resolve())).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
   await expect(timeout(5, 'x' as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });

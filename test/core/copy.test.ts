@@ -2,7 +2,7 @@
 // SHUTDOWN SQEs from the reaps that see the previous one complete, and
 // delivering once, when it ends.
 import * as L from '../../src/core/layout';
-import { COUNTER, ERRNO, OWNER, STATE, bufferFlags, setup } from './fake-host';
+import { bufferFlags, COUNTER, ERRNO, OWNER, STATE, setup } from './fake-host';
 
 const END = 1;
 const SELECT = 2;
@@ -197,7 +197,9 @@ describe('COPY through the recv set (COPY_F_SELECT)', () => {
     host.complete(id, 70, bufferFlags(1));
     expect(h.reap()).toEqual([]);
     expect(x.bufOwner(1)).toBe(OWNER.KERNEL);
-    expect(host.take()).toEqual([expect.objectContaining({ id, opcode: L.OP_SEND, fd: 4, addr: arenaAddress(h, 1), len: 70 })]);
+    expect(host.take()).toEqual([
+      expect.objectContaining({ id, opcode: L.OP_SEND, fd: 4, addr: arenaAddress(h, 1), len: 70 }),
+    ]);
     host.complete(id, 70);
     expect(h.reap()).toEqual([]);
     expect(x.bufOwner(1)).toBe(OWNER.PROVIDED); // back in the pick set
@@ -247,12 +249,15 @@ describe('COPY through the recv set (COPY_F_SELECT)', () => {
     h.reap();
     expect(host.takeProvided()).toEqual([0]);
     // b was woken by the buffer's return, before a wrote its own next RECV; c waits on.
-    expect(host.take().map((s) => [s.id, s.opcode, s.fd])).toEqual([[b, L.OP_RECV, 5], [a, L.OP_RECV, 3]]);
+    expect(host.take().map((s) => [s.id, s.opcode, s.fd])).toEqual([
+      [b, L.OP_RECV, 5],
+      [a, L.OP_RECV, 3],
+    ]);
     expect(x.copyInfo(c, INFO.PHASE)).toBe(3);
     expect(x.checkInvariants()).toBe(0);
   });
 
-  test('a buffer provided between the kernel\'s -ENOBUFS and the reap: the relay receives again at once', () => {
+  test("a buffer provided between the kernel's -ENOBUFS and the reap: the relay receives again at once", () => {
     // The provide found no starved relay to wake (the RECV was still out); had
     // the relay starved on the -ENOBUFS, it would wait for another buffer to
     // come back while this one sat in the pick set.

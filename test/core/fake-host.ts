@@ -1,12 +1,22 @@
 // A tiny host for driving the core alone: it takes SQEs the way the io_uring
 // driver does (between sq_head and sq_tail, advancing sq_head) and writes CQEs
 // (advancing cq_tail). Everything it knows comes from src/layout.ts.
-import { createCore, type Core, type CoreExports } from '../../src/core/wasm';
+
 import * as L from '../../src/core/layout';
+import { type Core, type CoreExports, createCore } from '../../src/core/wasm';
 
 export const ERRNO = {
-  ENOENT: 2, EBADF: 9, ENOMEM: 12, EFAULT: 14, EBUSY: 16, EINVAL: 22, ENOSPC: 28, ETIME: 62,
-  ENOBUFS: 105, EALREADY: 114, ECANCELED: 125,
+  ENOENT: 2,
+  EBADF: 9,
+  ENOMEM: 12,
+  EFAULT: 14,
+  EBUSY: 16,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ETIME: 62,
+  ENOBUFS: 105,
+  EALREADY: 114,
+  ECANCELED: 125,
 } as const;
 
 /** opState values. */
@@ -14,7 +24,14 @@ export const STATE = { QUEUED: 1, SUBMITTED: 2, COMPLETED: 3, DELIVERED: 4, ARME
 
 /** counter(k) indices. */
 export const COUNTER = {
-  IN_USE: 0, SUBMITTED: 1, COMPLETED: 2, LENT: 3, HELD: 4, TIMERS: 5, STALE: 6, PROVIDED: 7,
+  IN_USE: 0,
+  SUBMITTED: 1,
+  COMPLETED: 2,
+  LENT: 3,
+  HELD: 4,
+  TIMERS: 5,
+  STALE: 6,
+  PROVIDED: 7,
 } as const;
 
 /** bufOwner values. */
@@ -26,21 +43,44 @@ export function bufferFlags(index: number): number {
 }
 
 export interface Sqe {
-  id: number; opcode: number; flags: number; fd: number; addr: number; len: number; aux: number; arg: bigint;
+  id: number;
+  opcode: number;
+  flags: number;
+  fd: number;
+  addr: number;
+  len: number;
+  aux: number;
+  arg: bigint;
 }
 
-export interface Delivery { id: number; res: number; flags: number; opcode: number }
+export interface Delivery {
+  id: number;
+  res: number;
+  flags: number;
+  opcode: number;
+}
 
 export class FakeHost {
-  constructor(readonly core: Core, readonly header: number) {}
+  constructor(
+    readonly core: Core,
+    readonly header: number,
+  ) {}
 
   /** A fresh view: init grew memory, which detached earlier buffers. */
-  get view(): DataView { return new DataView(this.core.memory.buffer); }
-  field(offset: number): number { return this.view.getUint32(this.header + offset, true); }
-  private setField(offset: number, value: number): void { this.view.setUint32(this.header + offset, value >>> 0, true); }
+  get view(): DataView {
+    return new DataView(this.core.memory.buffer);
+  }
+  field(offset: number): number {
+    return this.view.getUint32(this.header + offset, true);
+  }
+  private setField(offset: number, value: number): void {
+    this.view.setUint32(this.header + offset, value >>> 0, true);
+  }
 
   /** SQEs written and not yet taken. */
-  pending(): number { return (this.field(L.H_SQ_TAIL) - this.field(L.H_SQ_HEAD)) >>> 0; }
+  pending(): number {
+    return (this.field(L.H_SQ_TAIL) - this.field(L.H_SQ_HEAD)) >>> 0;
+  }
 
   /** Reads the SQE at free-running index `index` without taking it. */
   sqeAt(index: number): Sqe {
@@ -129,21 +169,40 @@ export class FakeHost {
   }
 }
 
-export interface Harness { x: CoreExports; host: FakeHost; core: Core; header: number;
+export interface Harness {
+  x: CoreExports;
+  host: FakeHost;
+  core: Core;
+  header: number;
   /** reap and return the batch, checking the return value against dq_count and the invariants. */
   reap(now?: number, budget?: number): Delivery[];
 }
 
-export interface Sizes { ops?: number; buffers?: number; bufferSize?: number; cq?: number; provided?: number }
+export interface Sizes {
+  ops?: number;
+  buffers?: number;
+  bufferSize?: number;
+  cq?: number;
+  provided?: number;
+}
 
 export function setup(sizes: Sizes = {}): Harness {
   const core = createCore();
   const x = core.exports;
-  const header = x.init(sizes.ops ?? 16, sizes.buffers ?? 4, sizes.bufferSize ?? 256, sizes.cq ?? 32, sizes.provided ?? 0);
+  const header = x.init(
+    sizes.ops ?? 16,
+    sizes.buffers ?? 4,
+    sizes.bufferSize ?? 256,
+    sizes.cq ?? 32,
+    sizes.provided ?? 0,
+  );
   if (header <= 0) throw new Error(`init failed: ${header}`);
   const host = new FakeHost(core, header);
   return {
-    x, host, core, header,
+    x,
+    host,
+    core,
+    header,
     reap(now = 0, budget = 1 << 30) {
       const n = x.reap(now, budget);
       if (n < 0) throw new Error(`reap failed: ${n}`);

@@ -63,7 +63,9 @@ describe('init', () => {
   test('the agreement table matches src/layout.ts', () => {
     const x = createCore().exports;
     expect(x.layoutTableLength()).toBe(L.LAYOUT_TABLE.length);
-    L.LAYOUT_TABLE.forEach(([, value], i) => expect(x.layoutTable(i)).toBe(value));
+    L.LAYOUT_TABLE.forEach(([, value], i) => {
+      expect(x.layoutTable(i)).toBe(value);
+    });
     expect(x.layoutTable(-1)).toBe(-ERRNO.EINVAL);
     expect(x.layoutTable(L.LAYOUT_TABLE.length)).toBe(-ERRNO.EINVAL);
   });
@@ -277,7 +279,9 @@ describe('cancel', () => {
     expect(x.cancel(id)).toBe(1);
     expect(x.cancel(id)).toBe(1);
     const sqes = host.take();
-    expect(sqes).toEqual([{ id: L.INTERNAL_ID, opcode: L.OP_CANCEL, flags: 0, fd: -1, addr: 0, len: 0, aux: 0, arg: BigInt(id) }]);
+    expect(sqes).toEqual([
+      { id: L.INTERNAL_ID, opcode: L.OP_CANCEL, flags: 0, fd: -1, addr: 0, len: 0, aux: 0, arg: BigInt(id) },
+    ]);
     host.complete(id, -ERRNO.ECANCELED);
     host.complete(L.INTERNAL_ID, 0);
     expect(h.reap()).toEqual([{ id, res: -ERRNO.ECANCELED, flags: 0, opcode: L.OP_ACCEPT }]);
@@ -315,7 +319,7 @@ describe('cancel', () => {
   });
 });
 
-describe('kernel TIMEOUT results (the core owns the mapping: the host passes io_uring\'s result unchanged)', () => {
+describe("kernel TIMEOUT results (the core owns the mapping: the host passes io_uring's result unchanged)", () => {
   const ECONNRESET = 104;
 
   /** A TIMEOUT and a NOP, both taken by the host and completed with `res`, delivered. */
@@ -328,11 +332,14 @@ describe('kernel TIMEOUT results (the core owns the mapping: the host passes io_
     host.complete(timeout, res);
     host.complete(nop, res);
     const batch = h.reap();
-    expect(batch.map((d) => [d.id, d.opcode])).toEqual([[timeout, L.OP_TIMEOUT], [nop, L.OP_NOP]]);
+    expect(batch.map((d) => [d.id, d.opcode])).toEqual([
+      [timeout, L.OP_TIMEOUT],
+      [nop, L.OP_NOP],
+    ]);
     return { timeout: batch[0].res, nop: batch[1].res };
   }
 
-  test('-ETIME, io_uring\'s word for an expired timeout, is delivered as fired (0), for TIMEOUT only', () => {
+  test("-ETIME, io_uring's word for an expired timeout, is delivered as fired (0), for TIMEOUT only", () => {
     expect(completedWith(-ERRNO.ETIME)).toEqual({ timeout: 0, nop: -ERRNO.ETIME });
   });
 
@@ -354,7 +361,10 @@ describe('kernel TIMEOUT results (the core owns the mapping: the host passes io_
     host.take(); // the two CANCEL SQEs
     host.complete(won, -ERRNO.ECANCELED);
     host.complete(lost, -ERRNO.ETIME); // it fired before the cancel reached it
-    expect(h.reap().map((d) => [d.id, d.res])).toEqual([[won, -ERRNO.ECANCELED], [lost, 0]]);
+    expect(h.reap().map((d) => [d.id, d.res])).toEqual([
+      [won, -ERRNO.ECANCELED],
+      [lost, 0],
+    ]);
   });
 });
 

@@ -12,7 +12,7 @@
 // then a host bug (more bytes than the SQE asked for).
 import fc from 'fast-check';
 import * as L from '../../src/core/layout';
-import { COUNTER, ERRNO, OWNER, STATE, bufferFlags, setup, type Harness, type Sqe } from './fake-host';
+import { bufferFlags, COUNTER, ERRNO, type Harness, OWNER, type Sqe, STATE, setup } from './fake-host';
 
 type Action =
   | { kind: 'nop' }
@@ -35,24 +35,39 @@ type Action =
 const action: fc.Arbitrary<Action> = fc.oneof(
   fc.constant({ kind: 'nop' as const }),
   fc.record({ kind: fc.constant('recv' as const), len: fc.integer({ min: 1, max: 64 }) }),
-  fc.record({ kind: fc.constant('recvSelect' as const), len: fc.integer({ min: 1, max: 64 }), multishot: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('recvSelect' as const),
+    len: fc.integer({ min: 1, max: 64 }),
+    multishot: fc.boolean(),
+  }),
   fc.constant({ kind: 'provide' as const }),
   // Buffers outside the recv set (2, 3: the general pool; 4, 5: past it): a
   // recv-set buffer the host names while the program holds it could be
   // released (and so provided) before the core reads the CQE.
   fc.record({ kind: fc.constant('bogus' as const), pick: fc.nat(), buffer: fc.integer({ min: 2, max: 5 }) }),
   fc.record({ kind: fc.constant('accept' as const), multishot: fc.boolean() }),
-  fc.record({ kind: fc.constant('timer' as const), delay: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 300_000 })) }),
+  fc.record({
+    kind: fc.constant('timer' as const),
+    delay: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 300_000 })),
+  }),
   fc.record({ kind: fc.constant('take' as const), max: fc.integer({ min: 1, max: 8 }) }),
   {
-    arbitrary: fc.record({ kind: fc.constant('complete' as const), pick: fc.nat(), res: fc.integer({ min: -130, max: 4096 }), more: fc.boolean() }),
+    arbitrary: fc.record({
+      kind: fc.constant('complete' as const),
+      pick: fc.nat(),
+      res: fc.integer({ min: -130, max: 4096 }),
+      more: fc.boolean(),
+    }),
     weight: 2,
   },
   fc.record({ kind: fc.constant('stale' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('abandon' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('free' as const), pick: fc.nat() }),
-  fc.record({ kind: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 400_000 })) }),
+  fc.record({
+    kind: fc.constant('advance' as const),
+    ms: fc.oneof(fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 400_000 })),
+  }),
   fc.record({ kind: fc.constant('reap' as const), budget: fc.integer({ min: 1, max: 12 }) }),
   // Twice as likely as the others: a relay needs several SQEs completed to reach its paths.
   { arbitrary: fc.record({ kind: fc.constant('copy' as const), select: fc.boolean(), end: fc.boolean() }), weight: 2 },
@@ -75,18 +90,42 @@ interface ModelOp {
 
 /** What the runs exercised, summed over all of them: the generator must reach every path. */
 const reached = {
-  moreDeliveries: 0, finals: 0, canceledInQueue: 0, canceledInKernel: 0, abandonedInFlight: 0,
-  timersFired: 0, staleDropped: 0, carriedOver: 0, tableFull: 0,
-  selectDelivered: 0, selectNoBuffers: 0, selectEof: 0, bogusRejected: 0, recvSetReleased: 0, selectMore: 0,
-  copyDelivered: 0, copySelectDelivered: 0, copyShortSends: 0, copyStarved: 0, copyUnsentHandedBack: 0,
-  copyHostBug: 0, copyShutdowns: 0,
+  moreDeliveries: 0,
+  finals: 0,
+  canceledInQueue: 0,
+  canceledInKernel: 0,
+  abandonedInFlight: 0,
+  timersFired: 0,
+  staleDropped: 0,
+  carriedOver: 0,
+  tableFull: 0,
+  selectDelivered: 0,
+  selectNoBuffers: 0,
+  selectEof: 0,
+  bogusRejected: 0,
+  recvSetReleased: 0,
+  selectMore: 0,
+  copyDelivered: 0,
+  copySelectDelivered: 0,
+  copyShortSends: 0,
+  copyStarved: 0,
+  copyUnsentHandedBack: 0,
+  copyHostBug: 0,
+  copyShutdowns: 0,
 };
 
 /** Recv-set buffers: the pool's first RECV_SET buffers. */
 const RECV_SET = 2;
 
 /** An SQE the host took and still owes completions for. */
-interface Taken { id: number; opcode: number; multishot: boolean; select: boolean; len: number; copy: boolean }
+interface Taken {
+  id: number;
+  opcode: number;
+  multishot: boolean;
+  select: boolean;
+  len: number;
+  copy: boolean;
+}
 
 const INFO = { TOTAL: 0, UNSENT_OFFSET: 1, UNSENT_LENGTH: 2, PHASE: 3, BUFFER: 4 } as const;
 const PHASE_STARVED = 3;
@@ -109,10 +148,17 @@ class World {
     this.h = setup({ ops: 6, buffers: 4, bufferSize: BUFFER_SIZE, cq: 4, provided: RECV_SET });
   }
 
-  get x() { return this.h.x; }
-  get host() { return this.h.host; }
+  get x() {
+    return this.h.x;
+  }
+  get host() {
+    return this.h.host;
+  }
 
-  private issued(id: number, op: Omit<ModelOp, 'id' | 'abandoned' | 'finals' | 'mustBeCanceled' | 'select' | 'bogus'> & { select?: boolean }): void {
+  private issued(
+    id: number,
+    op: Omit<ModelOp, 'id' | 'abandoned' | 'finals' | 'mustBeCanceled' | 'select' | 'bogus'> & { select?: boolean },
+  ): void {
     if (id < 0) {
       expect(id).toBe(-ERRNO.ENOSPC);
       expect(this.x.counter(COUNTER.IN_USE)).toBe(6);
@@ -146,7 +192,10 @@ class World {
         let buffer = this.held.pop();
         if (buffer === undefined) {
           const b = x.bufAlloc();
-          if (b < 0) { expect(b).toBe(-ERRNO.ENOBUFS); break; }
+          if (b < 0) {
+            expect(b).toBe(-ERRNO.ENOBUFS);
+            break;
+          }
           buffer = b;
         }
         const id = x.submitRecv(5, buffer, 0, a.len);
@@ -156,13 +205,23 @@ class World {
         break;
       }
       case 'recvSelect':
-        this.issued(x.submitRecvSelect(5, a.multishot ? 64 : a.len, a.multishot ? 1 : 0), { opcode: L.OP_RECV, timer: false, multishot: a.multishot, buffer: -1, select: true });
+        this.issued(x.submitRecvSelect(5, a.multishot ? 64 : a.len, a.multishot ? 1 : 0), {
+          opcode: L.OP_RECV,
+          timer: false,
+          multishot: a.multishot,
+          buffer: -1,
+          select: true,
+        });
         break;
       case 'copy': {
         const options = (a.end ? COPY_F_END : 0) | (a.select ? COPY_F_SELECT : 0);
         if (a.select) {
           this.issued(x.submitCopy(3, 4, -1, options), {
-            opcode: L.OP_COPY, timer: false, multishot: false, buffer: -1, copy: { select: true, sent: 0 },
+            opcode: L.OP_COPY,
+            timer: false,
+            multishot: false,
+            buffer: -1,
+            copy: { select: true, sent: 0 },
           });
           break;
         }
@@ -171,13 +230,22 @@ class World {
         else this.held.splice(this.held.indexOf(buffer), 1);
         if (buffer === undefined) {
           const b = x.bufAlloc();
-          if (b < 0) { expect(b).toBe(-ERRNO.ENOBUFS); break; }
+          if (b < 0) {
+            expect(b).toBe(-ERRNO.ENOBUFS);
+            break;
+          }
           buffer = b;
         }
         const id = x.submitCopy(3, 4, buffer, options);
         if (id < 0) this.held.push(buffer);
         else expect(x.bufOwner(buffer)).toBe(OWNER.KERNEL);
-        this.issued(id, { opcode: L.OP_COPY, timer: false, multishot: false, buffer, copy: { select: false, sent: 0 } });
+        this.issued(id, {
+          opcode: L.OP_COPY,
+          timer: false,
+          multishot: false,
+          buffer,
+          copy: { select: false, sent: 0 },
+        });
         break;
       }
       case 'provide':
@@ -194,7 +262,12 @@ class World {
         break;
       }
       case 'accept':
-        this.issued(x.submitAccept(3, a.multishot ? 1 : 0), { opcode: L.OP_ACCEPT, timer: false, multishot: a.multishot, buffer: -1 });
+        this.issued(x.submitAccept(3, a.multishot ? 1 : 0), {
+          opcode: L.OP_ACCEPT,
+          timer: false,
+          multishot: a.multishot,
+          buffer: -1,
+        });
         break;
       case 'timer':
         this.issued(x.timerStart(this.now, a.delay), { opcode: L.OP_TIMER, timer: true, multishot: false, buffer: -1 });
@@ -240,7 +313,10 @@ class World {
         const t = this.target(a.pick);
         if (!t) break;
         const r = x.cancel(t.id);
-        if (!t.op) { expect(r).toBe(-ERRNO.ENOENT); break; }
+        if (!t.op) {
+          expect(r).toBe(-ERRNO.ENOENT);
+          break;
+        }
         expect(r).toBe(t.before === STATE.COMPLETED || t.before === STATE.DELIVERED ? 0 : 1);
         // A cancel that finds the SQE queued turns it into a NOP: -ECANCELED. Only
         // the first one: a relay goes back to QUEUED with each SQE it writes, and
@@ -256,7 +332,10 @@ class World {
         const t = this.target(a.pick);
         if (!t) break;
         const r = x.abandon(t.id);
-        if (!t.op) { expect(r).toBe(-ERRNO.ENOENT); break; }
+        if (!t.op) {
+          expect(r).toBe(-ERRNO.ENOENT);
+          break;
+        }
         expect(r).toBe(0);
         if (t.before !== STATE.DELIVERED) t.op.abandoned = true;
         if (t.before === STATE.SUBMITTED) reached.abandonedInFlight++;
@@ -299,8 +378,12 @@ class World {
     const op = this.ops.get(sqe.id);
     const copy = op?.copy !== undefined && sqe.opcode !== L.OP_NOP; // a NOP: cancelled while queued
     const t: Taken = {
-      id: sqe.id, opcode: sqe.opcode, multishot: (sqe.flags & L.SQE_F_MULTISHOT) !== 0,
-      select: (sqe.flags & L.SQE_F_BUFFER_SELECT) !== 0, len: sqe.len, copy,
+      id: sqe.id,
+      opcode: sqe.opcode,
+      multishot: (sqe.flags & L.SQE_F_MULTISHOT) !== 0,
+      select: (sqe.flags & L.SQE_F_BUFFER_SELECT) !== 0,
+      len: sqe.len,
+      copy,
     };
     this.taken.push(t);
     if (!copy) return;
@@ -313,7 +396,10 @@ class World {
       return;
     }
     expect(sqe.fd).toBe(4);
-    if (sqe.opcode === L.OP_SHUTDOWN) { expect(sqe.aux).toBe(1); return; }
+    if (sqe.opcode === L.OP_SHUTDOWN) {
+      expect(sqe.aux).toBe(1);
+      return;
+    }
     // A SEND goes out of the buffer the relay holds: lent to the kernel for
     // this op, and never in the pick set, where the kernel could receive into
     // it while it sends from it.
@@ -348,25 +434,33 @@ class World {
     if (t.opcode === L.OP_RECV) {
       // End of stream one time in four, so that relays end (and shut down) often.
       const r = res < 0 ? res : hostBug ? t.len + 1 : pick % 4 === 0 ? 0 : 1 + (res % t.len);
-      if (t.select) return this.completeSelect(t.id, r, pick);
-      return this.host.complete(t.id, r);
+      if (t.select) this.completeSelect(t.id, r, pick);
+      else this.host.complete(t.id, r);
+      return;
     }
     if (t.opcode === L.OP_SEND) {
       const r = res < 0 ? res : hostBug ? t.len + 1 : whole ? t.len : 1 + (res % t.len);
       if (r > 0 && r < t.len) reached.copyShortSends++;
       if (r > 0 && r <= t.len && op) op.copy!.sent += r;
-      return this.host.complete(t.id, r);
+      this.host.complete(t.id, r);
+      return;
     }
     if (res >= 0) reached.copyShutdowns++;
-    this.host.complete(t.id, res < 0 ? res : 0);
+    this.host.complete(t.id, Math.min(res, 0));
   }
 
   /** A buffer-select RECV's completion as a kernel writes it: data in a
    * buffer from the pick set, -ENOBUFS when the set is empty, EOF or an error
    * (EOF sometimes consuming a buffer, as the kernel may). */
   private completeSelect(id: number, res: number, pick: number): void {
-    if (res < 0 || (res === 0 && (pick & 1) === 0)) return this.h.host.complete(id, res);
-    if (this.picks.length === 0) return this.h.host.complete(id, -ERRNO.ENOBUFS);
+    if (res < 0 || (res === 0 && (pick & 1) === 0)) {
+      this.h.host.complete(id, res);
+      return;
+    }
+    if (this.picks.length === 0) {
+      this.h.host.complete(id, -ERRNO.ENOBUFS);
+      return;
+    }
     const [buffer] = this.picks.splice(pick % this.picks.length, 1);
     this.h.host.complete(id, res, bufferFlags(buffer));
   }
@@ -381,7 +475,8 @@ class World {
     // Ops delivered by the previous reap are retired by this one.
     for (const op of [...this.ops.values()]) if (op.finals === 1) this.forget(op);
     // Abandoned ops are freed silently, whenever: learn it from opState.
-    for (const op of [...this.ops.values()]) if (op.abandoned && this.x.opState(op.id) === -ERRNO.ENOENT) this.forget(op);
+    for (const op of [...this.ops.values()])
+      if (op.abandoned && this.x.opState(op.id) === -ERRNO.ENOENT) this.forget(op);
     const batch = this.h.reap(this.now, budget);
     if (this.host.field(L.H_READY) > 0) reached.carriedOver++;
     for (const d of batch) {
@@ -434,7 +529,8 @@ class World {
         }
       }
     }
-    for (const op of [...this.ops.values()]) if (op.abandoned && this.x.opState(op.id) === -ERRNO.ENOENT) this.forget(op);
+    for (const op of [...this.ops.values()])
+      if (op.abandoned && this.x.opState(op.id) === -ERRNO.ENOENT) this.forget(op);
     return batch.length;
   }
 

@@ -1,7 +1,7 @@
 // The recv set (layout v2): buffers the host picks for a buffer-select RECV
 // when data arrives, so an idle receive holds no buffer.
 import * as L from '../../src/core/layout';
-import { COUNTER, ERRNO, OWNER, STATE, bufferFlags, setup } from './fake-host';
+import { bufferFlags, COUNTER, ERRNO, OWNER, STATE, setup } from './fake-host';
 
 describe('recv set', () => {
   test('init provides buffers [0, provided) in order; bufAlloc never hands them out', () => {
@@ -74,7 +74,11 @@ describe('recv set', () => {
     host.complete(eof, 0, bufferFlags(0)); // the kernel may consume a buffer at EOF
     host.complete(reset, -104);
     host.complete(nobufs, -ERRNO.ENOBUFS);
-    expect(h.reap().map((d) => [d.res, d.flags])).toEqual([[0, 0], [-104, 0], [-ERRNO.ENOBUFS, 0]]);
+    expect(h.reap().map((d) => [d.res, d.flags])).toEqual([
+      [0, 0],
+      [-104, 0],
+      [-ERRNO.ENOBUFS, 0],
+    ]);
     expect(x.bufOwner(0)).toBe(OWNER.PROVIDED);
     expect(host.takeProvided()).toEqual([0]); // back in the pick set
     expect(x.counter(COUNTER.HELD)).toBe(0);
@@ -86,7 +90,12 @@ describe('recv set', () => {
     const { x, host } = h;
     host.takeProvided();
     const b = x.bufAlloc(); // 2: not in the recv set
-    const ids = [x.submitRecvSelect(3, 64), x.submitRecvSelect(3, 64), x.submitRecvSelect(3, 64), x.submitRecvSelect(3, 64)];
+    const ids = [
+      x.submitRecvSelect(3, 64),
+      x.submitRecvSelect(3, 64),
+      x.submitRecvSelect(3, 64),
+      x.submitRecvSelect(3, 64),
+    ];
     host.take();
     host.complete(ids[0], 10, bufferFlags(b)); // outside the recv set
     host.complete(ids[1], 10, bufferFlags(9999)); // outside the pool
@@ -119,7 +128,10 @@ describe('recv set', () => {
     for (const sqe of host.take()) host.complete(sqe.id, 0);
     expect(x.bufOwner(1)).toBe(OWNER.PROVIDED);
     const batch = h.reap();
-    expect(batch.map((d) => [d.id, d.res, d.flags])).toEqual([[canceled, 7, bufferFlags(0)], [queued, -ERRNO.ECANCELED, 0]]);
+    expect(batch.map((d) => [d.id, d.res, d.flags])).toEqual([
+      [canceled, 7, bufferFlags(0)],
+      [queued, -ERRNO.ECANCELED, 0],
+    ]);
     expect(x.opState(abandoned)).toBe(-ERRNO.ENOENT);
     expect(x.opState(canceled)).toBe(STATE.DELIVERED);
     expect(host.takeProvided()).toEqual([1]);
@@ -145,7 +157,8 @@ describe('recv set', () => {
     expect(x.checkInvariants()).toBe(0);
     const rest = h.reap();
     expect(rest.map((d) => [d.res, d.flags])).toEqual([
-      [20, L.CQE_F_MORE | bufferFlags(2)], [-ERRNO.EFAULT, L.CQE_F_MORE],
+      [20, L.CQE_F_MORE | bufferFlags(2)],
+      [-ERRNO.EFAULT, L.CQE_F_MORE],
     ]);
     expect(x.bufOwner(2)).toBe(OWNER.PROGRAM);
     expect(x.opState(id)).toBe(STATE.SUBMITTED);

@@ -50,8 +50,10 @@ describe('timer wheel', () => {
     const { x } = h;
     const delays = [70, 5, 300, 5, 64, 4095, 1, 70, 0, 4096];
     const ids = delays.map((d) => x.timerStart(0, d));
-    const expected = delays.map((d, i) => [d, i] as const)
-      .sort((p, q) => p[0] - q[0] || p[1] - q[1]).map(([, i]) => ids[i]);
+    const expected = delays
+      .map((d, i) => [d, i] as const)
+      .sort((p, q) => p[0] - q[0] || p[1] - q[1])
+      .map(([, i]) => ids[i]);
     expect(h.reap(5000).map((d) => d.id)).toEqual(expected);
   });
 

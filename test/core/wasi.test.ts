@@ -2,19 +2,45 @@
 import * as fs from 'node:fs';
 import { WASI } from 'node:wasi';
 import * as L from '../../src/core/layout';
-import { coreModule, coreWasmPath, type CoreExports } from '../../src/core/wasm';
+import { type CoreExports, coreModule, coreWasmPath } from '../../src/core/wasm';
 import { FakeHost } from './fake-host';
 
 describe('the core as a WASI reactor', () => {
   test('imports only env.memory and exports memory, _initialize and the contract', () => {
     const module = new WebAssembly.Module(fs.readFileSync(coreWasmPath()));
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
-    const exports = WebAssembly.Module.exports(module).map((e) => `${e.name}:${e.kind}`).sort();
+    const exports = WebAssembly.Module.exports(module)
+      .map((e) => `${e.name}:${e.kind}`)
+      .sort();
     const functions = [
-      'init', 'layoutTableLength', 'layoutTable', 'bufAlloc', 'bufFree', 'bufOwner',
-      'submitNop', 'submitAccept', 'submitConnect', 'submitRecv', 'submitRecvSelect', 'submitSend', 'submitRead',
-      'submitWrite', 'submitClose', 'submitShutdown', 'submitTimeout', 'submitCopy', 'copyInfo', 'timerStart', 'cancel',
-      'abandon', 'reap', 'nextTimeout', 'counter', 'opState', 'checkInvariants', '_initialize',
+      'init',
+      'layoutTableLength',
+      'layoutTable',
+      'bufAlloc',
+      'bufFree',
+      'bufOwner',
+      'submitNop',
+      'submitAccept',
+      'submitConnect',
+      'submitRecv',
+      'submitRecvSelect',
+      'submitSend',
+      'submitRead',
+      'submitWrite',
+      'submitClose',
+      'submitShutdown',
+      'submitTimeout',
+      'submitCopy',
+      'copyInfo',
+      'timerStart',
+      'cancel',
+      'abandon',
+      'reap',
+      'nextTimeout',
+      'counter',
+      'opState',
+      'checkInvariants',
+      '_initialize',
     ];
     expect(exports).toEqual([...functions.map((f) => `${f}:function`), 'memory:memory'].sort());
     expect(exports).not.toContain('_start:function'); // a reactor, not a command

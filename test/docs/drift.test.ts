@@ -24,7 +24,7 @@ const NAMED = new RegExp(
 );
 
 /** Repository paths the markdown names. */
-export function namedPaths(markdown: string): string[] {
+function namedPaths(markdown: string): string[] {
   const found = new Set<string>();
   for (const m of markdown.matchAll(NAMED)) {
     const p = m[1] ?? m[2];

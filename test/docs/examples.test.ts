@@ -79,8 +79,27 @@ describe('every example runs', () => {
     fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'percore'), 'dir');
     fs.copyFileSync(path.join(__dirname, 'context.mjs'), path.join(dir, 'context.mjs'));
     // A key and a self-signed certificate for the TLS examples (openssl: a CI dependency).
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     fs.writeFileSync(
       path.join(dir, 'run.mjs'),
       "await import('./context.mjs');\nawait import(process.argv[2]);\nprocess.stdout.write('DOCTEST_DONE\\n');\nprocess.exit(0);\n",

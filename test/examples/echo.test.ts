@@ -1,6 +1,6 @@
 // The echo example as a user runs it (`npm start`): a separate process, served
 // by a client that is not percore's own (node:net), every byte checked.
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +19,10 @@ afterEach(() => {
 function start(args: string[]): { child: ChildProcess; ready: Promise<{ line: string; port: number }> } {
   // env given explicitly: jest's sandboxed process.env (where the project's
   // setup file set PERCORE_DRIVER) is not what spawn passes on by default.
-  const child = spawn(process.execPath, [ECHO, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  const child = spawn(process.execPath, [ECHO, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env },
+  });
   children.add(child);
   child.once('exit', () => children.delete(child));
   const ready = new Promise<{ line: string; port: number }>((resolve, reject) => {
@@ -30,7 +33,9 @@ function start(args: string[]): { child: ChildProcess; ready: Promise<{ line: st
       const m = /^listening on (\S+):(\d+) .*\n/m.exec(out);
       if (m) resolve({ line: out.split('\n')[0], port: Number(m[2]) });
     });
-    child.stderr!.on('data', (d) => { err += d; });
+    child.stderr!.on('data', (d) => {
+      err += d;
+    });
     child.on('exit', (code) => reject(new Error(`echo exited with ${code}: ${err}`)));
   });
   return { child, ready };
@@ -38,7 +43,9 @@ function start(args: string[]): { child: ChildProcess; ready: Promise<{ line: st
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
   let stderr = '';
-  child.stderr?.on('data', (d) => { stderr += d; });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
 }
 
@@ -49,7 +56,11 @@ test('serves a node:net client from 1 B to 1 MiB on every core, then exits 0 on 
   const { line, port } = await ready;
   // The epoll project runs this file with PERCORE_DRIVER=epoll (test/setup-epoll.ts).
   const driver = process.env.PERCORE_DRIVER === 'epoll' ? 'epoll' : 'io_uring';
-  expect(line).toMatch(new RegExp(`^listening on 127\\.0\\.0\\.1:${port} \\(driver=${driver}, threads=${os.availableParallelism()}, pid=${child.pid}\\)$`));
+  expect(line).toMatch(
+    new RegExp(
+      `^listening on 127\\.0\\.0\\.1:${port} \\(driver=${driver}, threads=${os.availableParallelism()}, pid=${child.pid}\\)$`,
+    ),
+  );
   for (const size of [1, 2, 100, 8191, 8192, 8193, 65536, 1 << 20]) {
     const payload = pattern(size, size);
     const echoed = await netRoundTrip(port, payload);
@@ -59,7 +70,9 @@ test('serves a node:net client from 1 B to 1 MiB on every core, then exits 0 on 
   const open = net.connect(port, '127.0.0.1');
   await new Promise((r) => open.on('connect', r));
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => netRoundTrip(port, pattern(5000 + i, i + 7))));
-  results.forEach((r, i) => expect(r.equals(pattern(5000 + i, i + 7))).toBe(true));
+  results.forEach((r, i) => {
+    expect(r.equals(pattern(5000 + i, i + 7))).toBe(true);
+  });
   const exited = exitOf(child);
   const closed = new Promise((r) => open.on('close', r));
   open.on('error', () => {});
@@ -68,25 +81,49 @@ test('serves a node:net client from 1 B to 1 MiB on every core, then exits 0 on 
   await closed; // the server closed the connection it still had
 });
 
-test.each(['recv', 'copy'])('--io %s serves 1 B to 1 MiB and many idle connections, then exits 0 on SIGTERM', async (io) => {
-  const { child, ready } = start(['--port', '0', '--threads', '1', '--io', io, '--buffers', '64', '--shutdown-timeout', '300']);
-  const { port } = await ready;
-  // More idle connections than recv buffers (32): waiting in recv() holds none.
-  const idle = await Promise.all(Array.from({ length: 100 }, () => new Promise<net.Socket>((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(s));
-    s.on('error', () => {});
-  })));
-  for (const size of [1, 100, 8192, 8193, 1 << 20]) {
-    const payload = pattern(size, size);
-    expect((await netRoundTrip(port, payload)).equals(payload)).toBe(true);
-  }
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => netRoundTrip(port, pattern(5000 + i, i + 3))));
-  results.forEach((r, i) => expect(r.equals(pattern(5000 + i, i + 3))).toBe(true));
-  const exited = exitOf(child);
-  child.kill('SIGTERM');
-  expect((await exited).code).toBe(0);
-  for (const s of idle) s.destroy();
-});
+test.each(['recv', 'copy'])(
+  '--io %s serves 1 B to 1 MiB and many idle connections, then exits 0 on SIGTERM',
+  async (io) => {
+    const { child, ready } = start([
+      '--port',
+      '0',
+      '--threads',
+      '1',
+      '--io',
+      io,
+      '--buffers',
+      '64',
+      '--shutdown-timeout',
+      '300',
+    ]);
+    const { port } = await ready;
+    // More idle connections than recv buffers (32): waiting in recv() holds none.
+    const idle = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect(port, '127.0.0.1', () => resolve(s));
+            s.on('error', () => {});
+          }),
+      ),
+    );
+    for (const size of [1, 100, 8192, 8193, 1 << 20]) {
+      const payload = pattern(size, size);
+      expect((await netRoundTrip(port, payload)).equals(payload)).toBe(true);
+    }
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => netRoundTrip(port, pattern(5000 + i, i + 3))),
+    );
+    results.forEach((r, i) => {
+      expect(r.equals(pattern(5000 + i, i + 3))).toBe(true);
+    });
+    const exited = exitOf(child);
+    child.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+    for (const s of idle) s.destroy();
+  },
+);
 
 test('--threads 2 --pin: SIGTERM lets an open connection finish, then exits 0 once it closes', async () => {
   // A shutdown timeout longer than any test: only the connection's close can end the process.
@@ -101,13 +138,19 @@ test('--threads 2 --pin: SIGTERM lets an open connection finish, then exits 0 on
   open.write('before the signal');
   expect((await before).toString()).toBe('before the signal');
   const events: string[] = [];
-  const exited = exitOf(child).then((result) => { events.push('exit'); return result; });
+  const exited = exitOf(child).then((result) => {
+    events.push('exit');
+    return result;
+  });
   child.kill('SIGTERM');
   // New connections are refused once every thread stopped accepting: wait
   // for that rather than for a time (the signal's handling is then certain).
   for (;;) {
     const outcome = await new Promise<string>((resolve) => {
-      const late = net.connect(port, '127.0.0.1', () => { late.destroy(); resolve('connected'); });
+      const late = net.connect(port, '127.0.0.1', () => {
+        late.destroy();
+        resolve('connected');
+      });
       late.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
     });
     if (outcome === 'ECONNREFUSED') break;
@@ -136,10 +179,11 @@ test('an empty pool makes a new connection wait for a buffer, served once anothe
     return s;
   };
   const [a, b] = [await open(), await open()];
-  const echoOn = (s: net.Socket, text: string) => new Promise<string>((resolve) => {
-    s.once('data', (d) => resolve(d.toString()));
-    s.write(text);
-  });
+  const echoOn = (s: net.Socket, text: string) =>
+    new Promise<string>((resolve) => {
+      s.once('data', (d) => resolve(d.toString()));
+      s.write(text);
+    });
   expect(await echoOn(a, 'one')).toBe('one'); // both hold their buffers now
   expect(await echoOn(b, 'two')).toBe('two');
   const c = await open(); // waits for a buffer: not refused
@@ -184,7 +228,9 @@ test('--driver epoll serves and names its driver; --driver kqueue on Linux exits
   child.kill('SIGTERM');
   expect((await exited).code).toBe(0);
 
-  const kq = spawn(process.execPath, [ECHO, '--port', '0', '--driver', 'kqueue'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const kq = spawn(process.execPath, [ECHO, '--port', '0', '--driver', 'kqueue'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const { code, stderr } = await exitOf(kq);
   expect(code).toBe(1);
   expect(stderr).toMatch(/kqueue is only built on macOS\/BSD/);

@@ -1,17 +1,20 @@
 // What the host refuses: bad headers at construction, bad SQEs before the
 // kernel sees them, bad arguments to the sync helpers.
 
-import * as fs from 'fs';
+import * as fs from 'node:fs';
 import * as L from '../../src/core/layout';
 import type { Driver } from '../../src/driver/addon';
-import { collect, Cqe, FakeCore } from './fake-core';
-import { byId, closeAll, connectPair, DriverClass, E, host, isEpoll, listen, makeDriver, ok } from './setup';
+import { type Cqe, collect, FakeCore } from './fake-core';
+import { byId, closeAll, connectPair, DriverClass, E, isEpoll, listen, makeDriver, ok } from './setup';
 
 /** The ways a buffer-select RECV runs on this project's driver: on io_uring,
  * the registered buffer ring and its emulation. */
 const recvSelectModes: Array<[string, { pbufRing?: boolean }]> = isEpoll
   ? [['epoll', {}]]
-  : [['buffer ring', { pbufRing: true }], ['emulation', { pbufRing: false }]];
+  : [
+      ['buffer ring', { pbufRing: true }],
+      ['emulation', { pbufRing: false }],
+    ];
 
 afterEach(closeAll);
 
@@ -172,7 +175,12 @@ describe('SQE checks', () => {
     ];
     let slot = 0;
     for (const [addr, len] of cases) {
-      for (const [opcode, fd] of [[L.OP_READ, r], [L.OP_WRITE, w], [L.OP_RECV, r], [L.OP_SEND, w]]) {
+      for (const [opcode, fd] of [
+        [L.OP_READ, r],
+        [L.OP_WRITE, w],
+        [L.OP_RECV, r],
+        [L.OP_SEND, w],
+      ]) {
         const cqeId = core.id(slot++ % core.opCapacity, 1 + slot);
         core.submit({ id: cqeId, opcode, fd, addr, len, arg: -1n });
         driver.flush();
@@ -214,7 +222,12 @@ describe.each(recvSelectModes)('buffer-select RECV and provide-ring checks (%s)'
   /** A driver over a core with `provided` recv-set buffers (of 8, 4096 bytes
    * each) and a connected pair of its own sockets. */
   function setup(provided: number) {
-    const { core, driver } = makeDriver({ provided, bufferCount: 8, bufferSize: 4096 }, undefined, undefined, driverOptions);
+    const { core, driver } = makeDriver(
+      { provided, bufferCount: 8, bufferSize: 4096 },
+      undefined,
+      undefined,
+      driverOptions,
+    );
     const { fd, port } = listen(driver, core);
     const [client, server] = connectPair(driver, core, fd, port);
     return { core, driver, client, server };
@@ -341,8 +354,13 @@ describe('sync helpers', () => {
   test('setOption knows the layout options and nothing else', () => {
     const { driver } = makeDriver();
     const fd = ok(driver.socket(4));
-    for (const option of [L.SOCKOPT_REUSEADDR, L.SOCKOPT_REUSEPORT, L.SOCKOPT_NODELAY, L.SOCKOPT_KEEPALIVE,
-      L.SOCKOPT_LINGER_ZERO]) {
+    for (const option of [
+      L.SOCKOPT_REUSEADDR,
+      L.SOCKOPT_REUSEPORT,
+      L.SOCKOPT_NODELAY,
+      L.SOCKOPT_KEEPALIVE,
+      L.SOCKOPT_LINGER_ZERO,
+    ]) {
       expect(driver.setOption(fd, option, 1)).toBe(0);
       expect(driver.setOption(fd, option, 0)).toBe(0);
     }

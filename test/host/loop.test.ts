@@ -1,11 +1,11 @@
 // The event-loop path: onTurn called from Node's loop, its timer, setRef,
 // teardown in worker threads, at process exit and by the garbage collector.
 
-import { spawnSync } from 'child_process';
-import * as fs from 'fs';
-import { Worker } from 'worker_threads';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import * as L from '../../src/core/layout';
-import { Cqe, FakeCore } from './fake-core';
+import type { Cqe, FakeCore } from './fake-core';
 import { closeAll, driverExport, E, isEpoll, makeDriver, ok } from './setup';
 import { ADDON_PATH, fakeCoreJs } from './transpile';
 
@@ -140,7 +140,12 @@ describe('turns on the event loop', () => {
     // A loop timer due later on the same loop: libuv runs due timers in order,
     // however loaded the machine, so the turn armed for 25 ms (not a leftover
     // 500 ms one) must come first.
-    const later = new Promise<void>((resolve) => setTimeout(() => { events.push('timer 250'); resolve(); }, 250));
+    const later = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        events.push('timer 250');
+        resolve();
+      }, 250),
+    );
     await Promise.all([second.promise, later]);
     expect(events).toEqual(['turn 1', 'turn 2', 'timer 250']);
     expect(calls[1] - started).toBeGreaterThanOrEqual(25);
@@ -204,7 +209,7 @@ function runNode(body: string, options: { timeout?: number; args?: string[] } = 
 }
 
 describe('keeping the process alive', () => {
-  test('an idle driver (unref\'d by default or by setRef(false)) lets the process exit', () => {
+  test("an idle driver (unref'd by default or by setRef(false)) lets the process exit", () => {
     const byDefault = runNode(`
       const core = new FakeCore();
       const driver = new Driver(core.bytes, core.header, { onTurn: () => -1 });
@@ -222,7 +227,7 @@ describe('keeping the process alive', () => {
     expect(unref.stdout).toMatch(/^exit after \d+/);
   });
 
-  test('a ref\'d driver keeps the process alive until its pending op completes', () => {
+  test("a ref'd driver keeps the process alive until its pending op completes", () => {
     const child = runNode(`
       const core = new FakeCore();
       const [r] = [0];
@@ -245,12 +250,15 @@ describe('keeping the process alive', () => {
     expect(out.elapsed).toBeGreaterThanOrEqual(290);
   });
 
-  test('a ref\'d idle driver keeps the process alive', () => {
-    const child = runNode(`
+  test("a ref'd idle driver keeps the process alive", () => {
+    const child = runNode(
+      `
       const core = new FakeCore();
       const driver = new Driver(core.bytes, core.header, { onTurn: () => -1 });
       driver.setRef(true);
-    `, { timeout: 1500 });
+    `,
+      { timeout: 1500 },
+    );
     expect(child.signal).toBe('SIGTERM'); // killed by spawnSync's timeout
   });
 
@@ -268,7 +276,8 @@ describe('keeping the process alive', () => {
   });
 
   test('a driver dropped without close() is torn down by the garbage collector', () => {
-    const child = runNode(`
+    const child = runNode(
+      `
       const fs = require('fs');
       let fds;
       (() => {
@@ -288,7 +297,9 @@ describe('keeping the process alive', () => {
           }
         }, 10);
       }, 10);
-    `, { args: ['--expose-gc'] });
+    `,
+      { args: ['--expose-gc'] },
+    );
     expect(child.stderr).toBe('');
     expect(child.stdout).toBe('EBADF\nEBADF\n');
     expect(child.status).toBe(0);
@@ -319,7 +330,10 @@ describe('worker threads', () => {
   `;
 
   function start(mode: 'finish' | 'hang') {
-    const worker = new Worker(workerCode, { eval: true, workerData: { fake: fakeCoreJs(), addon: ADDON_PATH, driver: driverExport, mode } });
+    const worker = new Worker(workerCode, {
+      eval: true,
+      workerData: { fake: fakeCoreJs(), addon: ADDON_PATH, driver: driverExport, mode },
+    });
     const message = new Promise<{ cqes: Cqe[]; fds: number[]; features: string[] }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);

@@ -2,7 +2,19 @@
 
 import * as L from '../../src/core/layout';
 import { collect } from './fake-core';
-import { byId, closeAll, connectPair, DriverClass, driverName, E, host, isEpoll, listen, makeDriver, ok } from './setup';
+import {
+  byId,
+  closeAll,
+  connectPair,
+  DriverClass,
+  driverName,
+  E,
+  host,
+  isEpoll,
+  listen,
+  makeDriver,
+  ok,
+} from './setup';
 
 afterEach(closeAll);
 
@@ -12,7 +24,9 @@ describe(`${DriverClass.name}`, () => {
   test('exports its name, features and the layout table', () => {
     const { driver } = makeDriver();
     expect(driver.name).toBe(driverName);
-    expect(driver.features).toEqual(expect.arrayContaining(isEpoll ? ['edge_triggered', 'multishot_accept'] : ['nodrop', 'ext_arg']));
+    expect(driver.features).toEqual(
+      expect.arrayContaining(isEpoll ? ['edge_triggered', 'multishot_accept'] : ['nodrop', 'ext_arg']),
+    );
     expect(Array.isArray(host.layoutTable)).toBe(true);
     expect(host.layoutTable).toEqual(L.LAYOUT_TABLE.map(([, value]) => value));
   });
@@ -92,7 +106,11 @@ describe(`${DriverClass.name}`, () => {
       clients.push(client);
       expect(driver.encodeAddress('127.0.0.1', port, core.addrRecord(2 + i))).toBe(0);
       core.submit({
-        id: core.id(2 + i), opcode: L.OP_CONNECT, fd: client, addr: core.addrRecord(2 + i), len: L.ADDR_RECORD_SIZE,
+        id: core.id(2 + i),
+        opcode: L.OP_CONNECT,
+        fd: client,
+        addr: core.addrRecord(2 + i),
+        len: L.ADDR_RECORD_SIZE,
       });
     }
     const cqes = collect(driver, core, 6);
@@ -198,7 +216,7 @@ describe(`${DriverClass.name}`, () => {
     for (const fd of [sock, r, w]) {
       // The numbers may be reused by anyone now, so ask the kernel about a
       // fresh one: fstat on a closed fd fails with EBADF.
-      expect(() => require('fs').fstatSync(fd)).toThrow(/EBADF/);
+      expect(() => require('node:fs').fstatSync(fd)).toThrow(/EBADF/);
     }
     expect(driver.flush()).toBe(0);
     expect(driver.poll(0)).toBe(0);

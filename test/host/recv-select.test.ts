@@ -4,22 +4,29 @@
 // kernels get (pbufRing: false); on epoll, the readiness driver's pick set.
 
 import * as L from '../../src/core/layout';
-import { collect, Cqe, FakeCore } from './fake-core';
+import type { Driver } from '../../src/driver/addon';
+import { type Cqe, collect, type FakeCore } from './fake-core';
 import { byId, closeAll, connectPair, host, isEpoll, listen, makeDriver } from './setup';
-import { Driver } from '../../src/driver/addon';
 
 afterEach(closeAll);
 
 const modes: Array<[string, boolean | undefined, string]> = isEpoll
   ? [['epoll pick set', undefined, 'recv_select']]
-  : [['buffer ring', true, 'pbuf_ring'], ['emulation', false, 'recv_select_emulated']];
+  : [
+      ['buffer ring', true, 'pbuf_ring'],
+      ['emulation', false, 'recv_select_emulated'],
+    ];
 
 const SEND_BUF = 5; // outside the recv set [0, 3)
 
 describe.each(modes)('buffer-select RECV (%s)', (_name, pbufRing, feature) => {
   function setup(): { core: FakeCore; driver: Driver; client: number; server: number } {
-    const { core, driver } = makeDriver({ provided: 3, bufferCount: 8, bufferSize: 4096 }, undefined, undefined,
-      pbufRing === undefined ? {} : { pbufRing });
+    const { core, driver } = makeDriver(
+      { provided: 3, bufferCount: 8, bufferSize: 4096 },
+      undefined,
+      undefined,
+      pbufRing === undefined ? {} : { pbufRing },
+    );
     const { fd, port } = listen(driver, core);
     const [client, server] = connectPair(driver, core, fd, port);
     return { core, driver, client, server };
@@ -125,7 +132,11 @@ describe.each(modes)('buffer-select RECV (%s)', (_name, pbufRing, feature) => {
     // The bytes are still in the socket for the next receive.
     core.provide(1);
     const again = recvSelect(core, 4, server);
-    expect(byId(collect(driver, core, 1), again)).toEqual({ id: again, res: 5, flags: L.CQE_F_BUFFER | (1 << L.CQE_BUFFER_SHIFT) });
+    expect(byId(collect(driver, core, 1), again)).toEqual({
+      id: again,
+      res: 5,
+      flags: L.CQE_F_BUFFER | (1 << L.CQE_BUFFER_SHIFT),
+    });
   });
 
   test('multishot: a cancel ends it with -ECANCELED; end of stream with 0', () => {

@@ -1,9 +1,9 @@
 // Shared by the host tests: one addon, drivers closed after each test.
 
-import { constants } from 'os';
+import { constants } from 'node:os';
 import * as L from '../../src/core/layout';
-import { Driver, DriverOptions, loadAddon } from '../../src/driver/addon';
-import { collect, Cqe, FakeCore, FakeCoreOptions } from './fake-core';
+import { type Driver, type DriverOptions, loadAddon } from '../../src/driver/addon';
+import { type Cqe, collect, FakeCore, type FakeCoreOptions } from './fake-core';
 
 export const E = constants.errno;
 export const host = loadAddon();

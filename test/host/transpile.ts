@@ -2,9 +2,9 @@
 // transform: this writes JS copies of the fake core (and src/core/layout.ts, which
 // it imports) into a temporary directory with the same relative layout.
 
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as ts from 'typescript';
 
 const ROOT = path.resolve(__dirname, '../..');

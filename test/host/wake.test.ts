@@ -5,15 +5,21 @@
 // eventfd. Tokens of closed drivers wake nothing. These build the drivers
 // they need by name, so the io_uring cases run in the epoll project too (the
 // machine has io_uring); the last ones use the project's driver.
-import { Driver } from '../../src/driver/addon';
+import type { Driver } from '../../src/driver/addon';
 import { FakeCore } from './fake-core';
 import { host, isEpoll } from './setup';
 
 const ESRCH = -3;
 
-interface Made { core: FakeCore; driver: Driver; events: string[] }
+interface Made {
+  core: FakeCore;
+  driver: Driver;
+  events: string[];
+}
 const open: Driver[] = [];
-afterEach(() => { for (const d of open.splice(0)) d.close(); });
+afterEach(() => {
+  for (const d of open.splice(0)) d.close();
+});
 
 /** A driver over a fake core that logs its turns (with their CQEs) and wakes. */
 function make(kind: 'uring' | 'epoll', msgRing?: boolean): Made & { token: number } {
@@ -21,11 +27,16 @@ function make(kind: 'uring' | 'epoll', msgRing?: boolean): Made & { token: numbe
   const events: string[] = [];
   const Cls = kind === 'uring' ? host.UringDriver : host.EpollDriver;
   const driver = new Cls(core.bytes, core.header, {
-    onTurn: () => { events.push(`turn ${JSON.stringify(core.takeCqes())}`); return -1; },
+    onTurn: () => {
+      events.push(`turn ${JSON.stringify(core.takeCqes())}`);
+      return -1;
+    },
     ...(msgRing === undefined ? {} : { msgRing }),
   });
   open.push(driver);
-  const token = driver.createWaker(() => { events.push('wake'); });
+  const token = driver.createWaker(() => {
+    events.push('wake');
+  });
   expect(token).toBeGreaterThan(0);
   driver.setRef(true);
   return { core, driver, events, token };
@@ -104,7 +115,7 @@ test('io_uring to epoll and epoll to io_uring: the eventfd, both ways', async ()
   expect(e.driver.counters()).toMatchObject({ wakesMsgRing: 0, wakesEventfd: 1, ringWakes: 0 });
 });
 
-test('a closed driver\'s token is stale: -ESRCH, and drivers made after it (reusing slots and fd numbers) get nothing', async () => {
+test("a closed driver's token is stale: -ESRCH, and drivers made after it (reusing slots and fd numbers) get nothing", async () => {
   const kind = isEpoll ? 'epoll' : 'uring';
   const a = make(kind);
   const b = make(kind);
@@ -127,7 +138,7 @@ test('a closed driver\'s token is stale: -ESRCH, and drivers made after it (reus
   expect(c.events).toEqual(['wake']);
 });
 
-test('10,000 wakes in a loop: every one delivered (past the kernel CQ\'s size), onWake batched', async () => {
+test("10,000 wakes in a loop: every one delivered (past the kernel CQ's size), onWake batched", async () => {
   const kind = isEpoll ? 'epoll' : 'uring';
   const a = make(kind);
   const b = make(kind);

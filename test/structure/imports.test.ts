@@ -35,7 +35,7 @@ const IMPORT_PATTERNS: readonly RegExp[] = [
 ];
 
 /** The relative module specifiers a source text imports, in order of appearance, without duplicates. */
-export function relativeImports(source: string): string[] {
+function relativeImports(source: string): string[] {
   // Comments could mention `import … from './x'`: strip them first (strings
   // holding `//` or `/*` are not a concern for this code base's imports).
   const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"])\/\/.*$/gm, '$1');
@@ -58,10 +58,10 @@ function resolveTs(fromFile: string, spec: string): string | undefined {
   return undefined;
 }
 
-export type Graph = Map<string, string[]>;
+type Graph = Map<string, string[]>;
 
 /** The import graph of every .ts file under `dir`: edges to .ts files inside the same tree only. */
-export function importGraph(dir: string): Graph {
+function importGraph(dir: string): Graph {
   const files = filesUnder(dir, ['.ts']);
   const inTree = new Set(files);
   const graph: Graph = new Map();
@@ -77,7 +77,7 @@ export function importGraph(dir: string): Graph {
   return graph;
 }
 
-export interface Cycle {
+interface Cycle {
   /** A strongly connected component: every file in it reaches every other. */
   component: string[];
   /** One concrete cycle through it, `a → b → … → a`. */
@@ -89,7 +89,7 @@ export interface Cycle {
  * node (or a node importing itself), found by Tarjan's algorithm, each with a
  * shortest path through its component back to the component's first node.
  */
-export function findCycles(graph: Graph): Cycle[] {
+function findCycles(graph: Graph): Cycle[] {
   const index = new Map<string, number>();
   const low = new Map<string, number>();
   const onStack = new Set<string>();
@@ -263,7 +263,7 @@ const HOST_RULES: Record<string, readonly string[]> = {
 };
 
 /** The imports that break `rules`: `from → to` for every edge between areas the rules do not allow. */
-export function ruleBreaks(edges: Array<[string, string]>, rules: Record<string, readonly string[]>): string[] {
+function ruleBreaks(edges: Array<[string, string]>, rules: Record<string, readonly string[]>): string[] {
   const out: string[] = [];
   for (const [from, to] of edges) {
     const allowed = rules[from];

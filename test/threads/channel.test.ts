@@ -8,7 +8,9 @@ import { endThreadsAfterEach, start } from './helpers';
 endThreadsAfterEach();
 
 let rt: Runtime;
-beforeEach(() => { rt = makeRuntime(); });
+beforeEach(() => {
+  rt = makeRuntime();
+});
 afterEach(async () => {
   await expectClean(rt);
   expect(rt.counters().parked).toBe(0);
@@ -18,7 +20,16 @@ afterEach(async () => {
 describe('on one thread', () => {
   test('values arrive in order, as structured clones', async () => {
     const ch = new Channel<unknown>({ capacity: 8 });
-    const values = [1, 'two', { three: [3] }, new Map([[4, 'four']]), new Date(5), Buffer.from('six'), new Uint16Array([7, 8]), null];
+    const values = [
+      1,
+      'two',
+      { three: [3] },
+      new Map([[4, 'four']]),
+      new Date(5),
+      Buffer.from('six'),
+      new Uint16Array([7, 8]),
+      null,
+    ];
     for (const v of values) await ch.send(v);
     expect(ch.length).toBe(8);
     for (const v of values) expect(await ch.recv()).toEqual(v);
@@ -33,7 +44,9 @@ describe('on one thread', () => {
     expect(ch.trySend(2)).toBe(true);
     expect(ch.trySend(3)).toBe(false);
     let sent = false;
-    const third = ch.send(3).then(() => { sent = true; });
+    const third = ch.send(3).then(() => {
+      sent = true;
+    });
     await rt.sleep(10);
     expect(sent).toBe(false);
     expect(rt.counters().parked).toBe(1);
@@ -118,7 +131,9 @@ describe('on one thread', () => {
   test('messages larger than a slot, unshared SharedArrayBuffers and bad options are refused with codes', async () => {
     const ch = new Channel({ capacity: 2, slotSize: 64 });
     await expect(ch.send('x'.repeat(100))).rejects.toMatchObject({ code: 'ERR_CHANNEL_MESSAGE_TOO_LARGE' });
-    await expect(ch.send(new Uint8Array(new SharedArrayBuffer(8)))).rejects.toMatchObject({ code: 'ERR_CHANNEL_UNSHARED_BUFFER' });
+    await expect(ch.send(new Uint8Array(new SharedArrayBuffer(8)))).rejects.toMatchObject({
+      code: 'ERR_CHANNEL_UNSHARED_BUFFER',
+    });
     await expect(ch.send(() => 1)).rejects.toThrow(/could not be cloned/);
     expect(ch.length).toBe(0);
     expect(() => new Channel({ capacity: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
@@ -135,7 +150,9 @@ describe.each([1, 3, 5, 7, 100])('capacity %i (not only powers of two)', (capaci
     expect(ch.length).toBe(capacity);
     expect(ch.trySend(-1)).toBe(false);
     let sent = false;
-    const extra = ch.send(capacity).then(() => { sent = true; });
+    const extra = ch.send(capacity).then(() => {
+      sent = true;
+    });
     expect(rt.counters().parked).toBe(1); // full: the send waits on the waker
     expect(ch.length).toBe(capacity);
     expect(await ch.recv()).toBe(0);
@@ -276,7 +293,10 @@ describe('across threads', () => {
       const step = ctx.data.step;
       if (ctx.threadIndex === 1) {
         await ch.send(1);
-        const second = ch.send(2).then(() => 'sent', (e: { code: string }) => e.code);
+        const second = ch.send(2).then(
+          () => 'sent',
+          (e: { code: string }) => e.code,
+        );
         const parked = ctx.runtime.counters().parked;
         Atomics.store(step, 0, 1); // the second send is parked
         return [parked, await second];
@@ -285,7 +305,10 @@ describe('across threads', () => {
       ch.close();
       return [await ch.recv(), await ch.recv().catch((e: { code: string }) => e.code)];
     });
-    expect(results).toEqual([[1, 'ERR_CHANNEL_CLOSED'], [1, 'ERR_CHANNEL_CLOSED']]);
+    expect(results).toEqual([
+      [1, 'ERR_CHANNEL_CLOSED'],
+      [1, 'ERR_CHANNEL_CLOSED'],
+    ]);
   });
 
   test('close from a sending thread wakes the parked receiver, which drains first', async () => {

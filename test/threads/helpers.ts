@@ -1,8 +1,10 @@
 // Shared by the thread tests.
 import * as fs from 'node:fs';
+
 import wt = require('node:worker_threads'); // the module object itself, to record its workers
-import { start as percoreStart } from '../../src/index';
+
 import type { Launch, StartOptions, ThreadMain } from '../../src/index';
+import { start as percoreStart } from '../../src/index';
 
 /** OS threads of this process now (/proc/self/task): back to the baseline
  * once every worker has exited. */
@@ -44,7 +46,9 @@ class RecordedWorker extends BaseWorker {
 export function start<D = unknown>(options: StartOptions<D>, main: string | ThreadMain<D>): Launch {
   const launch = percoreStart(options, main);
   launches.add(launch);
-  const settled = (): void => { launches.delete(launch); };
+  const settled = (): void => {
+    launches.delete(launch);
+  };
   launch.then(settled, settled);
   return launch;
 }

@@ -24,7 +24,10 @@ test('a function main is re-created from its source on every thread', async () =
     return [ctx.threadIndex, c.timers, c.opsInFlight, c.submitted];
   });
   // Each runtime counted only its own timer: nothing is shared.
-  expect(results).toEqual([[0, 0, 0, 1], [1, 0, 0, 1]]);
+  expect(results).toEqual([
+    [0, 0, 0, 1],
+    [1, 0, 0, 1],
+  ]);
 });
 
 test("every thread runs the driver this thread's PERCORE_DRIVER asks for", async () => {
@@ -107,7 +110,12 @@ test('signals: SIGINT starts the graceful shutdown and the process exits 0 (a re
   `;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  await new Promise<void>((resolve) => child.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) resolve(); }));
+  await new Promise<void>((resolve) =>
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('ready')) resolve();
+    }),
+  );
   child.kill('SIGINT');
   const code = await new Promise((resolve) => child.on('exit', resolve));
   expect(code).toBe(0);
@@ -134,12 +142,18 @@ test('the calling thread gets its current runtime back', async () => {
 test('bad arguments reject at once, before any thread starts', async () => {
   const before = osThreads();
   await expect(start({ threads: 0 }, () => 0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
-  await expect(start({ onError: 'explode' as 'stop' }, () => 0)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+  await expect(start({ onError: 'explode' as 'stop' }, () => 0)).rejects.toMatchObject({
+    code: 'ERR_INVALID_ARG_VALUE',
+  });
   await expect(start({ threads: 1 }, 42 as unknown as string)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   await expect(start({ threads: 1 }, '/nonexistent/main.js')).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
   await expect(start({ threads: 1, pin: [] }, () => 0)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   await expect(start({ threads: 2, entries: 0 }, () => 0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
-  const method = { main(): number { return 0; } };
+  const method = {
+    main(): number {
+      return 0;
+    },
+  };
   await expect(start({ threads: 1 }, method.main)).rejects.toThrow(/re-created from its source/);
   expect(osThreads()).toBe(before);
 });

@@ -5,7 +5,7 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { Channel, Runtime, TcpStream } from '../../src/index';
+import { Channel, type Runtime, TcpStream } from '../../src/index';
 import { expectClean, makeRuntime, netRoundTrip, pattern } from '../api/helpers';
 import { endThreadsAfterEach, expectThreadsBackTo, osThreads, start } from './helpers';
 
@@ -56,7 +56,9 @@ test('each thread binds its own SO_REUSEPORT listener and the kernel lands conne
       for (let i = 0; i < CONNECTIONS; i += 10) {
         const batch = Array.from({ length: 10 }, (_, j) => pattern(100, i + j + 1));
         const echoed = await Promise.all(batch.map((p) => netRoundTrip(port, p)));
-        echoed.forEach((e, j) => expect(e.equals(batch[j])).toBe(true));
+        echoed.forEach((e, j) => {
+          expect(e.equals(batch[j])).toBe(true);
+        });
       }
     } finally {
       launch.stop();
