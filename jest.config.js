@@ -21,7 +21,10 @@ module.exports = {
       displayName: 'epoll',
       setupFiles: ['<rootDir>/test/setup-epoll.ts'],
       testMatch: [
-        '<rootDir>/test/api/**/*.test.ts',
+        '<rootDir>/test/runtime/**/*.test.ts',
+        '<rootDir>/test/io/**/*.test.ts',
+        '<rootDir>/test/net/**/*.test.ts',
+        '<rootDir>/test/bridge/**/*.test.ts',
         '<rootDir>/test/examples/**/*.test.ts',
         '<rootDir>/test/host/**/*.test.ts',
         '<rootDir>/test/threads/**/*.test.ts',

@@ -76,7 +76,7 @@ function trial(dir, mutation) {
     const build = run(dir, ...BUILD[mutation.layer]);
     // A mutation that does not build is not a bug the tests must catch: say so, it is a broken entry.
     if (!build.ok) return { status: 'does not build', seconds: 0, detail: build.output.slice(-2000) };
-    const tests = run(dir, 'npx', ['jest', '--ci', '--silent', ...mutation.tests]);
+    const tests = run(dir, 'npx', ['jest', '--ci', '--silent', '--bail', ...mutation.tests]); // --bail: the first failure kills it
     const seconds = Math.round((Date.now() - started) / 1000);
     return { status: tests.ok ? 'SURVIVED' : 'killed', seconds, detail: tests.ok ? '' : firstFailure(tests.output) };
   } finally {

@@ -7,8 +7,8 @@ import { constants } from 'node:os';
 import * as L from '../src/core/layout';
 import { loadAddon } from '../src/driver/addon';
 import { type Runtime, TcpListener, TcpStream } from '../src/index';
-import { expectClean, makeRuntime, pattern } from './api/helpers';
 import { collect, FakeCore } from './host/fake-core';
+import { expectClean, makeRuntime, pattern } from './support/helpers';
 
 const E = constants.errno;
 const host = loadAddon();

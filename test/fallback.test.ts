@@ -5,7 +5,7 @@
 // must exit non-zero naming the errno.
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { netRoundTrip, pattern } from './api/helpers';
+import { netRoundTrip, pattern } from './support/helpers';
 
 const ROOT = path.resolve(__dirname, '..');
 const SECCOMP = path.join(ROOT, 'build/host/Release/seccomp_exec');

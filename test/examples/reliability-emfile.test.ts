@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { netRoundTrip, pattern } from '../api/helpers';
+import { netRoundTrip, pattern } from '../support/helpers';
 
 const ECHO = path.resolve(__dirname, '../../dist/examples/echo.js');
 

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { pattern } from '../api/helpers';
+import { pattern } from '../support/helpers';
 
 const DIST = path.resolve(__dirname, '../../dist/examples');
 

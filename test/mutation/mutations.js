@@ -255,7 +255,7 @@ module.exports = [
     find: '{.opcode = layout::kOpAccept, .result_is_fd = true, .may_multishot = true},',
     replace: '{.opcode = layout::kOpAccept, .may_multishot = true},',
     why: 'an accepted connection is not recorded as owned: every op on it is refused (io_uring driver)',
-    tests: ['test/api/echo.test.ts'],
+    tests: ['test/net/tcp-echo.test.ts'],
   },
   {
     id: 'host-uring-close-keeps-fd',
@@ -264,7 +264,7 @@ module.exports = [
     find: '          fds_.BeginClose(sqe.fd);\n          DropEmulatedRecvs(sqe.fd);',
     replace: '          DropEmulatedRecvs(sqe.fd);',
     why: "a closed fd stays owned: when its number is reused, the core may act on someone else's socket",
-    tests: ['test/host/ops.test.ts', 'test/api/edges.test.ts', 'test/api/echo.test.ts'],
+    tests: ['test/host/ops.test.ts', 'test/net/edges.test.ts', 'test/net/tcp-echo.test.ts'],
   },
   {
     id: 'host-readiness-close-keeps-waiters',
@@ -273,7 +273,7 @@ module.exports = [
     find: '    case L::kOpClose: {\n      CancelFd(sqe.fd);',
     replace: '    case L::kOpClose: {',
     why: 'closing an fd leaves its waiting ops queued: they later run on a reused fd number (epoll)',
-    tests: ['test/api/edges.test.ts', 'test/api/time.test.ts', 'test/epoll.test.ts'],
+    tests: ['test/net/edges.test.ts', 'test/runtime/time.test.ts', 'test/epoll.test.ts'],
   },
   {
     id: 'host-readiness-cancel-lost',
@@ -282,7 +282,7 @@ module.exports = [
     find: '  Unlink(slot);\n  op.id = 0;\n  Complete(static_cast<uint32_t>(target), -ECANCELED, 0);\n  return 0;',
     replace: '  Unlink(slot);\n  op.id = 0;\n  return 0;',
     why: 'a cancelled op never completes: its buffer and op slot are never handed back (epoll)',
-    tests: ['test/api/time.test.ts', 'test/epoll.test.ts'],
+    tests: ['test/runtime/time.test.ts', 'test/epoll.test.ts'],
   },
   {
     id: 'host-readiness-accept-fd-not-owned',
@@ -291,7 +291,7 @@ module.exports = [
     find: '  if (!fds_.Add(c)) {\n    // Past the table',
     replace: '  if (false) {\n    // Past the table',
     why: 'an accepted connection is not recorded as owned by the epoll driver',
-    tests: ['test/api/echo.test.ts'],
+    tests: ['test/net/tcp-echo.test.ts'],
   },
   {
     id: 'host-fd-table-remove-noop',
@@ -300,7 +300,7 @@ module.exports = [
     find: '    words_[fd >> 6] &= ~(uint64_t{1} << (fd & 63));\n    count_--;',
     replace: '    count_--;',
     why: 'the fd table forgets nothing: a closed fd number stays usable by the core',
-    tests: ['test/host/ops.test.ts', 'test/api/edges.test.ts'],
+    tests: ['test/host/ops.test.ts', 'test/net/edges.test.ts'],
   },
   {
     id: 'host-adopt-owned-by-another',
@@ -309,7 +309,7 @@ module.exports = [
     find: '    if (seen != 0 && seen != kHandoffMark) return -EBUSY;  // another runtime owns it\n',
     replace: '',
     why: 'adopt takes an fd another runtime still owns: two runtimes read one socket (issue 11)',
-    tests: ['test/api/fd-ownership.test.ts'],
+    tests: ['test/net/fd-ownership.test.ts'],
   },
   {
     id: 'host-emulated-recv-after-close',

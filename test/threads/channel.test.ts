@@ -2,7 +2,7 @@
 // wake-ups across threads, zero-copy shared views. Every thread's runtime
 // comes from the launcher, so these run under whichever driver it picks.
 import { Channel, Runtime } from '../../src/index';
-import { expectClean, makeRuntime, until } from '../api/helpers';
+import { expectClean, makeRuntime, until } from '../support/helpers';
 import { endThreadsAfterEach, start } from './helpers';
 
 endThreadsAfterEach();

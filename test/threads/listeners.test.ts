@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Channel, type Runtime, TcpStream } from '../../src/index';
-import { expectClean, makeRuntime, netRoundTrip, pattern } from '../api/helpers';
+import { expectClean, makeRuntime, netRoundTrip, pattern } from '../support/helpers';
 import { endThreadsAfterEach, expectThreadsBackTo, osThreads, start } from './helpers';
 
 endThreadsAfterEach();

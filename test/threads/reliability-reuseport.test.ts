@@ -2,7 +2,7 @@
 // is EADDRINUSE; start()'s threads share a port through ctx.bind, with port 0
 // the one thread 0 got.
 import { type Runtime, start, TcpListener } from '../../src/index';
-import { expectClean, makeRuntime, netRoundTrip, pattern, rejection } from '../api/helpers';
+import { expectClean, makeRuntime, netRoundTrip, pattern, rejection } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {

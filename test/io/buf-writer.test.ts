@@ -1,8 +1,8 @@
 // BufWriter: corking (the writes of one job leave as one writeAll), flush,
 // back-pressure, large writes, sticky errors, pool buffers given back.
 import { BufWriter, type Runtime } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
-import { MemoryStream } from './rent-doubles';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
+import { MemoryStream } from '../support/rent-doubles';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -3,7 +3,7 @@
 // view kept after release(): each is a coded error, never a crash or a write
 // into memory the program does not own.
 import type { Runtime } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, rejection } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {

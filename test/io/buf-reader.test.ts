@@ -1,8 +1,8 @@
 // BufReader: lines, frames, peeks and rent reads over a TcpStream (pool
 // buffer) and over a test double (plain buffer), bounded memory, misuse.
 import { BufReader, copy, type Runtime } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
-import { MemoryStream } from './rent-doubles';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
+import { MemoryStream } from '../support/rent-doubles';
 
 const text = (v: Uint8Array | null) => (v === null ? null : Buffer.from(v).toString());
 

@@ -9,7 +9,7 @@ import {
   type RentStream,
   type Runtime,
 } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
 
 /** The length argument of a rent call, resolved as the streams do. */
 function lengthOf(buf: Uint8Array, length: number | IoOptions | undefined): number {

@@ -21,7 +21,7 @@ import {
   type ToDuplexOptions,
   toDuplex,
 } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
 
 const once = <T = unknown>(e: NodeJS.EventEmitter, name: string) =>
   new Promise<T>((r) => e.once(name, r as (v: unknown) => void));

@@ -1,5 +1,5 @@
 import { type Runtime, TcpListener, TcpStream } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {

@@ -1,6 +1,6 @@
 // Timers, tasks, timeouts and cancellation that lose no data.
 import { type PercoreError, type Runtime, sleep, spawn, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, rejection } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {

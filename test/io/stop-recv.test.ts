@@ -3,7 +3,7 @@
 // and copy() can take the stream over with no byte lost.
 import * as net from 'node:net';
 import { copy, type Runtime, TcpListener, TcpStream } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {

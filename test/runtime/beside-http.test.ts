@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import { type Runtime, TcpListener, TcpStream } from '../../src/index';
-import { expectClean, makeRuntime } from './helpers';
+import { expectClean, makeRuntime } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {

@@ -3,7 +3,7 @@
 // its own (a runtime with recvBuffers: 0). Runs once per driver.
 import * as net from 'node:net';
 import { copy, Runtime, TcpStream, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
 
 async function readAll(stream: TcpStream, size: number): Promise<Buffer> {
   const out = Buffer.alloc(size);

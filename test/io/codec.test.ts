@@ -1,8 +1,8 @@
 // Codecs (framed(), lines(), lengthDelimited()) and prefixed(), over
 // TcpStreams and test doubles.
 import { framed, lengthDelimited, lines, prefixed, type Runtime } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
-import { MemoryStream } from './rent-doubles';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
+import { MemoryStream } from '../support/rent-doubles';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

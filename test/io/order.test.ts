@@ -3,7 +3,7 @@
 // settles, then goes to the kernel (node:net's semantics).
 import * as net from 'node:net';
 import { type Runtime, TcpListener, type TcpStream, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {

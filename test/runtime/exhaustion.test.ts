@@ -3,7 +3,7 @@
 // makes operations wait for a slot; close() always releases the descriptor.
 import * as net from 'node:net';
 import { type Runtime, TcpListener, type TcpStream, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, netRoundTrip, pattern, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, netRoundTrip, pattern, rejection } from '../support/helpers';
 
 /** A runtime for one test, checked clean and closed at its end. */
 async function withRuntime(options: ConstructorParameters<typeof Runtime>[0], fn: (rt: Runtime) => Promise<void>) {

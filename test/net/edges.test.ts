@@ -2,7 +2,7 @@
 // bad arguments. Every test ends with the runtime holding nothing.
 import * as net from 'node:net';
 import { Runtime, TcpListener, TcpStream, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {

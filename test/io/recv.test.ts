@@ -2,7 +2,7 @@
 // the epoll driver) picks only when data arrives, so a connection waiting in
 // recv() holds no buffer. Runs under both jest projects (uring and epoll).
 import { RECV_AHEAD, Runtime, type RuntimeOptions, TcpListener, TcpStream, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, pattern, until } from './helpers';
+import { connectedPair, expectClean, makeRuntime, pattern, until } from '../support/helpers';
 
 // On io_uring twice: with the registered buffer ring (IORING_REGISTER_PBUF_RING)
 // and with the emulation kernels before 5.19 get (driver option pbufRing: false).

@@ -5,7 +5,7 @@
 // remembers the old number.
 
 import { Runtime, start, TcpListener, TcpStream } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime } from './helpers';
+import { connectedPair, expectClean, makeRuntime } from '../support/helpers';
 
 describe('two runtimes in one thread', () => {
   let a: Runtime;

@@ -4,7 +4,7 @@
 // takes a signal.
 import * as net from 'node:net';
 import { type Runtime, TcpListener, TcpStream, timeout } from '../../src/index';
-import { connectedPair, expectClean, makeRuntime, rejection } from './helpers';
+import { connectedPair, expectClean, makeRuntime, rejection } from '../support/helpers';
 
 let rt: Runtime;
 beforeAll(() => {
