@@ -97,6 +97,31 @@ int32_t OpenPipe(FdTable& fds, int32_t fds_out[2]) {
   return 0;
 }
 
+namespace {
+
+// The boolean options, by the layout's SOCKOPT_* number: one table for
+// setting and reading back.
+struct BooleanOption {
+  uint32_t option;
+  int level;
+  int name;
+};
+constexpr BooleanOption kBooleanOptions[] = {
+    {L::kSockoptReuseaddr, SOL_SOCKET, SO_REUSEADDR},
+    {L::kSockoptReuseport, SOL_SOCKET, SO_REUSEPORT},
+    {L::kSockoptNodelay, IPPROTO_TCP, TCP_NODELAY},
+    {L::kSockoptKeepalive, SOL_SOCKET, SO_KEEPALIVE},
+};
+
+const BooleanOption* FindBoolean(uint32_t option) {
+  for (const BooleanOption& b : kBooleanOptions) {
+    if (b.option == option) return &b;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option, int32_t value) {
   if (!fds.Contains(fd)) return -EBADF;
   const int on = value != 0 ? 1 : 0;
@@ -105,24 +130,25 @@ int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option, int32_t
     const linger l{on, 0};
     return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0 ? 0 : -errno;
   }
-  // The boolean options, indexed by the layout's SOCKOPT_* number.
-  struct Boolean {
-    uint32_t option;
-    int level;
-    int name;
-  };
-  static constexpr Boolean kBooleans[] = {
-      {L::kSockoptReuseaddr, SOL_SOCKET, SO_REUSEADDR},
-      {L::kSockoptReuseport, SOL_SOCKET, SO_REUSEPORT},
-      {L::kSockoptNodelay, IPPROTO_TCP, TCP_NODELAY},
-      {L::kSockoptKeepalive, SOL_SOCKET, SO_KEEPALIVE},
-  };
-  for (const Boolean& b : kBooleans) {
-    if (b.option == option) {
-      return setsockopt(fd, b.level, b.name, &on, sizeof on) == 0 ? 0 : -errno;
-    }
+  const BooleanOption* b = FindBoolean(option);
+  if (b == nullptr) return -EINVAL;
+  return setsockopt(fd, b->level, b->name, &on, sizeof on) == 0 ? 0 : -errno;
+}
+
+int32_t GetSocketOption(const FdTable& fds, int32_t fd, uint32_t option) {
+  if (!fds.Contains(fd)) return -EBADF;
+  if (option == L::kSockoptLingerZero) {
+    linger l{};
+    socklen_t len = sizeof l;
+    if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) != 0) return -errno;
+    return l.l_onoff != 0 && l.l_linger == 0 ? 1 : 0;
   }
-  return -EINVAL;
+  const BooleanOption* b = FindBoolean(option);
+  if (b == nullptr) return -EINVAL;
+  int on = 0;
+  socklen_t len = sizeof on;
+  if (getsockopt(fd, b->level, b->name, &on, &len) != 0) return -errno;
+  return on != 0 ? 1 : 0;
 }
 
 int32_t BindStaging(const FdTable& fds, const CoreMemory& memory, int32_t fd) {

@@ -38,6 +38,8 @@ int32_t OpenSocket(FdTable& fds, int32_t family);    // fd or -errno
 int32_t OpenPipe(FdTable& fds, int32_t fds_out[2]);  // 0 or -errno
 int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option,
                         int32_t value);  // 0 or -errno
+// What SetSocketOption set: 0 or 1, or -errno.
+int32_t GetSocketOption(const FdTable& fds, int32_t fd, uint32_t option);
 int32_t BindStaging(const FdTable& fds, const CoreMemory& memory, int32_t fd);
 int32_t Listen(const FdTable& fds, int32_t fd, int32_t backlog);
 // Parses ip (IPv4, or IPv6 with an optional %scope given as a number or an

@@ -26,6 +26,7 @@ Napi::Function DriverObject::Define(Napi::Env env, const char* name, DriverFacto
                          InstanceMethod<&DriverObject::Socket>("socket"),
                          InstanceMethod<&DriverObject::Pipe>("pipe"),
                          InstanceMethod<&DriverObject::SetOption>("setOption"),
+                         InstanceMethod<&DriverObject::GetOption>("getOption"),
                          InstanceMethod<&DriverObject::Bind>("bind"),
                          InstanceMethod<&DriverObject::Listen>("listen"),
                          InstanceMethod<&DriverObject::EncodeAddress>("encodeAddress"),
@@ -264,6 +265,18 @@ Napi::Value DriverObject::SetOption(const Napi::CallbackInfo& info) {
       closed_ ? -EBADF
               : SetSocketOption(driver_->fds(), static_cast<int32_t>(fd),
                                 static_cast<uint32_t>(option), static_cast<int32_t>(value));
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value DriverObject::GetOption(const Napi::CallbackInfo& info) {
+  int64_t fd, option;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd) ||
+      !IntArg(info, 1, "option", 0, kU32Max, &option)) {
+    return info.Env().Undefined();
+  }
+  const int32_t r = closed_ ? -EBADF
+                            : GetSocketOption(driver_->fds(), static_cast<int32_t>(fd),
+                                              static_cast<uint32_t>(option));
   return Napi::Number::New(info.Env(), r);
 }
 

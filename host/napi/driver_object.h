@@ -52,6 +52,7 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::Value Socket(const Napi::CallbackInfo& info);
   Napi::Value Pipe(const Napi::CallbackInfo& info);
   Napi::Value SetOption(const Napi::CallbackInfo& info);
+  Napi::Value GetOption(const Napi::CallbackInfo& info);
   Napi::Value Bind(const Napi::CallbackInfo& info);
   Napi::Value Listen(const Napi::CallbackInfo& info);
   Napi::Value EncodeAddress(const Napi::CallbackInfo& info);

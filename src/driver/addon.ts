@@ -108,6 +108,8 @@ export interface Driver {
   pipe(): [number, number] | number;
   /** `option` is a `SOCKOPT_*` of the layout; value 0 turns it off. 0 or -errno. */
   setOption(fd: number, option: number, value: number): number;
+  /** What `setOption` set on an fd this driver owns: 0 or 1, or -errno. */
+  getOption(fd: number, option: number): number;
   /** Binds to the staging address record (write it with `encodeAddress` first). 0 or -errno. */
   bind(fd: number): number;
   listen(fd: number, backlog: number): number;

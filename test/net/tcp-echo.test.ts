@@ -1,3 +1,4 @@
+import * as L from '../../src/core/layout';
 import { type Runtime, TcpListener, TcpStream } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern } from '../support/helpers';
 
@@ -137,8 +138,27 @@ test('addresses: local and peer are the two ends of one connection', async () =>
   expect(client.peerAddress()).toEqual(server.localAddress());
   expect(server.peerAddress()).toEqual(client.localAddress());
   expect(client.peerAddress()).toEqual({ address: '127.0.0.1', family: 'IPv4', port: listener.localAddress().port });
-  client.setNoDelay(true);
   await Promise.all([client.close(), server.close(), listener.close()]);
+});
+
+test('socket options reach the socket: setNoDelay, connect({ noDelay }), bind({ reusePort })', async () => {
+  const option = (fd: number, which: number) => rt.nativeDriver.getOption(fd, which);
+  const { listener, client, server } = await connectedPair(rt);
+  expect(option(client.fd, L.SOCKOPT_NODELAY)).toBe(0); // the kernel's default
+  client.setNoDelay(true);
+  expect(option(client.fd, L.SOCKOPT_NODELAY)).toBe(1);
+  client.setNoDelay(false);
+  expect(option(client.fd, L.SOCKOPT_NODELAY)).toBe(0);
+  client.setNoDelay(); // on by default when called with no argument
+  expect(option(client.fd, L.SOCKOPT_NODELAY)).toBe(1);
+  const fast = await TcpStream.connect(listener.localAddress(), { noDelay: true });
+  const accepted = await listener.accept();
+  expect(option(fast.fd, L.SOCKOPT_NODELAY)).toBe(1);
+  expect(option(listener.fd, L.SOCKOPT_REUSEPORT)).toBe(0); // shared only when asked
+  const shared = await TcpListener.bind('127.0.0.1:0', { reusePort: true });
+  expect(option(shared.fd, L.SOCKOPT_REUSEPORT)).toBe(1);
+  expect(option(-1, L.SOCKOPT_NODELAY)).toBe(-9); // EBADF: not an fd the driver owns
+  await Promise.all([client, server, fast, accepted, listener, shared].map((s) => s.close()));
 });
 
 test('IPv6 loopback works', async () => {
