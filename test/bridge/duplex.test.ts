@@ -1,6 +1,6 @@
 // The Node bridge: toDuplex() under Node's own libraries and clients no one
 // here wrote (node:tls, node:http, undici, ws, curl), and fromDuplex().
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -22,6 +22,7 @@ import {
   toDuplex,
 } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
+import { makeCertificate } from '../support/tls';
 
 const once = <T = unknown>(e: NodeJS.EventEmitter, name: string) =>
   new Promise<T>((r) => e.once(name, r as (v: unknown) => void));
@@ -84,30 +85,7 @@ describe('toDuplex', () => {
   beforeAll(() => {
     rt = makeRuntime({ bufferSize: 16384, buffers: 64 });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'percore-tls-'));
-    // A certificate made here and now (openssl is a CI dependency, see .ci/run).
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    makeCertificate(dir);
     key = fs.readFileSync(path.join(dir, 'key.pem'));
     cert = fs.readFileSync(path.join(dir, 'cert.pem'));
   });

@@ -5,12 +5,13 @@
 // (dist/, as a user gets it), until it finishes or, for a server that runs
 // forever, until a deadline after which it is stopped: what fails it is an
 // error (a throw, an unhandled rejection, a non-zero exit), never the clock.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
+import { makeCertificate } from '../support/tls';
 import { allSnippets, ROOT } from './snippets';
 
 const snippets = allSnippets();
@@ -78,28 +79,7 @@ describe('every example runs', () => {
     fs.mkdirSync(path.join(dir, 'node_modules'));
     fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'percore'), 'dir');
     fs.copyFileSync(path.join(__dirname, 'context.mjs'), path.join(dir, 'context.mjs'));
-    // A key and a self-signed certificate for the TLS examples (openssl: a CI dependency).
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    makeCertificate(dir); // key.pem and cert.pem, for the TLS examples
     fs.writeFileSync(
       path.join(dir, 'run.mjs'),
       "await import('./context.mjs');\nawait import(process.argv[2]);\nprocess.stdout.write('DOCTEST_DONE\\n');\nprocess.exit(0);\n",

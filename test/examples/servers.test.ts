@@ -1,7 +1,7 @@
 // The resp, lines and tls-proxy examples as users run them: separate
 // processes, served by clients that are not percore's own (node:net,
 // node:tls, and redis-cli when installed).
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { pattern } from '../support/helpers';
+import { makeCertificate } from '../support/tls';
 
 const DIST = path.resolve(__dirname, '../../dist/examples');
 
@@ -203,29 +204,7 @@ describe('examples/lines', () => {
 describe('examples/tls-proxy', () => {
   test('terminates TLS and relays to a node:http upstream (node https client and curl), both ways, 1 MiB', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'percore-proxy-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    makeCertificate(dir);
     const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
     const upstream = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
