@@ -9,7 +9,7 @@
 // then exits 1.
 //
 //   npm run test:mutation                       # every mutation
-//   npm run test:mutation -- --only core-       # those whose id starts so
+//   npm run test:mutation -- --only core-,host-fd  # those whose id starts so (a comma-separated list)
 //   npm run test:mutation -- --list             # the list, nothing run
 //
 // The working tree is never touched: the copy lives in a temporary directory
@@ -60,9 +60,21 @@ function scratchCopy() {
   return dir;
 }
 
-function run(cwd, cmd, args) {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+/** How long one trial's tests may run: a mutation that makes native code spin
+ * forever cannot be stopped by jest's per-test timeout. */
+const TRIAL_TIMEOUT_MS = 240_000;
+const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
+
+function run(cwd, cmd, args, timeout = 0) {
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, CI: 'true' },
+    timeout,
+    killSignal: 'SIGKILL',
+  });
+  const hung = r.error !== undefined && r.error.code === 'ETIMEDOUT';
+  return { ok: r.status === 0, hung, output: `${r.stdout}${r.stderr}` };
 }
 
 /** Applies one mutation, rebuilds its layer, runs its tests, restores the file. */
@@ -76,8 +88,17 @@ function trial(dir, mutation) {
     const build = run(dir, ...BUILD[mutation.layer]);
     // A mutation that does not build is not a bug the tests must catch: say so, it is a broken entry.
     if (!build.ok) return { status: 'does not build', seconds: 0, detail: build.output.slice(-2000) };
-    const tests = run(dir, 'npx', ['jest', '--ci', '--silent', '--bail', ...mutation.tests]); // --bail: the first failure kills it
+    // --bail and a short test timeout: the first failure, or a hang, kills it.
+    const tests = run(
+      dir,
+      process.execPath,
+      // In band: the tests run in this one process, so the timeout's SIGKILL ends them all.
+      [JEST, '--ci', '--silent', '--bail', '--runInBand', '--testTimeout=8000', ...mutation.tests],
+      TRIAL_TIMEOUT_MS,
+    );
     const seconds = Math.round((Date.now() - started) / 1000);
+    // A hang is caught too: CI would never finish.
+    if (tests.hung) return { status: 'killed (hung)', seconds, detail: `no result in ${TRIAL_TIMEOUT_MS / 1000} s` };
     return { status: tests.ok ? 'SURVIVED' : 'killed', seconds, detail: tests.ok ? '' : firstFailure(tests.output) };
   } finally {
     fs.writeFileSync(file, original);
@@ -91,7 +112,8 @@ function firstFailure(output) {
 
 function main() {
   const args = parseArgs(process.argv.slice(2));
-  const chosen = MUTATIONS.filter((m) => m.id.startsWith(args.only));
+  const prefixes = args.only.split(',');
+  const chosen = MUTATIONS.filter((m) => prefixes.some((p) => m.id.startsWith(p)));
   for (const m of chosen) checkApplies(m, fs.readFileSync(path.join(ROOT, m.file), 'utf8'));
   if (args.list) {
     for (const m of chosen) console.log(`${m.id.padEnd(34)} ${m.layer.padEnd(5)} ${m.file}: ${m.why}`);
@@ -105,7 +127,7 @@ function main() {
       // The previous mutation's layer is rebuilt clean before the next one.
       if (i > 0 && chosen[i - 1].layer !== m.layer) run(dir, ...BUILD[chosen[i - 1].layer]);
       const r = trial(dir, m);
-      if (r.status !== 'killed') failed++;
+      if (!r.status.startsWith('killed')) failed++;
       rows.push([m.id, m.layer, r.status, `${r.seconds}s`, r.detail.slice(0, 100)]);
       console.log(rows[rows.length - 1].join('  '));
     }
