@@ -10,66 +10,7 @@ import {
   type Runtime,
 } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, pattern, rejection } from '../support/helpers';
-
-/** The length argument of a rent call, resolved as the streams do. */
-function lengthOf(buf: Uint8Array, length: number | IoOptions | undefined): number {
-  return typeof length === 'number' ? length : buf.length;
-}
-
-/** A rent stream in memory: reads serve `input` in chunks of at most
- * `chunk` bytes; writes append to `output`, failing once `failAfter` bytes
- * were taken (with `bytesWritten`, as writeAll reports). */
-class MemoryStream implements RentStream {
-  readonly output: Buffer[] = [];
-  private at = 0;
-  shutdowns = 0;
-  reads = 0;
-  constructor(
-    private readonly input: Buffer,
-    private readonly options: { chunk?: number; failAfter?: number } = {},
-  ) {}
-
-  get written(): Buffer {
-    return Buffer.concat(this.output);
-  }
-
-  async read(buf: Uint8Array, length?: number | IoOptions): Promise<RentResult> {
-    this.reads++;
-    const n = Math.min(lengthOf(buf, length), this.options.chunk ?? Infinity, this.input.length - this.at);
-    buf.set(this.input.subarray(this.at, this.at + n));
-    this.at += n;
-    return [n, buf];
-  }
-
-  async readExact(buf: Uint8Array, length?: number | IoOptions): Promise<RentResult> {
-    return this.read(buf, length);
-  }
-
-  async write(buf: Uint8Array, length?: number | IoOptions): Promise<RentResult> {
-    return this.writeAll(buf, length);
-  }
-
-  async writeAll(buf: Uint8Array, length?: number | IoOptions): Promise<RentResult> {
-    const n = lengthOf(buf, length);
-    const room = (this.options.failAfter ?? Infinity) - this.written.length;
-    if (n > room) {
-      this.output.push(Buffer.from(buf.subarray(0, room)));
-      const err = Object.assign(new Error('write EPIPE'), {
-        code: 'EPIPE',
-        syscall: 'write',
-        bytesWritten: room,
-        buffer: buf,
-      });
-      throw err;
-    }
-    this.output.push(Buffer.from(buf.subarray(0, n)));
-    return [n, buf];
-  }
-
-  async shutdown(): Promise<void> {
-    this.shutdowns++;
-  }
-}
+import { MemoryStream } from '../support/rent-doubles';
 
 /** A reader that never has data: its read waits until its signal aborts. */
 class SilentStream extends MemoryStream {
@@ -93,7 +34,7 @@ describe('copy() between rent streams that are not descriptors', () => {
 
   test('relays a test double into another, in order, and resolves with the count', async () => {
     const payload = pattern(100_000, 3);
-    const from = new MemoryStream(payload, { chunk: 1000 });
+    const from = new MemoryStream(payload, { chunks: [1000] });
     const to = new MemoryStream(Buffer.alloc(0));
     await expect(copy(from, to, { end: true })).resolves.toBe(payload.length);
     expect(to.written.equals(payload)).toBe(true);
@@ -112,7 +53,9 @@ describe('copy() between rent streams that are not descriptors', () => {
     const request = pattern(50_000, 5);
     const sink = new MemoryStream(Buffer.alloc(0));
     const down = copy(server, sink, { end: true });
-    await expect(copy(new MemoryStream(request, { chunk: 3000 }), client, { end: true })).resolves.toBe(request.length);
+    await expect(copy(new MemoryStream(request, { chunks: [3000] }), client, { end: true })).resolves.toBe(
+      request.length,
+    );
     await expect(down).resolves.toBe(request.length); // the FIN ended the second relay
     expect(sink.written.equals(request)).toBe(true);
     expect(sink.shutdowns).toBe(1);
@@ -122,7 +65,7 @@ describe('copy() between rent streams that are not descriptors', () => {
   test('a failed write reports the bytes copied and the bytes read but never written, exactly', async () => {
     const payload = pattern(10_000, 8);
     const to = new MemoryStream(Buffer.alloc(0), { failAfter: 2500 });
-    const err = await rejection(copy(new MemoryStream(payload, { chunk: 1000 }), to));
+    const err = await rejection(copy(new MemoryStream(payload, { chunks: [1000] }), to));
     expect(err.code).toBe('EPIPE');
     expect(err.bytesCopied).toBe(2500);
     expect(Buffer.from(err.unwritten!).equals(payload.subarray(2500, 3000))).toBe(true);

@@ -17,7 +17,13 @@ export class MemoryStream implements RentStream {
   private chunkAt = 0;
   constructor(
     private readonly input: Uint8Array = new Uint8Array(0),
-    private readonly options: { chunks?: number[]; failWrites?: Error; writeDelayMs?: number } = {},
+    private readonly options: {
+      chunks?: number[];
+      failWrites?: Error;
+      /** Bytes taken before writes fail with EPIPE (the part that fits is kept, reported as `bytesWritten`). */
+      failAfter?: number;
+      writeDelayMs?: number;
+    } = {},
   ) {}
 
   get written(): Buffer {
@@ -57,6 +63,16 @@ export class MemoryStream implements RentStream {
   async writeAll(buf: Uint8Array, length?: number | IoOptions): Promise<RentResult> {
     if (this.options.writeDelayMs) await new Promise((r) => setTimeout(r, this.options.writeDelayMs));
     if (this.options.failWrites) throw Object.assign(this.options.failWrites, { buffer: buf, bytesWritten: 0 });
+    const room = (this.options.failAfter ?? Infinity) - this.written.length;
+    if (lengthOf(buf, length) > room) {
+      this.writes.push(Buffer.from(buf.subarray(0, room)));
+      throw Object.assign(new Error('write EPIPE'), {
+        code: 'EPIPE',
+        syscall: 'write',
+        bytesWritten: room,
+        buffer: buf,
+      });
+    }
     this.writes.push(Buffer.from(buf.subarray(0, lengthOf(buf, length))));
     return [lengthOf(buf, length), buf];
   }
