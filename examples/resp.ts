@@ -258,11 +258,9 @@ export async function serveResp(stream: TcpStream, store: Store): Promise<void> 
       }
       reader.consume(pos);
       if (quit) break;
-      // The input ran dry: send the batch's replies before waiting for more.
-      // (Leaving it to the writer's end-of-job cork costs the same syscall,
-      // but on io_uring a send in flight beside the next read stalled
-      // replies here: see bench/resp/README.md.)
-      if (out.buffered > 0) await out.flush();
+      // The input ran dry: wait for more. The batch's replies leave at the
+      // end of this job as one send (the writer's cork), in flight beside
+      // the next read: no wait for the send's completion before reading.
       if ((await reader.fill()) === 0) break;
     }
     await out.flush();

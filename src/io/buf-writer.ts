@@ -21,11 +21,11 @@
  * second buffer, sent right after it. A failure to send is sticky: the next
  * `write`, `flush` or `shutdown` rejects with it.
  *
- * A server that answers and then reads again should `await flush()` before
- * its next read rather than leave the replies to the cork: on the io_uring
- * driver a send left in flight beside the next receive on the same socket
- * was seen to stall replies (bench/resp/README.md), and flushing first costs
- * the same one syscall.
+ * A server that answers and then reads again can leave the replies to the
+ * cork: the send goes out at the end of the job, in flight beside the next
+ * read, with no wait for its completion before reading (examples/resp.ts;
+ * measured in bench/resp/README.md). `await flush()` when the program must
+ * know the bytes left (before closing, or to report a send error there).
  *
  * `tryWrite(bytes | string)` is the synchronous form for parsers that answer
  * many requests in one go: it buffers and returns true, or returns false when
@@ -43,8 +43,10 @@
  * await out.close();                    // flushed, buffers back, stream closed
  * ```
  */
+
 import { invalidArgType } from '../errors/errors';
 import { validateInteger, validateUint8Array } from '../errors/validate';
+import { queueJob } from '../runtime/microtask';
 import type { Runtime } from '../runtime/runtime';
 import { giveBack, released, takeBuffer } from './buf-common';
 import type { IoOptions, RentResult, RentWriter } from './rent';
@@ -81,7 +83,11 @@ export class BufWriter implements RentWriter {
   private active: Slot;
   private spare: Slot | undefined;
   private len = 0;
-  private inflight: Promise<void> | undefined;
+  /** The buffer a send is in flight from (and how much of it), if any. */
+  private sending: Slot | undefined;
+  private sendingLength = 0;
+  /** `flush()` calls waiting for the send in flight and all buffered after it. */
+  private drainWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private error: unknown;
   private scheduled = false;
   private closed = false;
@@ -90,7 +96,8 @@ export class BufWriter implements RentWriter {
   private readonly flushAtEnd = () => process.nextTick(this.corkFlush);
   private readonly corkFlush = () => {
     this.scheduled = false;
-    if (this.len > 0 && !this.closed) this.kick().catch(() => {}); // sticky: the next call reports it
+    // An error is sticky: the next call reports it.
+    if (this.len > 0 && !this.closed && this.sending === undefined) this.sendNext();
   };
 
   constructor(inner: RentWriter, options: BufWriterOptions = {}) {
@@ -161,8 +168,10 @@ export class BufWriter implements RentWriter {
   flush(): Promise<void> {
     if (this.error !== undefined) return Promise.reject(this.error);
     if (this.closed) return Promise.reject(released('BufWriter'));
-    if (this.len === 0 && this.inflight === undefined) return RESOLVED;
-    return this.kick();
+    if (this.len === 0 && this.sending === undefined) return RESOLVED;
+    const drained = new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    if (this.sending === undefined) this.sendNext();
+    return drained;
   }
 
   /** Flushes, then shuts the inner stream down for writing. */
@@ -177,7 +186,7 @@ export class BufWriter implements RentWriter {
     if (this.closed) return;
     this.closed = true;
     this.len = 0;
-    if (this.inflight === undefined) this.giveBackAll();
+    if (this.sending === undefined) this.giveBackAll();
   }
 
   /** Flushes (an error is ignored: the stream is closed anyway), gives the
@@ -215,7 +224,7 @@ export class BufWriter implements RentWriter {
     this.scheduled = true;
     // A microtask that queues a tick: Node runs ticks queued from a microtask
     // once the microtask queue is empty, i.e. at the end of this job.
-    queueMicrotask(this.flushAtEnd);
+    queueJob(this.flushAtEnd);
   }
 
   private async writeSlow(buf: Uint8Array, n: number, options: IoOptions | undefined): Promise<RentResult> {
@@ -231,33 +240,61 @@ export class BufWriter implements RentWriter {
     return result;
   }
 
-  private kick(): Promise<void> {
-    if (this.inflight === undefined) this.inflight = this.drain();
-    return this.inflight;
+  // The send loop, as callbacks rather than an async function: corking makes
+  // one send per job, so this is a hot path (no promise of its own per send).
+
+  /** Sends the active buffer, swapping in the spare; on completion, again
+   * until nothing is buffered, then settles the `flush()` calls waiting. */
+  private sendNext(): void {
+    if (this.len === 0 || this.closed) {
+      this.drained(undefined);
+      return;
+    }
+    const out = this.active;
+    const n = this.len;
+    try {
+      this.active = this.spare ?? this.newSlot();
+    } catch (err) {
+      this.drained(err);
+      return;
+    }
+    this.spare = undefined;
+    this.len = 0;
+    this.sending = out;
+    this.sendingLength = n;
+    let sent: Promise<RentResult>;
+    try {
+      sent = this.inner.writeAll(out.buf, n);
+    } catch (err) {
+      this.sendFailed(err); // a RentWriter that threw rather than rejected
+      return;
+    }
+    sent.then(this.sent, this.sendFailed);
   }
 
-  /** Sends the active buffer, swapping in the spare, until nothing is buffered. */
-  private async drain(): Promise<void> {
-    try {
-      while (this.len > 0 && !this.closed) {
-        const out = this.active;
-        const n = this.len;
-        this.active = this.spare ?? this.newSlot();
-        this.spare = undefined;
-        this.len = 0;
-        try {
-          await this.inner.writeAll(out.buf, n);
-          this.bytesWritten += n;
-        } catch (err) {
-          this.error = err;
-          throw err;
-        } finally {
-          this.spare = out;
-        }
-      }
-    } finally {
-      this.inflight = undefined;
-      if (this.closed) this.giveBackAll();
+  private readonly sent = (): void => {
+    this.bytesWritten += this.sendingLength;
+    this.spare = this.sending;
+    this.sendNext();
+  };
+
+  private readonly sendFailed = (err: unknown): void => {
+    this.error = err;
+    this.spare = this.sending;
+    this.drained(err);
+  };
+
+  /** Nothing is in flight any more: give the buffers back if released, and
+   * settle the waiting `flush()` calls (with `err` if the send failed). */
+  private drained(err: unknown): void {
+    this.sending = undefined;
+    if (this.closed) this.giveBackAll();
+    if (this.drainWaiters.length === 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) {
+      if (err === undefined) w.resolve();
+      else w.reject(err);
     }
   }
 

@@ -18,6 +18,7 @@
  * console.log(rt.counters().opsInFlight); // 0
  * ```
  */
+
 import { isArrayBufferView } from 'node:util/types';
 import * as L from '../core/layout';
 import { type Core, type CoreExports, createCore } from '../core/wasm';
@@ -36,6 +37,7 @@ import {
 } from '../errors/errors';
 import { validateInteger, validateMs, validateSignal } from '../errors/validate';
 import { BufferWaiter } from './buffer-waiter';
+import { queueJob } from './microtask';
 import { CLOSED_RESULT, type OpHandler, type Parked, type Stalled } from './op-handler';
 import { option, type RuntimeCounters, type RuntimeOptions } from './options';
 import { SleepOp } from './sleep-op';
@@ -538,7 +540,7 @@ export class Runtime {
   private scheduleFlush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    queueMicrotask(this.flush);
+    queueJob(this.flush);
   }
 
   private readonly flush = (): void => {
