@@ -256,13 +256,13 @@ async function main() {
   const med = (name, i, k) => median(results[name][i].map((r) => r[k]));
   const lines = [];
   lines.push(
-    `| cell | server | req/s | server CPU µs/req | server CPU busy | client CPU µs/req |`,
-    `|:--|:--|--:|--:|--:|--:|`,
+    `| cell | server | req/s | server CPU µs/req | server CPU busy | client CPU µs/req | client CPU busy |`,
+    `|:--|:--|--:|--:|--:|--:|--:|`,
   );
   for (let i = 0; i < cells.length; i++) {
     for (const s of servers) {
       lines.push(
-        `| ${cellName(cells[i])} | ${s.name} | ${med(s.name, i, 'rps').toFixed(0)} | ${med(s.name, i, 'cpuUs').toFixed(2)} | ${((med(s.name, i, 'rps') * med(s.name, i, 'cpuUs')) / 1e4).toFixed(0)}% | ${med(s.name, i, 'clientUs').toFixed(2)} |`,
+        `| ${cellName(cells[i])} | ${s.name} | ${med(s.name, i, 'rps').toFixed(0)} | ${med(s.name, i, 'cpuUs').toFixed(2)} | ${((med(s.name, i, 'rps') * med(s.name, i, 'cpuUs')) / 1e4).toFixed(0)}% | ${med(s.name, i, 'clientUs').toFixed(2)} | ${((med(s.name, i, 'rps') * med(s.name, i, 'clientUs')) / 1e4).toFixed(0)}% |`,
       );
     }
   }

@@ -18,9 +18,21 @@ test('sleep waits at least the time asked, on the core timer wheel', async () =>
 });
 
 test('sleeps resolve in deadline order', async () => {
+  // A deadline is the time of the call plus the delay: on a loaded machine
+  // the calls below can be many milliseconds apart, so the expected order is
+  // that of each call's own deadline, not of the delays (timer ticks are 1 ms:
+  // deadlines closer than that may come in either order).
+  const deadlines = new Map<number, number>();
   const order: number[] = [];
-  await Promise.all([40, 10, 30, 20, 0].map((ms) => sleep(ms).then(() => order.push(ms))));
-  expect(order).toEqual([0, 10, 20, 30, 40]);
+  const sleeps = [40, 10, 30, 20, 0].map((ms) => {
+    deadlines.set(ms, performance.now() + ms);
+    return sleep(ms).then(() => order.push(ms));
+  });
+  await Promise.all(sleeps);
+  for (let i = 1; i < order.length; i++) {
+    expect(deadlines.get(order[i])!).toBeGreaterThan(deadlines.get(order[i - 1])! - 1);
+  }
+  expect([...order].sort((a, b) => a - b)).toEqual([0, 10, 20, 30, 40]);
 });
 
 test('an aborted sleep rejects with AbortError and frees its timer', async () => {
