@@ -608,8 +608,11 @@ describe('random interleavings', () => {
         for (const a of actions) world.step(a);
         world.drain();
       }),
-      // A failing run is reported, shrunk, within the minute rather than hanging the suite.
-      { numRuns: 400, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true },
+      // No time limit: it took 34 s on this machine under load (load average 10), and a
+      // limit that counts as a failure made the test fail by the machine's load.
+      // (fast-check checks a limit only between runs, so it never guarded against
+      // a run that hangs; jest's CI timeout does.)
+      { numRuns: 400 },
     );
     for (const [path, count] of Object.entries(reached)) {
       expect([path, count > 0]).toEqual([path, true]);
