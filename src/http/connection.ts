@@ -70,7 +70,7 @@ export class Connection implements BodySource, ResponseSink {
   stage = IDLE;
   /** When the current stage times out (the host's clock), or 0. */
   deadline = 0;
-  keepAlive = true;
+  private alive = true;
   minor = 1;
   isHead = false;
   // The current request's body.
@@ -99,6 +99,16 @@ export class Connection implements BodySource, ResponseSink {
 
   get dateLine(): string {
     return this.host.dateLine;
+  }
+
+  /** Whether the connection stays open after this response: the request's
+   * wish, unless the response or a graceful close ended it. */
+  get keepAlive(): boolean {
+    return this.alive && !this.host.closing;
+  }
+
+  set keepAlive(alive: boolean) {
+    this.alive = alive;
   }
 
   /** Serves the connection until it ends; never rejects. */
@@ -185,7 +195,7 @@ export class Connection implements BodySource, ResponseSink {
     this.headLive = true;
     this.advance(end - this.pos);
     this.req.reset(this.src);
-    this.keepAlive = p.keepAlive && !this.host.closing;
+    this.alive = p.keepAlive;
     this.minor = p.minor;
     const m = p.methodStart;
     this.isHead = p.methodEnd - m === 4 && this.src[m] === 0x48 && this.src[m + 1] === 0x45 && this.src[m + 2] === 0x41;
