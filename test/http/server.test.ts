@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { Pool, request } from 'undici';
 import { type HttpHandler, type HttpServer, type Runtime, type ServeOptions, serve } from '../../src/index';
 import { expectClean, makeRuntime, pattern, until } from '../support/helpers';
@@ -126,7 +127,7 @@ describe('with undici', () => {
         async function* pieces() {
           for (let at = 0; at < big.length; at += 100_000) yield big.subarray(at, at + 100_000);
         }
-        const chunked = await pool.request({ path: '/echo', method: 'POST', body: pieces() });
+        const chunked = await pool.request({ path: '/echo', method: 'POST', body: Readable.from(pieces()) });
         expect(Buffer.from(await chunked.body.arrayBuffer()).equals(big)).toBe(true);
         expect(server.connections).toBe(1);
         const streamed = await pool.request({ path: '/stream', method: 'GET' });
