@@ -7,6 +7,8 @@ export { fromDuplex, toDuplex } from './bridge/duplex';
 export type { ChannelHandle, ChannelOpOptions, ChannelOptions } from './channel/channel';
 export { Channel } from './channel/channel';
 export type { PercoreError } from './errors/errors';
+export type { FetchApp } from './http/fetch';
+export { fetchHandler } from './http/fetch';
 export type { HttpLimits } from './http/parser';
 export { HttpParser } from './http/parser';
 export { HttpRequest } from './http/request';
