@@ -140,6 +140,59 @@ describe('with undici', () => {
   });
 });
 
+describe('bodies past the buffer', () => {
+  test('the head stays readable after a body that needed many reads; a pipelined request follows it', async () => {
+    const handler: HttpHandler = async (req, res) => {
+      let n = 0;
+      for await (const chunk of req) n += chunk.length;
+      res.end(`${req.method} ${req.url} x-after=${req.header('x-after')} ${req.headers()['x-other']} ${n}`);
+    };
+    await withServer({}, handler, async (port) => {
+      const body = pattern(300_000);
+      const head = `POST /upload?q=1 HTTP/1.1\r\nHost: x\r\nX-After: still-here\r\nX-Other: too\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const next = 'GET /next HTTP/1.1\r\nHost: x\r\nX-After: second\r\nConnection: close\r\n\r\n';
+      const got = await raw(port, Buffer.concat([Buffer.from(head), body, Buffer.from(next)]));
+      expect(got).toContain('POST /upload?q=1 x-after=still-here too 300000');
+      expect(got).toMatch(/GET \/next x-after=second undefined 0$/);
+    });
+  });
+
+  test('a chunked body over maxBodySize is refused with 413 while it streams', async () => {
+    await withServer({ maxBodySize: 1000 }, app, async (port) => {
+      const got = await raw(
+        port,
+        `POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${'a'.repeat(0x800)}\r\n0\r\n\r\n`,
+      );
+      expect(got).toMatch(/^HTTP\/1\.1 413 /);
+    });
+  });
+
+  test('a slow body gets 408 after bodyTimeout', async () => {
+    await withServer({ bodyTimeout: 100 }, app, async (port) => {
+      const got = await raw(port, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+      expect(got).toMatch(/^HTTP\/1\.1 408 /);
+    });
+  });
+
+  test('a streamed response larger than the write buffer arrives whole, chunked to HTTP/1.1 and close-delimited to HTTP/1.0', async () => {
+    const piece = pattern(50_000);
+    const handler: HttpHandler = async (_req, res) => {
+      for (let i = 0; i < 20; i++) await res.write(piece);
+      res.end();
+    };
+    await withServer({}, handler, async (port) => {
+      const r = await request(`http://127.0.0.1:${port}/`);
+      expect(r.headers['transfer-encoding']).toBe('chunked');
+      expect((await r.body.arrayBuffer()).byteLength).toBe(1_000_000);
+      const old = await raw(port, 'GET / HTTP/1.0\r\n\r\n');
+      const [oldHead, oldBody] = [old.slice(0, old.indexOf('\r\n\r\n')), old.slice(old.indexOf('\r\n\r\n') + 4)];
+      expect(oldHead).toContain('connection: close');
+      expect(oldHead).not.toContain('transfer-encoding');
+      expect(oldBody.length).toBe(1_000_000);
+    });
+  });
+});
+
 describe('with curl', () => {
   test('keep-alive across two URLs, chunked upload, 100-continue, HTTP/1.0', async () => {
     await withServer({}, app, async (port) => {
