@@ -13,7 +13,8 @@
 import { codedError, type PercoreError } from '../errors/errors';
 import { BufReader } from '../io/buf-reader';
 import { BufWriter } from '../io/buf-writer';
-import type { TcpStream } from '../net/tcp-stream';
+import type { RentStream } from '../io/rent';
+import type { Runtime } from '../runtime/runtime';
 import * as chars from './chars';
 import { ChunkedDecoder } from './chunked';
 import { BODY_LENGTH, BODY_NONE, HttpParser } from './parser';
@@ -23,6 +24,11 @@ import { statusLine } from './status';
 
 const CR = chars.CR;
 const LF = chars.LF;
+
+/** What a connection is served over: a TcpStream, or a TLS session on one (the bridge). @internal */
+export interface ConnectionStream extends RentStream {
+  close(): Promise<void> | void;
+}
 
 /** What a connection needs of its server. @internal */
 export interface ConnectionHost {
@@ -86,13 +92,15 @@ export class Connection implements BodySource, ResponseSink {
   private headCopy: Buffer | undefined;
 
   constructor(
-    readonly stream: TcpStream,
+    readonly stream: ConnectionStream,
     private readonly host: ConnectionHost,
+    /** Whose pool buffers to use when `stream` is not a percore stream (TLS). */
+    runtime?: Runtime,
   ) {
     this.parser = new HttpParser(host);
     this.decoder = new ChunkedDecoder(host.maxBodySize, host.maxHeaderSize);
-    this.reader = new BufReader(stream, { maxLength: Math.max(host.maxHeaderSize, 16384) });
-    this.out = new BufWriter(stream);
+    this.reader = new BufReader(stream, { maxLength: Math.max(host.maxHeaderSize, 16384), runtime });
+    this.out = new BufWriter(stream, { runtime });
     this.req = new HttpRequest(this.parser, this);
     this.res = new HttpResponse();
   }

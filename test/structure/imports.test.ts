@@ -247,7 +247,7 @@ const SRC_RULES: Record<string, readonly string[]> = {
   channel: ['errors', 'driver', 'runtime'],
   threads: ['errors', 'driver', 'package', 'runtime', 'net', 'api.ts'],
   bridge: ['errors', 'io', 'runtime'],
-  http: ['errors', 'io', 'net', 'runtime'],
+  http: ['bridge', 'errors', 'io', 'net', 'runtime'],
   'api.ts': ['bridge', 'channel', 'errors', 'http', 'io', 'net', 'runtime', 'threads'],
   'index.ts': ['api.ts', 'threads'],
 };
