@@ -25,8 +25,9 @@
  * the same handler; the bytes are copied once each way by the bridge.
  *
  * **Threads.** `serve` runs on the thread it is called on. For one server per
- * core, call it from `start()`'s `main` with `listener: await ctx.bind(…)`
- * and `signal: ctx.signal` (see examples/http.ts).
+ * core, `serveThreads(options, handlerModule)` starts it on every thread
+ * (through `start()`), or call it from your own `start()` main with
+ * `listener: await ctx.bind(…)` and `signal: ctx.signal` (examples/http.ts).
  *
  * **Shutdown.** `close()` (or `options.signal` aborting) stops accepting,
  * closes idle connections at once, lets requests in flight finish (their
