@@ -40,3 +40,17 @@ export function equalsLower(b: Uint8Array, from: number, to: number, lower: Uint
 export function ascii(s: string): Uint8Array {
   return Uint8Array.from(s, (ch) => ch.charCodeAt(0));
 }
+
+/** What the head parser and the chunked decoder share: how they refuse input. */
+export class Refusing {
+  /** After an error (a -1 result): the status to answer and why. */
+  status = 0;
+  reason = '';
+
+  /** Records the refusal; returns -1, the scanners' error result. */
+  protected fail(status: number, reason: string): number {
+    this.status = status;
+    this.reason = reason;
+    return -1;
+  }
+}

@@ -5,13 +5,7 @@ import * as chars from './chars';
 
 // Module-local bindings: compiled to CommonJS, an imported name is a property
 // load on every use, which the parser's byte loops cannot afford.
-const CR = chars.CR;
-const LF = chars.LF;
-const SP = chars.SP;
-const HTAB = chars.HTAB;
-const TCHAR = chars.TCHAR;
-const FIELD_VALUE = chars.FIELD_VALUE;
-const HEX = chars.HEX;
+const { CR, LF, SP, HTAB, TCHAR, FIELD_VALUE, HEX } = chars;
 
 const SIZE = 0; // at a chunk-size line
 const DATA = 1; // inside a chunk's data
@@ -23,7 +17,7 @@ const DONE = 4;
 const MAX_LINE = 4096;
 
 /** A chunked body's decoder: one per connection, `reset` for each request. */
-export class ChunkedDecoder {
+export class ChunkedDecoder extends chars.Refusing {
   private state: number = SIZE;
   private remaining = 0;
   private trailerBytes = 0;
@@ -32,14 +26,12 @@ export class ChunkedDecoder {
   /** After `next`: the body data found, `b[dataStart, dataEnd)` (may be empty). */
   dataStart = 0;
   dataEnd = 0;
-  /** After an error (`next` returned -1): the status to answer (400 or 413) and why. */
-  status = 0;
-  reason = '';
-
   constructor(
     private readonly maxBodySize: number,
     private readonly maxTrailerSize: number,
-  ) {}
+  ) {
+    super();
+  }
 
   reset(): void {
     this.state = SIZE;
@@ -95,12 +87,6 @@ export class ChunkedDecoder {
       }
     }
     return p;
-  }
-
-  private fail(status: number, reason: string): number {
-    this.status = status;
-    this.reason = reason;
-    return -1;
   }
 
   /** chunk-size [ chunk-ext ] CRLF: returns the offset past it, `p` itself if

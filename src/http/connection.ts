@@ -17,7 +17,7 @@ import type { RentStream } from '../io/rent';
 import type { Runtime } from '../runtime/runtime';
 import * as chars from './chars';
 import { ChunkedDecoder } from './chunked';
-import { BODY_LENGTH, BODY_NONE, HttpParser } from './parser';
+import { BODY_LENGTH, BODY_NONE, type HttpLimits, HttpParser } from './parser';
 import { type BodySource, HttpRequest } from './request';
 import { HttpResponse, type ResponseSink } from './response';
 import { statusLine } from './status';
@@ -30,15 +30,17 @@ export interface ConnectionStream extends RentStream {
   close(): Promise<void> | void;
 }
 
+/** A server's limits and timeouts (ms; 0: none), every default filled in. @internal */
+export interface ServerLimits extends Required<HttpLimits> {
+  headersTimeout: number;
+  bodyTimeout: number;
+  keepAliveTimeout: number;
+}
+
 /** What a connection needs of its server. @internal */
 export interface ConnectionHost {
   readonly handler: (req: HttpRequest, res: HttpResponse) => unknown;
-  readonly maxHeaderSize: number;
-  readonly maxHeaders: number;
-  readonly maxBodySize: number;
-  readonly headersTimeout: number;
-  readonly bodyTimeout: number;
-  readonly keepAliveTimeout: number;
+  readonly limits: ServerLimits;
   /** `date: …\r\n`, refreshed by the server's clock. */
   readonly dateLine: string;
   /** The server's coarse clock (ms), refreshed with the date. */
@@ -97,9 +99,10 @@ export class Connection implements BodySource, ResponseSink {
     /** Whose pool buffers to use when `stream` is not a percore stream (TLS). */
     runtime?: Runtime,
   ) {
-    this.parser = new HttpParser(host);
-    this.decoder = new ChunkedDecoder(host.maxBodySize, host.maxHeaderSize);
-    this.reader = new BufReader(stream, { maxLength: Math.max(host.maxHeaderSize, 16384), runtime });
+    const limits = host.limits;
+    this.parser = new HttpParser(limits);
+    this.decoder = new ChunkedDecoder(limits.maxBodySize, limits.maxHeaderSize);
+    this.reader = new BufReader(stream, { maxLength: Math.max(limits.maxHeaderSize, 16384), runtime });
     this.out = new BufWriter(stream, { runtime });
     this.req = new HttpRequest(this.parser, this);
     this.res = new HttpResponse();
@@ -172,11 +175,11 @@ export class Connection implements BodySource, ResponseSink {
         if (end > 0) return end;
         if (end < 0) return this.refuse(this.parser.status, this.parser.reason);
       }
-      if (avail >= this.host.maxHeaderSize) return this.refuse(431, 'the request head is too large');
+      if (avail >= this.host.limits.maxHeaderSize) return this.refuse(431, 'the request head is too large');
       if (avail === 0 && this.host.closing) return 0;
       if (this.out.buffered > 0) await this.out.flush();
-      if (avail === 0) this.wait(IDLE, this.host.keepAliveTimeout);
-      else if (this.stage !== HEAD) this.wait(HEAD, this.host.headersTimeout);
+      if (avail === 0) this.wait(IDLE, this.host.limits.keepAliveTimeout);
+      else if (this.stage !== HEAD) this.wait(HEAD, this.host.limits.headersTimeout);
       scanFrom = Math.max(0, avail - 3);
       if ((await this.fill()) === 0) return 0; // the client is gone (mid-head: nothing to answer)
     }
@@ -305,7 +308,7 @@ export class Connection implements BodySource, ResponseSink {
     if (this.out.buffered > 0) await this.out.flush();
     this.keepHead();
     const stage = this.stage;
-    this.wait(BODY, this.host.bodyTimeout);
+    this.wait(BODY, this.host.limits.bodyTimeout);
     const n = await this.fill();
     this.stage = stage;
     this.deadline = 0;

@@ -34,15 +34,7 @@ import * as chars from './chars';
 
 // Module-local bindings: compiled to CommonJS, an imported name is a property
 // load on every use, which the parser's byte loops cannot afford.
-const CR = chars.CR;
-const LF = chars.LF;
-const SP = chars.SP;
-const HTAB = chars.HTAB;
-const TCHAR = chars.TCHAR;
-const FIELD_VALUE = chars.FIELD_VALUE;
-const TARGET = chars.TARGET;
-const equalsLower = chars.equalsLower;
-const ascii = chars.ascii;
+const { CR, LF, SP, HTAB, TCHAR, FIELD_VALUE, TARGET, equalsLower, ascii } = chars;
 
 /** Limits of a request's head and body (each configurable on `serve`). */
 export interface HttpLimits {
@@ -73,7 +65,7 @@ const CONTINUE = ascii('100-continue');
 const HTTP_SLASH = ascii('HTTP/');
 
 /** The parser of one connection (see the module docs). */
-export class HttpParser {
+export class HttpParser extends chars.Refusing {
   readonly maxHeaderSize: number;
   readonly maxHeaders: number;
   readonly maxBodySize: number;
@@ -95,9 +87,6 @@ export class HttpParser {
   keepAlive = true;
   /** Whether the client sent `Expect: 100-continue`. */
   expectContinue = false;
-  /** After an error: the status to answer (400, 413, 417, 431, 501, 505) and why. */
-  status = 0;
-  reason = '';
   // Per-head scratch, reset by parse.
   private hosts = 0;
   private te = 0; // 0 none, 1 chunked last, 2 another coding last
@@ -107,6 +96,7 @@ export class HttpParser {
   private keepAliveToken = false;
 
   constructor(limits: HttpLimits = {}) {
+    super();
     this.maxHeaderSize = limits.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize;
     this.maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
     this.maxBodySize = limits.maxBodySize ?? DEFAULT_LIMITS.maxBodySize;
@@ -154,12 +144,6 @@ export class HttpParser {
     this.teOther = false;
     this.closeToken = false;
     this.keepAliveToken = false;
-  }
-
-  private fail(status: number, reason: string): number {
-    this.status = status;
-    this.reason = reason;
-    return -1;
   }
 
   /** method SP request-target SP HTTP-version CRLF (§3). */

@@ -54,7 +54,7 @@ import type { SocketAddress } from '../net/address';
 import { TcpListener } from '../net/tcp-listener';
 import type { TcpStream } from '../net/tcp-stream';
 import { Runtime } from '../runtime/runtime';
-import { Connection, type ConnectionHost } from './connection';
+import { Connection, type ConnectionHost, type ServerLimits } from './connection';
 import { DEFAULT_LIMITS, type HttpLimits } from './parser';
 import type { HttpRequest } from './request';
 import type { HttpResponse } from './response';
@@ -92,12 +92,8 @@ const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 /** A running server (see the module docs). */
 export class HttpServer implements ConnectionHost {
-  readonly maxHeaderSize: number;
-  readonly maxHeaders: number;
-  readonly maxBodySize: number;
-  readonly headersTimeout: number;
-  readonly bodyTimeout: number;
-  readonly keepAliveTimeout: number;
+  /** @internal the limits and timeouts in force. */
+  readonly limits: ServerLimits;
   dateLine = '';
   now = 0;
   closing = false;
@@ -118,16 +114,19 @@ export class HttpServer implements ConnectionHost {
     options: ServeOptions,
   ) {
     this.tls = options.tls;
-    this.maxHeaderSize = options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize;
-    this.maxHeaders = options.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
-    this.maxBodySize = options.maxBodySize ?? DEFAULT_LIMITS.maxBodySize;
-    this.headersTimeout = options.headersTimeout ?? 20000;
-    this.bodyTimeout = options.bodyTimeout ?? 30000;
-    this.keepAliveTimeout = options.keepAliveTimeout ?? 5000;
+    const limits: ServerLimits = {
+      maxHeaderSize: options.maxHeaderSize ?? DEFAULT_LIMITS.maxHeaderSize,
+      maxHeaders: options.maxHeaders ?? DEFAULT_LIMITS.maxHeaders,
+      maxBodySize: options.maxBodySize ?? DEFAULT_LIMITS.maxBodySize,
+      headersTimeout: options.headersTimeout ?? 20000,
+      bodyTimeout: options.bodyTimeout ?? 30000,
+      keepAliveTimeout: options.keepAliveTimeout ?? 5000,
+    };
+    this.limits = limits;
     this.onError =
       options.onError ?? ((err) => process.stderr.write(`percore http: ${(err as Error)?.stack ?? err}\n`));
     const shortest = Math.min(
-      ...[this.headersTimeout, this.bodyTimeout, this.keepAliveTimeout].filter((t) => t > 0),
+      ...[limits.headersTimeout, limits.bodyTimeout, limits.keepAliveTimeout].filter((t) => t > 0),
       4000,
     );
     this.tick();
