@@ -3,9 +3,11 @@
  * application (Hono, itty-router, a plain function) on `serve()`.
  *
  * ## The model
- * For each request a `Request` is built from the parsed head (URL from the
+ * For each request a `Request` is made from the parsed head (URL from the
  * `Host` header and the target; the headers; the body as a stream that reads
- * the connection only as the app consumes it), the app's `fetch` is called,
+ * the connection only as the app consumes it): a light one whose `url`,
+ * `method` and `headers` cost next to nothing, backed by a real `Request`
+ * built only if the app touches more (the body, `signal`, …). The app's `fetch` is called,
  * and its `Response` is written back: a body that arrives as one chunk
  * (`c.text()`, `c.json()`, any string or buffer body) goes out with its
  * `Content-Length` in one send, a longer stream goes out chunked, each chunk
@@ -21,6 +23,7 @@
  * ```
  */
 import { invalidArgType } from '../errors/errors';
+import { LightRequest } from './light-request';
 import type { HttpRequest } from './request';
 import type { HttpResponse } from './response';
 import type { HttpHandler } from './server';
@@ -51,18 +54,7 @@ export function fetchHandler(app: FetchApp): HttpHandler {
 function toRequest(req: HttpRequest): Request {
   const target = req.url;
   const url = target.charCodeAt(0) === 0x2f ? `http://${req.header('host') ?? 'localhost'}${target}` : target;
-  const headers = new Headers();
-  for (let i = 0; i < req.headerCount; i++) headers.append(req.headerName(i), req.headerValue(i));
-  const method = req.method;
-  if (!req.hasBody || method === 'GET' || method === 'HEAD') return new Request(url, { method, headers });
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const chunk = await req.read();
-      if (chunk === null) controller.close();
-      else controller.enqueue(chunk.slice()); // the view's bytes move on with the next read: a copy
-    },
-  });
-  return new Request(url, { method, headers, body, duplex: 'half' } as RequestInit);
+  return new LightRequest(req.method, url, req) as unknown as Request;
 }
 
 async function writeResponse(response: Response, req: HttpRequest, res: HttpResponse): Promise<void> {
