@@ -35,6 +35,7 @@ export interface ServerLimits extends Required<HttpLimits> {
   headersTimeout: number;
   bodyTimeout: number;
   keepAliveTimeout: number;
+  sendTimeout: number;
 }
 
 /** What a connection needs of its server. @internal */
@@ -56,6 +57,7 @@ export const IDLE = 0; // waiting for the first byte of a request (keep-alive)
 export const HEAD = 1; // a request head has begun
 export const BODY = 2; // waiting for body bytes the handler asked for
 export const HANDLER = 3; // the handler has the request
+export const SEND = 4; // waiting for the client to take a response (a full socket buffer)
 
 /** Bytes of an unread body drained after the response before the connection is closed instead. */
 const DRAIN_LIMIT = 65536;
@@ -137,10 +139,14 @@ export class Connection implements BodySource, ResponseSink {
     }
   }
 
-  /** The deadline passed: a client too slow with a head or a body gets 408; an idle one is closed. */
+  /** The deadline passed: a client too slow with a head or a body gets 408;
+   * an idle one, or one that does not take its responses, is closed. */
   expire(): void {
     this.deadline = 0;
-    if (this.stage !== IDLE && this.out.tryWrite(`${statusLine(408)}connection: close\r\ncontent-length: 0\r\n\r\n`)) {
+    if (
+      (this.stage === HEAD || this.stage === BODY) &&
+      this.out.tryWrite(`${statusLine(408)}connection: close\r\ncontent-length: 0\r\n\r\n`)
+    ) {
       this.out
         .flush()
         .catch(() => {})
@@ -177,7 +183,7 @@ export class Connection implements BodySource, ResponseSink {
       }
       if (avail >= this.host.limits.maxHeaderSize) return this.refuse(431, 'the request head is too large');
       if (avail === 0 && this.host.closing) return 0;
-      if (this.out.buffered > 0) await this.out.flush();
+      if (this.out.buffered > 0) await this.send(this.out.flush());
       if (avail === 0) this.wait(IDLE, this.host.limits.keepAliveTimeout);
       else if (this.stage !== HEAD) this.wait(HEAD, this.host.limits.headersTimeout);
       scanFrom = Math.max(0, avail - 3);
@@ -191,6 +197,16 @@ export class Connection implements BodySource, ResponseSink {
     const text = `${statusLine(status)}${this.host.dateLine}connection: close\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
     if (!this.out.tryWrite(text, 'latin1')) await this.out.write(Buffer.from(text, 'latin1'));
     return 0;
+  }
+
+  /** Waits for a send, under `sendTimeout`: a client that stops reading is cut off. */
+  private async send(sent: Promise<void>): Promise<void> {
+    const stage = this.stage;
+    const deadline = this.deadline;
+    this.wait(SEND, this.host.limits.sendTimeout);
+    await sent;
+    this.stage = stage;
+    this.deadline = deadline;
   }
 
   private wait(stage: number, timeout: number): void {
@@ -244,7 +260,7 @@ export class Connection implements BodySource, ResponseSink {
       } else if (!res.finished) res.finished = true;
       if (this.bodyError === undefined) this.host.error(err);
     }
-    if (res.pending !== undefined) await res.pending;
+    if (res.pending !== undefined) await this.send(res.pending);
   }
 
   /** After the response: reads and drops what the handler left of the body,
@@ -305,7 +321,7 @@ export class Connection implements BodySource, ResponseSink {
       this.continueSent = true;
       if (!this.out.tryWrite(CONTINUE, 'latin1')) await this.out.write(Buffer.from(CONTINUE, 'latin1'));
     }
-    if (this.out.buffered > 0) await this.out.flush();
+    if (this.out.buffered > 0) await this.send(this.out.flush());
     this.keepHead();
     const stage = this.stage;
     this.wait(BODY, this.host.limits.bodyTimeout);

@@ -16,8 +16,9 @@
  * the cached `Date` header and checks each connection's deadline. A client
  * gets `headersTimeout` ms to send a head once it started one,
  * `bodyTimeout` ms for each wait on body bytes the handler asked for (408,
- * then closed), and an idle keep-alive connection is closed after
- * `keepAliveTimeout` ms. So a slowloris client is cut off, and no request
+ * then closed), an idle keep-alive connection is closed after
+ * `keepAliveTimeout` ms, and one that stops taking its responses after
+ * `sendTimeout` ms. So a slowloris client is cut off, and no request
  * arms a timer of its own.
  *
  * **TLS.** With `tls: { key, cert, … }` each connection is a `node:tls`
@@ -78,6 +79,9 @@ export interface ServeOptions extends HttpLimits {
   bodyTimeout?: number;
   /** Ms an idle keep-alive connection stays open. Default 5000. 0: no limit. */
   keepAliveTimeout?: number;
+  /** Ms the client may take to accept a response's bytes once the socket's
+   * buffer is full (a client that stops reading). Default 30000. 0: no limit. */
+  sendTimeout?: number;
   /** Serve HTTPS: TLS through `node:tls` over each percore connection (the
    * bridge), with these options (`key`, `cert`, …). */
   tls?: tls.TlsOptions;
@@ -121,12 +125,13 @@ export class HttpServer implements ConnectionHost {
       headersTimeout: options.headersTimeout ?? 20000,
       bodyTimeout: options.bodyTimeout ?? 30000,
       keepAliveTimeout: options.keepAliveTimeout ?? 5000,
+      sendTimeout: options.sendTimeout ?? 30000,
     };
     this.limits = limits;
     this.onError =
       options.onError ?? ((err) => process.stderr.write(`percore http: ${(err as Error)?.stack ?? err}\n`));
     const shortest = Math.min(
-      ...[limits.headersTimeout, limits.bodyTimeout, limits.keepAliveTimeout].filter((t) => t > 0),
+      ...[limits.headersTimeout, limits.bodyTimeout, limits.keepAliveTimeout, limits.sendTimeout].filter((t) => t > 0),
       4000,
     );
     this.tick();
@@ -234,7 +239,7 @@ function httpDate(d: Date): string {
 /** Starts an HTTP/1.1 server on this thread's runtime (see the module docs). */
 export async function serve(options: ServeOptions, handler: HttpHandler): Promise<HttpServer> {
   if (typeof handler !== 'function') throw invalidArgType('handler', 'a function', handler);
-  for (const name of ['headersTimeout', 'bodyTimeout', 'keepAliveTimeout'] as const) {
+  for (const name of ['headersTimeout', 'bodyTimeout', 'keepAliveTimeout', 'sendTimeout'] as const) {
     if (options[name] !== undefined) validateInteger(options[name], `options.${name}`, 0, 2 ** 31 - 1);
   }
   if (options.maxHeaderSize !== undefined) validateInteger(options.maxHeaderSize, 'options.maxHeaderSize', 64, 1 << 24);

@@ -44,6 +44,7 @@ const SERVE_KEYS = [
   'headersTimeout',
   'bodyTimeout',
   'keepAliveTimeout',
+  'sendTimeout',
   'tls',
 ] as const;
 

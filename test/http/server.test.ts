@@ -267,6 +267,22 @@ describe('on a raw connection', () => {
     });
   });
 
+  test('a client that stops reading its responses is cut off after sendTimeout', async () => {
+    const big = pattern(4 << 20);
+    await withServer(
+      { sendTimeout: 100 },
+      (_req, res) => res.end(big),
+      async (port, server) => {
+        const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+        s.pause(); // never reads: the response fills both socket buffers
+        s.on('error', () => {});
+        await until(() => server.connections === 1, 'the connection');
+        await until(() => server.connections === 0, 'the server to give up on the connection');
+        s.destroy();
+      },
+    );
+  });
+
   test('graceful close: idle connections close at once, a request in flight finishes', async () => {
     let release: (() => void) | undefined;
     const server = await serve({}, async (req, res) => {
