@@ -81,14 +81,18 @@ test('a Hono app runs unchanged: routes, params, query, headers, bodies both way
 });
 
 test('a plain function app, and a HEAD request that gets the length but no body', async () => {
-  const server = await serve(
-    {},
-    fetchHandler((req) => new Response(`you asked for ${new URL(req.url).pathname}`)),
-  );
+  const app = (req: Request) =>
+    req.url.endsWith('/kind')
+      ? new Response(`${req instanceof Request} ${req.signal instanceof AbortSignal} ${req.clone().method}`)
+      : new Response(`you asked for ${new URL(req.url).pathname}`);
+  const server = await serve({}, fetchHandler(app));
   const base = `http://127.0.0.1:${server.address().port}`;
   try {
     const got = await request(`${base}/x`);
     expect(await got.body.text()).toBe('you asked for /x');
+    // The light Request is a Request: what it does not hold itself comes from a real one.
+    const kind = await request(`${base}/kind`);
+    expect(await kind.body.text()).toBe('true true GET');
     const head = await request(`${base}/x`, { method: 'HEAD' });
     expect(head.statusCode).toBe(200);
     expect(head.headers['content-length']).toBe('16');
