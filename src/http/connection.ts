@@ -165,7 +165,9 @@ export class Connection implements BodySource, ResponseSink {
     for (;;) {
       const end = await this.nextHead();
       if (end <= 0) return;
-      await this.serveOne(end);
+      // A handler that answered at once, with nothing left to wait for, costs no await.
+      const rest = this.serveOne(end);
+      if (rest !== undefined) await rest;
       if (!this.keepAlive || this.host.closing) return;
     }
   }
@@ -183,7 +185,10 @@ export class Connection implements BodySource, ResponseSink {
       }
       if (avail >= this.host.limits.maxHeaderSize) return this.refuse(431, 'the request head is too large');
       if (avail === 0 && this.host.closing) return 0;
-      if (this.out.buffered > 0) await this.send(this.out.flush());
+      if (this.out.buffered > 0) {
+        this.wait(SEND, this.host.limits.sendTimeout);
+        await this.out.flush();
+      }
       if (avail === 0) this.wait(IDLE, this.host.limits.keepAliveTimeout);
       else if (this.stage !== HEAD) this.wait(HEAD, this.host.limits.headersTimeout);
       scanFrom = Math.max(0, avail - 3);
@@ -199,23 +204,15 @@ export class Connection implements BodySource, ResponseSink {
     return 0;
   }
 
-  /** Waits for a send, under `sendTimeout`: a client that stops reading is cut off. */
-  private async send(sent: Promise<void>): Promise<void> {
-    const stage = this.stage;
-    const deadline = this.deadline;
-    this.wait(SEND, this.host.limits.sendTimeout);
-    await sent;
-    this.stage = stage;
-    this.deadline = deadline;
-  }
-
   private wait(stage: number, timeout: number): void {
     this.stage = stage;
     this.deadline = timeout > 0 ? this.host.now + timeout : 0;
   }
 
-  /** One request: set up, run the handler, finish its body and response. */
-  private async serveOne(end: number): Promise<void> {
+  /** One request: sets it up and runs the handler; returns a promise only
+   * if something is left to wait for (an async handler, a response not yet
+   * ended or not yet buffered, a body to finish). */
+  private serveOne(end: number): Promise<void> | undefined {
     const p = this.parser;
     this.headStart = this.pos;
     this.headEnd = end;
@@ -232,10 +229,35 @@ export class Connection implements BodySource, ResponseSink {
     this.bodyError = undefined;
     this.continueSent = false;
     this.decoder.reset();
-    this.res.reset(this);
+    const res = this.res;
+    res.reset(this);
     this.stage = HANDLER;
     this.deadline = 0;
-    await this.callHandler();
+    let ret: unknown;
+    try {
+      ret = this.host.handler(this.req, res);
+    } catch (err) {
+      return this.finish(Promise.reject(err));
+    }
+    if (isThenable(ret) || !res.finished || res.pending !== undefined || !this.bodyDone) return this.finish(ret);
+    this.headLive = false;
+    return undefined;
+  }
+
+  /** The rest of a request: the handler's promise, the end of its response, the body. */
+  private async finish(ret: unknown): Promise<void> {
+    const res = this.res;
+    try {
+      if (isThenable(ret)) await ret;
+      if (!res.finished) await res.untilFinished();
+    } catch (err) {
+      this.handlerFailed(err);
+    }
+    if (res.pending !== undefined) {
+      this.wait(SEND, this.host.limits.sendTimeout);
+      await res.pending;
+      this.wait(HANDLER, 0);
+    }
     this.headLive = false;
     if (this.bodyError !== undefined) {
       this.keepAlive = false;
@@ -244,23 +266,17 @@ export class Connection implements BodySource, ResponseSink {
     if (!this.bodyDone) await this.skipBody();
   }
 
-  private async callHandler(): Promise<void> {
+  /** A handler threw (or its body could not be read): a 500 (or the body's status) if nothing was sent yet; the connection ends. */
+  private handlerFailed(err: unknown): void {
     const res = this.res;
-    try {
-      const ret = this.host.handler(this.req, res) as Promise<unknown> | undefined;
-      if (ret !== undefined && ret !== null && typeof ret.then === 'function') await ret;
-      if (!res.finished) await res.untilFinished();
-    } catch (err) {
-      this.keepAlive = false;
-      const status = this.bodyError !== undefined ? (this.bodyError.status as number) : 500;
-      if (!res.headersSent) {
-        const body = status === 500 ? 'internal server error' : (this.bodyError?.message ?? '');
-        res.status = status;
-        res.end(body);
-      } else if (!res.finished) res.finished = true;
-      if (this.bodyError === undefined) this.host.error(err);
-    }
-    if (res.pending !== undefined) await this.send(res.pending);
+    this.keepAlive = false;
+    const status = this.bodyError !== undefined ? (this.bodyError.status as number) : 500;
+    if (!res.headersSent) {
+      const body = status === 500 ? 'internal server error' : (this.bodyError?.message ?? '');
+      res.status = status;
+      res.end(body);
+    } else if (!res.finished) res.finished = true;
+    if (this.bodyError === undefined) this.host.error(err);
   }
 
   /** After the response: reads and drops what the handler left of the body,
@@ -317,13 +333,16 @@ export class Connection implements BodySource, ResponseSink {
   }
 
   private async fillBody(): Promise<void> {
+    const stage = this.stage;
     if (this.parser.expectContinue && !this.continueSent) {
       this.continueSent = true;
       if (!this.out.tryWrite(CONTINUE, 'latin1')) await this.out.write(Buffer.from(CONTINUE, 'latin1'));
     }
-    if (this.out.buffered > 0) await this.send(this.out.flush());
+    if (this.out.buffered > 0) {
+      this.wait(SEND, this.host.limits.sendTimeout);
+      await this.out.flush();
+    }
     this.keepHead();
-    const stage = this.stage;
     this.wait(BODY, this.host.limits.bodyTimeout);
     const n = await this.fill();
     this.stage = stage;
@@ -365,6 +384,10 @@ export class Connection implements BodySource, ResponseSink {
     this.pos = 0;
     return n;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 /** Whether `b[from…]` holds an empty line (CRLFCRLF): only then is a head worth parsing. */

@@ -47,6 +47,8 @@ export interface ResponseSink {
 const RESOLVED: Promise<void> = Promise.resolve();
 const INVALID_VALUE = /[\0\r\n]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Header names already checked: a handler sets the same few on every response. */
+const validNames = new Set<string>();
 
 /** The response to one request (see the module docs). */
 export class HttpResponse {
@@ -84,8 +86,12 @@ export class HttpResponse {
   setHeader(name: string, value: string | number): this {
     if (this.headersSent) throw codedError('ERR_HTTP_HEADERS_SENT', 'the headers have been sent already');
     const v = typeof value === 'number' ? String(value) : value;
-    if (!TOKEN.test(name))
-      throw codedError('ERR_INVALID_HTTP_TOKEN', `invalid header name: ${JSON.stringify(name)}`, TypeError);
+    if (!validNames.has(name)) {
+      if (!TOKEN.test(name)) {
+        throw codedError('ERR_INVALID_HTTP_TOKEN', `invalid header name: ${JSON.stringify(name)}`, TypeError);
+      }
+      if (validNames.size < 1024) validNames.add(name);
+    }
     if (INVALID_VALUE.test(v))
       throw codedError('ERR_INVALID_CHAR', `invalid character in the value of ${name}`, TypeError);
     if (name.length === 14 && name.toLowerCase() === 'content-length') this.hasLength = true;
