@@ -25,6 +25,7 @@ module.exports = {
         '<rootDir>/test/io/**/*.test.ts',
         '<rootDir>/test/net/**/*.test.ts',
         '<rootDir>/test/bridge/**/*.test.ts',
+        '<rootDir>/test/http/**/*.test.ts',
         '<rootDir>/test/examples/**/*.test.ts',
         '<rootDir>/test/host/**/*.test.ts',
         '<rootDir>/test/threads/**/*.test.ts',

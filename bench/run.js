@@ -14,11 +14,11 @@
 
 const fs = require('node:fs');
 const os = require('node:os');
-const net = require('node:net');
 const path = require('node:path');
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { groupedBarChart } = require('./charts.js');
 const { BAR_SERVER, EPOLL_BAR_SERVERS, EPOLL_LINES, barLines, evaluateBar } = require('./bar.js');
+const { accepts, bindable, bunPath } = require('./common/procs.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const BUILD = path.join(ROOT, 'build', 'bench');
@@ -84,24 +84,7 @@ const SERVERS = [
 // file. npm may skip the `bun` package's install script; the binary then
 // still arrives through its optional dependency @oven/bun-linux-x64.
 
-const BUN_CANDIDATES = [
-  path.join(ROOT, 'node_modules', '.bin', 'bun'),
-  path.join(ROOT, 'node_modules', 'bun', 'bin', 'bun.exe'),
-  path.join(ROOT, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun'),
-];
 let bunMissing = 'bun not installed';
-
-function bunPath() {
-  for (const p of BUN_CANDIDATES) {
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).size > 1e6) return p;
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
 
 function ensureBun(f) {
   if (bunPath()) return;
@@ -404,29 +387,6 @@ function lineReader(stream, onLine) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves true if something accepts on 127.0.0.1:port. */
-function accepts(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (v) => {
-      s.destroy();
-      resolve(v);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(1000, () => done(false));
-  });
-}
-
-/** Resolves true if a plain (no SO_REUSEPORT) listener can bind the port. */
-function bindable(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
 
 let nextPort = 41000 + (process.pid % 200) * 50;
 async function freshPort() {

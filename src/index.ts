@@ -20,3 +20,5 @@
 export * from './api';
 export type { Launch, StartOptions, ThreadContext, ThreadError, ThreadMain } from './threads/launcher';
 export { start } from './threads/launcher';
+export type { ServeThreadsOptions } from './threads/serve-threads';
+export { serveThreads } from './threads/serve-threads';

@@ -13,12 +13,20 @@
 // bench/results/resp-YYYY-MM-DD-HHMM.md and -cpu.svg / -rps.svg next to it.
 const fs = require('node:fs');
 const os = require('node:os');
-const net = require('node:net');
 const path = require('node:path');
-const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { spawnSync, execFileSync } = require('node:child_process');
 const { groupedBarChart } = require('../charts.js');
+const {
+  ROOT,
+  CLK_TCK,
+  cpuTicks,
+  freshPort,
+  median,
+  runClient,
+  startServer: startProcess,
+  stopServer,
+} = require('../common/procs.js');
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
 
 const SERVERS = [
@@ -96,113 +104,23 @@ function parseFlags(argv) {
   return f;
 }
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function cpuTicks(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]);
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (v) => {
-      s.destroy();
-      resolve(v);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
-/** Resolves true if a plain (no SO_REUSEPORT) listener can bind the port. */
-function bindable(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-// Above the ephemeral range (32768-60999 here): the benchmark's own client
-// connections cannot take these ports.
-let nextPort = 61000 + (process.pid % 100) * 40;
-async function freshPort() {
-  for (;;) {
-    const port = nextPort++;
-    if (nextPort > 65000) nextPort = 61000;
-    if (!(await accepts(port)) && (await bindable(port))) return port;
-  }
-}
-
 function startServer(server, port) {
-  return new Promise((resolve, reject) => {
-    const argv = server.cmd(String(port));
-    const child = spawn('taskset', ['-c', '0', ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${server.name} did not start: ${out}`)), 10000);
-    const on = (d) => {
-      out += d;
-      if (out.split('\n').some((l) => server.ready.test(l))) {
-        clearTimeout(timer);
-        child.stdout.off('data', on);
-        resolve(child);
-      }
-    };
-    child.stdout.on('data', on);
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('exit', (code) => reject(new Error(`${server.name} exited with ${code}: ${out}`)));
-  });
+  return startProcess({ name: server.name, argv: server.cmd(String(port)), ready: server.ready, port });
 }
 
-async function stopServer(child, port) {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5000)]);
-  for (let i = 0; i < 100 && (await accepts(port)); i++) await sleep(50);
+async function runBenchmark(port, cell, clients) {
+  const args = ['-p', String(port), '-c', String(clients), '-P', String(cell.pipeline)];
+  args.push('-n', String(cell.n), '-t', cell.test, '-q');
+  const { out, clientTicks } = await runClient(['redis-benchmark', ...args]);
+  const last = out
+    .split(/[\r\n]/)
+    .filter((l) => /requests per second/.test(l))
+    .pop();
+  const m = last && /([\d.]+) requests per second/.exec(last);
+  if (!m) throw new Error(`redis-benchmark failed: ${out.slice(-300)}`);
+  return { rps: Number(m[1]), clientUs: ((clientTicks / CLK_TCK) * 1e6) / cell.n };
 }
 
-function runBenchmark(port, cell, clients) {
-  return new Promise((resolve, reject) => {
-    const args = ['-p', String(port), '-c', String(clients), '-P', String(cell.pipeline)];
-    args.push('-n', String(cell.n), '-t', cell.test, '-q');
-    // The client's CPU: the shell's /proc stat after it waited for
-    // redis-benchmark holds the child's times (cutime, cstime).
-    const script = 'redis-benchmark "$@"; s=$?; echo; echo "STAT $(cat /proc/$$/stat)"; exit $s';
-    const child = spawn('taskset', ['-c', '1', 'sh', '-c', script, 'sh', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('exit', (code) => {
-      const last = out
-        .split(/[\r\n]/)
-        .filter((l) => /requests per second/.test(l))
-        .pop();
-      const m = last && /([\d.]+) requests per second/.exec(last);
-      const stat = /STAT .*\) (.*)/.exec(out);
-      const rest = stat ? stat[1].split(' ') : [];
-      const clientTicks = Number(rest[13]) + Number(rest[14]);
-      if (code !== 0 || !m) reject(new Error(`redis-benchmark failed (${code}): ${out.slice(-300)}`));
-      else resolve({ rps: Number(m[1]), clientUs: ((clientTicks / CLK_TCK) * 1e6) / cell.n });
-    });
-  });
-}
-
-const median = (xs) => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const cellName = (c) => `-P ${c.pipeline} ${c.test.toUpperCase()}`;
 
 async function main() {

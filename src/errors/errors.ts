@@ -18,6 +18,8 @@ export interface PercoreError extends Error {
   /** `copy()`: bytes taken from the source and not written to the destination
    * when it failed, in order (empty when none were left over): nothing is lost. */
   unwritten?: Uint8Array;
+  /** HTTP: the status a malformed request was (or would be) answered with. */
+  status?: number;
 }
 
 /** An Error with a `code` (e.g. `ERR_INVALID_ARG_TYPE`), like Node's own. */

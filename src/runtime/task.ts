@@ -67,7 +67,7 @@ export class Task<T> implements PromiseLike<T> {
 
 /** Runs `fn` as a task on the current runtime.
  * ```ts
- * const task = spawn(async (signal) => serve(stream, signal));
+ * const task = spawn(async (signal) => serveConnection(stream, signal));
  * task.abort();
  * ```
  */

@@ -24,7 +24,7 @@ declare global {
   const workerData: { jobs: ChannelHandle };
   /** The program's own functions. */
   function handle(value: unknown): void;
-  function serve(stream: TcpStream, signal?: AbortSignal): Promise<void>;
+  function serveConnection(stream: TcpStream, signal?: AbortSignal): Promise<void>;
   function reuse(buf: Uint8Array | undefined): void;
   function serveTls(stream: import('node:stream').Duplex): Promise<void>;
   function servePlain(stream: RentStream): Promise<void>;

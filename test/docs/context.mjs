@@ -53,7 +53,7 @@ Object.assign(globalThis, {
   ch,
   workerData: { jobs: ch.handle },
   handle: () => {},
-  serve: async () => {},
+  serveConnection: async () => {},
   reuse: () => {},
   serveTls: async () => {},
   servePlain: async () => {},

@@ -245,9 +245,10 @@ const SRC_RULES: Record<string, readonly string[]> = {
   io: ['errors', 'core', 'runtime'],
   net: ['errors', 'core', 'runtime', 'io'],
   channel: ['errors', 'driver', 'runtime'],
-  threads: ['errors', 'driver', 'package', 'runtime', 'net', 'api.ts'],
+  threads: ['errors', 'driver', 'http', 'package', 'runtime', 'net', 'api.ts'],
   bridge: ['errors', 'io', 'runtime'],
-  'api.ts': ['bridge', 'channel', 'errors', 'io', 'net', 'runtime', 'threads'],
+  http: ['bridge', 'errors', 'io', 'net', 'runtime'],
+  'api.ts': ['bridge', 'channel', 'errors', 'http', 'io', 'net', 'runtime', 'threads'],
   'index.ts': ['api.ts', 'threads'],
 };
 
