@@ -247,7 +247,8 @@ const SRC_RULES: Record<string, readonly string[]> = {
   channel: ['errors', 'driver', 'runtime'],
   threads: ['errors', 'driver', 'package', 'runtime', 'net', 'api.ts'],
   bridge: ['errors', 'io', 'runtime'],
-  'api.ts': ['bridge', 'channel', 'errors', 'io', 'net', 'runtime', 'threads'],
+  sim: ['errors', 'core', 'driver', 'runtime'],
+  'api.ts': ['bridge', 'channel', 'errors', 'io', 'net', 'runtime', 'sim', 'threads'],
   'index.ts': ['api.ts', 'threads'],
 };
 
