@@ -170,16 +170,20 @@ export class SimHost implements HostPort {
    */
   run<T>(program: (runtime: Runtime) => T | PromiseLike<T>): Promise<T> {
     this.enter();
+    const runtime = this.runtime;
     let done: Promise<T>;
     try {
-      done = Promise.resolve(program(this.runtime));
+      done = Promise.resolve(program(runtime));
     } catch (err) {
       done = Promise.reject(err);
     }
     // A program's failure nobody awaits fails the run, as an unhandled
     // rejection ends a process; one awaited is the scenario's to handle.
     const watched = new Watched<T>((resolve, reject) => done.then(resolve, reject));
-    done.catch((err: unknown) => this.world.programFailed(this.name, err, watched));
+    // A program whose host crashed (or whose run ended) died with its process: not a failure.
+    done.catch((err: unknown) => {
+      if (!runtime.isClosed) this.world.programFailed(this.name, err, watched);
+    });
     Promise.prototype.then.call(watched, undefined, () => {}); // reported by the world, not as unhandled
     return watched;
   }
