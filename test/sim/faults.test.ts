@@ -57,7 +57,7 @@ function checkingClient(host: SimHost, server: string, rounds: number, tag: numb
         report.sent += msg.length;
         const [n, back] = await stream.readExact(Buffer.alloc(msg.length));
         if (n !== msg.length) throw new Error(`short echo: ${n} of ${msg.length}`);
-        if (!back.equals(msg)) throw new Error(`echo ${i} of client ${tag} came back changed`);
+        if (!Buffer.from(back).equals(msg)) throw new Error(`echo ${i} of client ${tag} came back changed`);
         report.echoed += n;
       }
     } catch (err) {
