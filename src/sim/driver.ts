@@ -160,9 +160,13 @@ export class SimDriver implements Driver {
     if (at >= this.turnAt) return;
     this.turnAt = at;
     const token = ++this.turnToken;
-    this.host.sched.at(at, () => {
-      if (token === this.turnToken) this.turn();
-    });
+    this.host.sched.at(
+      at,
+      () => {
+        if (token === this.turnToken) this.turn();
+      },
+      true,
+    );
   }
 
   /** A completion was written: a turn soon, unless one is due already. */

@@ -13,6 +13,9 @@ interface SimEvent {
   /** Insertion order, the last tie-break (keys can collide). */
   seq: number;
   fire: () => void;
+  /** The event may run JavaScript (a runtime's turn, a scenario's sleep):
+   * its continuations must all run before the next event. */
+  js: boolean;
 }
 
 export class Scheduler {
@@ -23,9 +26,10 @@ export class Scheduler {
 
   constructor(private readonly prng: Prng) {}
 
-  /** Runs `fire` at `time` (never before now). */
-  at(time: number, fire: () => void): void {
-    const ev: SimEvent = { at: Math.max(time, this.now), key: this.prng.next(), seq: this.seq++, fire };
+  /** Runs `fire` at `time` (never before now); `js`: it may resolve promises
+   * (see `SimEvent.js`); kernel events (segments, TIMEOUTs) do not. */
+  at(time: number, fire: () => void, js = false): void {
+    const ev: SimEvent = { at: Math.max(time, this.now), key: this.prng.next(), seq: this.seq++, fire, js };
     const heap = this.heap;
     let i = heap.length;
     heap.push(ev);
@@ -39,9 +43,12 @@ export class Scheduler {
   }
 
   /** Runs `fire` `delay` milliseconds from now. */
-  after(delay: number, fire: () => void): void {
-    this.at(this.now + delay, fire);
+  after(delay: number, fire: () => void, js = false): void {
+    this.at(this.now + delay, fire, js);
   }
+
+  /** Whether the last event `take` returned may have run JavaScript. */
+  lastWasJs = false;
 
   /** Events waiting. */
   get pending(): number {
@@ -73,6 +80,7 @@ export class Scheduler {
       heap[i] = last;
     }
     this.now = top.at;
+    this.lastWasJs = top.js;
     return top.fire;
   }
 }

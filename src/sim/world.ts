@@ -287,7 +287,7 @@ export class World implements Routes {
 
   /** Resolves after `ms` virtual milliseconds (for the scenario itself). */
   sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.sched.after(ms, resolve));
+    return new Promise((resolve) => this.sched.after(ms, resolve, true));
   }
 
   private schedulePartition(): void {
@@ -347,8 +347,10 @@ async function settle(world: World, until: number): Promise<unknown> {
     await immediate();
     const failed = world.takeFailure();
     if (failed !== undefined) return failed;
-    if (world.sched.peekTime() > until) return undefined;
-    world.sched.take()!();
+    do {
+      if (world.sched.peekTime() > until) return undefined;
+      world.sched.take()!();
+    } while (!world.sched.lastWasJs);
   }
 }
 
@@ -382,13 +384,21 @@ export async function simulate<T>(
       },
     );
   try {
+    let js = true;
     while (outcome === undefined) {
-      await immediate();
+      // Only an event that ran JavaScript can have left continuations to run
+      // (a kernel event only writes CQEs and schedules): skip the macrotask
+      // hop after the others.
+      if (js) await immediate();
       const failed = world.takeFailure();
       if (failed !== undefined) outcome = { ok: false, error: failed };
       if (outcome !== undefined) break;
       const fire = world.sched.take();
       if (fire === undefined) {
+        if (!js) {
+          js = true; // the queue is empty: let the last continuations run before calling it a stall
+          continue;
+        }
         outcome = { ok: false, error: new Error('percore sim: the run stalled: nothing is left to happen') };
       } else if (world.now > maxTime || ++steps > maxSteps) {
         outcome = { ok: false, error: new Error(`percore sim: the run passed maxTime or maxSteps`) };
@@ -398,6 +408,7 @@ export async function simulate<T>(
         } catch (error) {
           outcome = { ok: false, error };
         }
+        js = world.sched.lastWasJs;
       }
     }
     if (outcome.ok) {
