@@ -3,7 +3,6 @@
 import {
   copy,
   type PercoreError,
-  type Runtime,
   type SimHost,
   simulate,
   TcpListener,
@@ -11,14 +10,7 @@ import {
   timeout,
   type World,
 } from '../../src/index';
-import { CLEAN as CLEAN_COUNTS, heldCounts } from '../support/helpers';
-
-/** What a runtime holds once a program is done (all zero when clean), and
- * the recv-set buffers not back in the pick set. */
-function held(rt: Runtime): Record<string, number> {
-  return { ...heldCounts(rt), recvSetMissing: rt.recvSetSize - rt.counters().buffersProvided };
-}
-const CLEAN = { ...CLEAN_COUNTS, recvSetMissing: 0 };
+import { WHOLE as CLEAN, wholeState as held } from '../support/helpers';
 
 /** An echo server on `host`, port 7000, serving `connections` connections with read/writeAll. */
 function echoServer(host: SimHost, connections = 1): Promise<void> {

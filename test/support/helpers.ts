@@ -33,6 +33,20 @@ export function heldCounts(rt: Runtime): Record<string, number> {
 /** `heldCounts` of a clean runtime. */
 export const CLEAN = { opsInFlight: 0, buffersLent: 0, buffersHeld: 0, openFds: 0, timers: 0, tasks: 0 };
 
+/** `heldCounts`, the recv-set buffers not back in the pick set, and the
+ * number of the first core invariant broken: all 0 (`WHOLE`) once a program
+ * is done and has released what `recv()` gave it. */
+export function wholeState(rt: Runtime): Record<string, number> {
+  return {
+    ...heldCounts(rt),
+    recvSetMissing: rt.recvSetSize - rt.counters().buffersProvided,
+    invariant: rt.core.checkInvariants(),
+  };
+}
+
+/** `wholeState` of a clean runtime. */
+export const WHOLE = { ...CLEAN, recvSetMissing: 0, invariant: 0 };
+
 /** Waits until the runtime holds nothing: no op in flight, no buffer lent or
  * held, no fd open, no timer, no task. Fails with the counters if that does not
  * happen within `ms`. */
