@@ -23,7 +23,7 @@ export interface CliOptions {
   file: string;
 }
 
-const USAGE = 'usage: percore sim [--seed S] [--runs N] [--faults none|flaky|chaos] FILE';
+const USAGE = 'usage: percore sim [--seed S] [--runs N] [--faults none|flaky|chaos|swarm] FILE';
 
 /** The options in `args` (what follows `sim`), or a message saying what is wrong. */
 export function parseArgs(args: readonly string[]): CliOptions | string {

@@ -29,8 +29,11 @@ export interface Faults {
 }
 
 /** Named fault sets: `none` (only the legal nondeterminism of latencies and
- * how sends are split), `flaky` (short transfers and delays) and `chaos`
- * (everything, resets and partitions included). */
+ * how sends are split), `flaky` (short transfers and delays), `chaos`
+ * (everything, resets and partitions included) and `swarm` (each of
+ * chaos's faults on or off per seed, at a rate drawn between 0 and chaos's,
+ * so that different seeds explore different mixes: swarm testing, as
+ * TigerBeetle's VOPR draws its fault probabilities from the seed). */
 export const FAULT_PROFILES: Readonly<Record<string, Faults>> = {
   none: {},
   flaky: { delay: 0.02, shortWrite: 0.2, shortRead: 0.2, acceptError: 0.05 },
@@ -43,6 +46,7 @@ export const FAULT_PROFILES: Readonly<Record<string, Faults>> = {
     acceptError: 0.1,
     partitions: { every: 2000, duration: 1500 },
   },
+  swarm: {},
 };
 
 /** Faults with every field filled in. */
@@ -59,9 +63,27 @@ export interface FaultRates {
   partitionDuration: number;
 }
 
-export function faultRates(faults: Faults | string | undefined): FaultRates {
+/** Faults for `swarm`: each of chaos's on with probability 1/2, at a rate up to chaos's. */
+function swarm(draw: () => number): Faults {
+  const chaos = FAULT_PROFILES.chaos;
+  const pick = (max: number | undefined): number => (draw() < 0.5 ? 0 : draw() * (max ?? 0));
+  return {
+    delay: pick(chaos.delay),
+    shortWrite: pick(chaos.shortWrite),
+    shortRead: pick(chaos.shortRead),
+    reset: pick(chaos.reset),
+    refuse: pick(chaos.refuse),
+    acceptError: pick(chaos.acceptError),
+    partitions: draw() < 0.5 ? undefined : chaos.partitions,
+  };
+}
+
+/** The rates of `faults` (a profile name or rates); `draw` (uniform in [0, 1))
+ * is the run's PRNG, which `swarm` draws its rates from. */
+export function faultRates(faults: Faults | string | undefined, draw: () => number): FaultRates {
   let f: Faults;
-  if (typeof faults === 'string') {
+  if (faults === 'swarm') f = swarm(draw);
+  else if (typeof faults === 'string') {
     const profile = FAULT_PROFILES[faults];
     if (profile === undefined)
       throw new TypeError(

@@ -228,7 +228,7 @@ export class World implements Routes {
     this.prng = new Prng(seed);
     this.sched = new Scheduler(this.prng);
     this.trace = new Trace(options.keepTrace ?? 0);
-    this.faults = faultRates(options.faults);
+    this.faults = faultRates(options.faults, () => this.prng.float());
     this.window = options.window ?? 65536;
     this.links = new Links(this.sched, this.prng, this.faults, this.trace, 120_000);
     this.tcp = new Tcp(this.sched, this.prng, this.faults, this.trace, this.links, this);
@@ -333,6 +333,8 @@ export class World implements Routes {
 /** A failed run: the error the scenario threw, with the seed that replays it. */
 export interface SimulationFailure {
   seed: number | string;
+  /** The fault rates the run had (for `swarm`, the ones its seed drew). */
+  faults: FaultRates;
   hash: string;
   time: number;
   steps: number;
@@ -422,13 +424,21 @@ export async function simulate<T>(
     if (before !== undefined) Runtime.setCurrent(before);
   }
   if (outcome.ok) return { value: outcome.value, seed, hash: world.hash, time: world.now, steps };
-  throw failure(outcome.error, { seed, hash: world.hash, time: world.now, steps, trace: world.trace.tail() });
+  throw failure(outcome.error, {
+    seed,
+    faults: world.faults,
+    hash: world.hash,
+    time: world.now,
+    steps,
+    trace: world.trace.tail(),
+  });
 }
 
 function failure(error: unknown, info: SimulationFailure): Error {
   const err = error instanceof Error ? error : new Error(String(error));
   const seed = JSON.stringify(info.seed);
   err.message += `\n    simulation seed ${seed} failed at t=${info.time.toFixed(3)} ms, step ${info.steps}, trace ${info.hash}; replay with simulate({ seed: ${seed}, ... })`;
+  err.message += `\n    fault rates of this run: ${JSON.stringify(info.faults)}`;
   if (info.trace.length > 0) err.message += `\n    last trace lines:\n      ${info.trace.join('\n      ')}`;
   (err as Error & { simulation?: SimulationFailure }).simulation = info;
   return err;

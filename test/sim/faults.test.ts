@@ -84,9 +84,17 @@ async function chaosScenario(world: World): Promise<ClientReport[]> {
 
 describe('faults', () => {
   test('the profiles name rates a world accepts; bad rates are refused', async () => {
-    expect(Object.keys(FAULT_PROFILES)).toEqual(['none', 'flaky', 'chaos']);
+    expect(Object.keys(FAULT_PROFILES)).toEqual(['none', 'flaky', 'chaos', 'swarm']);
     await expect(simulate({ seed: 1, faults: { reset: 2 } }, () => 0)).rejects.toThrow(/probability/);
     await expect(simulate({ seed: 1, faults: 'nope' }, () => 0)).rejects.toThrow(/unknown fault profile/);
+  });
+
+  test('swarm: each seed draws its own fault rates, the same ones every time', async () => {
+    const rates = async (seed: number) => (await simulate({ seed, faults: 'swarm' }, (world) => world.faults)).value;
+    const drawn = await Promise.all([1, 2, 3, 4, 5, 6].map(rates));
+    expect(new Set(drawn.map((r) => JSON.stringify(r))).size).toBe(6);
+    expect(await rates(3)).toEqual(drawn[2]);
+    for (const r of drawn) expect(r.reset).toBeLessThanOrEqual(FAULT_PROFILES.chaos.reset!);
   });
 
   test('under chaos, across 40 seeds, no echo is lost, changed or reordered, and clients end clean', async () => {

@@ -101,6 +101,7 @@ test.each([
   ['none', 20],
   ['flaky', 20],
   ['chaos', 30],
+  ['swarm', 30],
 ])('with faults %s, %i seeds: nothing lost, changed, reordered or leaked; the core whole', async (faults, seeds) => {
   const outcomes = new Map<string, number>();
   for (let seed = 1; seed <= seeds; seed++) {
@@ -113,5 +114,5 @@ test.each([
     }
   }
   expect(outcomes.get('ok')).toBeGreaterThan(0);
-  if (faults !== 'chaos') expect([...outcomes.keys()]).toEqual(['ok']);
+  if (faults === 'none' || faults === 'flaky') expect([...outcomes.keys()]).toEqual(['ok']);
 });
