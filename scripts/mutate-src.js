@@ -34,6 +34,8 @@ const CHUNKS = [
   { name: 'io-buffered', mutate: ['src/io/{buf-reader,buf-writer,buf-common,prefixed}.ts', 'src/io/codec/**/*.ts'] },
   { name: 'net', mutate: ['src/net/**/*.ts'] },
   { name: 'bridge', mutate: ['src/bridge/**/*.ts'] },
+  { name: 'http', mutate: ['src/http/**/*.ts'] },
+  { name: 'sim', mutate: ['src/sim/**/*.ts'] },
   { name: 'channel', mutate: ['src/channel/**/*.ts'] },
   { name: 'threads', mutate: ['src/threads/**/*.ts'] },
   {

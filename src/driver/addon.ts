@@ -143,6 +143,13 @@ export interface Driver {
   /** Stops owning `fd` without closing it and marks it "in hand-off" in the
    * process-wide fd record. 0 or -EBADF if not owned. */
   forgetFd(fd: number): number;
+  /**
+   * The clock the runtime reads (milliseconds, as `performance.now()`), for a
+   * driver whose time is not the machine's: the simulation host's virtual
+   * clock, which jumps to its next event. The native drivers have none: the
+   * runtime then reads `performance.now()`.
+   */
+  now?(): number;
   /** Owns an open socket from elsewhere (made non-blocking, close-on-exec).
    * 0, -ENOTSOCK, -EBADF, -EEXIST (this driver owns it), -EBUSY (another
    * driver, on any thread, owns it and did not forget it for a hand-off) or

@@ -7,13 +7,41 @@
 // and `reason` says why, naming the errno. A forced `uring` that cannot be had
 // is an error with that errno as its code. The option wins over the
 // PERCORE_DRIVER environment variable.
+//
+// `sim` is the simulation host (src/sim/), written in TypeScript: it is not
+// in the addon, so it registers its class here when its module loads
+// (`registerDriver`), and the runtime asks `driverFor` rather than the addon.
 
 import { codedError, type PercoreError } from '../errors/errors';
-import type { AddonModule, DriverConstructor, UringProbe } from './addon';
+import { type AddonModule, type DriverConstructor, loadAddon, type UringProbe } from './addon';
 
-export type DriverName = 'auto' | 'uring' | 'epoll' | 'kqueue';
+export type DriverName = 'auto' | 'uring' | 'epoll' | 'kqueue' | 'sim';
 
-const NAMES: readonly string[] = ['auto', 'uring', 'epoll', 'kqueue'];
+const NAMES: readonly string[] = ['auto', 'uring', 'epoll', 'kqueue', 'sim'];
+const LISTED = "'auto', 'uring', 'epoll', 'kqueue', 'sim'";
+
+/** Driver classes that live outside the addon, by name (the simulation host). */
+const registered = new Map<DriverName, DriverConstructor>();
+
+/** Makes `cls` the class of driver `name` (src/sim/ registers `sim` when it loads). */
+export function registerDriver(name: 'sim', cls: DriverConstructor): void {
+  registered.set(name, cls);
+}
+
+/** The choice for `name`: a registered class (the simulation host), else the addon's. */
+export function driverFor(name: DriverName): DriverChoice {
+  if (name === 'sim') {
+    const cls = registered.get(name);
+    if (cls === undefined)
+      throw codedError(
+        'ERR_INVALID_ARG_VALUE',
+        "The driver 'sim' is not available: it runs inside simulate() (import it from 'percore')",
+        TypeError,
+      );
+    return fixed(cls);
+  }
+  return chooseDriver(loadAddon(), name);
+}
 
 /** The driver asked for: the option, else PERCORE_DRIVER, else `auto`. Throws
  * ERR_INVALID_ARG_VALUE for a name that is not a driver. */
@@ -22,7 +50,7 @@ export function requestedDriver(option: unknown): DriverName {
     if (typeof option !== 'string' || !NAMES.includes(option)) {
       throw codedError(
         'ERR_INVALID_ARG_VALUE',
-        `The property 'options.driver' must be one of 'auto', 'uring', 'epoll', 'kqueue'. Received ${typeof option === 'string' ? `'${option}'` : String(option)}`,
+        `The property 'options.driver' must be one of ${LISTED}. Received ${typeof option === 'string' ? `'${option}'` : String(option)}`,
         TypeError,
       );
     }
@@ -33,7 +61,7 @@ export function requestedDriver(option: unknown): DriverName {
   if (!NAMES.includes(env)) {
     throw codedError(
       'ERR_INVALID_ARG_VALUE',
-      `The environment variable PERCORE_DRIVER must be one of 'auto', 'uring', 'epoll', 'kqueue'. Received '${env}'`,
+      `The environment variable PERCORE_DRIVER must be one of ${LISTED}. Received '${env}'`,
       TypeError,
     );
   }

@@ -67,8 +67,9 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled
   private armed = false;
   /** Waiting for an op slot to arm the accept. */
   private stalled = false;
-  /** Backing off after a transient accept error. */
-  private backoff: NodeJS.Timeout | undefined = undefined;
+  /** Backing off after a transient accept error: a timer on the runtime's
+   * clock (virtual under simulation), aborted by `close()`. */
+  private backoff: AbortController | undefined = undefined;
   private closing = false;
   private closed: Promise<void> | undefined;
   private finishClose: (() => void) | undefined;
@@ -178,7 +179,7 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled
     });
     for (const fd of this.accepted.splice(0)) this.rt.nativeDriver.closeFd(fd);
     for (const waiter of this.waiters.splice(0)) waiter.reject(socketClosed('TcpListener'));
-    clearTimeout(this.backoff);
+    this.backoff?.abort();
     this.backoff = undefined;
     if (this.stalled) {
       this.stalled = false;
@@ -229,10 +230,18 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled
   private backOff(): void {
     if (this.armed) this.rt.cancel(this.acceptId); // a multishot accept still armed would fail again at once
     if (this.backoff !== undefined) return;
-    this.backoff = setTimeout(() => {
-      this.backoff = undefined;
-      if (!this.closing && !this.armed && !this.stalled) this.arm();
-    }, ACCEPT_BACKOFF_MS);
+    const backoff = new AbortController();
+    this.backoff = backoff;
+    this.rt.sleep(ACCEPT_BACKOFF_MS, { signal: backoff.signal }).then(
+      () => {
+        if (this.backoff !== backoff) return;
+        this.backoff = undefined;
+        if (!this.closing && !this.armed && !this.stalled) this.arm();
+      },
+      () => {
+        /* aborted by close(), or the runtime closed */
+      },
+    );
   }
 
   private arm(): void {

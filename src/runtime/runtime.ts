@@ -23,7 +23,7 @@ import { isArrayBufferView } from 'node:util/types';
 import * as L from '../core/layout';
 import { type Core, type CoreExports, createCore } from '../core/wasm';
 import { type Driver, loadAddon } from '../driver/addon';
-import { chooseDriver, requestedDriver } from '../driver/select';
+import { driverFor, requestedDriver } from '../driver/select';
 import { EBUSY } from '../errors/errno';
 import {
   abortError,
@@ -92,6 +92,9 @@ export class Runtime {
   private readonly arena: number;
   private readonly arenaEnd: number;
   private readonly budget: number;
+  /** The time the core's timers run on: the driver's clock when it has one
+   * (the simulation's virtual time), else `performance.now()`. */
+  private readonly clock: () => number;
   private readonly handlers: (OpHandler | undefined)[];
   /** Per pool buffer, bumped by each `release`: see `PoolTag.generation`. */
   private readonly generations: Uint32Array;
@@ -119,7 +122,7 @@ export class Runtime {
     const recvBuffers = options.recvBuffers ?? Math.min(256, Math.floor(buffers / 4));
     validateInteger(recvBuffers, 'options.recvBuffers', 0, Math.min(buffers, L.MAX_PROVIDE_COUNT));
     this.budget = option(options, 'budget', 1, 65536);
-    const choice = chooseDriver(loadAddon(), requestedDriver(options.driver));
+    const choice = driverFor(requestedDriver(options.driver));
 
     const core: Core = createCore();
     this.core = core.exports;
@@ -152,6 +155,7 @@ export class Runtime {
     this.waitRoom = new WaitRoom((on) => {
       if (on || !this.closed) this.nativeDriver.setRef(on);
     });
+    this.clock = this.nativeDriver.now?.bind(this.nativeDriver) ?? (() => performance.now());
     this.driver = this.nativeDriver.name;
     this.driverReason = chosen.reason;
     this.wakePath = this.nativeDriver.features.includes('msg_ring') ? 'msg_ring' : 'eventfd';
@@ -491,6 +495,11 @@ export class Runtime {
     return noRecvBuffers();
   }
 
+  /** @internal Milliseconds on the runtime's clock (see `clock`), for the core's timers. */
+  now(): number {
+    return this.clock();
+  }
+
   /** @internal The staging address record's offset, for bind and connect. */
   get stagingRecord(): number {
     return this.word(L.H_ADDR_STAGING);
@@ -502,13 +511,13 @@ export class Runtime {
    * ordered deliveries, resolve each, and say when to come back. */
   private turn(): number {
     if (this.closed) return -1;
-    const n = this.core.reap(performance.now(), this.budget);
+    const n = this.core.reap(this.clock(), this.budget);
     // The reap retired the previous batch's op slots: what waits for one may go.
     if (this.waitRoom.hasStalled) this.waitRoom.wakeStalled();
     if (n > 0) this.deliver(n);
     // This batch's slots retire at the next reap: come back at once for them.
     if (n > 0 && this.waitRoom.hasStalled) return 0;
-    return this.core.nextTimeout(performance.now());
+    return this.core.nextTimeout(this.clock());
   }
 
   private deliver(n: number): void {
@@ -549,7 +558,7 @@ export class Runtime {
     this.nativeDriver.flush();
     if (this.timersChanged) {
       this.timersChanged = false;
-      this.nativeDriver.arm(this.core.nextTimeout(performance.now()));
+      this.nativeDriver.arm(this.core.nextTimeout(this.clock()));
     }
   };
 

@@ -6,6 +6,8 @@ import { CLOSED_RESULT, type OpHandler } from './op-handler';
 /** What a sleep needs of its runtime (the Runtime, seen through its timer methods). */
 export interface SleepHost {
   assertOpen(): void;
+  /** Milliseconds on the runtime's clock (virtual under simulation). */
+  now(): number;
   readonly core: { timerStart(nowMs: number, ms: number): number };
   track(id: number, handler: OpHandler, syscall: string): void;
   timersChanged: boolean;
@@ -23,7 +25,7 @@ export class SleepOp implements OpHandler {
 
   start(ms: number): void {
     this.rt.assertOpen();
-    this.id = this.rt.core.timerStart(performance.now(), ms);
+    this.id = this.rt.core.timerStart(this.rt.now(), ms);
     this.rt.track(this.id, this, 'sleep');
     this.rt.timersChanged = true;
     this.signal?.addEventListener('abort', this.onAbort, { once: true });

@@ -248,7 +248,8 @@ const SRC_RULES: Record<string, readonly string[]> = {
   threads: ['errors', 'driver', 'http', 'package', 'runtime', 'net', 'api.ts'],
   bridge: ['errors', 'io', 'runtime'],
   http: ['bridge', 'errors', 'io', 'net', 'runtime'],
-  'api.ts': ['bridge', 'channel', 'errors', 'http', 'io', 'net', 'runtime', 'threads'],
+  sim: ['errors', 'core', 'driver', 'runtime'],
+  'api.ts': ['bridge', 'channel', 'errors', 'http', 'io', 'net', 'runtime', 'sim', 'threads'],
   'index.ts': ['api.ts', 'threads'],
 };
 

@@ -16,33 +16,49 @@ export function makeRuntime(options: RuntimeOptions = {}): Runtime {
   return rt;
 }
 
-/** Waits until the runtime holds nothing: no op in flight, no buffer lent or
- * held, no fd open, no timer, no task. Fails with the counters if that does not
- * happen within `ms`. */
-export async function expectClean(rt: Runtime, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  let c: RuntimeCounters = rt.counters();
-  while (Date.now() < deadline) {
-    c = rt.counters();
-    if (
-      c.opsInFlight === 0 &&
-      c.buffersLent === 0 &&
-      c.buffersHeld === 0 &&
-      c.openFds === 0 &&
-      c.timers === 0 &&
-      c.tasks === 0
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  expect({
+/** What a runtime holds that a finished program must have given back: every
+ * field is 0 once it is clean. */
+export function heldCounts(rt: Runtime): Record<string, number> {
+  const c: RuntimeCounters = rt.counters();
+  return {
     opsInFlight: c.opsInFlight,
     buffersLent: c.buffersLent,
     buffersHeld: c.buffersHeld,
     openFds: c.openFds,
     timers: c.timers,
     tasks: c.tasks,
-  }).toEqual({ opsInFlight: 0, buffersLent: 0, buffersHeld: 0, openFds: 0, timers: 0, tasks: 0 });
+  };
+}
+
+/** `heldCounts` of a clean runtime. */
+export const CLEAN = { opsInFlight: 0, buffersLent: 0, buffersHeld: 0, openFds: 0, timers: 0, tasks: 0 };
+
+/** `heldCounts`, the recv-set buffers not back in the pick set, and the
+ * number of the first core invariant broken: all 0 (`WHOLE`) once a program
+ * is done and has released what `recv()` gave it. */
+export function wholeState(rt: Runtime): Record<string, number> {
+  return {
+    ...heldCounts(rt),
+    recvSetMissing: rt.recvSetSize - rt.counters().buffersProvided,
+    invariant: rt.core.checkInvariants(),
+  };
+}
+
+/** `wholeState` of a clean runtime. */
+export const WHOLE = { ...CLEAN, recvSetMissing: 0, invariant: 0 };
+
+/** Waits until the runtime holds nothing: no op in flight, no buffer lent or
+ * held, no fd open, no timer, no task. Fails with the counters if that does not
+ * happen within `ms`. */
+export async function expectClean(rt: Runtime, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let held = heldCounts(rt);
+  while (Date.now() < deadline) {
+    held = heldCounts(rt);
+    if (Object.values(held).every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  expect(held).toEqual(CLEAN);
 }
 
 /** Waits, turn by turn of the event loop, until `cond()` holds: a wait for a
