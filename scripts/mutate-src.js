@@ -48,9 +48,9 @@ const CHUNKS = [
 function globRegExp(glob) {
   const re = glob
     .replace(/[.+^$()|[\]\\]/g, '\\$&')
-    .replace(/\*\*\//g, '\u0000')
+    .replace(/\*\*\//g, '@GLOBSTAR@')
     .replace(/\*/g, '[^/]*')
-    .replace(/\u0000/g, '(?:.*/)?')
+    .replace(/@GLOBSTAR@/g, '(?:.*/)?')
     .replace(/\{([^}]*)\}/g, (_, alts) => `(?:${alts.split(',').join('|')})`);
   return new RegExp(`^${re}$`);
 }
