@@ -5,13 +5,13 @@
 // requests get their responses in order without any queue: every complete
 // head already buffered is parsed and answered before the next read, and the
 // answers of one read leave in one send (the BufWriter's cork, or the flush
-// before the next read). The connection reads into one buffer (a pool
-// buffer) through a BufReader; the parser's offsets point into it. A head
+// before the next read). The connection reads into one buffer of its own (a
+// pool buffer); the parser's offsets point into it. A head
 // stays there while its handler runs unless the body must be read past the
 // end of the buffer: then the head is first copied aside (`keepHead`), so
 // the request's strings stay valid while the buffer moves on.
 import { codedError, type PercoreError } from '../errors/errors';
-import { BufReader } from '../io/buf-reader';
+import { giveBack, takeBuffer } from '../io/buf-common';
 import { BufWriter } from '../io/buf-writer';
 import type { RentStream } from '../io/rent';
 import type { Runtime } from '../runtime/runtime';
@@ -67,16 +67,18 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** One connection (see the file's comment). @internal */
 export class Connection implements BodySource, ResponseSink {
   readonly out: BufWriter;
-  private readonly reader: BufReader;
   private readonly parser: HttpParser;
   private readonly decoder: ChunkedDecoder;
   private readonly req: HttpRequest;
   private readonly res: HttpResponse;
-  /** The buffered bytes since the last fill, and a Buffer over them (for decoding). */
-  private view: Uint8Array = new Uint8Array(0);
-  private src: Buffer = Buffer.alloc(0);
-  /** Where the unconsumed bytes start in `view` (everything before is consumed). */
+  /** The read buffer (a pool buffer when there is one), and a Buffer over it (for decoding). */
+  private readonly buf: Uint8Array;
+  private readonly src: Buffer;
+  /** The pool the buffer is from, if it is a pool buffer. */
+  private readonly bufRuntime: Runtime | undefined;
+  /** The unconsumed bytes are `buf[pos, end)`. */
   private pos = 0;
+  private end = 0;
   stage = IDLE;
   /** When the current stage times out (the host's clock), or 0. */
   deadline = 0;
@@ -104,7 +106,16 @@ export class Connection implements BodySource, ResponseSink {
     const limits = host.limits;
     this.parser = new HttpParser(limits);
     this.decoder = new ChunkedDecoder(limits.maxBodySize, limits.maxHeaderSize);
-    this.reader = new BufReader(stream, { maxLength: Math.max(limits.maxHeaderSize, 16384), runtime });
+    // A head must fit the buffer: a pool buffer if it is large enough, else a plain one.
+    let { buf, runtime: bufRuntime } = takeBuffer(stream, undefined, runtime);
+    if (buf.length < limits.maxHeaderSize) {
+      giveBack(buf, bufRuntime);
+      buf = new Uint8Array(limits.maxHeaderSize);
+      bufRuntime = undefined;
+    }
+    this.buf = buf;
+    this.bufRuntime = bufRuntime;
+    this.src = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
     this.out = new BufWriter(stream, { runtime });
     this.req = new HttpRequest(this.parser, this);
     this.res = new HttpResponse();
@@ -132,10 +143,10 @@ export class Connection implements BodySource, ResponseSink {
     } catch (err) {
       if (!quiet(err)) this.host.error(err);
     } finally {
-      this.reader.release();
       this.out.release();
       this.host.remove(this);
       await this.stream.close();
+      giveBack(this.buf, this.bufRuntime); // no read is in flight: each was awaited
     }
   }
 
@@ -158,7 +169,7 @@ export class Connection implements BodySource, ResponseSink {
 
   /** Closes the connection if it is between requests (graceful shutdown). */
   closeIfIdle(): void {
-    if (this.stage === IDLE && this.pos === this.view.length) void this.stream.close();
+    if (this.stage === IDLE && this.pos === this.end) void this.stream.close();
   }
 
   private async loop(): Promise<void> {
@@ -172,14 +183,14 @@ export class Connection implements BodySource, ResponseSink {
     }
   }
 
-  /** Reads until a whole head is buffered and parses it: its end in `view`,
+  /** Reads until a whole head is buffered and parses it: its end in `buf`,
    * 0 when the connection should just end, or after an error answered. */
   private async nextHead(): Promise<number> {
-    let scanFrom = this.pos;
+    let scanned = 0; // bytes after `pos` already searched for the head's end
     for (;;) {
-      const avail = this.view.length - this.pos;
-      if (avail > 0 && headComplete(this.view, scanFrom)) {
-        const end = this.parser.parse(this.view, this.pos, this.view.length);
+      const avail = this.end - this.pos;
+      if (avail > 0 && headComplete(this.buf, this.pos + scanned, this.end)) {
+        const end = this.parser.parse(this.buf, this.pos, this.end);
         if (end > 0) return end;
         if (end < 0) return this.refuse(this.parser.status, this.parser.reason);
       }
@@ -191,7 +202,7 @@ export class Connection implements BodySource, ResponseSink {
       }
       if (avail === 0) this.wait(IDLE, this.host.limits.keepAliveTimeout);
       else if (this.stage !== HEAD) this.wait(HEAD, this.host.limits.headersTimeout);
-      scanFrom = Math.max(0, avail - 3);
+      scanned = Math.max(0, avail - 3);
       if ((await this.fill()) === 0) return 0; // the client is gone (mid-head: nothing to answer)
     }
   }
@@ -309,23 +320,23 @@ export class Connection implements BodySource, ResponseSink {
     if (this.bodyError !== undefined) throw this.bodyError;
     for (;;) {
       if (this.bodyDone) return null;
-      const avail = this.view.length - this.pos;
+      const avail = this.end - this.pos;
       if (avail > 0) {
         if (this.bodyKind === BODY_LENGTH) {
           const n = Math.min(this.bodyLeft, avail);
-          const chunk = this.view.subarray(this.pos, this.pos + n);
+          const chunk = this.buf.subarray(this.pos, this.pos + n);
           this.advance(n);
           this.bodyLeft -= n;
           if (this.bodyLeft === 0) this.bodyDone = true;
           return chunk;
         }
         const d = this.decoder;
-        const next = d.next(this.view, this.pos, this.view.length);
+        const next = d.next(this.buf, this.pos, this.end);
         if (next < 0) throw this.failBody(d.status, d.reason);
         const moved = next - this.pos;
         this.advance(moved);
         if (d.done) this.bodyDone = true;
-        if (d.dataEnd > d.dataStart) return this.view.subarray(d.dataStart, d.dataEnd);
+        if (d.dataEnd > d.dataStart) return this.buf.subarray(d.dataStart, d.dataEnd);
         if (moved > 0) continue;
       }
       await this.fillBody();
@@ -369,19 +380,26 @@ export class Connection implements BodySource, ResponseSink {
     this.req.src = this.headCopy;
   }
 
-  /** Consumes `n` bytes of `view`. */
+  /** Consumes `n` bytes. */
   private advance(n: number): void {
     this.pos += n;
-    this.reader.consume(n);
   }
 
-  /** Reads more; `view` then holds every unconsumed byte. */
+  /** Reads more after what is buffered, moving the unconsumed bytes to the
+   * front first when the buffer's end is reached (a live head was copied
+   * aside by then: `keepHead`). Resolves the bytes read, 0 at the end. */
   private async fill(): Promise<number> {
-    const n = await this.reader.fill();
-    const v = this.reader.bufferedView();
-    this.view = v;
-    this.src = Buffer.from(v.buffer, v.byteOffset, v.length);
-    this.pos = 0;
+    const buf = this.buf;
+    if (this.pos === this.end) this.pos = this.end = 0;
+    else if (this.end === buf.length) {
+      // Unreachable with a full buffer: a head that large is refused first, and body bytes are consumed before a read.
+      if (this.pos === 0) throw codedError('ERR_PERCORE_ASSERTION', 'http: read buffer full');
+      buf.copyWithin(0, this.pos, this.end);
+      this.end -= this.pos;
+      this.pos = 0;
+    }
+    const [n] = await this.stream.read(this.end === 0 ? buf : buf.subarray(this.end));
+    this.end += n;
     return n;
   }
 }
@@ -390,10 +408,12 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-/** Whether `b[from…]` holds an empty line (CRLFCRLF): only then is a head worth parsing. */
-function headComplete(b: Uint8Array, from: number): boolean {
-  for (let i = b.indexOf(LF, from + 3); i >= 0; i = b.indexOf(LF, i + 1)) {
-    if (b[i - 1] === CR && b[i - 2] === LF && b[i - 3] === CR) return true;
+/** Whether `b[from, end)` holds an empty line (CRLFCRLF): only then is a head worth parsing. */
+function headComplete(b: Uint8Array, from: number, end: number): boolean {
+  // The common case first: a request that ends where the bytes end.
+  if (end - from >= 4 && b[end - 1] === LF && b[end - 2] === CR && b[end - 3] === LF && b[end - 4] === CR) return true;
+  for (let i = from + 3; i < end; i++) {
+    if (b[i] === LF && b[i - 1] === CR && b[i - 2] === LF && b[i - 3] === CR) return true;
   }
   return false;
 }
