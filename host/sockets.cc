@@ -60,16 +60,20 @@ socklen_t DecodeAddress(const uint8_t* record, SockAddr* out) {
   return 0;
 }
 
-int32_t OpenSocket(FdTable& fds, int32_t family) {
+int32_t OpenSocket(FdTable& fds, int32_t family, int32_t type) {
   int domain;
   switch (family) {
     case 4: domain = AF_INET; break;
     case 6: domain = AF_INET6; break;
+    case kFamilyUnix: domain = AF_UNIX; break;
     default: return -EAFNOSUPPORT;
   }
+  // Only the types the API offers; SOCK_RAW and the rest never get here.
+  if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET) return -EINVAL;
+  if (type == SOCK_SEQPACKET && domain != AF_UNIX) return -EPROTONOSUPPORT;
   // Non-blocking: io_uring polls for readiness itself, and a socket handed
   // to other code later must not block its thread.
-  const int fd = ::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (!fds.Add(fd)) {
     ::close(fd);

@@ -34,7 +34,11 @@ struct AddressText {
   uint16_t port;
 };
 
-int32_t OpenSocket(FdTable& fds, int32_t family);    // fd or -errno
+// The API's family numbers: 4 (IPv4), 6 (IPv6) and kFamilyUnix.
+constexpr int32_t kFamilyUnix = 1;
+// A socket of `family` and `type` (SOCK_STREAM, SOCK_DGRAM, or SOCK_SEQPACKET
+// for Unix only): fd or -errno.
+int32_t OpenSocket(FdTable& fds, int32_t family, int32_t type);
 int32_t OpenPipe(FdTable& fds, int32_t fds_out[2]);  // 0 or -errno
 int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option,
                         int32_t value);  // 0 or -errno

@@ -37,6 +37,11 @@ Napi::Function DriverObject::Define(Napi::Env env, const char* name, DriverFacto
                          InstanceMethod<&DriverObject::WakePeer>("wake"),
                          InstanceMethod<&DriverObject::ForgetFd>("forgetFd"),
                          InstanceMethod<&DriverObject::AdoptFd>("adoptFd"),
+                         InstanceMethod<&DriverObject::BindUnix>("bindUnix"),
+                         InstanceMethod<&DriverObject::ConnectUnix>("connectUnix"),
+                         InstanceMethod<&DriverObject::UnixLocalName>("unixLocalName"),
+                         InstanceMethod<&DriverObject::UnixPeerName>("unixPeerName"),
+                         InstanceMethod<&DriverObject::PeerCredentials>("peerCredentials"),
                      },
                      reinterpret_cast<void*>(factory));
 }
@@ -237,9 +242,14 @@ Napi::Value DriverObject::Close(const Napi::CallbackInfo& info) {
 // The helpers below answer -EBADF once the driver is closed: it owns no fd
 // any more, and one created now would never be closed by it.
 Napi::Value DriverObject::Socket(const Napi::CallbackInfo& info) {
-  int64_t family;
+  int64_t family, type = SOCK_STREAM;
   if (!IntArg(info, 0, "family", kI32Min, kI32Max, &family)) return info.Env().Undefined();
-  const int32_t r = closed_ ? -EBADF : OpenSocket(driver_->fds(), static_cast<int32_t>(family));
+  if (info.Length() > 1 && !IntArg(info, 1, "type", kI32Min, kI32Max, &type)) {
+    return info.Env().Undefined();
+  }
+  const int32_t r = closed_ ? -EBADF
+                            : OpenSocket(driver_->fds(), static_cast<int32_t>(family),
+                                         static_cast<int32_t>(type));
   return Napi::Number::New(info.Env(), r);
 }
 

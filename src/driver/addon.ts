@@ -102,8 +102,9 @@ export interface Driver {
    * the driver still owns. Afterwards flush/poll return 0 and the helpers -EBADF.
    */
   close(): void;
-  /** A non-blocking, close-on-exec TCP socket (family 4 or 6): fd or -errno. */
-  socket(family: 4 | 6): number;
+  /** A non-blocking, close-on-exec socket: family 4 or 6 (IP) or 1 (Unix);
+   * type 1 stream (default), 2 datagram, 5 seqpacket (Unix only). fd or -errno. */
+  socket(family: 1 | 4 | 6, type?: 1 | 2 | 5): number;
   /** `[readFd, writeFd]`, both non-blocking, or -errno (for tests). */
   pipe(): [number, number] | number;
   /** `option` is a `SOCKOPT_*` of the layout; value 0 turns it off. 0 or -errno. */
@@ -148,6 +149,26 @@ export interface Driver {
    * driver, on any thread, owns it and did not forget it for a hand-off) or
    * -EMFILE. */
   adoptFd(fd: number): number;
+  /** Binds a Unix socket to `name` (a path, or a NUL then an abstract name;
+   * the host checks its length and bytes: -EINVAL). With `unlinkStale`, a
+   * socket file nobody listens on is unlinked first. 0 or -errno. */
+  bindUnix(fd: number, name: Uint8Array, unlinkStale: boolean): number;
+  /** Connects a Unix socket to `name` at once (-EAGAIN: the listener's backlog is full). 0 or -errno. */
+  connectUnix(fd: number, name: Uint8Array): number;
+  /** A Unix socket's own name (empty if unnamed), or -errno. */
+  unixLocalName(fd: number): Uint8Array | number;
+  /** A connected Unix socket's peer's name (often empty), or -errno. */
+  unixPeerName(fd: number): Uint8Array | number;
+  /** SO_PEERCRED of a connected Unix socket, or -errno. */
+  peerCredentials(fd: number): PeerCredentials | number;
+}
+
+/** Who is at the other end of a Unix socket (SO_PEERCRED): the process that
+ * connected or listened, as the kernel recorded it at connect time. */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
 }
 
 export interface DriverConstructor {
