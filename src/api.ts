@@ -28,6 +28,8 @@ export type { BindOptions } from './net/tcp-listener';
 export { TcpListener } from './net/tcp-listener';
 export type { ConnectOptions } from './net/tcp-stream';
 export { TcpStream } from './net/tcp-stream';
+export type { Datagram, DatagramOptions, UdpBindOptions } from './net/udp-socket';
+export { UdpSocket } from './net/udp-socket';
 export type { UnixBindOptions } from './net/unix-listener';
 export { UnixListener } from './net/unix-listener';
 export type { PeerCredentials, UnixConnectOptions } from './net/unix-stream';

@@ -35,6 +35,8 @@ inline constexpr OpFacts kOpFacts[] = {
     {.opcode = layout::kOpCancel},
     {.opcode = layout::kOpTimer},
     {.opcode = layout::kOpCopy},
+    {.opcode = layout::kOpSendmsg, .write_side = true},
+    {.opcode = layout::kOpRecvmsg},
 };
 
 constexpr bool OpFactsInOpcodeOrder() {

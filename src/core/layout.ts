@@ -5,7 +5,7 @@
 // whose order is part of the contract.
 
 export const LAYOUT_MAGIC = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 // Sizes, in bytes.
 export const HEADER_SIZE = 128;
@@ -82,6 +82,7 @@ export const ADDR_FAMILY = 0; // u16: 0 none, 4 IPv4, 6 IPv6
 export const ADDR_PORT = 2; // u16, host order
 export const ADDR_SCOPE_ID = 4; // u32
 export const ADDR_FLOWINFO = 8; // u32
+export const ADDR_MSG_FLAGS = 12; // u32 (v4): what a RECVMSG's host wrote about the datagram (MSGF_*)
 export const ADDR_BYTES = 16; // u8[16], network order; IPv4 in the first 4
 
 // Opcodes.
@@ -98,7 +99,9 @@ export const OP_TIMEOUT = 9;
 export const OP_CANCEL = 10;
 export const OP_TIMER = 11; // core only: never written to the SQ
 export const OP_COPY = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
-export const OP_COUNT = 13;
+export const OP_SENDMSG = 13; // v4: one datagram; aux SENDMSG_TO: to the slot's address record
+export const OP_RECVMSG = 14; // v4: one datagram; the host writes its source into the slot's record
+export const OP_COUNT = 15;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
@@ -106,6 +109,8 @@ export const SQE_F_BUFFER_SELECT = 2; // RECV: the host picks a recv-set buffer 
 export const CQE_F_MORE = 1;
 export const CQE_F_BUFFER = 2; // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 export const CQE_BUFFER_SHIFT = 16;
+export const SENDMSG_TO = 1; // SENDMSG aux: send to the op slot's address record (else: connected)
+export const MSGF_TRUNC = 1; // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR = 1;
@@ -113,6 +118,11 @@ export const SOCKOPT_REUSEPORT = 2;
 export const SOCKOPT_NODELAY = 3;
 export const SOCKOPT_KEEPALIVE = 4;
 export const SOCKOPT_LINGER_ZERO = 5;
+export const SOCKOPT_BROADCAST = 6; // v4
+export const SOCKOPT_TTL = 7; // v4: an integer (IP_TTL, or IPV6_UNICAST_HOPS on IPv6)
+export const SOCKOPT_MULTICAST_TTL = 8; // v4: an integer (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS)
+export const SOCKOPT_MULTICAST_LOOP = 9; // v4
+export const SOCKOPT_V6ONLY = 10; // v4: IPV6_V6ONLY
 
 /** The agreement table, with names, in the contract's order. */
 export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
@@ -175,6 +185,7 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['ADDR_PORT', ADDR_PORT],
   ['ADDR_SCOPE_ID', ADDR_SCOPE_ID],
   ['ADDR_FLOWINFO', ADDR_FLOWINFO],
+  ['ADDR_MSG_FLAGS', ADDR_MSG_FLAGS],
   ['ADDR_BYTES', ADDR_BYTES],
   ['OP_NOP', OP_NOP],
   ['OP_ACCEPT', OP_ACCEPT],
@@ -189,15 +200,24 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_CANCEL', OP_CANCEL],
   ['OP_TIMER', OP_TIMER],
   ['OP_COPY', OP_COPY],
+  ['OP_SENDMSG', OP_SENDMSG],
+  ['OP_RECVMSG', OP_RECVMSG],
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],
   ['SQE_F_BUFFER_SELECT', SQE_F_BUFFER_SELECT],
   ['CQE_F_BUFFER', CQE_F_BUFFER],
   ['CQE_BUFFER_SHIFT', CQE_BUFFER_SHIFT],
+  ['SENDMSG_TO', SENDMSG_TO],
+  ['MSGF_TRUNC', MSGF_TRUNC],
   ['SOCKOPT_REUSEADDR', SOCKOPT_REUSEADDR],
   ['SOCKOPT_REUSEPORT', SOCKOPT_REUSEPORT],
   ['SOCKOPT_NODELAY', SOCKOPT_NODELAY],
   ['SOCKOPT_KEEPALIVE', SOCKOPT_KEEPALIVE],
   ['SOCKOPT_LINGER_ZERO', SOCKOPT_LINGER_ZERO],
+  ['SOCKOPT_BROADCAST', SOCKOPT_BROADCAST],
+  ['SOCKOPT_TTL', SOCKOPT_TTL],
+  ['SOCKOPT_MULTICAST_TTL', SOCKOPT_MULTICAST_TTL],
+  ['SOCKOPT_MULTICAST_LOOP', SOCKOPT_MULTICAST_LOOP],
+  ['SOCKOPT_V6ONLY', SOCKOPT_V6ONLY],
 ];

@@ -159,6 +159,13 @@ export interface Driver {
   unixLocalName(fd: number): Uint8Array | number;
   /** A connected Unix socket's peer's name (often empty), or -errno. */
   unixPeerName(fd: number): Uint8Array | number;
+  /** Joins (`join` true) or leaves a multicast group on an interface ('' : the
+   * kernel's choice; IPv4: its address, IPv6: its name or index). 0 or -errno
+   * (-EINVAL: not a multicast address, or an interface that does not parse). */
+  membership(fd: number, group: string, iface: string, join: boolean): number;
+  /** The address in the record at `offset` (the staging record or an op's), or
+   * -errno (-EINVAL: not a record; -EAFNOSUPPORT: the record holds none). */
+  recordAddress(offset: number): HostAddress | number;
   /** SO_PEERCRED of a connected Unix socket, or -errno. */
   peerCredentials(fd: number): PeerCredentials | number;
 }

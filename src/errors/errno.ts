@@ -53,6 +53,7 @@ export const ENFILE = 23;
 export const EMFILE = 24;
 export const ENOSPC = 28;
 export const ENOSYS = 38;
+export const EMSGSIZE = 90;
 export const ECONNABORTED = 103;
 export const ENOBUFS = 105;
 export const EALREADY = 114;

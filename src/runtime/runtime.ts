@@ -489,6 +489,11 @@ export class Runtime {
     return noRecvBuffers();
   }
 
+  /** @internal The address record of op `id`'s slot (a RECVMSG's sender is there at its delivery). */
+  opRecord(id: number): number {
+    return this.word(L.H_ADDR_RECORDS) + (id & L.SLOT_MASK) * L.ADDR_RECORD_SIZE;
+  }
+
   /** @internal The staging address record's offset, for bind and connect. */
   get stagingRecord(): number {
     return this.word(L.H_ADDR_STAGING);

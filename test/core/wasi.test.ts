@@ -27,6 +27,8 @@ describe('the core as a WASI reactor', () => {
       'submitSend',
       'submitRead',
       'submitWrite',
+      'submitSendMsg',
+      'submitRecvMsg',
       'submitClose',
       'submitShutdown',
       'submitTimeout',

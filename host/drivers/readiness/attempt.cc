@@ -66,6 +66,15 @@ ssize_t ReadinessDriver::SystemCall(Op& op, bool* more) {
       // A partial send completes with the bytes sent, as io_uring's does.
       // MSG_NOSIGNAL: a reset peer yields -EPIPE, not SIGPIPE.
       return ::send(op.fd, base + op.addr, op.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    case L::kOpSendmsg:
+      return ::sendmsg(op.fd, msg_slots_->Header(op.id & L::kSlotMask, false),
+                       MSG_DONTWAIT | MSG_NOSIGNAL);
+    case L::kOpRecvmsg: {
+      const uint32_t slot = op.id & L::kSlotMask;
+      const ssize_t r = ::recvmsg(op.fd, msg_slots_->Header(slot, true), MSG_DONTWAIT);
+      if (r >= 0) msg_slots_->Finish(slot, memory_);
+      return r;
+    }
     case L::kOpRead:
       // All ones: the current position (pipes and sockets have no other).
       return op.arg == ~uint64_t{0}

@@ -37,6 +37,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "drivers/msg_slots.h"
 #include "drivers/readiness/readiness.h"
 #include "drivers/recv_set.h"
 
@@ -160,6 +161,7 @@ class ReadinessDriver final : public Driver {
   uint32_t written_ = 0;  // CQEs pushed into the core's CQ, for Wake/Poll
 
   std::unique_ptr<Op[]> ops_;
+  std::unique_ptr<MsgSlots> msg_slots_;  // SENDMSG / RECVMSG headers, one per op slot
   uint32_t op_capacity_;
   // calloc'd: the table spans RLIMIT_NOFILE fds, and pages of it are only
   // touched for fds actually used.

@@ -79,6 +79,7 @@ void ReadinessDriver::Start(const Sqe& sqe) {
           .len = sqe.len,
           .arg = sqe.arg,
           .select = IsBufferSelect(sqe)};
+  if (sqe.opcode == L::kOpSendmsg || sqe.opcode == L::kOpRecvmsg) msg_slots_->Prepare(sqe, memory_);
   if (sqe.opcode == L::kOpTimeout) {
     op.arg = MonotonicNs() + sqe.arg;
     StartTimeout(slot);

@@ -73,6 +73,19 @@ inline void prep_send(io_uring_sqe* s, int fd, const void* buf, uint32_t len) {
   s->msg_flags = MSG_NOSIGNAL;
 }
 
+// One datagram (layout v4); the msghdr is the op slot's (MsgSlots), which
+// stays put until the CQE.
+inline void prep_sendmsg(io_uring_sqe* s, int fd, const msghdr* msg) {
+  prep_rw(s, IORING_OP_SENDMSG, fd, msg, 1, 0);
+  s->msg_flags = MSG_NOSIGNAL;
+}
+
+// The kernel writes the source and msg_flags (MSG_TRUNC) into the msghdr's
+// memory when the datagram arrives; the CQE's res is the bytes copied.
+inline void prep_recvmsg(io_uring_sqe* s, int fd, msghdr* msg) {
+  prep_rw(s, IORING_OP_RECVMSG, fd, msg, 1, 0);
+}
+
 inline void prep_read(io_uring_sqe* s, int fd, void* buf, uint32_t len, uint64_t offset) {
   // offset all ones = the file's current position (IORING_FEAT_RW_CUR_POS),
   // which is also the layout's encoding.

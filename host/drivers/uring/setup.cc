@@ -96,6 +96,7 @@ int UringDriver::MapRings(const io_uring_params& p) {
 
   scratch_ = std::make_unique<SqeScratch[]>(sq_kentries_);
   inflight_ = std::make_unique<Inflight[]>(memory_.op_capacity());
+  msg_slots_ = std::make_unique<MsgSlots>(memory_.op_capacity());
   return 0;
 }
 
@@ -189,12 +190,19 @@ void UringDriver::Close() {
   ring_fd_ = event_fd_ = -1;
   // CLOSEs the kernel took and never answered: their numbers are closed or
   // about to be, so the claims held until their CQEs (submit.cc) go too.
+  bool msg_in_flight = false;
   if (inflight_) {
     for (uint32_t slot = 0; slot < memory_.op_capacity(); slot++) {
       const Inflight& op = inflight_[slot];
       if (op.id != 0 && op.opcode == layout::kOpClose) fds_.EndClose(op.fd);
+      msg_in_flight |=
+          op.id != 0 && (op.opcode == layout::kOpRecvmsg || op.opcode == layout::kOpSendmsg);
     }
   }
+  // The ring is torn down asynchronously: a RECVMSG the kernel is finishing
+  // may still write a source address into its header. Those headers are
+  // never freed then (a bounded leak, once per driver) rather than reused.
+  if (msg_in_flight) (void)msg_slots_.release();
   fds_.CloseAll();
 }
 

@@ -1,0 +1,219 @@
+// One datagram sent or received (SENDMSG / RECVMSG, layout v4) as one op
+// handler: lends the buffer (a pool view as it is, anything else through a
+// bounce buffer), waits for a pool buffer or an op slot when there is none
+// (back-pressure), and settles with the buffer handed back. A received
+// datagram's sender and whether it was cut to fit are read from the op's
+// address record, where the host wrote them, during its delivery.
+import * as L from '../core/layout';
+import { ECANCELED, EMSGSIZE, ENOSPC } from '../errors/errno';
+import { abortError, codedError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
+import { withBuffer } from '../io/stream-op';
+import { cancelOnAbort } from '../runtime/cancel';
+import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
+import { FORBIDDEN, type Runtime } from '../runtime/runtime';
+import type { SocketAddress } from './address';
+
+/** A datagram received: `n` bytes at the start of `buf`, from `address`.
+ * `truncated`: the datagram was longer than the buffer and its end was cut
+ * (the kernel drops the rest): it is reported, never silent. */
+export interface Datagram {
+  n: number;
+  buf: Uint8Array;
+  address: SocketAddress;
+  truncated: boolean;
+}
+
+/** What the op's socket does for it: one receive and one send run at a
+ * time (io_uring does not keep the order of several receives on one socket),
+ * the rest wait their turn in issue order. */
+export interface DatagramOwner {
+  readonly rt: Runtime;
+  readonly fd: number;
+  /** True: `op` runs now; false: it waits, and `run()` is called at its turn. */
+  admit(op: DatagramOp): boolean;
+  /** Takes a waiting `op` out of its queue (given up while waiting). */
+  dequeue(op: DatagramOp): void;
+  /** `op` is done: the next of its direction may run. */
+  settled(op: DatagramOp): void;
+}
+
+/** How a send names its destination: `to` writes the staging record right
+ * before the submit (it is shared: written again if the op waited). */
+export type Destination = ((rt: Runtime) => number) | undefined;
+
+export class DatagramOp implements OpHandler, Stalled {
+  private id = 0;
+  private stalled = false;
+  /** Waiting for its turn behind another of its direction. */
+  private waiting = false;
+  private settledAlready = false;
+  private bounce = -1;
+  private arenaOffset = -1;
+  private reason: PercoreError | undefined;
+  private onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly owner: DatagramOwner,
+    /** True: RECVMSG; false: SENDMSG. */
+    readonly receives: boolean,
+    private readonly buf: Uint8Array,
+    private readonly length: number,
+    private readonly to: Destination,
+    private readonly signal: AbortSignal | undefined,
+    private readonly resolve: (v: Datagram) => void,
+    private readonly reject: (e: unknown) => void,
+  ) {}
+
+  begin(): void {
+    if (this.signal?.aborted) {
+      this.fail(abortError(this.signal.reason));
+      return;
+    }
+    const rt = this.owner.rt;
+    this.arenaOffset = rt.arenaOffsetOf(this.buf);
+    if (this.arenaOffset === FORBIDDEN) {
+      this.fail(
+        codedError(
+          'ERR_INVALID_ARG_VALUE',
+          'the buffer is a view of the runtime memory but no live pool buffer',
+          TypeError,
+        ),
+      );
+      return;
+    }
+    // A datagram is sent whole or not at all: one that no pool buffer can
+    // hold would be cut by the bounce, so it is refused.
+    if (!this.receives && this.arenaOffset < 0 && this.length > rt.bufferSize) {
+      this.fail(systemError(-EMSGSIZE, 'sendmsg', `${this.length} bytes > bufferSize ${rt.bufferSize}`));
+      return;
+    }
+    if (this.signal !== undefined) this.onAbort = cancelOnAbort(this.signal, this);
+    if (this.owner.admit(this)) this.submitOrFail();
+    else this.waiting = true;
+  }
+
+  /** Its turn came. */
+  run(): void {
+    this.waiting = false;
+    this.submitOrFail();
+  }
+
+  /** Gives up: rejects with `reason` unless its result already arrived. */
+  cancel(reason: PercoreError): void {
+    if (this.reason !== undefined || this.settledAlready) return;
+    this.reason = reason;
+    if (this.waiting) {
+      this.waiting = false;
+      this.owner.dequeue(this);
+      this.fail(reason);
+      return;
+    }
+    if (this.stalled) {
+      this.stalled = false;
+      this.owner.rt.unstall(this);
+      this.fail(reason);
+      return;
+    }
+    if (this.id !== 0) this.owner.rt.cancel(this.id);
+  }
+
+  resume(): void {
+    this.stalled = false;
+    this.submitOrFail();
+  }
+
+  abort(): void {
+    this.stalled = false;
+    this.fail(runtimeClosed());
+  }
+
+  complete(res: number): void {
+    const rt = this.owner.rt;
+    if (res === CLOSED_RESULT) {
+      this.fail(runtimeClosed());
+      return;
+    }
+    if (res < 0) {
+      this.freeBounce();
+      this.fail(res === -ECANCELED && this.reason !== undefined ? this.reason : systemError(res, this.syscall));
+      return;
+    }
+    if (this.bounce >= 0 && this.receives && res > 0) rt.copyOut(this.bounce, this.buf, 0, res);
+    this.freeBounce();
+    let address = NO_ADDRESS;
+    let truncated = false;
+    if (this.receives) {
+      const record = rt.opRecord(this.id);
+      const decoded = rt.nativeDriver.recordAddress(record);
+      if (typeof decoded !== 'number') address = decoded;
+      truncated = (rt.bytes[record + L.ADDR_MSG_FLAGS] & L.MSGF_TRUNC) !== 0;
+    }
+    this.done();
+    this.resolve({ n: res, buf: this.buf, address, truncated });
+  }
+
+  private get syscall(): string {
+    return this.receives ? 'recvmsg' : 'sendmsg';
+  }
+
+  private submitOrFail(): void {
+    try {
+      this.submit();
+    } catch (err) {
+      this.freeBounce();
+      this.fail(err as PercoreError);
+    }
+  }
+
+  private submit(): void {
+    const rt = this.owner.rt;
+    rt.assertOpen();
+    const bounced = this.receives
+      ? rt.lendForRecv(this.buf, this.arenaOffset, 0, this.length)
+      : rt.lendForSend(this.buf, this.arenaOffset, 0, this.length);
+    if (rt.lentIndex < 0) {
+      this.stalled = true; // every pool buffer in use: wait for one
+      rt.stall(this);
+      return;
+    }
+    if (bounced) this.bounce = rt.lentIndex;
+    const fd = this.owner.fd;
+    let id: number;
+    if (this.receives) {
+      id = rt.core.submitRecvMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+    } else {
+      const res = this.to === undefined ? 0 : this.to(rt);
+      if (res < 0) throw systemError(res, 'sendmsg');
+      id = rt.core.submitSendMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength, this.to === undefined ? 0 : 1);
+    }
+    if (id === -ENOSPC) {
+      this.stalled = true; // the op table is full: wait for a slot
+      rt.stall(this);
+      this.freeBounce();
+      return;
+    }
+    rt.track(id, this, this.syscall);
+    this.id = id;
+  }
+
+  private freeBounce(): void {
+    if (this.bounce < 0) return;
+    const index = this.bounce;
+    this.bounce = -1;
+    this.owner.rt.unlend(index);
+  }
+
+  private done(): void {
+    this.settledAlready = true;
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    this.owner.settled(this);
+  }
+
+  private fail(err: PercoreError): void {
+    if (this.settledAlready) return;
+    this.done();
+    this.reject(withBuffer(err, this.buf));
+  }
+}
+
+const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', family: 'IPv4', port: 0 }) as SocketAddress;
