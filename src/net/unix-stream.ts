@@ -52,7 +52,10 @@ export class UnixStream extends FdStream {
    * backlog is full, as node:net reports it), `EINVAL` (an empty name, or
    * one longer than 107 bytes).
    * ```ts
-   * const stream = await UnixStream.connect('/run/my-service.sock');
+   * const name = `\0percore-doc-connect-${process.pid}`;   // or a path: '/run/my-service.sock'
+   * const server = await UnixListener.bind(name);
+   * const stream = await UnixStream.connect(name);
+   * await Promise.all([stream.close(), server.close()]);
    * ```
    */
   static async connect(path: string, options: UnixConnectOptions = {}): Promise<UnixStream> {
@@ -90,7 +93,12 @@ export class UnixStream extends FdStream {
    * process that connected (or listened), as the kernel recorded them when
    * the connection was made. The basis of access control on a local socket.
    * ```ts
-   * if (stream.peerCredentials().uid !== process.getuid?.()) await stream.close();
+   * const name = `\0percore-doc-cred-${process.pid}`;
+   * const server = await UnixListener.bind(name);
+   * const client = await UnixStream.connect(name);
+   * const conn = await server.accept();
+   * if (conn.peerCredentials().uid !== process.getuid?.()) console.log('a stranger');   // refuse it
+   * await Promise.all([client.close(), conn.close(), server.close()]);
    * ```
    */
   peerCredentials(): PeerCredentials {
