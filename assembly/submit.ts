@@ -136,12 +136,13 @@ export function submitSend(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
   return submitWithBuffer(OP_SEND, fd, buffer, offset, len, 0);
 }
 
-/// SENDMSG (v4): one datagram from the buffer span. `to` 1: to the address in
-/// the staging record, copied into the op's own record (the staging record is
-/// free again at once); 0: to the connected peer.
+/// SENDMSG (v4): one datagram from the buffer span. `to` 1 (SENDMSG_TO): to
+/// the address in the staging record, copied into the op's own record (the
+/// staging record is free again at once); 2 (SENDMSG_TO_NAME): to a Unix name
+/// the API hands the host for this op before the flush; 0: to the connected peer.
 export function submitSendMsg(fd: i32, buffer: i32, offset: i32, len: i32, to: i32): i32 {
-  if (to != 0 && to != 1) return -EINVAL;
-  return submitWithBuffer(OP_SENDMSG, fd, buffer, offset, len, 0, to == 1 ? SENDMSG_TO : 0);
+  if (to < 0 || to > 2) return -EINVAL;
+  return submitWithBuffer(OP_SENDMSG, fd, buffer, offset, len, 0, <u32>to);
 }
 
 /// RECVMSG (v4): one datagram into the buffer span. When it is delivered, the

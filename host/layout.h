@@ -116,6 +116,8 @@ inline constexpr uint32_t kCqeFMore = 1;
 inline constexpr uint32_t kCqeFBuffer = 2;  // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 inline constexpr uint32_t kCqeBufferShift = 16;
 inline constexpr uint32_t kSendmsgTo = 1;  // SENDMSG aux: send to the op slot's address record (else: connected)
+inline constexpr uint32_t kSendmsgToName = 2;  // SENDMSG aux: send to the Unix name the host holds for this op (stageName)
+inline constexpr uint32_t kAddrFamilyUnix = 1;  // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
 inline constexpr uint32_t kMsgfTrunc = 1;  // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
 // Socket options understood by the host's setOption helper.
@@ -153,9 +155,9 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpTimer, kOpCopy, kOpSendmsg, kOpRecvmsg,
     kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
     kCqeFBuffer, kCqeBufferShift, kSendmsgTo, kMsgfTrunc,
-    kSockoptReuseaddr, kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive,
-    kSockoptLingerZero, kSockoptBroadcast, kSockoptTtl, kSockoptMulticastTtl,
-    kSockoptMulticastLoop, kSockoptV6only,
+    kSendmsgToName, kAddrFamilyUnix, kSockoptReuseaddr, kSockoptReuseport,
+    kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero, kSockoptBroadcast,
+    kSockoptTtl, kSockoptMulticastTtl, kSockoptMulticastLoop, kSockoptV6only,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <cstdint>
 
@@ -20,6 +21,7 @@ union SockAddr {
   sockaddr sa;
   sockaddr_in in4;
   sockaddr_in6 in6;
+  sockaddr_un un;  // a datagram's Unix sender or destination (MsgSlots)
 };
 
 // Address record (32 bytes, layout v1) -> sockaddr. Returns the sockaddr

@@ -43,6 +43,8 @@ Napi::Function DriverObject::Define(Napi::Env env, const char* name, DriverFacto
                          InstanceMethod<&DriverObject::UnixLocalName>("unixLocalName"),
                          InstanceMethod<&DriverObject::UnixPeerName>("unixPeerName"),
                          InstanceMethod<&DriverObject::PeerCredentials>("peerCredentials"),
+                         InstanceMethod<&DriverObject::StageName>("stageName"),
+                         InstanceMethod<&DriverObject::MsgName>("msgName"),
                          InstanceMethod<&DriverObject::Membership>("membership"),
                          InstanceMethod<&DriverObject::RecordAddressOf>("recordAddress"),
                      },

@@ -69,6 +69,8 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::Value UnixLocalName(const Napi::CallbackInfo& info);
   Napi::Value UnixPeerName(const Napi::CallbackInfo& info);
   Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
+  Napi::Value StageName(const Napi::CallbackInfo& info);
+  Napi::Value MsgName(const Napi::CallbackInfo& info);
   Napi::Value Membership(const Napi::CallbackInfo& info);
   Napi::Value RecordAddressOf(const Napi::CallbackInfo& info);
 

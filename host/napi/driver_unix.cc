@@ -88,4 +88,32 @@ Napi::Value DriverObject::PeerCredentials(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// stageName(id, name) -> 0 or -errno: the destination of op `id`, a
+// SENDMSG_TO_NAME already in the SQ and not yet flushed.
+Napi::Value DriverObject::StageName(const Napi::CallbackInfo& info) {
+  int64_t id;
+  Napi::Uint8Array name;
+  if (!IntArg(info, 0, "id", 0, kU32Max, &id) || !BytesArg(info, 1, "name", &name)) {
+    return info.Env().Undefined();
+  }
+  MsgSlots* slots = closed_ ? nullptr : driver_->msg_slots();
+  const int32_t r = slots == nullptr
+                        ? -EBADF
+                        : slots->Stage(static_cast<uint32_t>(id), name.Data(), name.ByteLength());
+  return Napi::Number::New(info.Env(), r);
+}
+
+// msgName(id) -> the Unix sender of op `id`'s RECVMSG (during its delivery),
+// or -errno.
+Napi::Value DriverObject::MsgName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t id;
+  if (!IntArg(info, 0, "id", 0, kU32Max, &id)) return env.Undefined();
+  MsgSlots* slots = closed_ ? nullptr : driver_->msg_slots();
+  uint8_t name[sizeof(sockaddr_un{}.sun_path)];
+  const int32_t r = slots == nullptr ? -EBADF : slots->SenderName(static_cast<uint32_t>(id), name);
+  if (r < 0) return Napi::Number::New(env, r);
+  return Napi::Buffer<uint8_t>::Copy(env, name, static_cast<size_t>(r));
+}
+
 }  // namespace percore

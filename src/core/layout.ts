@@ -110,6 +110,8 @@ export const CQE_F_MORE = 1;
 export const CQE_F_BUFFER = 2; // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 export const CQE_BUFFER_SHIFT = 16;
 export const SENDMSG_TO = 1; // SENDMSG aux: send to the op slot's address record (else: connected)
+export const SENDMSG_TO_NAME = 2; // SENDMSG aux: send to the Unix name the host holds for this op (stageName)
+export const ADDR_FAMILY_UNIX = 1; // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
 export const MSGF_TRUNC = 1; // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
 // Socket options understood by the host's setOption helper.
@@ -210,6 +212,8 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['CQE_BUFFER_SHIFT', CQE_BUFFER_SHIFT],
   ['SENDMSG_TO', SENDMSG_TO],
   ['MSGF_TRUNC', MSGF_TRUNC],
+  ['SENDMSG_TO_NAME', SENDMSG_TO_NAME],
+  ['ADDR_FAMILY_UNIX', ADDR_FAMILY_UNIX],
   ['SOCKOPT_REUSEADDR', SOCKOPT_REUSEADDR],
   ['SOCKOPT_REUSEPORT', SOCKOPT_REUSEPORT],
   ['SOCKOPT_NODELAY', SOCKOPT_NODELAY],

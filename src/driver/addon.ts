@@ -166,6 +166,11 @@ export interface Driver {
   /** The address in the record at `offset` (the staging record or an op's), or
    * -errno (-EINVAL: not a record; -EAFNOSUPPORT: the record holds none). */
   recordAddress(offset: number): HostAddress | number;
+  /** The Unix name op `id` (a SENDMSG with `SENDMSG_TO_NAME`, submitted and not yet
+   * flushed) sends to; checked as `bindUnix` checks it. 0 or -errno. */
+  stageName(id: number, name: Uint8Array): number;
+  /** The Unix sender of op `id`'s RECVMSG, during its delivery (empty: unnamed), or -errno. */
+  msgName(id: number): Uint8Array | number;
   /** SO_PEERCRED of a connected Unix socket, or -errno. */
   peerCredentials(fd: number): PeerCredentials | number;
 }

@@ -13,35 +13,46 @@ import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handl
 import { FORBIDDEN, type Runtime } from '../runtime/runtime';
 import type { SocketAddress } from './address';
 
-/** A datagram received: `n` bytes at the start of `buf`, from `address`.
- * `truncated`: the datagram was longer than the buffer and its end was cut
- * (the kernel drops the rest): it is reported, never silent. */
-export interface Datagram {
+/** A datagram received: `n` bytes at the start of `buf`, from `address`
+ * (a `SocketAddress` for UDP, a name for a Unix socket: `''` when the sender
+ * is unnamed). `truncated`: the datagram was longer than the buffer and its
+ * end was cut (the kernel drops the rest): it is reported, never silent. */
+export interface Datagram<A = SocketAddress> {
   n: number;
   buf: Uint8Array;
-  address: SocketAddress;
+  address: A;
   truncated: boolean;
 }
 
 /** What the op's socket does for it: one receive and one send run at a
  * time (io_uring does not keep the order of several receives on one socket),
  * the rest wait their turn in issue order. */
-export interface DatagramOwner {
+export interface DatagramOwner<A> {
   readonly rt: Runtime;
   readonly fd: number;
   /** True: `op` runs now; false: it waits, and `run()` is called at its turn. */
-  admit(op: DatagramOp): boolean;
+  admit(op: DatagramOp<A>): boolean;
   /** Takes a waiting `op` out of its queue (given up while waiting). */
-  dequeue(op: DatagramOp): void;
+  dequeue(op: DatagramOp<A>): void;
   /** `op` is done: the next of its direction may run. */
-  settled(op: DatagramOp): void;
+  settled(op: DatagramOp<A>): void;
+  /** During the delivery of RECVMSG `id`: its sender, from the op's address record (or the host). */
+  sender(id: number, record: number): A;
 }
 
-/** How a send names its destination: `to` writes the staging record right
- * before the submit (it is shared: written again if the op waited). */
-export type Destination = ((rt: Runtime) => number) | undefined;
+/** Where a send goes, other than to the connected peer. */
+export interface Destination {
+  /** The SENDMSG aux: `SENDMSG_TO` (an address record) or `SENDMSG_TO_NAME` (a Unix name the host holds). */
+  readonly aux: number;
+  /** Right before the submit: writes the staging record (it is shared:
+   * written again if the op waited). 0 or -errno. */
+  before(rt: Runtime): number;
+  /** Right after the submit, before any flush: hands the host what it needs
+   * for op `id`. Its failure shows as the op's own (-EINVAL). */
+  after(rt: Runtime, id: number): void;
+}
 
-export class DatagramOp implements OpHandler, Stalled {
+export class DatagramOp<A> implements OpHandler, Stalled {
   private id = 0;
   private stalled = false;
   /** Waiting for its turn behind another of its direction. */
@@ -53,14 +64,14 @@ export class DatagramOp implements OpHandler, Stalled {
   private onAbort: (() => void) | undefined = undefined;
 
   constructor(
-    private readonly owner: DatagramOwner,
+    private readonly owner: DatagramOwner<A>,
     /** True: RECVMSG; false: SENDMSG. */
     readonly receives: boolean,
     private readonly buf: Uint8Array,
     private readonly length: number,
-    private readonly to: Destination,
+    private readonly to: Destination | undefined,
     private readonly signal: AbortSignal | undefined,
-    private readonly resolve: (v: Datagram) => void,
+    private readonly resolve: (v: Datagram<A>) => void,
     private readonly reject: (e: unknown) => void,
   ) {}
 
@@ -140,16 +151,15 @@ export class DatagramOp implements OpHandler, Stalled {
     }
     if (this.bounce >= 0 && this.receives && res > 0) rt.copyOut(this.bounce, this.buf, 0, res);
     this.freeBounce();
-    let address = NO_ADDRESS;
+    let address: A | undefined;
     let truncated = false;
     if (this.receives) {
       const record = rt.opRecord(this.id);
-      const decoded = rt.nativeDriver.recordAddress(record);
-      if (typeof decoded !== 'number') address = decoded;
+      address = this.owner.sender(this.id, record);
       truncated = (rt.bytes[record + L.ADDR_MSG_FLAGS] & L.MSGF_TRUNC) !== 0;
     }
     this.done();
-    this.resolve({ n: res, buf: this.buf, address, truncated });
+    this.resolve({ n: res, buf: this.buf, address: address as A, truncated });
   }
 
   private get syscall(): string {
@@ -182,9 +192,10 @@ export class DatagramOp implements OpHandler, Stalled {
     if (this.receives) {
       id = rt.core.submitRecvMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
     } else {
-      const res = this.to === undefined ? 0 : this.to(rt);
+      const res = this.to === undefined ? 0 : this.to.before(rt);
       if (res < 0) throw systemError(res, 'sendmsg');
-      id = rt.core.submitSendMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength, this.to === undefined ? 0 : 1);
+      id = rt.core.submitSendMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength, this.to?.aux ?? 0);
+      if (id >= 0) this.to?.after(rt, id);
     }
     if (id === -ENOSPC) {
       this.stalled = true; // the op table is full: wait for a slot
@@ -215,5 +226,3 @@ export class DatagramOp implements OpHandler, Stalled {
     this.reject(withBuffer(err, this.buf));
   }
 }
-
-const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', family: 'IPv4', port: 0 }) as SocketAddress;

@@ -22,7 +22,6 @@ import * as L from '../core/layout';
 import { ECANCELED, ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM, ENOSPC, EPERM } from '../errors/errno';
 import { abortError, type PercoreError, runtimeClosed, socketClosed, systemError } from '../errors/errors';
 import { validateSignal } from '../errors/validate';
-import type { FdStream } from '../io/fd-stream';
 import { submitCloseThen } from '../io/plain-op';
 import { captureSettlers, settlers } from '../io/settlers';
 import { type Cancellable, cancelOnAbort, kCancel } from '../runtime/cancel';
@@ -30,7 +29,7 @@ import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handl
 import type { Runtime } from '../runtime/runtime';
 
 /** A listening socket: `accept()` or `for await (const stream of listener)`. */
-export abstract class StreamListener<S extends FdStream> implements AsyncIterable<S>, OpHandler, Stalled {
+export abstract class StreamListener<S> implements AsyncIterable<S>, OpHandler, Stalled {
   /** Accepts that failed with a transient error (`EMFILE`, `ENFILE`,
    * `ENOBUFS`, `ENOMEM`, `ECONNABORTED`, `EPERM`): out of descriptors or
    * memory, or a connection that died in the queue. They do not reach

@@ -31,17 +31,18 @@
  * ```
  */
 import * as L from '../core/layout';
-import { socketClosed, systemError } from '../errors/errors';
-import { validateInteger, validateSignal, validateUint8Array } from '../errors/validate';
-import { PlainOp, submitCloseThen } from '../io/plain-op';
-import type { IoOptions, RentResult } from '../io/rent';
-import { captureSettlers, settlers } from '../io/settlers';
+import { systemError } from '../errors/errors';
+import { validateInteger, validateSignal } from '../errors/validate';
+import { PlainOp } from '../io/plain-op';
+import type { RentResult } from '../io/rent';
 import { Runtime } from '../runtime/runtime';
 import { type AddressInput, addressOf, resolveAddress, type SocketAddress } from './address';
-import { type Datagram, DatagramOp, type DatagramOwner, type Destination } from './datagram-op';
+import type { Destination } from './datagram-op';
+import { type DatagramOptions, DatagramSocket } from './datagram-socket';
 import { setNumericOption } from './socket-options';
 
 export type { Datagram } from './datagram-op';
+export type { DatagramOptions } from './datagram-socket';
 
 /** Options of `UdpSocket.bind`. */
 export interface UdpBindOptions {
@@ -55,29 +56,16 @@ export interface UdpBindOptions {
   runtime?: Runtime;
 }
 
-/** Options of one datagram operation. */
-export interface DatagramOptions extends IoOptions {
-  /** Bytes of `buf` to send, or room to receive into, from its start. Default `buf.length`. */
-  length?: number;
-}
-
 /** A UDP socket (see the module docs). */
-export class UdpSocket implements DatagramOwner {
-  /** Per direction: the op running, then those waiting their turn. */
-  private readonly receives: DatagramOp[] = [];
-  private readonly sends: DatagramOp[] = [];
-  private closing = false;
-  private closed: Promise<void> | undefined;
-  private finishClose: (() => void) | undefined;
-
-  private constructor(
-    /** @internal */ readonly rt: Runtime,
-    readonly fd: number,
-  ) {}
+export class UdpSocket extends DatagramSocket<SocketAddress> {
+  private constructor(rt: Runtime, fd: number) {
+    super(rt, fd, 'UdpSocket');
+  }
 
   /** Binds a socket to `address` (port 0: a free port, read back with
    * `localAddress()`). Rejects with a system error such as `EADDRINUSE`. */
-  static async bind(address: AddressInput, options: UdpBindOptions = {}): Promise<UdpSocket> {
+  // `override`: a class extending another inherits Function.prototype.bind as a static.
+  static override async bind(address: AddressInput, options: UdpBindOptions = {}): Promise<UdpSocket> {
     const rt = options.runtime ?? Runtime.current();
     const { ip, family, port } = await resolveAddress(address);
     rt.assertOpen();
@@ -113,7 +101,7 @@ export class UdpSocket implements DatagramOwner {
   async connect(address: AddressInput, options: { signal?: AbortSignal } = {}): Promise<void> {
     validateSignal(options.signal, 'options.signal');
     const { ip, port } = await resolveAddress(address);
-    if (this.closing) throw socketClosed('UdpSocket');
+    this.assertOpen();
     await new Promise<number>((resolve, reject) => {
       const op = new PlainOp({ syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal }, resolve, reject);
       op.start(
@@ -127,25 +115,13 @@ export class UdpSocket implements DatagramOwner {
    * to `address`; resolves `[n, buf]`. */
   async sendTo(buf: Uint8Array, address: AddressInput, options?: DatagramOptions): Promise<RentResult> {
     const { ip, port } = await resolveAddress(address);
-    const to: Destination = (rt) => rt.nativeDriver.encodeAddress(ip, port, rt.stagingRecord);
+    const to: Destination = {
+      aux: L.SENDMSG_TO,
+      before: (rt) => rt.nativeDriver.encodeAddress(ip, port, rt.stagingRecord),
+      after: () => {},
+    };
     const { n } = await this.start(false, buf, to, options);
     return [n, buf];
-  }
-
-  /** Sends one datagram to the connected peer (`connect`); resolves `[n, buf]`. */
-  async send(buf: Uint8Array, options?: DatagramOptions): Promise<RentResult> {
-    const { n } = await this.start(false, buf, undefined, options);
-    return [n, buf];
-  }
-
-  /** Receives one datagram into the start of `buf`: `{ n, buf, address, truncated }`. */
-  recvFrom(buf: Uint8Array, options?: DatagramOptions): Promise<Datagram> {
-    return this.start(true, buf, undefined, options);
-  }
-
-  /** `recvFrom` on a connected socket (the address is the peer's). */
-  recv(buf: Uint8Array, options?: DatagramOptions): Promise<Datagram> {
-    return this.start(true, buf, undefined, options);
   }
 
   /** SO_BROADCAST: may send to a broadcast address. */
@@ -172,7 +148,7 @@ export class UdpSocket implements DatagramOwner {
 
   /** Reads back an option set above (`'broadcast'`, `'ttl'`, `'multicastTTL'`, `'multicastLoopback'`). */
   getOption(name: 'broadcast' | 'ttl' | 'multicastTTL' | 'multicastLoopback'): number {
-    if (this.closing) throw socketClosed('UdpSocket');
+    this.assertOpen();
     const res = this.rt.nativeDriver.getOption(this.fd, OPTION_NUMBERS[name]);
     if (res < 0) throw systemError(res, 'getsockopt');
     return res;
@@ -190,91 +166,36 @@ export class UdpSocket implements DatagramOwner {
   }
 
   localAddress(): SocketAddress {
-    if (this.closing) throw socketClosed('UdpSocket');
+    this.assertOpen();
     return addressOf(this.rt.nativeDriver.localAddress(this.fd), 'getsockname');
   }
 
   /** The connected peer (`ENOTCONN` before `connect`). */
   peerAddress(): SocketAddress {
-    if (this.closing) throw socketClosed('UdpSocket');
+    this.assertOpen();
     return addressOf(this.rt.nativeDriver.peerAddress(this.fd), 'getpeername');
   }
 
-  /** Cancels the operations in flight (they reject with `ERR_SOCKET_CLOSED`
-   * and their buffers) and closes the socket. */
-  close(): Promise<void> {
-    if (this.closed !== undefined) return this.closed;
-    this.closing = true;
-    this.closed = new Promise((resolve) => {
-      this.finishClose = resolve;
-    });
-    // Those waiting first (they leave their queues at once), then those running.
-    for (const lane of [this.receives, this.sends]) {
-      for (const op of lane.slice(1).reverse()) op.cancel(socketClosed('UdpSocket'));
-      lane[0]?.cancel(socketClosed('UdpSocket'));
-    }
-    if (this.receives.length === 0 && this.sends.length === 0) this.closeSocket();
-    return this.closed;
-  }
-
-  /** @internal */
-  admit(op: DatagramOp): boolean {
-    const lane = op.receives ? this.receives : this.sends;
-    lane.push(op);
-    return lane.length === 1;
-  }
-
-  /** @internal */
-  dequeue(op: DatagramOp): void {
-    const lane = op.receives ? this.receives : this.sends;
-    const at = lane.indexOf(op);
-    if (at > 0) lane.splice(at, 1);
-  }
-
-  /** @internal */
-  settled(op: DatagramOp): void {
-    const lane = op.receives ? this.receives : this.sends;
-    if (lane[0] === op) {
-      lane.shift();
-      if (this.closing) {
-        if (this.receives.length === 0 && this.sends.length === 0) this.closeSocket();
-      } else lane[0]?.run();
-    } else this.dequeue(op);
-  }
-
-  private closeSocket(): void {
-    if (this.finishClose === undefined) return; // closed already
-    const finish = this.finishClose;
-    this.finishClose = undefined;
-    submitCloseThen(this.rt, this.fd, finish);
-  }
-
-  private start(receives: boolean, buf: Uint8Array, to: Destination, options?: DatagramOptions): Promise<Datagram> {
-    try {
-      validateUint8Array(buf, 'buf');
-      validateSignal(options?.signal, 'options.signal');
-      const length = options?.length ?? buf.length;
-      validateInteger(length, 'options.length', 0, buf.length);
-      if (this.closing) throw socketClosed('UdpSocket');
-      const promise = new Promise<Datagram>(captureSettlers);
-      new DatagramOp(this, receives, buf, length, to, options?.signal, settlers.resolve, settlers.reject).begin();
-      return promise;
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  /** @internal the sender the host wrote into the op's record. */
+  sender(_id: number, record: number): SocketAddress {
+    const decoded = this.rt.nativeDriver.recordAddress(record);
+    return typeof decoded === 'number' ? NO_ADDRESS : decoded;
   }
 
   private setOption(option: number, value: number): void {
-    if (this.closing) throw socketClosed('UdpSocket');
+    this.assertOpen();
     setNumericOption(this.rt, this.fd, option, value);
   }
 
   private membership(group: string, iface: string, join: boolean): void {
-    if (this.closing) throw socketClosed('UdpSocket');
+    this.assertOpen();
     const res = this.rt.nativeDriver.membership(this.fd, String(group), String(iface), join);
     if (res < 0) throw systemError(res, 'setsockopt', group);
   }
 }
+
+/** A sender the kernel did not name (never for UDP; the type needs one). */
+const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', family: 'IPv4', port: 0 });
 
 const OPTION_NUMBERS = {
   broadcast: L.SOCKOPT_BROADCAST,

@@ -23,12 +23,10 @@
  * await Promise.all([client.close(), server.close(), listener.close()]);   // unlinks path
  * ```
  */
-import { unlinkSync } from 'node:fs';
-import { socketClosed, systemError } from '../errors/errors';
-import { validateInteger } from '../errors/validate';
+import { socketClosed } from '../errors/errors';
 import { Runtime } from '../runtime/runtime';
 import { StreamListener } from './listener';
-import { encodeUnixName, isAbstractName, printable, unixNameOf } from './unix-name';
+import { listenUnix, STREAM, unixNameOf, unlinkBound } from './unix-name';
 import { UnixStream } from './unix-stream';
 
 /** Options of `UnixListener.bind`. */
@@ -59,27 +57,8 @@ export class UnixListener extends StreamListener<UnixStream> {
    * empty name, or one longer than 107 bytes). */
   // `override`: a class extending another inherits Function.prototype.bind as a static.
   static override async bind(path: string, options: UnixBindOptions = {}): Promise<UnixListener> {
-    const name = encodeUnixName(path);
     const rt = options.runtime ?? Runtime.current();
-    const backlog = options.backlog ?? 511;
-    validateInteger(backlog, 'options.backlog', 0, 65535);
-    rt.assertOpen();
-    const host = rt.nativeDriver;
-    const fd = host.socket(1, 1);
-    if (fd < 0) throw systemError(fd, 'socket');
-    let res = host.bindUnix(fd, name, options.unlinkStale === true);
-    let syscall = 'bind';
-    if (res >= 0) {
-      res = host.listen(fd, backlog);
-      syscall = 'listen';
-    }
-    if (res < 0) {
-      host.closeFd(fd);
-      const err = systemError(res, syscall, printable(path));
-      err.address = path;
-      throw err;
-    }
-    const listener = new UnixListener(rt, fd, path);
+    const listener = new UnixListener(rt, listenUnix(rt, STREAM, path, options), path);
     listener.arm();
     return listener;
   }
@@ -97,11 +76,6 @@ export class UnixListener extends StreamListener<UnixStream> {
 
   /** @internal the socket is closed: its file goes too (as node:net's). */
   protected override onClosed(): void {
-    if (isAbstractName(this.path)) return;
-    try {
-      unlinkSync(this.path);
-    } catch {
-      // Gone already (removed by someone else): nothing to clean up.
-    }
+    unlinkBound(this.path);
   }
 }

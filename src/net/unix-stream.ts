@@ -21,11 +21,11 @@
  * await Promise.all([client.close(), server.close(), listener.close()]);
  * ```
  */
-import { abortError, socketClosed, systemError } from '../errors/errors';
+import { abortError, socketClosed } from '../errors/errors';
 import { validateSignal } from '../errors/validate';
 import { FdStream } from '../io/fd-stream';
 import { Runtime } from '../runtime/runtime';
-import { encodeUnixName, printable, unixNameOf } from './unix-name';
+import { connectNewUnix, encodeUnixName, peerCredentialsOf, STREAM, unixNameOf } from './unix-name';
 
 /** Who is at the other end of a Unix socket (`SO_PEERCRED`). */
 export interface PeerCredentials {
@@ -60,20 +60,10 @@ export class UnixStream extends FdStream {
    */
   static async connect(path: string, options: UnixConnectOptions = {}): Promise<UnixStream> {
     validateSignal(options.signal, 'options.signal');
-    const name = encodeUnixName(path);
     const rt = options.runtime ?? Runtime.current();
-    rt.assertOpen();
+    encodeUnixName(path); // a bad name is refused before a socket is made
     if (options.signal?.aborted) throw abortError(options.signal.reason);
-    const fd = rt.nativeDriver.socket(1, 1);
-    if (fd < 0) throw systemError(fd, 'socket');
-    const res = rt.nativeDriver.connectUnix(fd, name);
-    if (res < 0) {
-      rt.nativeDriver.closeFd(fd);
-      const err = systemError(res, 'connect', printable(path));
-      err.address = path;
-      throw err;
-    }
-    return new UnixStream(rt, fd);
+    return new UnixStream(rt, connectNewUnix(rt, STREAM, path));
   }
 
   /** This end's name: `''` for a connecting socket (unnamed). */
@@ -103,8 +93,6 @@ export class UnixStream extends FdStream {
    */
   peerCredentials(): PeerCredentials {
     if (this.isClosing) throw socketClosed('UnixStream');
-    const res = this.rt.nativeDriver.peerCredentials(this.fd);
-    if (typeof res === 'number') throw systemError(res, 'getsockopt');
-    return res;
+    return peerCredentialsOf(this.rt, this.fd);
   }
 }

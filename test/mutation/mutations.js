@@ -393,12 +393,12 @@ module.exports = [
     tests: ['test/host/msg-checks.test.ts'],
   },
   {
-    id: 'host-unix-name-too-long',
+    id: 'host-unix-name-empty-abstract',
     layer: 'host',
     file: 'host/unix_sockets.cc',
     find: 'if (len < 2 || len > kPathMax) return 0;',
-    replace: 'if (len < 2) return 0;',
-    why: 'an abstract name longer than sun_path is copied past the sockaddr (issue 14)',
+    replace: 'if (len > kPathMax) return 0;',
+    why: 'an empty abstract name (a lone NUL) is bound: a name no peer can tell from an unnamed socket (issue 14)',
     tests: ['test/host/msg-checks.test.ts'],
   },
   {
@@ -409,5 +409,14 @@ module.exports = [
     replace: ') return false;',
     why: 'unlinkStale removes a regular file that happens to sit at the socket path (issue 14)',
     tests: ['test/net/unix-stream.test.ts'],
+  },
+  {
+    id: 'host-msg-staged-name-unchecked',
+    layer: 'host',
+    file: 'host/drivers/msg_slots.cc',
+    find: '  if (sqe.aux == L::kSendmsgToName && s.staged_id != sqe.id) return nullptr;\n',
+    replace: '',
+    why: 'a SENDMSG_TO_NAME with no name staged for its op is sent to whatever the slot held before (issue 14)',
+    tests: ['test/net/unix-messages.test.ts'],
   },
 ];

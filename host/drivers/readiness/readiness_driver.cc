@@ -10,7 +10,6 @@ ReadinessDriver::ReadinessDriver(const CoreMemory& memory, std::unique_ptr<Polle
     : Driver(memory), poller_(std::move(poller)), name_(poller_->name()) {
   op_capacity_ = memory_.op_capacity();
   ops_ = std::make_unique<Op[]>(op_capacity_);
-  msg_slots_ = std::make_unique<MsgSlots>(op_capacity_);
   fd_capacity_ = fds_.capacity();
   fd_states_.reset(static_cast<FdState*>(std::calloc(fd_capacity_, sizeof(FdState))));
   // Final completions outstanding are at most one per op plus one per cancel

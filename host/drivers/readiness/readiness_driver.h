@@ -37,7 +37,6 @@
 #include <cstdlib>
 #include <memory>
 
-#include "drivers/msg_slots.h"
 #include "drivers/readiness/readiness.h"
 #include "drivers/recv_set.h"
 
@@ -161,7 +160,6 @@ class ReadinessDriver final : public Driver {
   uint32_t written_ = 0;  // CQEs pushed into the core's CQ, for Wake/Poll
 
   std::unique_ptr<Op[]> ops_;
-  std::unique_ptr<MsgSlots> msg_slots_;  // SENDMSG / RECVMSG headers, one per op slot
   uint32_t op_capacity_;
   // calloc'd: the table spans RLIMIT_NOFILE fds, and pages of it are only
   // touched for fds actually used.

@@ -71,6 +71,11 @@ void ReadinessDriver::Start(const Sqe& sqe) {
     Complete(sqe.id, -EBUSY, 0);
     return;
   }
+  if ((sqe.opcode == L::kOpSendmsg || sqe.opcode == L::kOpRecvmsg) &&
+      msg_slots_->Prepare(sqe, memory_) == nullptr) {
+    Complete(sqe.id, -EINVAL, 0);  // SENDMSG_TO_NAME with no name staged for it
+    return;
+  }
   op = Op{.id = sqe.id,
           .opcode = sqe.opcode,
           .multishot = IsMultishot(sqe),
@@ -79,7 +84,6 @@ void ReadinessDriver::Start(const Sqe& sqe) {
           .len = sqe.len,
           .arg = sqe.arg,
           .select = IsBufferSelect(sqe)};
-  if (sqe.opcode == L::kOpSendmsg || sqe.opcode == L::kOpRecvmsg) msg_slots_->Prepare(sqe, memory_);
   if (sqe.opcode == L::kOpTimeout) {
     op.arg = MonotonicNs() + sqe.arg;
     StartTimeout(slot);

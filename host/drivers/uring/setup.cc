@@ -96,7 +96,6 @@ int UringDriver::MapRings(const io_uring_params& p) {
 
   scratch_ = std::make_unique<SqeScratch[]>(sq_kentries_);
   inflight_ = std::make_unique<Inflight[]>(memory_.op_capacity());
-  msg_slots_ = std::make_unique<MsgSlots>(memory_.op_capacity());
   return 0;
 }
 

@@ -45,8 +45,17 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
       }
       break;
     case L::kOpSend: prep_send(k, sqe.fd, base + sqe.addr, sqe.len); break;
-    case L::kOpSendmsg: prep_sendmsg(k, sqe.fd, msg_slots_->Prepare(sqe, memory_)); break;
-    case L::kOpRecvmsg: prep_recvmsg(k, sqe.fd, msg_slots_->Prepare(sqe, memory_)); break;
+    case L::kOpSendmsg:
+    case L::kOpRecvmsg: {
+      msghdr* msg = msg_slots_->Prepare(sqe, memory_);
+      if (msg == nullptr) return -EINVAL;  // SENDMSG_TO_NAME with no name staged for it
+      if (sqe.opcode == L::kOpSendmsg) {
+        prep_sendmsg(k, sqe.fd, msg);
+      } else {
+        prep_recvmsg(k, sqe.fd, msg);
+      }
+      break;
+    }
     case L::kOpRead: prep_read(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg); break;
     case L::kOpWrite: prep_write(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg); break;
     case L::kOpClose: prep_close(k, sqe.fd); break;

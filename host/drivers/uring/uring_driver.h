@@ -22,7 +22,6 @@
 #include <memory>
 
 #include "drivers/driver.h"
-#include "drivers/msg_slots.h"
 #include "drivers/recv_set.h"
 #include "drivers/uring/prep.h"
 #include "drivers/uring/syscalls.h"
@@ -155,7 +154,6 @@ class UringDriver final : public Driver, public RingMessenger {
 
   std::unique_ptr<SqeScratch[]> scratch_;
   std::unique_ptr<Inflight[]> inflight_;
-  std::unique_ptr<MsgSlots> msg_slots_;  // SENDMSG / RECVMSG headers, one per op slot
   FeatureList features_;
 
   // The recv set (layout v2). With PBUF_RING the kernel picks from buf_ring_;
