@@ -112,6 +112,9 @@ export const CQE_F_BUFFER: u32 = 2; // a recv-set buffer holds the data; its ind
 export const CQE_BUFFER_SHIFT: u32 = 16;
 export const SENDMSG_TO: u32 = 1; // SENDMSG aux: send to the op slot's address record (else: connected)
 export const SENDMSG_TO_NAME: u32 = 2; // SENDMSG aux: send to the Unix name the host holds for this op (stageName)
+export const MSG_FDS: u32 = 4; // SENDMSG/RECVMSG aux bit: descriptors ride along (SCM_RIGHTS): stageFds / msgFds
+export const MSG_FDS_MAX: u32 = 16; // descriptors one message carries at most
+export const MSGF_CTRUNC: u32 = 2; // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
 export const ADDR_FAMILY_UNIX: u32 = 1; // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
 export const MSGF_TRUNC: u32 = 1; // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
@@ -146,7 +149,7 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
   OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_SENDMSG, OP_RECVMSG, OP_COUNT,
   SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT, SENDMSG_TO, MSGF_TRUNC,
-  SENDMSG_TO_NAME, ADDR_FAMILY_UNIX,
+  SENDMSG_TO_NAME, ADDR_FAMILY_UNIX, MSG_FDS, MSG_FDS_MAX, MSGF_CTRUNC,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
   SOCKOPT_BROADCAST, SOCKOPT_TTL, SOCKOPT_MULTICAST_TTL, SOCKOPT_MULTICAST_LOOP, SOCKOPT_V6ONLY,
 ];

@@ -3,7 +3,7 @@
 // arguments before it takes a slot, so a refused call changes nothing.
 import {
   ADDR_RECORD_SIZE, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_NOP, OP_READ,
-  OP_RECV, OP_RECVMSG, OP_SEND, OP_SENDMSG, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SENDMSG_TO,
+  OP_RECV, OP_RECVMSG, OP_SEND, OP_SENDMSG, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SENDMSG_TO, MSG_FDS,
   SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
@@ -70,7 +70,7 @@ function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i3
   const arg = positioned ? (position == -1 ? CURRENT_POSITION : <u64>position) : 0;
   // The op's own record: the staging record is free for the next call while
   // the kernel still reads this one.
-  if (aux == SENDMSG_TO) memory.copy(addrRecords + <usize>slot * ADDR_RECORD_SIZE, addrStaging, ADDR_RECORD_SIZE);
+  if (opcode == OP_SENDMSG && (aux & ~MSG_FDS) == SENDMSG_TO) memory.copy(addrRecords + <usize>slot * ADDR_RECORD_SIZE, addrStaging, ADDR_RECORD_SIZE);
   return issue(<u32>slot, 0, fd, buffer, addr, <u32>len, aux, arg);
 }
 
@@ -141,15 +141,17 @@ export function submitSend(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
 /// staging record is free again at once); 2 (SENDMSG_TO_NAME): to a Unix name
 /// the API hands the host for this op before the flush; 0: to the connected peer.
 export function submitSendMsg(fd: i32, buffer: i32, offset: i32, len: i32, to: i32): i32 {
-  if (to < 0 || to > 2) return -EINVAL;
+  if ((to & ~(<i32>MSG_FDS)) < 0 || (to & ~(<i32>MSG_FDS)) > 2) return -EINVAL;
   return submitWithBuffer(OP_SENDMSG, fd, buffer, offset, len, 0, <u32>to);
 }
 
 /// RECVMSG (v4): one datagram into the buffer span. When it is delivered, the
 /// op's address record holds the sender and ADDR_MSG_FLAGS says whether the
-/// datagram was cut to fit (MSGF_TRUNC), as the host wrote them.
-export function submitRecvMsg(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
-  return submitWithBuffer(OP_RECVMSG, fd, buffer, offset, len, 0);
+/// datagram was cut to fit (MSGF_TRUNC), as the host wrote them. `fds` 1
+/// (MSG_FDS): descriptors sent with it are taken (the host owns them).
+export function submitRecvMsg(fd: i32, buffer: i32, offset: i32, len: i32, fds: i32): i32 {
+  if (fds != 0 && fds != 1) return -EINVAL;
+  return submitWithBuffer(OP_RECVMSG, fd, buffer, offset, len, 0, fds ? MSG_FDS : 0);
 }
 
 export function submitRead(fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {

@@ -204,11 +204,14 @@ namespace {
 int32_t CheckMsgSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
   if (!fds.Contains(sqe.fd)) return -EBADF;
   if (!memory.InArena(sqe.addr, sqe.len)) return -EFAULT;
-  if (sqe.aux == 0) return 0;
+  // MSG_FDS: descriptors staged for a SENDMSG (MsgSlots::Prepare checks them
+  // again), room for them on a RECVMSG.
+  const uint32_t dest = sqe.aux & ~L::kMsgFds;
+  if (dest == 0) return 0;
   if (sqe.opcode != L::kOpSendmsg) return -EINVAL;
   // A name the API staged for this op: MsgSlots::Prepare checks it is there.
-  if (sqe.aux == L::kSendmsgToName) return 0;
-  if (sqe.aux != L::kSendmsgTo) return -EINVAL;
+  if (dest == L::kSendmsgToName) return 0;
+  if (dest != L::kSendmsgTo) return -EINVAL;
   uint16_t family;
   std::memcpy(&family, memory.At(memory.SlotAddrRecord(sqe.id & L::kSlotMask)) + L::kAddrFamily, 2);
   return family == 4 || family == 6 ? 0 : -EINVAL;

@@ -117,6 +117,9 @@ inline constexpr uint32_t kCqeFBuffer = 2;  // a recv-set buffer holds the data;
 inline constexpr uint32_t kCqeBufferShift = 16;
 inline constexpr uint32_t kSendmsgTo = 1;  // SENDMSG aux: send to the op slot's address record (else: connected)
 inline constexpr uint32_t kSendmsgToName = 2;  // SENDMSG aux: send to the Unix name the host holds for this op (stageName)
+inline constexpr uint32_t kMsgFds = 4;  // SENDMSG/RECVMSG aux bit: descriptors ride along (SCM_RIGHTS): stageFds / msgFds
+inline constexpr uint32_t kMsgFdsMax = 16;  // descriptors one message carries at most
+inline constexpr uint32_t kMsgfCtrunc = 2;  // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
 inline constexpr uint32_t kAddrFamilyUnix = 1;  // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
 inline constexpr uint32_t kMsgfTrunc = 1;  // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
@@ -155,9 +158,10 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpTimer, kOpCopy, kOpSendmsg, kOpRecvmsg,
     kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
     kCqeFBuffer, kCqeBufferShift, kSendmsgTo, kMsgfTrunc,
-    kSendmsgToName, kAddrFamilyUnix, kSockoptReuseaddr, kSockoptReuseport,
-    kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero, kSockoptBroadcast,
-    kSockoptTtl, kSockoptMulticastTtl, kSockoptMulticastLoop, kSockoptV6only,
+    kSendmsgToName, kAddrFamilyUnix, kMsgFds, kMsgFdsMax,
+    kMsgfCtrunc, kSockoptReuseaddr, kSockoptReuseport, kSockoptNodelay,
+    kSockoptKeepalive, kSockoptLingerZero, kSockoptBroadcast, kSockoptTtl,
+    kSockoptMulticastTtl, kSockoptMulticastLoop, kSockoptV6only,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -45,6 +45,8 @@ Napi::Function DriverObject::Define(Napi::Env env, const char* name, DriverFacto
                          InstanceMethod<&DriverObject::PeerCredentials>("peerCredentials"),
                          InstanceMethod<&DriverObject::StageName>("stageName"),
                          InstanceMethod<&DriverObject::MsgName>("msgName"),
+                         InstanceMethod<&DriverObject::StageFds>("stageFds"),
+                         InstanceMethod<&DriverObject::MsgFds>("msgFds"),
                          InstanceMethod<&DriverObject::Membership>("membership"),
                          InstanceMethod<&DriverObject::RecordAddressOf>("recordAddress"),
                      },

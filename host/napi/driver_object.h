@@ -71,6 +71,8 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
   Napi::Value StageName(const Napi::CallbackInfo& info);
   Napi::Value MsgName(const Napi::CallbackInfo& info);
+  Napi::Value StageFds(const Napi::CallbackInfo& info);
+  Napi::Value MsgFds(const Napi::CallbackInfo& info);
   Napi::Value Membership(const Napi::CallbackInfo& info);
   Napi::Value RecordAddressOf(const Napi::CallbackInfo& info);
 

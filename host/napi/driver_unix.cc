@@ -3,6 +3,7 @@
 // that is not UTF-8 crosses unchanged; unix_sockets.cc checks them.
 #include <cerrno>
 
+#include "layout.h"
 #include "napi/args.h"
 #include "napi/driver_object.h"
 #include "unix_sockets.h"
@@ -114,6 +115,48 @@ Napi::Value DriverObject::MsgName(const Napi::CallbackInfo& info) {
   const int32_t r = slots == nullptr ? -EBADF : slots->SenderName(static_cast<uint32_t>(id), name);
   if (r < 0) return Napi::Number::New(env, r);
   return Napi::Buffer<uint8_t>::Copy(env, name, static_cast<size_t>(r));
+}
+
+// stageFds(id, fds) -> 0 or -errno: the descriptors SENDMSG `id` (MSG_FDS,
+// submitted and not yet flushed) carries; each must be this driver's.
+Napi::Value DriverObject::StageFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t id;
+  if (!IntArg(info, 0, "id", 0, kU32Max, &id)) return env.Undefined();
+  if (!info[1].IsArray()) {
+    Napi::TypeError::New(env, "fds must be an array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array list = info[1].As<Napi::Array>();
+  if (list.Length() > layout::kMsgFdsMax) return Napi::Number::New(env, -EINVAL);
+  int32_t fds[layout::kMsgFdsMax];
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsNumber()) return Napi::Number::New(env, -EBADF);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (d != static_cast<int32_t>(d) || d < 0) return Napi::Number::New(env, -EBADF);
+    fds[i] = static_cast<int32_t>(d);
+  }
+  MsgSlots* slots = closed_ ? nullptr : driver_->msg_slots();
+  const int32_t r = slots == nullptr ? -EBADF
+                                     : slots->StageFds(static_cast<uint32_t>(id), fds,
+                                                       list.Length(), driver_->fds());
+  return Napi::Number::New(env, r);
+}
+
+// msgFds(id) -> the descriptors RECVMSG `id` received (owned by this driver),
+// during its delivery, or -errno.
+Napi::Value DriverObject::MsgFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t id;
+  if (!IntArg(info, 0, "id", 0, kU32Max, &id)) return env.Undefined();
+  MsgSlots* slots = closed_ ? nullptr : driver_->msg_slots();
+  int32_t fds[layout::kMsgFdsMax];
+  const int32_t r = slots == nullptr ? -EBADF : slots->ReceivedFds(static_cast<uint32_t>(id), fds);
+  if (r < 0) return Napi::Number::New(env, r);
+  Napi::Array out = Napi::Array::New(env, static_cast<size_t>(r));
+  for (int32_t i = 0; i < r; i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds[i]));
+  return out;
 }
 
 }  // namespace percore

@@ -111,6 +111,9 @@ export const CQE_F_BUFFER = 2; // a recv-set buffer holds the data; its index is
 export const CQE_BUFFER_SHIFT = 16;
 export const SENDMSG_TO = 1; // SENDMSG aux: send to the op slot's address record (else: connected)
 export const SENDMSG_TO_NAME = 2; // SENDMSG aux: send to the Unix name the host holds for this op (stageName)
+export const MSG_FDS = 4; // SENDMSG/RECVMSG aux bit: descriptors ride along (SCM_RIGHTS): stageFds / msgFds
+export const MSG_FDS_MAX = 16; // descriptors one message carries at most
+export const MSGF_CTRUNC = 2; // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
 export const ADDR_FAMILY_UNIX = 1; // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
 export const MSGF_TRUNC = 1; // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
@@ -214,6 +217,9 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['MSGF_TRUNC', MSGF_TRUNC],
   ['SENDMSG_TO_NAME', SENDMSG_TO_NAME],
   ['ADDR_FAMILY_UNIX', ADDR_FAMILY_UNIX],
+  ['MSG_FDS', MSG_FDS],
+  ['MSG_FDS_MAX', MSG_FDS_MAX],
+  ['MSGF_CTRUNC', MSGF_CTRUNC],
   ['SOCKOPT_REUSEADDR', SOCKOPT_REUSEADDR],
   ['SOCKOPT_REUSEPORT', SOCKOPT_REUSEPORT],
   ['SOCKOPT_NODELAY', SOCKOPT_NODELAY],

@@ -40,7 +40,7 @@ export interface CoreExports {
   submitSendMsg(fd: number, buf: number, offset: number, len: number, to: number): number;
   /** RECVMSG (v4): one datagram into [offset, offset+len); at delivery the op's address record
    * holds the sender and ADDR_MSG_FLAGS (MSGF_TRUNC: cut to fit); op id or -errno. */
-  submitRecvMsg(fd: number, buf: number, offset: number, len: number): number;
+  submitRecvMsg(fd: number, buf: number, offset: number, len: number, fds: number): number;
   /** READ at position (-1: current position) into a program-held buffer; op id or -errno. */
   submitRead(fd: number, buf: number, offset: number, len: number, position: number): number;
   /** WRITE at position (-1: current position) from a program-held buffer; op id or -errno. */

@@ -171,6 +171,11 @@ export interface Driver {
   stageName(id: number, name: Uint8Array): number;
   /** The Unix sender of op `id`'s RECVMSG, during its delivery (empty: unnamed), or -errno. */
   msgName(id: number): Uint8Array | number;
+  /** The descriptors SENDMSG `id` (`MSG_FDS`, submitted and not yet flushed)
+   * carries, each owned by this driver. 0 or -errno (-EBADF, -EINVAL: none or too many). */
+  stageFds(id: number, fds: readonly number[]): number;
+  /** The descriptors RECVMSG `id` received (now owned by this driver), during its delivery, or -errno. */
+  msgFds(id: number): number[] | number;
   /** SO_PEERCRED of a connected Unix socket, or -errno. */
   peerCredentials(fd: number): PeerCredentials | number;
 }

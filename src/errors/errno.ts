@@ -48,6 +48,7 @@ export const ENOENT = 2;
 export const EBADF = 9;
 export const ENOMEM = 12;
 export const EBUSY = 16;
+export const EEXIST = 17;
 export const EINVAL = 22;
 export const ENFILE = 23;
 export const EMFILE = 24;

@@ -5,7 +5,7 @@
 // datagram's sender and whether it was cut to fit are read from the op's
 // address record, where the host wrote them, during its delivery.
 import * as L from '../core/layout';
-import { ECANCELED, EMSGSIZE, ENOSPC } from '../errors/errno';
+import { ECANCELED, EINVAL, EMSGSIZE, ENOSPC } from '../errors/errno';
 import { abortError, codedError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
 import { withBuffer } from '../io/stream-op';
 import { cancelOnAbort } from '../runtime/cancel';
@@ -22,6 +22,20 @@ export interface Datagram<A = SocketAddress> {
   buf: Uint8Array;
   address: A;
   truncated: boolean;
+  /** With `withFds`: the descriptors that came with it (Unix sockets,
+   * `SCM_RIGHTS`), owned by this runtime: adopt them (`TcpListener.adopt`)
+   * or they are closed with the runtime. */
+  fds?: number[];
+  /** With `withFds`: descriptors past `MSG_FDS_MAX` (16) were dropped (closed by the kernel). */
+  fdsDropped?: boolean;
+}
+
+/** What one datagram operation carries besides its bytes. */
+export interface MessageExtras {
+  /** Descriptors to send with it (`SCM_RIGHTS`), this runtime's own. */
+  fds?: readonly number[];
+  /** Take the descriptors a received message carries. */
+  withFds?: boolean;
 }
 
 /** What the op's socket does for it: one receive and one send run at a
@@ -61,6 +75,8 @@ export class DatagramOp<A> implements OpHandler, Stalled {
   private bounce = -1;
   private arenaOffset = -1;
   private reason: PercoreError | undefined;
+  /** Why the host refused the descriptors to send, if it did. */
+  private stageError = 0;
   private onAbort: (() => void) | undefined = undefined;
 
   constructor(
@@ -70,6 +86,7 @@ export class DatagramOp<A> implements OpHandler, Stalled {
     private readonly buf: Uint8Array,
     private readonly length: number,
     private readonly to: Destination | undefined,
+    private readonly extras: MessageExtras | undefined,
     private readonly signal: AbortSignal | undefined,
     private readonly resolve: (v: Datagram<A>) => void,
     private readonly reject: (e: unknown) => void,
@@ -146,7 +163,9 @@ export class DatagramOp<A> implements OpHandler, Stalled {
     }
     if (res < 0) {
       this.freeBounce();
-      this.fail(res === -ECANCELED && this.reason !== undefined ? this.reason : systemError(res, this.syscall));
+      // -EINVAL for a send whose descriptors were refused: say why they were.
+      const code = res === -EINVAL && this.stageError < 0 ? this.stageError : res;
+      this.fail(code === -ECANCELED && this.reason !== undefined ? this.reason : systemError(code, this.syscall));
       return;
     }
     if (this.bounce >= 0 && this.receives && res > 0) rt.copyOut(this.bounce, this.buf, 0, res);
@@ -159,6 +178,19 @@ export class DatagramOp<A> implements OpHandler, Stalled {
       truncated = (rt.bytes[record + L.ADDR_MSG_FLAGS] & L.MSGF_TRUNC) !== 0;
     }
     this.done();
+    if (this.receives && this.extras?.withFds === true) {
+      const fds = rt.nativeDriver.msgFds(this.id);
+      const fdsDropped = (rt.bytes[rt.opRecord(this.id) + L.ADDR_MSG_FLAGS] & L.MSGF_CTRUNC) !== 0;
+      this.resolve({
+        n: res,
+        buf: this.buf,
+        address: address as A,
+        truncated,
+        fds: typeof fds === 'number' ? [] : fds,
+        fdsDropped,
+      });
+      return;
+    }
     this.resolve({ n: res, buf: this.buf, address: address as A, truncated });
   }
 
@@ -189,13 +221,19 @@ export class DatagramOp<A> implements OpHandler, Stalled {
     if (bounced) this.bounce = rt.lentIndex;
     const fd = this.owner.fd;
     let id: number;
+    const fds = this.extras?.fds;
     if (this.receives) {
-      id = rt.core.submitRecvMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+      id = rt.core.submitRecvMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength, this.extras?.withFds ? 1 : 0);
     } else {
       const res = this.to === undefined ? 0 : this.to.before(rt);
       if (res < 0) throw systemError(res, 'sendmsg');
-      id = rt.core.submitSendMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength, this.to?.aux ?? 0);
-      if (id >= 0) this.to?.after(rt, id);
+      const aux = (this.to?.aux ?? 0) | (fds !== undefined ? L.MSG_FDS : 0);
+      id = rt.core.submitSendMsg(fd, rt.lentIndex, rt.lentOffset, rt.lentLength, aux);
+      if (id >= 0) {
+        this.to?.after(rt, id);
+        // Staged for the op in the SQ, before any flush; a refusal fails the op.
+        if (fds !== undefined) this.stageError = Math.min(0, rt.nativeDriver.stageFds(id, fds));
+      }
     }
     if (id === -ENOSPC) {
       this.stalled = true; // the op table is full: wait for a slot

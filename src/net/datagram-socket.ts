@@ -3,16 +3,17 @@
 // several receives on one socket), the rest wait their turn in issue order;
 // close cancels them all, then closes the socket. A transport adds how it is
 // opened, how it names a destination and how it reads a sender.
-import { socketClosed } from '../errors/errors';
+import * as L from '../core/layout';
+import { invalidArgValue, socketClosed } from '../errors/errors';
 import { validateInteger, validateSignal, validateUint8Array } from '../errors/validate';
 import { submitCloseThen } from '../io/plain-op';
 import type { IoOptions } from '../io/rent';
 import { captureSettlers, settlers } from '../io/settlers';
 import type { Runtime } from '../runtime/runtime';
-import { type Datagram, DatagramOp, type DatagramOwner, type Destination } from './datagram-op';
+import { type Datagram, DatagramOp, type DatagramOwner, type Destination, type MessageExtras } from './datagram-op';
 
 /** Options of one datagram operation. */
-export interface DatagramOptions extends IoOptions {
+export interface DatagramOptions extends IoOptions, MessageExtras {
   /** Bytes of `buf` to send, or room to receive into, from its start. Default `buf.length`. */
   length?: number;
 }
@@ -121,9 +122,27 @@ export abstract class DatagramSocket<A> implements DatagramOwner<A> {
       validateSignal(options?.signal, 'options.signal');
       const length = options?.length ?? buf.length;
       validateInteger(length, 'options.length', 0, buf.length);
+      const fds = options?.fds;
+      if (fds !== undefined) {
+        if (receives) throw invalidArgValue('options.fds', fds, 'is for sends: pass withFds to receive descriptors');
+        if (!Array.isArray(fds) || fds.length === 0 || fds.length > L.MSG_FDS_MAX) {
+          throw invalidArgValue('options.fds', fds, `must be an array of 1 to ${L.MSG_FDS_MAX} descriptors`);
+        }
+        for (const fd of fds) validateInteger(fd, 'options.fds[i]', 0, 2 ** 31 - 1);
+      }
       this.assertOpen();
       const promise = new Promise<Datagram<A>>(captureSettlers);
-      new DatagramOp<A>(this, receives, buf, length, to, options?.signal, settlers.resolve, settlers.reject).begin();
+      new DatagramOp<A>(
+        this,
+        receives,
+        buf,
+        length,
+        to,
+        options,
+        options?.signal,
+        settlers.resolve,
+        settlers.reject,
+      ).begin();
       return promise;
     } catch (err) {
       return Promise.reject(err);

@@ -11,6 +11,7 @@
  * ```
  */
 import * as L from '../core/layout';
+import { EEXIST } from '../errors/errno';
 import { socketClosed, systemError } from '../errors/errors';
 import { validateInteger } from '../errors/validate';
 import { Runtime } from '../runtime/runtime';
@@ -89,6 +90,38 @@ export class TcpListener extends StreamListener<TcpStream> {
     if (res < 0) fail(res, 'bind');
     res = host.listen(fd, backlog);
     if (res < 0) fail(res, 'listen');
+    const listener = new TcpListener(rt, fd);
+    listener.arm();
+    return listener;
+  }
+
+  /** Serves on a listening socket this runtime was handed: one received in
+   * a message (`recv(buf, { withFds: true })` on a Unix socket: already this
+   * runtime's), or one from elsewhere in the process, adopted as
+   * `TcpStream.adopt` adopts. The basis of zero-downtime upgrades: the old
+   * process sends its listener, the new one serves on it.
+   * ```ts
+   * const name = `\0percore-doc-handoff-${process.pid}`;
+   * const old = await TcpListener.bind('127.0.0.1:0');
+   * const channel = await UnixSeqpacketListener.bind(name);
+   * const sender = await UnixSeqpacketSocket.connect(name);
+   * const receiver = await channel.accept();
+   * await sender.send(Buffer.from('L'), { fds: [old.fd] });
+   * const { fds } = await receiver.recv(Buffer.alloc(1), { withFds: true });
+   * const handed = TcpListener.adopt(fds![0]);   // the same port, a descriptor of its own
+   * await old.close();                           // the handed one still listens
+   * console.log(handed.localAddress().port > 0); // true
+   * await Promise.all([handed.close(), sender.close(), receiver.close(), channel.close()]);
+   * ```
+   * Throws a system error: `ENOTSOCK`, `EBADF`, `EINVAL` (not a stream
+   * socket), `EBUSY` (another runtime owns it). */
+  static adopt(fd: number, options: { runtime?: Runtime } = {}): TcpListener {
+    validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
+    const rt = options.runtime ?? Runtime.current();
+    rt.assertOpen();
+    const res = rt.nativeDriver.adoptFd(fd);
+    // -EEXIST: this runtime owns it already (a received descriptor).
+    if (res < 0 && res !== -EEXIST) throw systemError(res, 'adopt');
     const listener = new TcpListener(rt, fd);
     listener.arm();
     return listener;

@@ -419,4 +419,22 @@ module.exports = [
     why: 'a SENDMSG_TO_NAME with no name staged for its op is sent to whatever the slot held before (issue 14)',
     tests: ['test/net/unix-messages.test.ts'],
   },
+  {
+    id: 'host-msg-fds-recheck-dropped',
+    layer: 'host',
+    file: 'host/drivers/msg_slots.cc',
+    find: '      if (!fds.Contains(s.fds[i])) {',
+    replace: '      if (false) {',
+    why: 'a descriptor closed between its staging and the flush is still handed to the kernel: it sends whatever now has that number (issue 14)',
+    tests: ['test/net/fd-passing.test.ts'],
+  },
+  {
+    id: 'host-received-fds-not-owned',
+    layer: 'host',
+    file: 'host/drivers/msg_slots.cc',
+    find: '          !fds.Add(fd)) {',
+    replace: '          false) {',
+    why: 'a received descriptor is not owned by the receiving runtime: dropped by the program, it is never closed (issue 14)',
+    tests: ['test/net/fd-passing.test.ts'],
+  },
 ];

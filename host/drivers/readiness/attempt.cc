@@ -71,8 +71,9 @@ ssize_t ReadinessDriver::SystemCall(Op& op, bool* more) {
                        MSG_DONTWAIT | MSG_NOSIGNAL);
     case L::kOpRecvmsg: {
       const uint32_t slot = op.id & L::kSlotMask;
-      const ssize_t r = ::recvmsg(op.fd, msg_slots_->Header(slot, true), MSG_DONTWAIT);
-      if (r >= 0) msg_slots_->Finish(slot, memory_);
+      const ssize_t r =
+          ::recvmsg(op.fd, msg_slots_->Header(slot, true), MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (r >= 0) msg_slots_->Finish(slot, memory_, fds_);
       return r;
     }
     case L::kOpRead:

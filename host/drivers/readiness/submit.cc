@@ -71,9 +71,10 @@ void ReadinessDriver::Start(const Sqe& sqe) {
     Complete(sqe.id, -EBUSY, 0);
     return;
   }
+  int32_t error = 0;
   if ((sqe.opcode == L::kOpSendmsg || sqe.opcode == L::kOpRecvmsg) &&
-      msg_slots_->Prepare(sqe, memory_) == nullptr) {
-    Complete(sqe.id, -EINVAL, 0);  // SENDMSG_TO_NAME with no name staged for it
+      msg_slots_->Prepare(sqe, memory_, fds_, &error) == nullptr) {
+    Complete(sqe.id, error, 0);  // nothing staged for it, or an fd no longer owned
     return;
   }
   op = Op{.id = sqe.id,

@@ -82,8 +82,10 @@ inline void prep_sendmsg(io_uring_sqe* s, int fd, const msghdr* msg) {
 
 // The kernel writes the source and msg_flags (MSG_TRUNC) into the msghdr's
 // memory when the datagram arrives; the CQE's res is the bytes copied.
+// Descriptors received with it (SCM_RIGHTS) come close-on-exec.
 inline void prep_recvmsg(io_uring_sqe* s, int fd, msghdr* msg) {
   prep_rw(s, IORING_OP_RECVMSG, fd, msg, 1, 0);
+  s->msg_flags = MSG_CMSG_CLOEXEC;
 }
 
 inline void prep_read(io_uring_sqe* s, int fd, void* buf, uint32_t len, uint64_t offset) {

@@ -51,7 +51,8 @@ uint32_t UringDriver::Reap() {
       if (!more && live) {
         // The number may be reused (and claimed by another driver) from now.
         if (op.opcode == L::kOpClose) fds_.EndClose(op.fd);
-        if (op.opcode == L::kOpRecvmsg && res >= 0) msg_slots_->Finish(id & L::kSlotMask, memory_);
+        if (op.opcode == L::kOpRecvmsg && res >= 0)
+          msg_slots_->Finish(id & L::kSlotMask, memory_, fds_);
         op.id = 0;
       }
     }

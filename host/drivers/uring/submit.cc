@@ -47,8 +47,9 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
     case L::kOpSend: prep_send(k, sqe.fd, base + sqe.addr, sqe.len); break;
     case L::kOpSendmsg:
     case L::kOpRecvmsg: {
-      msghdr* msg = msg_slots_->Prepare(sqe, memory_);
-      if (msg == nullptr) return -EINVAL;  // SENDMSG_TO_NAME with no name staged for it
+      int32_t error;
+      msghdr* msg = msg_slots_->Prepare(sqe, memory_, fds_, &error);
+      if (msg == nullptr) return error;  // nothing staged for it, or an fd no longer owned
       if (sqe.opcode == L::kOpSendmsg) {
         prep_sendmsg(k, sqe.fd, msg);
       } else {
