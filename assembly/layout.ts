@@ -129,6 +129,15 @@ export const SOCKOPT_TTL: u32 = 7; // v4: an integer (IP_TTL, or IPV6_UNICAST_HO
 export const SOCKOPT_MULTICAST_TTL: u32 = 8; // v4: an integer (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS)
 export const SOCKOPT_MULTICAST_LOOP: u32 = 9; // v4
 export const SOCKOPT_V6ONLY: u32 = 10; // v4: IPV6_V6ONLY
+export const SOCKOPT_KEEPIDLE: u32 = 11; // v4: seconds, 1..32767 (TCP_KEEPIDLE)
+export const SOCKOPT_KEEPINTVL: u32 = 12; // v4: seconds, 1..32767 (TCP_KEEPINTVL)
+export const SOCKOPT_KEEPCNT: u32 = 13; // v4: probes, 1..127 (TCP_KEEPCNT)
+export const SOCKOPT_RCVBUF: u32 = 14; // v4: bytes (SO_RCVBUF; the kernel doubles it, read back doubled)
+export const SOCKOPT_SNDBUF: u32 = 15; // v4: bytes (SO_SNDBUF; likewise)
+export const SOCKOPT_LINGER: u32 = 16; // v4: seconds to linger on close, 0..65535; -1: off, read back as 65536 (SO_LINGER)
+export const SOCKOPT_FASTOPEN: u32 = 17; // v4: a listener's TFO queue length, 0 off (TCP_FASTOPEN)
+export const SOCKOPT_FASTOPEN_CONNECT: u32 = 18; // v4: TFO on a socket about to connect (TCP_FASTOPEN_CONNECT)
+export const SOCKOPT_DEFER_ACCEPT: u32 = 19; // v4: seconds a listener waits for data before accepting (TCP_DEFER_ACCEPT)
 
 // The agreement table: same values, same order, in all three languages.
 export const LAYOUT_TABLE: StaticArray<u32> = [
@@ -152,4 +161,6 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   SENDMSG_TO_NAME, ADDR_FAMILY_UNIX, MSG_FDS, MSG_FDS_MAX, MSGF_CTRUNC,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
   SOCKOPT_BROADCAST, SOCKOPT_TTL, SOCKOPT_MULTICAST_TTL, SOCKOPT_MULTICAST_LOOP, SOCKOPT_V6ONLY,
+  SOCKOPT_KEEPIDLE, SOCKOPT_KEEPINTVL, SOCKOPT_KEEPCNT, SOCKOPT_RCVBUF, SOCKOPT_SNDBUF, SOCKOPT_LINGER,
+  SOCKOPT_FASTOPEN, SOCKOPT_FASTOPEN_CONNECT, SOCKOPT_DEFER_ACCEPT,
 ];

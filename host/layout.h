@@ -134,6 +134,15 @@ inline constexpr uint32_t kSockoptTtl = 7;  // v4: an integer (IP_TTL, or IPV6_U
 inline constexpr uint32_t kSockoptMulticastTtl = 8;  // v4: an integer (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS)
 inline constexpr uint32_t kSockoptMulticastLoop = 9;  // v4
 inline constexpr uint32_t kSockoptV6only = 10;  // v4: IPV6_V6ONLY
+inline constexpr uint32_t kSockoptKeepidle = 11;  // v4: seconds, 1..32767 (TCP_KEEPIDLE)
+inline constexpr uint32_t kSockoptKeepintvl = 12;  // v4: seconds, 1..32767 (TCP_KEEPINTVL)
+inline constexpr uint32_t kSockoptKeepcnt = 13;  // v4: probes, 1..127 (TCP_KEEPCNT)
+inline constexpr uint32_t kSockoptRcvbuf = 14;  // v4: bytes (SO_RCVBUF; the kernel doubles it, read back doubled)
+inline constexpr uint32_t kSockoptSndbuf = 15;  // v4: bytes (SO_SNDBUF; likewise)
+inline constexpr uint32_t kSockoptLinger = 16;  // v4: seconds to linger on close, 0..65535; -1: off, read back as 65536 (SO_LINGER)
+inline constexpr uint32_t kSockoptFastopen = 17;  // v4: a listener's TFO queue length, 0 off (TCP_FASTOPEN)
+inline constexpr uint32_t kSockoptFastopenConnect = 18;  // v4: TFO on a socket about to connect (TCP_FASTOPEN_CONNECT)
+inline constexpr uint32_t kSockoptDeferAccept = 19;  // v4: seconds a listener waits for data before accepting (TCP_DEFER_ACCEPT)
 
 // The agreement table: same values, same order, in all three languages.
 inline constexpr uint32_t kLayoutTable[] = {
@@ -161,7 +170,9 @@ inline constexpr uint32_t kLayoutTable[] = {
     kSendmsgToName, kAddrFamilyUnix, kMsgFds, kMsgFdsMax,
     kMsgfCtrunc, kSockoptReuseaddr, kSockoptReuseport, kSockoptNodelay,
     kSockoptKeepalive, kSockoptLingerZero, kSockoptBroadcast, kSockoptTtl,
-    kSockoptMulticastTtl, kSockoptMulticastLoop, kSockoptV6only,
+    kSockoptMulticastTtl, kSockoptMulticastLoop, kSockoptV6only, kSockoptKeepidle,
+    kSockoptKeepintvl, kSockoptKeepcnt, kSockoptRcvbuf, kSockoptSndbuf,
+    kSockoptLinger, kSockoptFastopen, kSockoptFastopenConnect, kSockoptDeferAccept,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -147,6 +147,14 @@ constexpr BooleanOption kBooleanOptions[] = {
     {L::kSockoptMulticastTtl, IPPROTO_IP, IP_MULTICAST_TTL, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255},
     {L::kSockoptMulticastLoop, IPPROTO_IP, IP_MULTICAST_LOOP, IPPROTO_IPV6, IPV6_MULTICAST_LOOP},
     {L::kSockoptV6only, IPPROTO_IPV6, IPV6_V6ONLY},
+    {L::kSockoptKeepidle, IPPROTO_TCP, TCP_KEEPIDLE, -1, -1, 32767},
+    {L::kSockoptKeepintvl, IPPROTO_TCP, TCP_KEEPINTVL, -1, -1, 32767},
+    {L::kSockoptKeepcnt, IPPROTO_TCP, TCP_KEEPCNT, -1, -1, 127},
+    {L::kSockoptRcvbuf, SOL_SOCKET, SO_RCVBUF, -1, -1, 1 << 30},
+    {L::kSockoptSndbuf, SOL_SOCKET, SO_SNDBUF, -1, -1, 1 << 30},
+    {L::kSockoptFastopen, IPPROTO_TCP, TCP_FASTOPEN, -1, -1, 65535},
+    {L::kSockoptFastopenConnect, IPPROTO_TCP, TCP_FASTOPEN_CONNECT},
+    {L::kSockoptDeferAccept, IPPROTO_TCP, TCP_DEFER_ACCEPT, -1, -1, 3600},
 };
 
 const BooleanOption* FindBoolean(uint32_t option) {
@@ -179,6 +187,12 @@ int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option, int32_t
     const linger l{on, 0};
     return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0 ? 0 : -errno;
   }
+  if (option == L::kSockoptLinger) {
+    // -1: off; 0..65535 seconds: close waits that long for unsent data.
+    if (value < -1 || value > 65535) return -EINVAL;
+    const linger l{value >= 0 ? 1 : 0, value >= 0 ? value : 0};
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0 ? 0 : -errno;
+  }
   const BooleanOption* b = FindBoolean(option);
   if (b == nullptr) return -EINVAL;
   if (b->max > 1 && (value < 0 || value > b->max)) return -EINVAL;
@@ -195,6 +209,12 @@ int32_t GetSocketOption(const FdTable& fds, int32_t fd, uint32_t option) {
     socklen_t len = sizeof l;
     if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) != 0) return -errno;
     return l.l_onoff != 0 && l.l_linger == 0 ? 1 : 0;
+  }
+  if (option == L::kSockoptLinger) {
+    linger l{};
+    socklen_t len = sizeof l;
+    if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &len) != 0) return -errno;
+    return l.l_onoff != 0 ? l.l_linger : kLingerOffReadBack;
   }
   const BooleanOption* b = FindBoolean(option);
   if (b == nullptr) return -EINVAL;

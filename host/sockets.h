@@ -48,6 +48,8 @@ int32_t OpenSocket(FdTable& fds, int32_t family, int32_t type);
 int32_t OpenPipe(FdTable& fds, int32_t fds_out[2]);  // 0 or -errno
 int32_t SetSocketOption(const FdTable& fds, int32_t fd, uint32_t option,
                         int32_t value);  // 0 or -errno
+// SOCKOPT_LINGER read back when off (set with -1: a negative answer is an errno).
+constexpr int32_t kLingerOffReadBack = 65536;
 // What SetSocketOption set: 0 or 1 (an integer option: its value), or -errno.
 int32_t GetSocketOption(const FdTable& fds, int32_t fd, uint32_t option);
 int32_t BindStaging(const FdTable& fds, const CoreMemory& memory, int32_t fd);

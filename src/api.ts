@@ -27,6 +27,7 @@ export type { Datagram } from './net/datagram-op';
 export type { DatagramOptions } from './net/datagram-socket';
 export { DatagramSocket } from './net/datagram-socket';
 export { StreamListener } from './net/listener';
+export type { StreamOptionName, StreamSocketOptions } from './net/socket-options';
 export type { BindOptions } from './net/tcp-listener';
 export { TcpListener } from './net/tcp-listener';
 export type { ConnectOptions } from './net/tcp-stream';

@@ -128,6 +128,15 @@ export const SOCKOPT_TTL = 7; // v4: an integer (IP_TTL, or IPV6_UNICAST_HOPS on
 export const SOCKOPT_MULTICAST_TTL = 8; // v4: an integer (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS)
 export const SOCKOPT_MULTICAST_LOOP = 9; // v4
 export const SOCKOPT_V6ONLY = 10; // v4: IPV6_V6ONLY
+export const SOCKOPT_KEEPIDLE = 11; // v4: seconds, 1..32767 (TCP_KEEPIDLE)
+export const SOCKOPT_KEEPINTVL = 12; // v4: seconds, 1..32767 (TCP_KEEPINTVL)
+export const SOCKOPT_KEEPCNT = 13; // v4: probes, 1..127 (TCP_KEEPCNT)
+export const SOCKOPT_RCVBUF = 14; // v4: bytes (SO_RCVBUF; the kernel doubles it, read back doubled)
+export const SOCKOPT_SNDBUF = 15; // v4: bytes (SO_SNDBUF; likewise)
+export const SOCKOPT_LINGER = 16; // v4: seconds to linger on close, 0..65535; -1: off, read back as 65536 (SO_LINGER)
+export const SOCKOPT_FASTOPEN = 17; // v4: a listener's TFO queue length, 0 off (TCP_FASTOPEN)
+export const SOCKOPT_FASTOPEN_CONNECT = 18; // v4: TFO on a socket about to connect (TCP_FASTOPEN_CONNECT)
+export const SOCKOPT_DEFER_ACCEPT = 19; // v4: seconds a listener waits for data before accepting (TCP_DEFER_ACCEPT)
 
 /** The agreement table, with names, in the contract's order. */
 export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
@@ -230,4 +239,13 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['SOCKOPT_MULTICAST_TTL', SOCKOPT_MULTICAST_TTL],
   ['SOCKOPT_MULTICAST_LOOP', SOCKOPT_MULTICAST_LOOP],
   ['SOCKOPT_V6ONLY', SOCKOPT_V6ONLY],
+  ['SOCKOPT_KEEPIDLE', SOCKOPT_KEEPIDLE],
+  ['SOCKOPT_KEEPINTVL', SOCKOPT_KEEPINTVL],
+  ['SOCKOPT_KEEPCNT', SOCKOPT_KEEPCNT],
+  ['SOCKOPT_RCVBUF', SOCKOPT_RCVBUF],
+  ['SOCKOPT_SNDBUF', SOCKOPT_SNDBUF],
+  ['SOCKOPT_LINGER', SOCKOPT_LINGER],
+  ['SOCKOPT_FASTOPEN', SOCKOPT_FASTOPEN],
+  ['SOCKOPT_FASTOPEN_CONNECT', SOCKOPT_FASTOPEN_CONNECT],
+  ['SOCKOPT_DEFER_ACCEPT', SOCKOPT_DEFER_ACCEPT],
 ];

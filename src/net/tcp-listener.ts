@@ -30,6 +30,14 @@ export interface BindOptions {
   reuseAddr?: boolean;
   /** The kernel's accept queue length. Default 511, like node:net. */
   backlog?: number;
+  /** IPV6_V6ONLY on an IPv6 listener: no IPv4-mapped connections. Default: the system's. */
+  ipv6Only?: boolean;
+  /** TCP Fast Open: the queue length of connections whose data came with the
+   * SYN (TCP_FASTOPEN). Default: off. */
+  fastOpen?: number;
+  /** TCP_DEFER_ACCEPT: seconds a connection may wait for its first bytes
+   * before the kernel hands it over (so an accept comes with data). Default: off. */
+  deferAccept?: number;
   /** The runtime to use. Default `Runtime.current()`. */
   runtime?: Runtime;
 }
@@ -68,6 +76,8 @@ export class TcpListener extends StreamListener<TcpStream> {
     const rt = options.runtime ?? Runtime.current();
     const backlog = options.backlog ?? 511;
     validateInteger(backlog, 'options.backlog', 0, 65535);
+    if (options.fastOpen !== undefined) validateInteger(options.fastOpen, 'options.fastOpen', 0, 65535);
+    if (options.deferAccept !== undefined) validateInteger(options.deferAccept, 'options.deferAccept', 0, 3600);
     const { ip, family, port } = await resolveAddress(address);
     rt.assertOpen();
     const host = rt.nativeDriver;
@@ -84,6 +94,15 @@ export class TcpListener extends StreamListener<TcpStream> {
     if (res < 0) fail(res, 'setsockopt');
     res = host.setOption(fd, L.SOCKOPT_REUSEPORT, options.reusePort === true ? 1 : 0);
     if (res < 0) fail(res, 'setsockopt');
+    for (const [value, option] of [
+      [options.ipv6Only === undefined || family !== 6 ? undefined : options.ipv6Only ? 1 : 0, L.SOCKOPT_V6ONLY],
+      [options.fastOpen, L.SOCKOPT_FASTOPEN],
+      [options.deferAccept, L.SOCKOPT_DEFER_ACCEPT],
+    ] as const) {
+      if (value === undefined) continue;
+      res = host.setOption(fd, option, value);
+      if (res < 0) fail(res, 'setsockopt');
+    }
     res = host.encodeAddress(ip, port, rt.stagingRecord);
     if (res < 0) fail(res, 'bind');
     res = host.bind(fd);
@@ -125,6 +144,17 @@ export class TcpListener extends StreamListener<TcpStream> {
     const listener = new TcpListener(rt, fd);
     listener.arm();
     return listener;
+  }
+
+  /** Reads a listener option back (`'fastOpen'`: the queue length, `'deferAccept'`: seconds as the kernel rounded them). */
+  getOption(name: 'fastOpen' | 'deferAccept' | 'ipv6Only'): number {
+    if (this.isClosing) throw socketClosed('TcpListener');
+    const option = { fastOpen: L.SOCKOPT_FASTOPEN, deferAccept: L.SOCKOPT_DEFER_ACCEPT, ipv6Only: L.SOCKOPT_V6ONLY }[
+      name
+    ];
+    const res = this.rt.nativeDriver.getOption(this.fd, option);
+    if (res < 0) throw systemError(res, 'getsockopt');
+    return res;
   }
 
   /** The bound address, e.g. `{ address: '127.0.0.1', family: 'IPv4', port: 40123 }`. */

@@ -3,6 +3,7 @@
 // basis of zero-downtime upgrades); on both drivers, counters back to zero.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import {
@@ -85,11 +86,18 @@ test('descriptors this runtime does not own are refused (EBADF) and nothing is s
   expect(await rejection(a.send(Buffer.from('x'), { fds: [] }))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
   expect(await rejection(b.recv(Buffer.alloc(1), { fds: [1] }))).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
   // A descriptor closed after the send was issued and before the host took
-  // it is refused too: the host checks again before the kernel sees it.
+  // it is refused too: the host checks again before the kernel sees it,
+  // even when the number already names something else (a file opened here).
   const doomed = await TcpListener.bind('127.0.0.1:0');
   const sent = rejection(a.send(Buffer.from('x'), { fds: [doomed.fd] }));
   expect(rt.nativeDriver.closeFd(doomed.fd)).toBe(0);
-  expect(await sent).toMatchObject({ code: 'EBADF', syscall: 'sendmsg' });
+  const file = fs.openSync(__filename, 'r'); // the lowest free number: the one just closed
+  try {
+    expect(file).toBe(doomed.fd);
+    expect(await sent).toMatchObject({ code: 'EBADF', syscall: 'sendmsg' });
+  } finally {
+    fs.closeSync(file);
+  }
   await doomed.close();
   // The connection carried nothing: the next message is the first.
   await a.send(Buffer.from('first'));
