@@ -143,6 +143,20 @@ describe('UDP', () => {
     await Promise.all([member.close(), sender.close()]);
   });
 
+  test('a connected socket hears that nobody listens: ECONNREFUSED, the same on every driver', async () => {
+    const gone = await UdpSocket.bind('127.0.0.1:0');
+    const address = gone.localAddress();
+    await gone.close(); // nobody on that port now
+    const socket = await UdpSocket.bind('127.0.0.1:0');
+    await socket.connect(address);
+    await socket.send(Buffer.from('anyone?')); // the ICMP answer comes back asynchronously
+    const buf = Buffer.alloc(16);
+    const err = await rejection(socket.recv(buf));
+    expect(err).toMatchObject({ code: 'ECONNREFUSED', syscall: 'recvmsg' });
+    expect(err.buffer).toBe(buf); // handed back with the error
+    await socket.close();
+  });
+
   test('bind errors name the address', async () => {
     const taken = await UdpSocket.bind('127.0.0.1:0');
     const { port } = taken.localAddress();
