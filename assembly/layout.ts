@@ -102,7 +102,9 @@ export const OP_TIMER: u8 = 11; // core only: never written to the SQ
 export const OP_COPY: u8 = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
 export const OP_SENDMSG: u8 = 13; // v4: one datagram; aux SENDMSG_TO: to the slot's address record
 export const OP_RECVMSG: u8 = 14; // v4: one datagram; the host writes its source into the slot's record
-export const OP_COUNT: u8 = 15;
+export const OP_SPLICE_IN: u8 = 15; // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
+export const OP_SPLICE_OUT: u8 = 16; // v4: pipe (aux: its read end) -> socket fd, at most len bytes
+export const OP_COUNT: u8 = 17;
 
 // Flags.
 export const SQE_F_MULTISHOT: u8 = 1;
@@ -156,7 +158,7 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   DQE_ID, DQE_RES, DQE_FLAGS, DQE_OPCODE,
   ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_MSG_FLAGS, ADDR_BYTES,
   OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
-  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_SENDMSG, OP_RECVMSG, OP_COUNT,
+  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_SENDMSG, OP_RECVMSG, OP_SPLICE_IN, OP_SPLICE_OUT, OP_COUNT,
   SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT, SENDMSG_TO, MSGF_TRUNC,
   SENDMSG_TO_NAME, ADDR_FAMILY_UNIX, MSG_FDS, MSG_FDS_MAX, MSGF_CTRUNC,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,

@@ -3,7 +3,7 @@
 // arguments before it takes a slot, so a refused call changes nothing.
 import {
   ADDR_RECORD_SIZE, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_NOP, OP_READ,
-  OP_RECV, OP_RECVMSG, OP_SEND, OP_SENDMSG, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SENDMSG_TO, MSG_FDS,
+  OP_RECV, OP_RECVMSG, OP_SEND, OP_SENDMSG, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SENDMSG_TO, MSG_FDS, OP_SPLICE_IN, OP_SPLICE_OUT,
   SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
@@ -152,6 +152,17 @@ export function submitSendMsg(fd: i32, buffer: i32, offset: i32, len: i32, to: i
 export function submitRecvMsg(fd: i32, buffer: i32, offset: i32, len: i32, fds: i32): i32 {
   if (fds != 0 && fds != 1) return -EINVAL;
   return submitWithBuffer(OP_RECVMSG, fd, buffer, offset, len, 0, fds ? MSG_FDS : 0);
+}
+
+/// SPLICE_IN / SPLICE_OUT (v4): at most `len` bytes between socket `fd` and
+/// a pipe end (`pipe`), in the kernel: no buffer of the pool is involved.
+/// `out` 0: socket -> pipe (its write end); 1: pipe (its read end) -> socket.
+export function submitSplice(fd: i32, pipe: i32, len: i32, out: i32): i32 {
+  if (fd < 0 || pipe < 0) return -EBADF;
+  if (len < 1 || (out != 0 && out != 1)) return -EINVAL;
+  const slot = admit(out ? OP_SPLICE_OUT : OP_SPLICE_IN, STATE_QUEUED);
+  if (slot < 0) return slot;
+  return issue(<u32>slot, 0, fd, NO_BUFFER, 0, <u32>len, <u32>pipe, 0);
 }
 
 export function submitRead(fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {

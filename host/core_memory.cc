@@ -268,6 +268,14 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
       return memory.InArena(sqe.addr, sqe.len) ? 0 : -EFAULT;
     case L::kOpSendmsg:
     case L::kOpRecvmsg: return CheckMsgSqe(sqe, memory, fds);
+    case L::kOpSpliceIn:
+    case L::kOpSpliceOut:
+      // Both ends this driver's: the socket and the pipe end in aux.
+      if (!fds.Contains(sqe.fd) || sqe.aux > 0x7fffffffu ||
+          !fds.Contains(static_cast<int32_t>(sqe.aux))) {
+        return -EBADF;
+      }
+      return sqe.len > 0 ? 0 : -EINVAL;
     default:  // kOpTimer never reaches the SQ; anything else is unknown
       return -EINVAL;
   }

@@ -107,7 +107,9 @@ inline constexpr uint8_t kOpTimer = 11;  // core only: never written to the SQ
 inline constexpr uint8_t kOpCopy = 12;  // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
 inline constexpr uint8_t kOpSendmsg = 13;  // v4: one datagram; aux SENDMSG_TO: to the slot's address record
 inline constexpr uint8_t kOpRecvmsg = 14;  // v4: one datagram; the host writes its source into the slot's record
-inline constexpr uint8_t kOpCount = 15;
+inline constexpr uint8_t kOpSpliceIn = 15;  // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
+inline constexpr uint8_t kOpSpliceOut = 16;  // v4: pipe (aux: its read end) -> socket fd, at most len bytes
+inline constexpr uint8_t kOpCount = 17;
 
 // Flags.
 inline constexpr uint8_t kSqeFMultishot = 1;
@@ -165,14 +167,15 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpRecv, kOpSend, kOpRead, kOpWrite,
     kOpClose, kOpShutdown, kOpTimeout, kOpCancel,
     kOpTimer, kOpCopy, kOpSendmsg, kOpRecvmsg,
-    kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
-    kCqeFBuffer, kCqeBufferShift, kSendmsgTo, kMsgfTrunc,
-    kSendmsgToName, kAddrFamilyUnix, kMsgFds, kMsgFdsMax,
-    kMsgfCtrunc, kSockoptReuseaddr, kSockoptReuseport, kSockoptNodelay,
-    kSockoptKeepalive, kSockoptLingerZero, kSockoptBroadcast, kSockoptTtl,
-    kSockoptMulticastTtl, kSockoptMulticastLoop, kSockoptV6only, kSockoptKeepidle,
-    kSockoptKeepintvl, kSockoptKeepcnt, kSockoptRcvbuf, kSockoptSndbuf,
-    kSockoptLinger, kSockoptFastopen, kSockoptFastopenConnect, kSockoptDeferAccept,
+    kOpSpliceIn, kOpSpliceOut, kOpCount, kSqeFMultishot,
+    kCqeFMore, kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift,
+    kSendmsgTo, kMsgfTrunc, kSendmsgToName, kAddrFamilyUnix,
+    kMsgFds, kMsgFdsMax, kMsgfCtrunc, kSockoptReuseaddr,
+    kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
+    kSockoptBroadcast, kSockoptTtl, kSockoptMulticastTtl, kSockoptMulticastLoop,
+    kSockoptV6only, kSockoptKeepidle, kSockoptKeepintvl, kSockoptKeepcnt,
+    kSockoptRcvbuf, kSockoptSndbuf, kSockoptLinger, kSockoptFastopen,
+    kSockoptFastopenConnect, kSockoptDeferAccept,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -22,6 +22,8 @@ export type { PrefixedStream } from './io/prefixed';
 export { prefixed } from './io/prefixed';
 export { RECV_AHEAD } from './io/receiver';
 export type { IoOptions, RentReader, RentResult, RentStream, RentWriter } from './io/rent';
+export type { SpliceCopyOptions } from './io/splice-copy';
+export { spliceCopy } from './io/splice-copy';
 export type { AddressInput, SocketAddress } from './net/address';
 export type { Datagram } from './net/datagram-op';
 export type { DatagramOptions } from './net/datagram-socket';

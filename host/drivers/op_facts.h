@@ -37,6 +37,8 @@ inline constexpr OpFacts kOpFacts[] = {
     {.opcode = layout::kOpCopy},
     {.opcode = layout::kOpSendmsg, .write_side = true},
     {.opcode = layout::kOpRecvmsg},
+    {.opcode = layout::kOpSpliceIn},
+    {.opcode = layout::kOpSpliceOut, .write_side = true},
 };
 
 constexpr bool OpFactsInOpcodeOrder() {

@@ -101,7 +101,9 @@ export const OP_TIMER = 11; // core only: never written to the SQ
 export const OP_COPY = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
 export const OP_SENDMSG = 13; // v4: one datagram; aux SENDMSG_TO: to the slot's address record
 export const OP_RECVMSG = 14; // v4: one datagram; the host writes its source into the slot's record
-export const OP_COUNT = 15;
+export const OP_SPLICE_IN = 15; // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
+export const OP_SPLICE_OUT = 16; // v4: pipe (aux: its read end) -> socket fd, at most len bytes
+export const OP_COUNT = 17;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
@@ -216,6 +218,8 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_COPY', OP_COPY],
   ['OP_SENDMSG', OP_SENDMSG],
   ['OP_RECVMSG', OP_RECVMSG],
+  ['OP_SPLICE_IN', OP_SPLICE_IN],
+  ['OP_SPLICE_OUT', OP_SPLICE_OUT],
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],

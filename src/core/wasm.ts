@@ -41,6 +41,8 @@ export interface CoreExports {
   /** RECVMSG (v4): one datagram into [offset, offset+len); at delivery the op's address record
    * holds the sender and ADDR_MSG_FLAGS (MSGF_TRUNC: cut to fit); op id or -errno. */
   submitRecvMsg(fd: number, buf: number, offset: number, len: number, fds: number): number;
+  /** SPLICE_IN (out 0: socket fd -> pipe write end) or SPLICE_OUT (out 1: pipe read end -> socket fd) of at most len bytes (v4); op id or -errno. */
+  submitSplice(fd: number, pipe: number, len: number, out: number): number;
   /** READ at position (-1: current position) into a program-held buffer; op id or -errno. */
   submitRead(fd: number, buf: number, offset: number, len: number, position: number): number;
   /** WRITE at position (-1: current position) from a program-held buffer; op id or -errno. */

@@ -29,6 +29,7 @@ describe('the core as a WASI reactor', () => {
       'submitWrite',
       'submitSendMsg',
       'submitRecvMsg',
+      'submitSplice',
       'submitClose',
       'submitShutdown',
       'submitTimeout',

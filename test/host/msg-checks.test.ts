@@ -112,6 +112,28 @@ describe('SENDMSG and RECVMSG checks', () => {
   });
 });
 
+describe('SPLICE_IN and SPLICE_OUT checks', () => {
+  test('a socket or a pipe end the driver does not own is -EBADF; length 0 is -EINVAL', () => {
+    const { core, driver } = makeDriver();
+    const { fd } = udp(driver, core);
+    const [r, w] = ok(driver.pipe());
+    const file = fs.openSync(__filename, 'r');
+    try {
+      for (const [opcode, pipe] of [
+        [L.OP_SPLICE_IN, w],
+        [L.OP_SPLICE_OUT, r],
+      ]) {
+        expect(refused(driver, core, { id: core.id(1), opcode, fd: file, aux: pipe, len: 8 })).toBe(-E.EBADF);
+        expect(refused(driver, core, { id: core.id(1), opcode, fd, aux: file, len: 8 })).toBe(-E.EBADF);
+        expect(refused(driver, core, { id: core.id(1), opcode, fd, aux: 0xffffffff, len: 8 })).toBe(-E.EBADF);
+        expect(refused(driver, core, { id: core.id(1), opcode, fd, aux: pipe, len: 0 })).toBe(-E.EINVAL);
+      }
+    } finally {
+      fs.closeSync(file);
+    }
+  });
+});
+
 describe('Unix and multicast helpers', () => {
   test('socket takes the families and types the API offers, nothing else', () => {
     const { driver } = makeDriver();

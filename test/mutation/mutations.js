@@ -437,4 +437,13 @@ module.exports = [
     why: 'a received descriptor is not owned by the receiving runtime: dropped by the program, it is never closed (issue 14)',
     tests: ['test/net/fd-passing.test.ts'],
   },
+  {
+    id: 'host-splice-pipe-unchecked',
+    layer: 'host',
+    file: 'host/core_memory.cc',
+    find: '!fds.Contains(static_cast<int32_t>(sqe.aux))',
+    replace: 'false',
+    why: 'a SPLICE whose pipe end is any fd of the process is taken: the kernel moves bytes into or out of a descriptor the runtime does not own (issue 14)',
+    tests: ['test/host/msg-checks.test.ts'],
+  },
 ];

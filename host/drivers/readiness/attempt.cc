@@ -76,6 +76,14 @@ ssize_t ReadinessDriver::SystemCall(Op& op, bool* more) {
       if (r >= 0) msg_slots_->Finish(slot, memory_, fds_);
       return r;
     }
+    case L::kOpSpliceIn:
+      // The pipe is drained between two SPLICE_INs (the API alternates), so
+      // EAGAIN here means the socket has nothing to read.
+      return ::splice(op.fd, nullptr, static_cast<int>(op.aux), nullptr, op.len,
+                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    case L::kOpSpliceOut:
+      return ::splice(static_cast<int>(op.aux), nullptr, op.fd, nullptr, op.len,
+                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     case L::kOpRead:
       // All ones: the current position (pipes and sockets have no other).
       return op.arg == ~uint64_t{0}

@@ -80,6 +80,7 @@ class ReadinessDriver final : public Driver {
     int32_t fd = -1;
     uint32_t addr = 0, len = 0;
     uint64_t arg = 0;  // READ/WRITE position, TIMEOUT absolute deadline (ns)
+    uint32_t aux = 0;  // SPLICE_IN/OUT: the pipe end
     uint32_t prev = kNil, next = kNil;
     bool select = false;     // a buffer-select RECV: the driver picks a recv-set buffer
     uint32_t cqe_flags = 0;  // what Attempt adds to the CQE (CQE_F_BUFFER and the index)

@@ -84,6 +84,7 @@ void ReadinessDriver::Start(const Sqe& sqe) {
           .addr = sqe.addr,
           .len = sqe.len,
           .arg = sqe.arg,
+          .aux = sqe.aux,
           .select = IsBufferSelect(sqe)};
   if (sqe.opcode == L::kOpTimeout) {
     op.arg = MonotonicNs() + sqe.arg;

@@ -67,6 +67,12 @@ inline void prep_poll_in(io_uring_sqe* s, int fd) {
   s->poll32_events = POLLIN;
 }
 
+// SPLICE_OUT's wait: for writability (the splice itself is the host's).
+inline void prep_poll_out(io_uring_sqe* s, int fd) {
+  prep_rw(s, IORING_OP_POLL_ADD, fd, nullptr, 0, 0);
+  s->poll32_events = POLLOUT;
+}
+
 inline void prep_send(io_uring_sqe* s, int fd, const void* buf, uint32_t len) {
   prep_rw(s, IORING_OP_SEND, fd, buf, len, 0);
   // A peer that reset the connection must yield -EPIPE, not kill the process.

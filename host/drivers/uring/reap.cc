@@ -41,6 +41,10 @@ uint32_t UringDriver::Reap() {
       Inflight& op = inflight_[id & L::kSlotMask];
       const bool live = op.id == id;
       result_is_fd = live && FactsOf(op.opcode).result_is_fd;
+      if (live && op.splice) {
+        written += EmulateSplice(op, res);
+        continue;
+      }
       if (live && op.select) {
         if (!pbuf_ring_) {
           written += EmulateRecvs(op, res, space - written);

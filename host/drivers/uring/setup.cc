@@ -144,8 +144,10 @@ void UringDriver::AddFeatures(const io_uring_params& p) {
 // errno that fails the setup (ENOMEM).
 int UringDriver::SetupRecvSet(bool pbuf_ring) {
   const uint32_t count = memory_.provide_count();
-  if (count == 0) return 0;
+  // Emulated ops polled again (select RECVs without a buffer ring, SPLICEs):
+  // one entry per op slot at most.
   rearm_ = std::make_unique<uint32_t[]>(memory_.op_capacity());
+  if (count == 0) return 0;
   if (pbuf_ring) {
     const uint32_t entries = NextPow2(count);
     buf_ring_size_ = PageAligned(entries * sizeof(io_uring_buf));
