@@ -56,6 +56,11 @@ inline const OpFacts& FactsOf(uint8_t opcode) {
   return kOpFacts[opcode];
 }
 
+// SPLICE_IN / SPLICE_OUT: the SQE's aux is a pipe end, an fd of its own.
+inline bool IsSpliceOp(uint8_t opcode) {
+  return opcode == layout::kOpSpliceIn || opcode == layout::kOpSpliceOut;
+}
+
 // A RECV into a recv-set buffer the host picks when data arrives.
 inline bool IsBufferSelect(const Sqe& sqe) {
   return FactsOf(sqe.opcode).may_select && (sqe.flags & layout::kSqeFBufferSelect) != 0;

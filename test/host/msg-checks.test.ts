@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as L from '../../src/core/layout';
 import type { Driver } from '../../src/driver/addon';
 import { collect, type FakeCore } from './fake-core';
-import { closeAll, E, makeDriver, ok } from './setup';
+import { closeAll, connectPair, E, listen, makeDriver, ok } from './setup';
 
 afterEach(closeAll);
 
@@ -131,6 +131,29 @@ describe('SPLICE_IN and SPLICE_OUT checks', () => {
     } finally {
       fs.closeSync(file);
     }
+  });
+});
+
+describe('SPLICE and closes', () => {
+  test('closing the pipe end while a SPLICE_IN waits ends it, and its number is never spliced into again', () => {
+    const { core, driver } = makeDriver();
+    const { fd: l, port } = listen(driver, core);
+    const [client, server] = connectPair(driver, core, l, port);
+    const [r, w] = ok(driver.pipe());
+    core.submit({ id: core.id(5), opcode: L.OP_SPLICE_IN, fd: server, aux: w, len: 1024 });
+    expect(driver.poll(0)).toBe(0); // nothing to read: it waits
+    expect(driver.closeFd(w)).toBe(0);
+    expect(collect(driver, core, 1)).toEqual([{ id: core.id(5), res: -E.ECANCELED, flags: 0 }]);
+    // The number comes back as a new pipe's write end; bytes arriving on the
+    // socket must not land in it.
+    const [r2, w2] = ok(driver.pipe());
+    expect([r2, w2]).toContain(w);
+    core.writeBuffer(0, 'late bytes');
+    core.submit({ id: core.id(6), opcode: L.OP_SEND, fd: client, addr: core.buffer(0), len: 10 });
+    expect(collect(driver, core, 1)).toEqual([{ id: core.id(6), res: 10, flags: 0 }]);
+    core.submit({ id: core.id(7), opcode: L.OP_RECV, fd: server, addr: core.buffer(1), len: 64 });
+    expect(collect(driver, core, 1)).toEqual([{ id: core.id(7), res: 10, flags: 0 }]); // still in the socket
+    expect(driver.closeFd(r)).toBe(0);
   });
 });
 

@@ -446,4 +446,22 @@ module.exports = [
     why: 'a SPLICE whose pipe end is any fd of the process is taken: the kernel moves bytes into or out of a descriptor the runtime does not own (issue 14)',
     tests: ['test/host/msg-checks.test.ts'],
   },
+  {
+    id: 'host-uring-splice-pipe-close-ignored',
+    layer: 'host',
+    file: 'host/drivers/uring/recv_select.cc',
+    find: 'if (op.fd != fd && !(op.splice && op.pipe == fd)) continue;',
+    replace: 'if (op.fd != fd) continue;',
+    why: 'closing the pipe end of a waiting SPLICE leaves it armed: it later splices into whatever reuses the number (io_uring, issue 14)',
+    tests: ['test/host/msg-checks.test.ts'],
+  },
+  {
+    id: 'host-readiness-splice-pipe-close-ignored',
+    layer: 'host',
+    file: 'host/drivers/readiness/wait_queues.cc',
+    find: 'st.pipe_users > 0 && slot < op_capacity_',
+    replace: 'false && slot < op_capacity_',
+    why: 'closing the pipe end of a waiting SPLICE leaves it queued: it later splices into whatever reuses the number (epoll, issue 14)',
+    tests: ['test/host/msg-checks.test.ts'],
+  },
 ];

@@ -40,6 +40,16 @@ int AcceptConnection(int fd) {
 
 }  // namespace
 
+namespace {
+
+// A pipe end closed outside percore since the op was taken: -1 with EBADF.
+ssize_t BadFd() {
+  errno = EBADF;
+  return -1;
+}
+
+}  // namespace
+
 // One try of the op's system call. EINTR is retried here; EAGAIN is kAgain.
 int32_t ReadinessDriver::Attempt(Op& op, bool* more) {
   *more = false;
@@ -77,11 +87,13 @@ ssize_t ReadinessDriver::SystemCall(Op& op, bool* more) {
       return r;
     }
     case L::kOpSpliceIn:
+      if (!fds_.Contains(static_cast<int32_t>(op.aux))) return BadFd();
       // The pipe is drained between two SPLICE_INs (the API alternates), so
       // EAGAIN here means the socket has nothing to read.
       return ::splice(op.fd, nullptr, static_cast<int>(op.aux), nullptr, op.len,
                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     case L::kOpSpliceOut:
+      if (!fds_.Contains(static_cast<int32_t>(op.aux))) return BadFd();
       return ::splice(static_cast<int>(op.aux), nullptr, op.fd, nullptr, op.len,
                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     case L::kOpRead:

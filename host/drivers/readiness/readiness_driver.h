@@ -102,6 +102,9 @@ class ReadinessDriver final : public Driver {
     // no further edge), so the cache stays off and ops just try.
     bool hangup;
     bool retry;  // on retry_ (see RetryLater)
+    // SPLICE ops waiting (on their socket's queue) with this fd as their
+    // pipe end: closing it must end them too (CancelFd).
+    uint32_t pipe_users;
     // TCP_INQ on this socket (Linux): each RECV also learns how many bytes
     // are left queued, so a RECV that fills its buffer exactly (a 16 KiB
     // message into a 16 KiB buffer) still knows whether it drained the socket.

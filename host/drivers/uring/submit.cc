@@ -83,7 +83,7 @@ void UringDriver::RecordInflight(const Sqe& sqe) {
   const uint32_t slot = sqe.id & L::kSlotMask;
   PERCORE_ASSERT(slot < memory_.op_capacity(), "CheckSqe bounds every id's slot");
   const bool select = IsBufferSelect(sqe);
-  const bool splice = sqe.opcode == L::kOpSpliceIn || sqe.opcode == L::kOpSpliceOut;
+  const bool splice = IsSpliceOp(sqe.opcode);
   inflight_[slot] = Inflight{.id = sqe.id,
                              .opcode = sqe.opcode,
                              .select = select,
