@@ -29,9 +29,10 @@
  * ```
  */
 import { readSync } from 'node:fs';
-import { codedError, type PercoreError, systemError } from '../errors/errors';
+import { type PercoreError, systemError } from '../errors/errors';
 import { validateInteger, validateSignal } from '../errors/validate';
 import type { Runtime } from '../runtime/runtime';
+import { checkCoreRelay } from './copy';
 import type { FdStream } from './fd-stream';
 import { PlainOp } from './plain-op';
 
@@ -50,13 +51,8 @@ export async function spliceCopy(from: FdStream, to: FdStream, options: SpliceCo
   validateSignal(options.signal, 'options.signal');
   const chunk = options.chunk ?? 65536;
   validateInteger(chunk, 'options.chunk', 1, 1 << 20);
+  checkCoreRelay(from, to, 'spliceCopy()');
   const rt = from.rt;
-  if (to.rt !== rt)
-    throw codedError('ERR_INVALID_ARG_VALUE', 'spliceCopy(): both streams must belong to the same runtime');
-  if (from.isClosing || to.isClosing) throw codedError('ERR_SOCKET_CLOSED', 'spliceCopy(): a stream is closed');
-  if (from.copyingFrom || to.copyingTo)
-    throw codedError('ERR_PERCORE_BUSY', 'spliceCopy(): a copy already uses a stream');
-  rt.assertOpen();
   const pipe = rt.nativeDriver.pipe();
   if (typeof pipe === 'number') throw systemError(pipe, 'pipe');
   const [r, w] = pipe;

@@ -64,5 +64,10 @@ test('refuses streams of another state', async () => {
   ac.abort();
   await rejection(first);
   expect(await rejection(spliceCopy(server, client, { chunk: 0 }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  // A read of the program's in flight on `from`: two readers would split its bytes.
+  const reading = server.read(Buffer.alloc(8));
+  expect(await rejection(spliceCopy(server, client))).toMatchObject({ code: 'ERR_PERCORE_BUSY' });
+  await client.writeAll(Buffer.from('x'));
+  expect((await reading)[0]).toBe(1);
   await Promise.all([client.close(), server.close(), listener.close()]);
 });
