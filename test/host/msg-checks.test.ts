@@ -66,8 +66,15 @@ describe('SENDMSG and RECVMSG checks', () => {
     const { fd, port } = udp(driver, core);
     expect(driver.encodeAddress('127.0.0.1', port, core.addrRecord(1))).toBe(0);
     const base = { id: core.id(1), fd, addr: core.buffer(0), len: 8 };
-    expect(refused(driver, core, { ...base, opcode: L.OP_SENDMSG, aux: 2 })).toBe(-E.EINVAL);
-    expect(refused(driver, core, { ...base, opcode: L.OP_RECVMSG, aux: L.SENDMSG_TO })).toBe(-E.EINVAL);
+    for (const aux of [3, 8, 3 | L.MSG_FDS]) {
+      expect(refused(driver, core, { ...base, opcode: L.OP_SENDMSG, aux })).toBe(-E.EINVAL);
+    }
+    for (const aux of [L.SENDMSG_TO, L.SENDMSG_TO_NAME, 8]) {
+      expect(refused(driver, core, { ...base, opcode: L.OP_RECVMSG, aux })).toBe(-E.EINVAL);
+    }
+    // Meaningful, but with nothing staged for the op: refused by the host too.
+    expect(refused(driver, core, { ...base, opcode: L.OP_SENDMSG, aux: L.SENDMSG_TO_NAME })).toBe(-E.EINVAL);
+    expect(refused(driver, core, { ...base, opcode: L.OP_SENDMSG, aux: L.MSG_FDS })).toBe(-E.EINVAL);
   });
 
   test('SENDMSG_TO with a record that holds no IP address is -EINVAL', () => {
