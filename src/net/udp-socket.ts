@@ -10,7 +10,9 @@
  * never silent). As with streams, the buffer belongs to the operation until
  * it settles: a pool buffer (`runtime.buffer()`) is lent to the kernel as
  * it is, any other array goes through a pool buffer, so a datagram to send
- * from a plain array must fit in one (`bufferSize`, else `EMSGSIZE`).
+ * from a plain array must fit in one (`bufferSize`, else `EMSGSIZE`), and a
+ * receive into a plain array takes at most `bufferSize` bytes (a longer
+ * datagram is reported `truncated`).
  *
  * Each call is one SENDMSG or RECVMSG in the kernel (io_uring), or one
  * `sendmsg`/`recvmsg` when the socket is ready (epoll); several may be in
