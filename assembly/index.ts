@@ -6,6 +6,7 @@ export { init, layoutTableLength, layoutTable } from "./init";
 export { bufAlloc, bufFree, bufOwner } from "./buffers";
 export {
   submitNop, submitAccept, submitConnect, submitRecv, submitRecvSelect, submitSend, submitRead, submitWrite,
+  submitSendMsg, submitRecvMsg, submitSplice,
   submitClose, submitShutdown, submitTimeout, timerStart, cancel, abandon,
 } from "./submit";
 export { submitCopy, copyInfo } from "./copy";

@@ -6,7 +6,7 @@
 // Bump LAYOUT_VERSION on any change a host could observe.
 
 export const LAYOUT_MAGIC: u32 = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION: u32 = 3;
+export const LAYOUT_VERSION: u32 = 4;
 
 // Sizes, in bytes.
 export const HEADER_SIZE: u32 = 128;
@@ -83,6 +83,7 @@ export const ADDR_FAMILY: u32 = 0; // u16: 0 none, 4 IPv4, 6 IPv6
 export const ADDR_PORT: u32 = 2; // u16, host order
 export const ADDR_SCOPE_ID: u32 = 4; // u32
 export const ADDR_FLOWINFO: u32 = 8; // u32
+export const ADDR_MSG_FLAGS: u32 = 12; // u32 (v4): what a RECVMSG's host wrote about the datagram (MSGF_*)
 export const ADDR_BYTES: u32 = 16; // u8[16], network order; IPv4 in the first 4
 
 // Opcodes.
@@ -99,7 +100,11 @@ export const OP_TIMEOUT: u8 = 9;
 export const OP_CANCEL: u8 = 10;
 export const OP_TIMER: u8 = 11; // core only: never written to the SQ
 export const OP_COPY: u8 = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
-export const OP_COUNT: u8 = 13;
+export const OP_SENDMSG: u8 = 13; // v4: one datagram; aux SENDMSG_TO: to the slot's address record
+export const OP_RECVMSG: u8 = 14; // v4: one datagram; the host writes its source into the slot's record
+export const OP_SPLICE_IN: u8 = 15; // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
+export const OP_SPLICE_OUT: u8 = 16; // v4: pipe (aux: its read end) -> socket fd, at most len bytes
+export const OP_COUNT: u8 = 17;
 
 // Flags.
 export const SQE_F_MULTISHOT: u8 = 1;
@@ -107,6 +112,13 @@ export const SQE_F_BUFFER_SELECT: u8 = 2; // RECV: the host picks a recv-set buf
 export const CQE_F_MORE: u32 = 1;
 export const CQE_F_BUFFER: u32 = 2; // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 export const CQE_BUFFER_SHIFT: u32 = 16;
+export const SENDMSG_TO: u32 = 1; // SENDMSG aux: send to the op slot's address record (else: connected)
+export const SENDMSG_TO_NAME: u32 = 2; // SENDMSG aux: send to the Unix name the host holds for this op (stageName)
+export const MSG_FDS: u32 = 4; // SENDMSG/RECVMSG aux bit: descriptors ride along (SCM_RIGHTS): stageFds / msgFds
+export const MSG_FDS_MAX: u32 = 16; // descriptors one message carries at most
+export const MSGF_CTRUNC: u32 = 2; // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
+export const ADDR_FAMILY_UNIX: u32 = 1; // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
+export const MSGF_TRUNC: u32 = 1; // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR: u32 = 1;
@@ -114,6 +126,20 @@ export const SOCKOPT_REUSEPORT: u32 = 2;
 export const SOCKOPT_NODELAY: u32 = 3;
 export const SOCKOPT_KEEPALIVE: u32 = 4;
 export const SOCKOPT_LINGER_ZERO: u32 = 5;
+export const SOCKOPT_BROADCAST: u32 = 6; // v4
+export const SOCKOPT_TTL: u32 = 7; // v4: an integer (IP_TTL, or IPV6_UNICAST_HOPS on IPv6)
+export const SOCKOPT_MULTICAST_TTL: u32 = 8; // v4: an integer (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS)
+export const SOCKOPT_MULTICAST_LOOP: u32 = 9; // v4
+export const SOCKOPT_V6ONLY: u32 = 10; // v4: IPV6_V6ONLY
+export const SOCKOPT_KEEPIDLE: u32 = 11; // v4: seconds, 1..32767 (TCP_KEEPIDLE)
+export const SOCKOPT_KEEPINTVL: u32 = 12; // v4: seconds, 1..32767 (TCP_KEEPINTVL)
+export const SOCKOPT_KEEPCNT: u32 = 13; // v4: probes, 1..127 (TCP_KEEPCNT)
+export const SOCKOPT_RCVBUF: u32 = 14; // v4: bytes (SO_RCVBUF; the kernel doubles it, read back doubled)
+export const SOCKOPT_SNDBUF: u32 = 15; // v4: bytes (SO_SNDBUF; likewise)
+export const SOCKOPT_LINGER: u32 = 16; // v4: seconds to linger on close, 0..65535; -1: off, read back as 65536 (SO_LINGER)
+export const SOCKOPT_FASTOPEN: u32 = 17; // v4: a listener's TFO queue length, 0 off (TCP_FASTOPEN)
+export const SOCKOPT_FASTOPEN_CONNECT: u32 = 18; // v4: TFO on a socket about to connect (TCP_FASTOPEN_CONNECT)
+export const SOCKOPT_DEFER_ACCEPT: u32 = 19; // v4: seconds a listener waits for data before accepting (TCP_DEFER_ACCEPT)
 
 // The agreement table: same values, same order, in all three languages.
 export const LAYOUT_TABLE: StaticArray<u32> = [
@@ -130,9 +156,13 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   SQE_ID, SQE_OPCODE, SQE_FLAGS, SQE_FD, SQE_ADDR, SQE_LEN, SQE_AUX, SQE_ARG,
   CQE_ID, CQE_RES, CQE_FLAGS,
   DQE_ID, DQE_RES, DQE_FLAGS, DQE_OPCODE,
-  ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_BYTES,
+  ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_MSG_FLAGS, ADDR_BYTES,
   OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
-  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_COUNT,
-  SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT,
+  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_SENDMSG, OP_RECVMSG, OP_SPLICE_IN, OP_SPLICE_OUT, OP_COUNT,
+  SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT, SENDMSG_TO, MSGF_TRUNC,
+  SENDMSG_TO_NAME, ADDR_FAMILY_UNIX, MSG_FDS, MSG_FDS_MAX, MSGF_CTRUNC,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
+  SOCKOPT_BROADCAST, SOCKOPT_TTL, SOCKOPT_MULTICAST_TTL, SOCKOPT_MULTICAST_LOOP, SOCKOPT_V6ONLY,
+  SOCKOPT_KEEPIDLE, SOCKOPT_KEEPINTVL, SOCKOPT_KEEPCNT, SOCKOPT_RCVBUF, SOCKOPT_SNDBUF, SOCKOPT_LINGER,
+  SOCKOPT_FASTOPEN, SOCKOPT_FASTOPEN_CONNECT, SOCKOPT_DEFER_ACCEPT,
 ];

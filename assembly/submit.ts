@@ -3,7 +3,8 @@
 // arguments before it takes a slot, so a refused call changes nothing.
 import {
   ADDR_RECORD_SIZE, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_NOP, OP_READ,
-  OP_RECV, OP_SEND, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
+  OP_RECV, OP_RECVMSG, OP_SEND, OP_SENDMSG, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SENDMSG_TO, MSG_FDS, OP_SPLICE_IN, OP_SPLICE_OUT,
+  SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
 import { addrRecords, addrStaging, bufferAddress, bufferSize, initialized, provideCount } from "./regions";
@@ -54,9 +55,10 @@ function submitSimple(opcode: u8, fd: i32, aux: u32, arg: u64): i32 {
   return issue(<u32>slot, 0, fd, NO_BUFFER, 0, 0, aux, arg);
 }
 
-/// RECV, SEND, READ, WRITE: lend [offset, offset + len) of a program-held
-/// buffer. `position` matters to READ and WRITE only.
-function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {
+/// RECV, SEND, READ, WRITE, SENDMSG, RECVMSG: lend [offset, offset + len) of a
+/// program-held buffer. `position` matters to READ and WRITE only; `aux`
+/// SENDMSG_TO (SENDMSG only) copies the staging record into the op's own.
+function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i32, position: f64, aux: u32 = 0): i32 {
   if (fd < 0) return -EBADF;
   const positioned = takesPosition(opcode);
   if (positioned && !isValidPosition(position)) return -EINVAL;
@@ -66,7 +68,10 @@ function submitWithBuffer(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i3
   if (slot < 0) return slot;
   const addr = bufferAddress(<u32>buffer, <u32>offset);
   const arg = positioned ? (position == -1 ? CURRENT_POSITION : <u64>position) : 0;
-  return issue(<u32>slot, 0, fd, buffer, addr, <u32>len, 0, arg);
+  // The op's own record: the staging record is free for the next call while
+  // the kernel still reads this one.
+  if (opcode == OP_SENDMSG && (aux & ~MSG_FDS) == SENDMSG_TO) memory.copy(addrRecords + <usize>slot * ADDR_RECORD_SIZE, addrStaging, ADDR_RECORD_SIZE);
+  return issue(<u32>slot, 0, fd, buffer, addr, <u32>len, aux, arg);
 }
 
 function isValidDelay(ms: f64): bool {
@@ -129,6 +134,35 @@ export function submitRecvSelect(fd: i32, len: i32, multishot: i32): i32 {
 
 export function submitSend(fd: i32, buffer: i32, offset: i32, len: i32): i32 {
   return submitWithBuffer(OP_SEND, fd, buffer, offset, len, 0);
+}
+
+/// SENDMSG (v4): one datagram from the buffer span. `to` 1 (SENDMSG_TO): to
+/// the address in the staging record, copied into the op's own record (the
+/// staging record is free again at once); 2 (SENDMSG_TO_NAME): to a Unix name
+/// the API hands the host for this op before the flush; 0: to the connected peer.
+export function submitSendMsg(fd: i32, buffer: i32, offset: i32, len: i32, to: i32): i32 {
+  if ((to & ~(<i32>MSG_FDS)) < 0 || (to & ~(<i32>MSG_FDS)) > 2) return -EINVAL;
+  return submitWithBuffer(OP_SENDMSG, fd, buffer, offset, len, 0, <u32>to);
+}
+
+/// RECVMSG (v4): one datagram into the buffer span. When it is delivered, the
+/// op's address record holds the sender and ADDR_MSG_FLAGS says whether the
+/// datagram was cut to fit (MSGF_TRUNC), as the host wrote them. `fds` 1
+/// (MSG_FDS): descriptors sent with it are taken (the host owns them).
+export function submitRecvMsg(fd: i32, buffer: i32, offset: i32, len: i32, fds: i32): i32 {
+  if (fds != 0 && fds != 1) return -EINVAL;
+  return submitWithBuffer(OP_RECVMSG, fd, buffer, offset, len, 0, fds ? MSG_FDS : 0);
+}
+
+/// SPLICE_IN / SPLICE_OUT (v4): at most `len` bytes between socket `fd` and
+/// a pipe end (`pipe`), in the kernel: no buffer of the pool is involved.
+/// `out` 0: socket -> pipe (its write end); 1: pipe (its read end) -> socket.
+export function submitSplice(fd: i32, pipe: i32, len: i32, out: i32): i32 {
+  if (fd < 0 || pipe < 0) return -EBADF;
+  if (len < 1 || (out != 0 && out != 1)) return -EINVAL;
+  const slot = admit(out ? OP_SPLICE_OUT : OP_SPLICE_IN, STATE_QUEUED);
+  if (slot < 0) return slot;
+  return issue(<u32>slot, 0, fd, NO_BUFFER, 0, <u32>len, <u32>pipe, 0);
 }
 
 export function submitRead(fd: i32, buffer: i32, offset: i32, len: i32, position: f64): i32 {

@@ -195,6 +195,30 @@ void CoreMemory::PushCqe(uint32_t id, int32_t res, uint32_t flags) {
   Store32(header_ + L::kHCqTail, cq_tail_);
 }
 
+namespace {
+
+// SENDMSG / RECVMSG (v4): an owned fd, the buffer inside the arena, aux
+// SENDMSG_TO (SENDMSG only) with a destination the host can decode: the
+// op's own address record (derived from the id, never a pointer the core
+// gives) holding an IPv4 or IPv6 address.
+int32_t CheckMsgSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
+  if (!fds.Contains(sqe.fd)) return -EBADF;
+  if (!memory.InArena(sqe.addr, sqe.len)) return -EFAULT;
+  // MSG_FDS: descriptors staged for a SENDMSG (MsgSlots::Prepare checks them
+  // again), room for them on a RECVMSG.
+  const uint32_t dest = sqe.aux & ~L::kMsgFds;
+  if (dest == 0) return 0;
+  if (sqe.opcode != L::kOpSendmsg) return -EINVAL;
+  // A name the API staged for this op: MsgSlots::Prepare checks it is there.
+  if (dest == L::kSendmsgToName) return 0;
+  if (dest != L::kSendmsgTo) return -EINVAL;
+  uint16_t family;
+  std::memcpy(&family, memory.At(memory.SlotAddrRecord(sqe.id & L::kSlotMask)) + L::kAddrFamily, 2);
+  return family == 4 || family == 6 ? 0 : -EINVAL;
+}
+
+}  // namespace
+
 int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
   // The host keeps per-slot state (uring_driver's in-flight table), so an id
   // must name a slot the core has, with a non-zero generation; the core's own
@@ -242,6 +266,16 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
     case L::kOpWrite:
       if (!fds.Contains(sqe.fd)) return -EBADF;
       return memory.InArena(sqe.addr, sqe.len) ? 0 : -EFAULT;
+    case L::kOpSendmsg:
+    case L::kOpRecvmsg: return CheckMsgSqe(sqe, memory, fds);
+    case L::kOpSpliceIn:
+    case L::kOpSpliceOut:
+      // Both ends this driver's: the socket and the pipe end in aux.
+      if (!fds.Contains(sqe.fd) || sqe.aux > 0x7fffffffu ||
+          !fds.Contains(static_cast<int32_t>(sqe.aux))) {
+        return -EBADF;
+      }
+      return sqe.len > 0 ? 0 : -EINVAL;
     default:  // kOpTimer never reaches the SQ; anything else is unknown
       return -EINVAL;
   }

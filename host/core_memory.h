@@ -118,6 +118,10 @@ class CoreMemory {
            (addr - addr_records_) % layout::kAddrRecordSize == 0;
   }
   uint32_t addr_staging() const { return addr_staging_; }
+  // The address record of op slot `slot` (< op_capacity, which CheckSqe bounds).
+  uint32_t SlotAddrRecord(uint32_t slot) const {
+    return addr_records_ + slot * layout::kAddrRecordSize;
+  }
   bool IsAddrRecord(uint32_t addr) const { return addr == addr_staging_ || IsOpAddrRecord(addr); }
   uint8_t* At(uint32_t offset) const { return base_ + offset; }
 

@@ -11,7 +11,7 @@
 namespace percore::layout {
 
 inline constexpr uint32_t kLayoutMagic = 0x50524352;  // "PRCR"
-inline constexpr uint32_t kLayoutVersion = 3;
+inline constexpr uint32_t kLayoutVersion = 4;
 
 // Sizes, in bytes.
 inline constexpr uint32_t kHeaderSize = 128;
@@ -88,6 +88,7 @@ inline constexpr uint32_t kAddrFamily = 0;  // u16: 0 none, 4 IPv4, 6 IPv6
 inline constexpr uint32_t kAddrPort = 2;  // u16, host order
 inline constexpr uint32_t kAddrScopeId = 4;  // u32
 inline constexpr uint32_t kAddrFlowinfo = 8;  // u32
+inline constexpr uint32_t kAddrMsgFlags = 12;  // u32 (v4): what a RECVMSG's host wrote about the datagram (MSGF_*)
 inline constexpr uint32_t kAddrBytes = 16;  // u8[16], network order; IPv4 in the first 4
 
 // Opcodes.
@@ -104,7 +105,11 @@ inline constexpr uint8_t kOpTimeout = 9;
 inline constexpr uint8_t kOpCancel = 10;
 inline constexpr uint8_t kOpTimer = 11;  // core only: never written to the SQ
 inline constexpr uint8_t kOpCopy = 12;  // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
-inline constexpr uint8_t kOpCount = 13;
+inline constexpr uint8_t kOpSendmsg = 13;  // v4: one datagram; aux SENDMSG_TO: to the slot's address record
+inline constexpr uint8_t kOpRecvmsg = 14;  // v4: one datagram; the host writes its source into the slot's record
+inline constexpr uint8_t kOpSpliceIn = 15;  // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
+inline constexpr uint8_t kOpSpliceOut = 16;  // v4: pipe (aux: its read end) -> socket fd, at most len bytes
+inline constexpr uint8_t kOpCount = 17;
 
 // Flags.
 inline constexpr uint8_t kSqeFMultishot = 1;
@@ -112,6 +117,13 @@ inline constexpr uint8_t kSqeFBufferSelect = 2;  // RECV: the host picks a recv-
 inline constexpr uint32_t kCqeFMore = 1;
 inline constexpr uint32_t kCqeFBuffer = 2;  // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 inline constexpr uint32_t kCqeBufferShift = 16;
+inline constexpr uint32_t kSendmsgTo = 1;  // SENDMSG aux: send to the op slot's address record (else: connected)
+inline constexpr uint32_t kSendmsgToName = 2;  // SENDMSG aux: send to the Unix name the host holds for this op (stageName)
+inline constexpr uint32_t kMsgFds = 4;  // SENDMSG/RECVMSG aux bit: descriptors ride along (SCM_RIGHTS): stageFds / msgFds
+inline constexpr uint32_t kMsgFdsMax = 16;  // descriptors one message carries at most
+inline constexpr uint32_t kMsgfCtrunc = 2;  // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
+inline constexpr uint32_t kAddrFamilyUnix = 1;  // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
+inline constexpr uint32_t kMsgfTrunc = 1;  // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
 // Socket options understood by the host's setOption helper.
 inline constexpr uint32_t kSockoptReuseaddr = 1;
@@ -119,6 +131,20 @@ inline constexpr uint32_t kSockoptReuseport = 2;
 inline constexpr uint32_t kSockoptNodelay = 3;
 inline constexpr uint32_t kSockoptKeepalive = 4;
 inline constexpr uint32_t kSockoptLingerZero = 5;
+inline constexpr uint32_t kSockoptBroadcast = 6;  // v4
+inline constexpr uint32_t kSockoptTtl = 7;  // v4: an integer (IP_TTL, or IPV6_UNICAST_HOPS on IPv6)
+inline constexpr uint32_t kSockoptMulticastTtl = 8;  // v4: an integer (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS)
+inline constexpr uint32_t kSockoptMulticastLoop = 9;  // v4
+inline constexpr uint32_t kSockoptV6only = 10;  // v4: IPV6_V6ONLY
+inline constexpr uint32_t kSockoptKeepidle = 11;  // v4: seconds, 1..32767 (TCP_KEEPIDLE)
+inline constexpr uint32_t kSockoptKeepintvl = 12;  // v4: seconds, 1..32767 (TCP_KEEPINTVL)
+inline constexpr uint32_t kSockoptKeepcnt = 13;  // v4: probes, 1..127 (TCP_KEEPCNT)
+inline constexpr uint32_t kSockoptRcvbuf = 14;  // v4: bytes (SO_RCVBUF; the kernel doubles it, read back doubled)
+inline constexpr uint32_t kSockoptSndbuf = 15;  // v4: bytes (SO_SNDBUF; likewise)
+inline constexpr uint32_t kSockoptLinger = 16;  // v4: seconds to linger on close, 0..65535; -1: off, read back as 65536 (SO_LINGER)
+inline constexpr uint32_t kSockoptFastopen = 17;  // v4: a listener's TFO queue length, 0 off (TCP_FASTOPEN)
+inline constexpr uint32_t kSockoptFastopenConnect = 18;  // v4: TFO on a socket about to connect (TCP_FASTOPEN_CONNECT)
+inline constexpr uint32_t kSockoptDeferAccept = 19;  // v4: seconds a listener waits for data before accepting (TCP_DEFER_ACCEPT)
 
 // The agreement table: same values, same order, in all three languages.
 inline constexpr uint32_t kLayoutTable[] = {
@@ -136,13 +162,20 @@ inline constexpr uint32_t kLayoutTable[] = {
     kSqeAddr, kSqeLen, kSqeAux, kSqeArg,
     kCqeId, kCqeRes, kCqeFlags, kDqeId,
     kDqeRes, kDqeFlags, kDqeOpcode, kAddrFamily,
-    kAddrPort, kAddrScopeId, kAddrFlowinfo, kAddrBytes,
-    kOpNop, kOpAccept, kOpConnect, kOpRecv,
-    kOpSend, kOpRead, kOpWrite, kOpClose,
-    kOpShutdown, kOpTimeout, kOpCancel, kOpTimer,
-    kOpCopy, kOpCount, kSqeFMultishot, kCqeFMore,
-    kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr,
+    kAddrPort, kAddrScopeId, kAddrFlowinfo, kAddrMsgFlags,
+    kAddrBytes, kOpNop, kOpAccept, kOpConnect,
+    kOpRecv, kOpSend, kOpRead, kOpWrite,
+    kOpClose, kOpShutdown, kOpTimeout, kOpCancel,
+    kOpTimer, kOpCopy, kOpSendmsg, kOpRecvmsg,
+    kOpSpliceIn, kOpSpliceOut, kOpCount, kSqeFMultishot,
+    kCqeFMore, kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift,
+    kSendmsgTo, kMsgfTrunc, kSendmsgToName, kAddrFamilyUnix,
+    kMsgFds, kMsgFdsMax, kMsgfCtrunc, kSockoptReuseaddr,
     kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
+    kSockoptBroadcast, kSockoptTtl, kSockoptMulticastTtl, kSockoptMulticastLoop,
+    kSockoptV6only, kSockoptKeepidle, kSockoptKeepintvl, kSockoptKeepcnt,
+    kSockoptRcvbuf, kSockoptSndbuf, kSockoptLinger, kSockoptFastopen,
+    kSockoptFastopenConnect, kSockoptDeferAccept,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -30,9 +30,15 @@ const THRESHOLD = 80;
 const CHUNKS = [
   { name: 'runtime', mutate: ['src/runtime/**/*.ts'] },
   { name: 'io-transfer', mutate: ['src/io/{fd-stream,transfer,stream-op,plain-op,settlers,rent}.ts'] },
-  { name: 'io-recv-copy', mutate: ['src/io/{receiver,copy,core-relay,js-relay,copy-progress}.ts'] },
+  { name: 'io-recv-copy', mutate: ['src/io/{receiver,copy,core-relay,js-relay,copy-progress,splice-copy}.ts'] },
   { name: 'io-buffered', mutate: ['src/io/{buf-reader,buf-writer,buf-common,prefixed}.ts', 'src/io/codec/**/*.ts'] },
-  { name: 'net', mutate: ['src/net/**/*.ts'] },
+  { name: 'net-tcp', mutate: ['src/net/{address,listener,tcp-listener,tcp-stream}.ts'] },
+  {
+    name: 'net-unix-udp',
+    mutate: [
+      'src/net/{datagram-op,datagram-socket,socket-options,udp-socket,unix-datagram,unix-listener,unix-name,unix-seqpacket,unix-stream}.ts',
+    ],
+  },
   { name: 'bridge', mutate: ['src/bridge/**/*.ts'] },
   { name: 'http', mutate: ['src/http/**/*.ts'] },
   { name: 'sim', mutate: ['src/sim/**/*.ts'] },

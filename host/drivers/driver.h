@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "core_memory.h"
+#include "drivers/msg_slots.h"
 #include "fd_table.h"
 #include "threads/fd_adoption.h"
 #include "threads/wakers.h"
@@ -119,13 +120,17 @@ class Driver {
   FdTable& fds() { return fds_; }
   const FdTable& fds() const { return fds_; }
   DriverCounters& counters() { return counters_; }
+  // SENDMSG/RECVMSG headers (null once a driver closed with some in flight).
+  MsgSlots* msg_slots() { return msg_slots_.get(); }
 
  protected:
-  explicit Driver(const CoreMemory& memory) : memory_(memory) {}
+  explicit Driver(const CoreMemory& memory)
+      : memory_(memory), msg_slots_(std::make_unique<MsgSlots>(memory.op_capacity())) {}
 
   CoreMemory memory_;
   FdTable fds_;
   DriverCounters counters_;
+  std::unique_ptr<MsgSlots> msg_slots_;
 };
 
 }  // namespace percore

@@ -35,6 +35,10 @@ inline constexpr OpFacts kOpFacts[] = {
     {.opcode = layout::kOpCancel},
     {.opcode = layout::kOpTimer},
     {.opcode = layout::kOpCopy},
+    {.opcode = layout::kOpSendmsg, .write_side = true},
+    {.opcode = layout::kOpRecvmsg},
+    {.opcode = layout::kOpSpliceIn},
+    {.opcode = layout::kOpSpliceOut, .write_side = true},
 };
 
 constexpr bool OpFactsInOpcodeOrder() {
@@ -50,6 +54,11 @@ static_assert(sizeof kOpFacts / sizeof kOpFacts[0] == layout::kOpCount && OpFact
 inline const OpFacts& FactsOf(uint8_t opcode) {
   PERCORE_ASSERT(opcode < layout::kOpCount, "only checked SQEs reach a driver");
   return kOpFacts[opcode];
+}
+
+// SPLICE_IN / SPLICE_OUT: the SQE's aux is a pipe end, an fd of its own.
+inline bool IsSpliceOp(uint8_t opcode) {
+  return opcode == layout::kOpSpliceIn || opcode == layout::kOpSpliceOut;
 }
 
 // A RECV into a recv-set buffer the host picks when data arrives.

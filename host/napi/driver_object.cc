@@ -7,6 +7,7 @@
 #include <string>
 
 #include "layout.h"
+#include "multicast.h"
 #include "napi/args.h"
 #include "sockets.h"
 #include "threads/wakers.h"
@@ -37,6 +38,17 @@ Napi::Function DriverObject::Define(Napi::Env env, const char* name, DriverFacto
                          InstanceMethod<&DriverObject::WakePeer>("wake"),
                          InstanceMethod<&DriverObject::ForgetFd>("forgetFd"),
                          InstanceMethod<&DriverObject::AdoptFd>("adoptFd"),
+                         InstanceMethod<&DriverObject::BindUnix>("bindUnix"),
+                         InstanceMethod<&DriverObject::ConnectUnix>("connectUnix"),
+                         InstanceMethod<&DriverObject::UnixLocalName>("unixLocalName"),
+                         InstanceMethod<&DriverObject::UnixPeerName>("unixPeerName"),
+                         InstanceMethod<&DriverObject::PeerCredentials>("peerCredentials"),
+                         InstanceMethod<&DriverObject::StageName>("stageName"),
+                         InstanceMethod<&DriverObject::MsgName>("msgName"),
+                         InstanceMethod<&DriverObject::StageFds>("stageFds"),
+                         InstanceMethod<&DriverObject::MsgFds>("msgFds"),
+                         InstanceMethod<&DriverObject::Membership>("membership"),
+                         InstanceMethod<&DriverObject::RecordAddressOf>("recordAddress"),
                      },
                      reinterpret_cast<void*>(factory));
 }
@@ -237,9 +249,14 @@ Napi::Value DriverObject::Close(const Napi::CallbackInfo& info) {
 // The helpers below answer -EBADF once the driver is closed: it owns no fd
 // any more, and one created now would never be closed by it.
 Napi::Value DriverObject::Socket(const Napi::CallbackInfo& info) {
-  int64_t family;
+  int64_t family, type = SOCK_STREAM;
   if (!IntArg(info, 0, "family", kI32Min, kI32Max, &family)) return info.Env().Undefined();
-  const int32_t r = closed_ ? -EBADF : OpenSocket(driver_->fds(), static_cast<int32_t>(family));
+  if (info.Length() > 1 && !IntArg(info, 1, "type", kI32Min, kI32Max, &type)) {
+    return info.Env().Undefined();
+  }
+  const int32_t r = closed_ ? -EBADF
+                            : OpenSocket(driver_->fds(), static_cast<int32_t>(family),
+                                         static_cast<int32_t>(type));
   return Napi::Number::New(info.Env(), r);
 }
 
@@ -289,6 +306,23 @@ Napi::Value DriverObject::Bind(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r);
 }
 
+// membership(fd, group, iface, join) -> 0 or -errno.
+Napi::Value DriverObject::Membership(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd)) return env.Undefined();
+  if (!info[1].IsString() || !info[2].IsString()) {
+    Napi::TypeError::New(env, "group and iface must be strings").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string group = info[1].As<Napi::String>().Utf8Value();
+  const std::string iface = info[2].As<Napi::String>().Utf8Value();
+  const bool join = info[3].ToBoolean().Value();
+  if (closed_) return Napi::Number::New(env, -EBADF);
+  return Napi::Number::New(env, percore::Membership(driver_->fds(), static_cast<int32_t>(fd),
+                                                    group.c_str(), iface.c_str(), join));
+}
+
 Napi::Value DriverObject::Listen(const Napi::CallbackInfo& info) {
   int64_t fd, backlog;
   if (!IntArg(info, 0, "fd", kI32Min, kI32Max, &fd) ||
@@ -319,6 +353,19 @@ Napi::Value DriverObject::EncodeAddress(const Napi::CallbackInfo& info) {
                                                        static_cast<uint32_t>(offset)));
 }
 
+namespace {
+
+Napi::Value AddressObject(Napi::Env env, int32_t r, const AddressText& text) {
+  if (r < 0) return Napi::Number::New(env, r);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("address", Napi::String::New(env, text.address));
+  out.Set("family", Napi::String::New(env, text.family == 4 ? "IPv4" : "IPv6"));
+  out.Set("port", Napi::Number::New(env, text.port));
+  return out;
+}
+
+}  // namespace
+
 Napi::Value DriverObject::AddressOf(const Napi::CallbackInfo& info, bool peer) {
   Napi::Env env = info.Env();
   int64_t fd;
@@ -326,12 +373,18 @@ Napi::Value DriverObject::AddressOf(const Napi::CallbackInfo& info, bool peer) {
   AddressText text;
   const int32_t r =
       closed_ ? -EBADF : SocketAddress(driver_->fds(), static_cast<int32_t>(fd), peer, &text);
-  if (r < 0) return Napi::Number::New(env, r);
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("address", Napi::String::New(env, text.address));
-  out.Set("family", Napi::String::New(env, text.family == 4 ? "IPv4" : "IPv6"));
-  out.Set("port", Napi::Number::New(env, text.port));
-  return out;
+  return AddressObject(env, r, text);
+}
+
+// recordAddress(offset) -> the address in a record, or -errno.
+Napi::Value DriverObject::RecordAddressOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t offset;
+  if (!IntArg(info, 0, "offset", 0, kU32Max, &offset)) return env.Undefined();
+  AddressText text;
+  const int32_t r =
+      closed_ ? -EBADF : RecordAddress(driver_->memory(), static_cast<uint32_t>(offset), &text);
+  return AddressObject(env, r, text);
 }
 
 Napi::Value DriverObject::LocalAddress(const Napi::CallbackInfo& info) {

@@ -63,8 +63,21 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::Value WakePeer(const Napi::CallbackInfo& info);
   Napi::Value ForgetFd(const Napi::CallbackInfo& info);
   Napi::Value AdoptFd(const Napi::CallbackInfo& info);
+  // Unix-domain sockets (driver_unix.cc).
+  Napi::Value BindUnix(const Napi::CallbackInfo& info);
+  Napi::Value ConnectUnix(const Napi::CallbackInfo& info);
+  Napi::Value UnixLocalName(const Napi::CallbackInfo& info);
+  Napi::Value UnixPeerName(const Napi::CallbackInfo& info);
+  Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
+  Napi::Value StageName(const Napi::CallbackInfo& info);
+  Napi::Value MsgName(const Napi::CallbackInfo& info);
+  Napi::Value StageFds(const Napi::CallbackInfo& info);
+  Napi::Value MsgFds(const Napi::CallbackInfo& info);
+  Napi::Value Membership(const Napi::CallbackInfo& info);
+  Napi::Value RecordAddressOf(const Napi::CallbackInfo& info);
 
   Napi::Value AddressOf(const Napi::CallbackInfo& info, bool peer);
+  Napi::Value UnixNameOf(const Napi::CallbackInfo& info, bool peer);
   bool StartLoop(Napi::Env env);
   void Turn(bool forced);
   void ScheduleTurn();

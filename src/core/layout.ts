@@ -5,7 +5,7 @@
 // whose order is part of the contract.
 
 export const LAYOUT_MAGIC = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 // Sizes, in bytes.
 export const HEADER_SIZE = 128;
@@ -82,6 +82,7 @@ export const ADDR_FAMILY = 0; // u16: 0 none, 4 IPv4, 6 IPv6
 export const ADDR_PORT = 2; // u16, host order
 export const ADDR_SCOPE_ID = 4; // u32
 export const ADDR_FLOWINFO = 8; // u32
+export const ADDR_MSG_FLAGS = 12; // u32 (v4): what a RECVMSG's host wrote about the datagram (MSGF_*)
 export const ADDR_BYTES = 16; // u8[16], network order; IPv4 in the first 4
 
 // Opcodes.
@@ -98,7 +99,11 @@ export const OP_TIMEOUT = 9;
 export const OP_CANCEL = 10;
 export const OP_TIMER = 11; // core only: never written to the SQ
 export const OP_COPY = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
-export const OP_COUNT = 13;
+export const OP_SENDMSG = 13; // v4: one datagram; aux SENDMSG_TO: to the slot's address record
+export const OP_RECVMSG = 14; // v4: one datagram; the host writes its source into the slot's record
+export const OP_SPLICE_IN = 15; // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
+export const OP_SPLICE_OUT = 16; // v4: pipe (aux: its read end) -> socket fd, at most len bytes
+export const OP_COUNT = 17;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
@@ -106,6 +111,13 @@ export const SQE_F_BUFFER_SELECT = 2; // RECV: the host picks a recv-set buffer 
 export const CQE_F_MORE = 1;
 export const CQE_F_BUFFER = 2; // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 export const CQE_BUFFER_SHIFT = 16;
+export const SENDMSG_TO = 1; // SENDMSG aux: send to the op slot's address record (else: connected)
+export const SENDMSG_TO_NAME = 2; // SENDMSG aux: send to the Unix name the host holds for this op (stageName)
+export const MSG_FDS = 4; // SENDMSG/RECVMSG aux bit: descriptors ride along (SCM_RIGHTS): stageFds / msgFds
+export const MSG_FDS_MAX = 16; // descriptors one message carries at most
+export const MSGF_CTRUNC = 2; // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
+export const ADDR_FAMILY_UNIX = 1; // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
+export const MSGF_TRUNC = 1; // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR = 1;
@@ -113,6 +125,20 @@ export const SOCKOPT_REUSEPORT = 2;
 export const SOCKOPT_NODELAY = 3;
 export const SOCKOPT_KEEPALIVE = 4;
 export const SOCKOPT_LINGER_ZERO = 5;
+export const SOCKOPT_BROADCAST = 6; // v4
+export const SOCKOPT_TTL = 7; // v4: an integer (IP_TTL, or IPV6_UNICAST_HOPS on IPv6)
+export const SOCKOPT_MULTICAST_TTL = 8; // v4: an integer (IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS)
+export const SOCKOPT_MULTICAST_LOOP = 9; // v4
+export const SOCKOPT_V6ONLY = 10; // v4: IPV6_V6ONLY
+export const SOCKOPT_KEEPIDLE = 11; // v4: seconds, 1..32767 (TCP_KEEPIDLE)
+export const SOCKOPT_KEEPINTVL = 12; // v4: seconds, 1..32767 (TCP_KEEPINTVL)
+export const SOCKOPT_KEEPCNT = 13; // v4: probes, 1..127 (TCP_KEEPCNT)
+export const SOCKOPT_RCVBUF = 14; // v4: bytes (SO_RCVBUF; the kernel doubles it, read back doubled)
+export const SOCKOPT_SNDBUF = 15; // v4: bytes (SO_SNDBUF; likewise)
+export const SOCKOPT_LINGER = 16; // v4: seconds to linger on close, 0..65535; -1: off, read back as 65536 (SO_LINGER)
+export const SOCKOPT_FASTOPEN = 17; // v4: a listener's TFO queue length, 0 off (TCP_FASTOPEN)
+export const SOCKOPT_FASTOPEN_CONNECT = 18; // v4: TFO on a socket about to connect (TCP_FASTOPEN_CONNECT)
+export const SOCKOPT_DEFER_ACCEPT = 19; // v4: seconds a listener waits for data before accepting (TCP_DEFER_ACCEPT)
 
 /** The agreement table, with names, in the contract's order. */
 export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
@@ -175,6 +201,7 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['ADDR_PORT', ADDR_PORT],
   ['ADDR_SCOPE_ID', ADDR_SCOPE_ID],
   ['ADDR_FLOWINFO', ADDR_FLOWINFO],
+  ['ADDR_MSG_FLAGS', ADDR_MSG_FLAGS],
   ['ADDR_BYTES', ADDR_BYTES],
   ['OP_NOP', OP_NOP],
   ['OP_ACCEPT', OP_ACCEPT],
@@ -189,15 +216,40 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_CANCEL', OP_CANCEL],
   ['OP_TIMER', OP_TIMER],
   ['OP_COPY', OP_COPY],
+  ['OP_SENDMSG', OP_SENDMSG],
+  ['OP_RECVMSG', OP_RECVMSG],
+  ['OP_SPLICE_IN', OP_SPLICE_IN],
+  ['OP_SPLICE_OUT', OP_SPLICE_OUT],
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],
   ['SQE_F_BUFFER_SELECT', SQE_F_BUFFER_SELECT],
   ['CQE_F_BUFFER', CQE_F_BUFFER],
   ['CQE_BUFFER_SHIFT', CQE_BUFFER_SHIFT],
+  ['SENDMSG_TO', SENDMSG_TO],
+  ['MSGF_TRUNC', MSGF_TRUNC],
+  ['SENDMSG_TO_NAME', SENDMSG_TO_NAME],
+  ['ADDR_FAMILY_UNIX', ADDR_FAMILY_UNIX],
+  ['MSG_FDS', MSG_FDS],
+  ['MSG_FDS_MAX', MSG_FDS_MAX],
+  ['MSGF_CTRUNC', MSGF_CTRUNC],
   ['SOCKOPT_REUSEADDR', SOCKOPT_REUSEADDR],
   ['SOCKOPT_REUSEPORT', SOCKOPT_REUSEPORT],
   ['SOCKOPT_NODELAY', SOCKOPT_NODELAY],
   ['SOCKOPT_KEEPALIVE', SOCKOPT_KEEPALIVE],
   ['SOCKOPT_LINGER_ZERO', SOCKOPT_LINGER_ZERO],
+  ['SOCKOPT_BROADCAST', SOCKOPT_BROADCAST],
+  ['SOCKOPT_TTL', SOCKOPT_TTL],
+  ['SOCKOPT_MULTICAST_TTL', SOCKOPT_MULTICAST_TTL],
+  ['SOCKOPT_MULTICAST_LOOP', SOCKOPT_MULTICAST_LOOP],
+  ['SOCKOPT_V6ONLY', SOCKOPT_V6ONLY],
+  ['SOCKOPT_KEEPIDLE', SOCKOPT_KEEPIDLE],
+  ['SOCKOPT_KEEPINTVL', SOCKOPT_KEEPINTVL],
+  ['SOCKOPT_KEEPCNT', SOCKOPT_KEEPCNT],
+  ['SOCKOPT_RCVBUF', SOCKOPT_RCVBUF],
+  ['SOCKOPT_SNDBUF', SOCKOPT_SNDBUF],
+  ['SOCKOPT_LINGER', SOCKOPT_LINGER],
+  ['SOCKOPT_FASTOPEN', SOCKOPT_FASTOPEN],
+  ['SOCKOPT_FASTOPEN_CONNECT', SOCKOPT_FASTOPEN_CONNECT],
+  ['SOCKOPT_DEFER_ACCEPT', SOCKOPT_DEFER_ACCEPT],
 ];

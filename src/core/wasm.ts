@@ -35,6 +35,14 @@ export interface CoreExports {
   submitRecvSelect(fd: number, len: number, multishot?: number): number;
   /** SEND from [offset, offset+len) of a program-held buffer, lent until delivery; op id or -errno. */
   submitSend(fd: number, buf: number, offset: number, len: number): number;
+  /** SENDMSG (v4): one datagram from [offset, offset+len) of a program-held buffer; to 1: to the
+   * staging record's address (copied into the op's own record), 0: to the connected peer; op id or -errno. */
+  submitSendMsg(fd: number, buf: number, offset: number, len: number, to: number): number;
+  /** RECVMSG (v4): one datagram into [offset, offset+len); at delivery the op's address record
+   * holds the sender and ADDR_MSG_FLAGS (MSGF_TRUNC: cut to fit); op id or -errno. */
+  submitRecvMsg(fd: number, buf: number, offset: number, len: number, fds: number): number;
+  /** SPLICE_IN (out 0: socket fd -> pipe write end) or SPLICE_OUT (out 1: pipe read end -> socket fd) of at most len bytes (v4); op id or -errno. */
+  submitSplice(fd: number, pipe: number, len: number, out: number): number;
   /** READ at position (-1: current position) into a program-held buffer; op id or -errno. */
   submitRead(fd: number, buf: number, offset: number, len: number, position: number): number;
   /** WRITE at position (-1: current position) from a program-held buffer; op id or -errno. */

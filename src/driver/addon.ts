@@ -102,8 +102,9 @@ export interface Driver {
    * the driver still owns. Afterwards flush/poll return 0 and the helpers -EBADF.
    */
   close(): void;
-  /** A non-blocking, close-on-exec TCP socket (family 4 or 6): fd or -errno. */
-  socket(family: 4 | 6): number;
+  /** A non-blocking, close-on-exec socket: family 4 or 6 (IP) or 1 (Unix);
+   * type 1 stream (default), 2 datagram, 5 seqpacket (Unix only). fd or -errno. */
+  socket(family: 1 | 4 | 6, type?: 1 | 2 | 5): number;
   /** `[readFd, writeFd]`, both non-blocking, or -errno (for tests). */
   pipe(): [number, number] | number;
   /** `option` is a `SOCKOPT_*` of the layout; value 0 turns it off. 0 or -errno. */
@@ -155,6 +156,43 @@ export interface Driver {
    * driver, on any thread, owns it and did not forget it for a hand-off) or
    * -EMFILE. */
   adoptFd(fd: number): number;
+  /** Binds a Unix socket to `name` (a path, or a NUL then an abstract name;
+   * the host checks its length and bytes: -EINVAL). With `unlinkStale`, a
+   * socket file nobody listens on is unlinked first. 0 or -errno. */
+  bindUnix(fd: number, name: Uint8Array, unlinkStale: boolean): number;
+  /** Connects a Unix socket to `name` at once (-EAGAIN: the listener's backlog is full). 0 or -errno. */
+  connectUnix(fd: number, name: Uint8Array): number;
+  /** A Unix socket's own name (empty if unnamed), or -errno. */
+  unixLocalName(fd: number): Uint8Array | number;
+  /** A connected Unix socket's peer's name (often empty), or -errno. */
+  unixPeerName(fd: number): Uint8Array | number;
+  /** Joins (`join` true) or leaves a multicast group on an interface ('' : the
+   * kernel's choice; IPv4: its address, IPv6: its name or index). 0 or -errno
+   * (-EINVAL: not a multicast address, or an interface that does not parse). */
+  membership(fd: number, group: string, iface: string, join: boolean): number;
+  /** The address in the record at `offset` (the staging record or an op's), or
+   * -errno (-EINVAL: not a record; -EAFNOSUPPORT: the record holds none). */
+  recordAddress(offset: number): HostAddress | number;
+  /** The Unix name op `id` (a SENDMSG with `SENDMSG_TO_NAME`, submitted and not yet
+   * flushed) sends to; checked as `bindUnix` checks it. 0 or -errno. */
+  stageName(id: number, name: Uint8Array): number;
+  /** The Unix sender of op `id`'s RECVMSG, during its delivery (empty: unnamed), or -errno. */
+  msgName(id: number): Uint8Array | number;
+  /** The descriptors SENDMSG `id` (`MSG_FDS`, submitted and not yet flushed)
+   * carries, each owned by this driver. 0 or -errno (-EBADF, -EINVAL: none or too many). */
+  stageFds(id: number, fds: readonly number[]): number;
+  /** The descriptors RECVMSG `id` received (now owned by this driver), during its delivery, or -errno. */
+  msgFds(id: number): number[] | number;
+  /** SO_PEERCRED of a connected Unix socket, or -errno. */
+  peerCredentials(fd: number): PeerCredentials | number;
+}
+
+/** Who is at the other end of a Unix socket (SO_PEERCRED): the process that
+ * connected or listened, as the kernel recorded it at connect time. */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
 }
 
 export interface DriverConstructor {

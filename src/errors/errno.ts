@@ -24,6 +24,7 @@ const NAMES: { [errno: number]: string } = {
   62: 'ETIME',
   88: 'ENOTSOCK',
   90: 'EMSGSIZE',
+  93: 'EPROTONOSUPPORT',
   95: 'EOPNOTSUPP',
   97: 'EAFNOSUPPORT',
   98: 'EADDRINUSE',
@@ -59,6 +60,8 @@ export const ENOSPC = 28;
 export const EPIPE = 32;
 export const ENOSYS = 38;
 export const ETIME = 62;
+export const EMSGSIZE = 90;
+export const EPROTONOSUPPORT = 93;
 export const EOPNOTSUPP = 95;
 export const EAFNOSUPPORT = 97;
 export const EADDRINUSE = 98;

@@ -114,10 +114,11 @@ export function copy(from: RentReader, to: RentWriter, options?: CopyOptions): P
   return promise;
 }
 
-/** Throws unless the core can relay `from` into `to` now. */
-function checkCoreRelay(from: FdStream, to: FdStream): void {
+/** Throws unless the kernel can relay `from` into `to` now (`caller`: the
+ * function named in the errors; `spliceCopy()` checks the same). */
+export function checkCoreRelay(from: FdStream, to: FdStream, caller = 'copy()'): void {
   if (to.rt !== from.rt) {
-    throw codedError('ERR_INVALID_ARG_VALUE', 'copy(): both streams must belong to the same runtime', TypeError);
+    throw codedError('ERR_INVALID_ARG_VALUE', `${caller}: both streams must belong to the same runtime`, TypeError);
   }
   for (const stream of from === to ? [from] : [from, to]) {
     if (stream.isClosing) throw codedError('ERR_SOCKET_CLOSED', `${stream.constructor.name} is closed`);
@@ -126,11 +127,11 @@ function checkCoreRelay(from: FdStream, to: FdStream): void {
   if (from.copyingFrom || from.receiver?.holding || busyWith(from, true)) {
     throw codedError(
       'ERR_PERCORE_BUSY',
-      'copy(): `from` is being read (a read, recv or copy is in flight, or recv() has data waiting)',
+      `${caller}: \`from\` is being read (a read, recv or copy is in flight, or recv() has data waiting)`,
     );
   }
   if (to.copyingTo || busyWith(to, false)) {
-    throw codedError('ERR_PERCORE_BUSY', 'copy(): `to` is being written (a write or copy is in flight)');
+    throw codedError('ERR_PERCORE_BUSY', `${caller}: \`to\` is being written (a write or copy is in flight)`);
   }
 }
 

@@ -7,6 +7,7 @@ import { abortError, type PercoreError, runtimeClosed, systemError } from '../er
 import { type Cancellable, cancelOnAbort, kCancel } from '../runtime/cancel';
 import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
 import type { Runtime } from '../runtime/runtime';
+import { noRecvBuffers } from '../runtime/submit-errors';
 import { captureSettlers, settlers } from './settlers';
 import type { OpStream, StreamOp } from './stream-op';
 
@@ -74,7 +75,7 @@ export class Receiver implements OpHandler, StreamOp, Stalled {
     try {
       rt.track(id, this, 'recv');
     } catch (err) {
-      this.fail(id === -ENOBUFS ? rt.noRecvBuffers() : (err as PercoreError));
+      this.fail(id === -ENOBUFS ? noRecvBuffers() : (err as PercoreError));
       return;
     }
     this.id = id;

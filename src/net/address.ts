@@ -12,8 +12,9 @@ export interface SocketAddress {
 }
 
 /** Where to bind or connect: `'127.0.0.1:8080'`, `'[::1]:8080'`, `'localhost:8080'`,
- * a port number alone (host `127.0.0.1`), or `{ host, port }`. */
-export type AddressInput = string | number | { host?: string; port: number };
+ * a port number alone (host `127.0.0.1`), `{ host, port }`, or a
+ * `SocketAddress` as `localAddress()` and `recvFrom()` give it. */
+export type AddressInput = string | number | { host?: string; port: number } | SocketAddress;
 
 /** An address ready for the host: an IP literal, its family and a port. */
 export interface ResolvedAddress {
@@ -43,7 +44,7 @@ export function parseAddress(input: AddressInput, name = 'address'): { host: str
     return { host: input.slice(0, colon), port: validatePort(Number(port)) };
   }
   if (input !== null && typeof input === 'object') {
-    const host = input.host ?? DEFAULT_HOST;
+    const host = ('host' in input ? input.host : undefined) ?? ('address' in input ? input.address : DEFAULT_HOST);
     if (typeof host !== 'string') throw invalidArgType(`${name}.host`, 'of type string', host);
     return { host, port: validatePort(input.port) };
   }

@@ -1,6 +1,7 @@
 /**
- * TCP listeners: bind, listen, and accept connections as `TcpStream`s, with
- * one multishot accept kept armed while the program takes connections.
+ * TCP listeners: bind, listen, and accept connections as `TcpStream`s. What
+ * every listener shares (the armed multishot accept, its queue and back-off,
+ * close) is `StreamListener`'s (src/net/listener.ts); this file is only TCP.
  *
  * ```ts
  * import { TcpListener } from 'percore';
@@ -10,15 +11,12 @@
  * ```
  */
 import * as L from '../core/layout';
-import { ECANCELED, ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM, ENOSPC, EPERM } from '../errors/errno';
-import { abortError, type PercoreError, runtimeClosed, socketClosed, systemError } from '../errors/errors';
-import { validateInteger, validateSignal } from '../errors/validate';
-import { submitCloseThen } from '../io/plain-op';
-import { captureSettlers, settlers } from '../io/settlers';
-import { type Cancellable, cancelOnAbort, kCancel } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
+import { EEXIST } from '../errors/errno';
+import { socketClosed, systemError } from '../errors/errors';
+import { validateInteger } from '../errors/validate';
 import { Runtime } from '../runtime/runtime';
 import { type AddressInput, addressOf, resolveAddress, type SocketAddress } from './address';
+import { StreamListener } from './listener';
 import { TcpStream } from './tcp-stream';
 
 /** Options of `TcpListener.bind`. */
@@ -32,6 +30,14 @@ export interface BindOptions {
   reuseAddr?: boolean;
   /** The kernel's accept queue length. Default 511, like node:net. */
   backlog?: number;
+  /** IPV6_V6ONLY on an IPv6 listener: no IPv4-mapped connections. Default: the system's. */
+  ipv6Only?: boolean;
+  /** TCP Fast Open: the queue length of connections whose data came with the
+   * SYN (TCP_FASTOPEN). Default: off. */
+  fastOpen?: number;
+  /** TCP_DEFER_ACCEPT: seconds a connection may wait for its first bytes
+   * before the kernel hands it over (so an accept comes with data). Default: off. */
+  deferAccept?: number;
   /** The runtime to use. Default `Runtime.current()`. */
   runtime?: Runtime;
 }
@@ -52,43 +58,26 @@ export interface ConnectOptions {
  * for await (const stream of listener) handle(stream);
  * ```
  */
-export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled {
-  /** Accepts that failed with a transient error (`EMFILE`, `ENFILE`,
-   * `ENOBUFS`, `ENOMEM`, `ECONNABORTED`, `EPERM`): out of descriptors or
-   * memory, or a connection that died in the queue. They do not reach
-   * `accept()`: the listener stops asking the kernel for connections for
-   * `ACCEPT_BACKOFF_MS` (so a server out of descriptors does not spin, as
-   * libuv and nginx do) and then goes on serving. Watch this counter (and
-   * `lastAcceptError`) to see a server running out of descriptors. */
-  acceptErrors = 0;
-  /** The last transient accept error (see `acceptErrors`), or undefined. */
-  lastAcceptError: PercoreError | undefined = undefined;
-  private acceptId = 0;
-  private armed = false;
-  /** Waiting for an op slot to arm the accept. */
-  private stalled = false;
-  /** Backing off after a transient accept error: a timer on the runtime's
-   * clock (virtual under simulation), aborted by `close()`. */
-  private backoff: AbortController | undefined = undefined;
-  private closing = false;
-  private closed: Promise<void> | undefined;
-  private finishClose: (() => void) | undefined;
-  private readonly accepted: number[] = [];
-  private readonly waiters: AcceptWaiter[] = [];
-  private failure: PercoreError | undefined;
+export class TcpListener extends StreamListener<TcpStream> {
+  private constructor(rt: Runtime, fd: number) {
+    super(rt, fd, 'TcpListener');
+  }
 
-  private constructor(
-    private readonly rt: Runtime,
-    readonly fd: number,
-  ) {}
+  /** @internal */
+  protected override wrap(fd: number): TcpStream {
+    return new TcpStream(this.rt, fd);
+  }
 
   /** Binds and listens. SO_REUSEADDR is on unless turned off; SO_REUSEPORT
    * only when asked for (`reusePort: true`).
    * Port 0 picks a free port: read it back with `localAddress()`. */
-  static async bind(address: AddressInput, options: BindOptions = {}): Promise<TcpListener> {
+  // `override`: a class extending another inherits Function.prototype.bind as a static.
+  static override async bind(address: AddressInput, options: BindOptions = {}): Promise<TcpListener> {
     const rt = options.runtime ?? Runtime.current();
     const backlog = options.backlog ?? 511;
     validateInteger(backlog, 'options.backlog', 0, 65535);
+    if (options.fastOpen !== undefined) validateInteger(options.fastOpen, 'options.fastOpen', 0, 65535);
+    if (options.deferAccept !== undefined) validateInteger(options.deferAccept, 'options.deferAccept', 0, 3600);
     const { ip, family, port } = await resolveAddress(address);
     rt.assertOpen();
     const host = rt.nativeDriver;
@@ -105,6 +94,15 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled
     if (res < 0) fail(res, 'setsockopt');
     res = host.setOption(fd, L.SOCKOPT_REUSEPORT, options.reusePort === true ? 1 : 0);
     if (res < 0) fail(res, 'setsockopt');
+    for (const [value, option] of [
+      [options.ipv6Only === undefined || family !== 6 ? undefined : options.ipv6Only ? 1 : 0, L.SOCKOPT_V6ONLY],
+      [options.fastOpen, L.SOCKOPT_FASTOPEN],
+      [options.deferAccept, L.SOCKOPT_DEFER_ACCEPT],
+    ] as const) {
+      if (value === undefined) continue;
+      res = host.setOption(fd, option, value);
+      if (res < 0) fail(res, 'setsockopt');
+    }
     res = host.encodeAddress(ip, port, rt.stagingRecord);
     if (res < 0) fail(res, 'bind');
     res = host.bind(fd);
@@ -116,208 +114,52 @@ export class TcpListener implements AsyncIterable<TcpStream>, OpHandler, Stalled
     return listener;
   }
 
-  /** The next connection. Rejects with `ERR_SOCKET_CLOSED` once the listener
-   * is closed. `options.signal` and `timeout()` give the call up: it rejects
-   * with the `AbortError` (or `TimeoutError`) and a connection that arrives
-   * later goes to the next `accept()`, never to the one given up.
+  /** Serves on a listening socket this runtime was handed: one received in
+   * a message (`recv(buf, { withFds: true })` on a Unix socket: already this
+   * runtime's), or one from elsewhere in the process, adopted as
+   * `TcpStream.adopt` adopts. The basis of zero-downtime upgrades: the old
+   * process sends its listener, the new one serves on it.
    * ```ts
-   * const stream = await timeout(1000, listener.accept()).catch(() => null);   // null: nobody came within 1 s
+   * const name = `\0percore-doc-handoff-${process.pid}`;
+   * const old = await TcpListener.bind('127.0.0.1:0');
+   * const channel = await UnixSeqpacketListener.bind(name);
+   * const sender = await UnixSeqpacketSocket.connect(name);
+   * const receiver = await channel.accept();
+   * await sender.send(Buffer.from('L'), { fds: [old.fd] });
+   * const { fds } = await receiver.recv(Buffer.alloc(1), { withFds: true });
+   * const handed = TcpListener.adopt(fds![0]);   // the same port, a descriptor of its own
+   * await old.close();                           // the handed one still listens
+   * console.log(handed.localAddress().port > 0); // true
+   * await Promise.all([handed.close(), sender.close(), receiver.close(), channel.close()]);
    * ```
-   */
-  accept(options?: { signal?: AbortSignal }): Promise<TcpStream> {
-    try {
-      validateSignal(options?.signal, 'options.signal');
-      if (this.closing) throw socketClosed('TcpListener');
-      if (options?.signal?.aborted) throw abortError(options.signal.reason);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const fd = this.accepted.shift();
-    if (fd !== undefined) {
-      if (!this.armed && !this.stalled && this.backoff === undefined) this.arm();
-      return Promise.resolve(new TcpStream(this.rt, fd));
-    }
-    if (this.failure !== undefined) {
-      const err = this.failure;
-      this.failure = undefined;
-      if (!this.armed && !this.stalled && this.backoff === undefined) this.arm();
-      return Promise.reject(err);
-    }
-    const promise = new Promise<TcpStream>(captureSettlers) as Promise<TcpStream> & Cancellable;
-    const waiter = new AcceptWaiter(this.waiters, settlers.resolve, settlers.reject, options?.signal);
-    promise[kCancel] = waiter;
-    this.waiters.push(waiter);
-    if (!this.armed && !this.stalled && this.backoff === undefined) this.arm();
-    return promise;
+   * Throws a system error: `ENOTSOCK`, `EBADF`, `EINVAL` (not a stream
+   * socket), `EBUSY` (another runtime owns it). */
+  static adopt(fd: number, options: { runtime?: Runtime } = {}): TcpListener {
+    validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
+    const rt = options.runtime ?? Runtime.current();
+    rt.assertOpen();
+    const res = rt.nativeDriver.adoptFd(fd);
+    // -EEXIST: this runtime owns it already (a received descriptor).
+    if (res < 0 && res !== -EEXIST) throw systemError(res, 'adopt');
+    const listener = new TcpListener(rt, fd);
+    listener.arm();
+    return listener;
   }
 
-  /** Connections until the listener closes; the loop then ends. */
-  async *[Symbol.asyncIterator](): AsyncIterator<TcpStream> {
-    while (!this.closing) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if ((err as PercoreError).code === 'ERR_SOCKET_CLOSED') return;
-        throw err;
-      }
-    }
+  /** Reads a listener option back (`'fastOpen'`: the queue length, `'deferAccept'`: seconds as the kernel rounded them). */
+  getOption(name: 'fastOpen' | 'deferAccept' | 'ipv6Only'): number {
+    if (this.isClosing) throw socketClosed('TcpListener');
+    const option = { fastOpen: L.SOCKOPT_FASTOPEN, deferAccept: L.SOCKOPT_DEFER_ACCEPT, ipv6Only: L.SOCKOPT_V6ONLY }[
+      name
+    ];
+    const res = this.rt.nativeDriver.getOption(this.fd, option);
+    if (res < 0) throw systemError(res, 'getsockopt');
+    return res;
   }
 
   /** The bound address, e.g. `{ address: '127.0.0.1', family: 'IPv4', port: 40123 }`. */
   localAddress(): SocketAddress {
-    if (this.closed !== undefined) throw socketClosed('TcpListener');
+    if (this.isClosing) throw socketClosed('TcpListener');
     return addressOf(this.rt.nativeDriver.localAddress(this.fd), 'getsockname');
   }
-
-  /** Stops accepting, closes connections accepted but not yet taken, and closes
-   * the socket. Pending `accept()` calls reject with `ERR_SOCKET_CLOSED`. */
-  close(): Promise<void> {
-    if (this.closed !== undefined) return this.closed;
-    this.closing = true;
-    this.closed = new Promise((resolve) => {
-      this.finishClose = resolve;
-    });
-    for (const fd of this.accepted.splice(0)) this.rt.nativeDriver.closeFd(fd);
-    for (const waiter of this.waiters.splice(0)) waiter.reject(socketClosed('TcpListener'));
-    this.backoff?.abort();
-    this.backoff = undefined;
-    if (this.stalled) {
-      this.stalled = false;
-      this.rt.unstall(this);
-    }
-    if (this.armed) this.rt.cancel(this.acceptId);
-    else this.closeSocket();
-    return this.closed;
-  }
-
-  /** @internal a delivery for the accept op. */
-  complete(res: number, flags: number): void {
-    if ((flags & L.CQE_F_MORE) === 0) this.armed = false;
-    if (res === CLOSED_RESULT) {
-      this.closing = true;
-      for (const waiter of this.waiters.splice(0)) waiter.reject(runtimeClosed());
-      this.finishClose?.();
-      return;
-    }
-    if (res >= 0) {
-      if (this.closing) this.rt.nativeDriver.closeFd(res);
-      else {
-        const waiter = this.waiters.shift();
-        if (waiter !== undefined) waiter.resolve(new TcpStream(this.rt, res));
-        else this.accepted.push(res);
-      }
-    } else if (res !== -ECANCELED && !this.closing) {
-      const err = systemError(res, 'accept');
-      if (TRANSIENT_ACCEPT_ERRORS.has(-res)) {
-        this.acceptErrors++;
-        this.lastAcceptError = err;
-        this.backOff();
-        return;
-      }
-      const waiter = this.waiters.shift();
-      if (waiter !== undefined) waiter.reject(err);
-      else this.failure = err;
-      return; // re-armed by the next accept(), so a persistent error cannot spin
-    }
-    if (this.armed) return;
-    if (this.closing) this.closeSocket();
-    else if (this.backoff === undefined && (this.waiters.length > 0 || this.accepted.length < ACCEPT_QUEUE_LIMIT)) {
-      this.arm();
-    }
-  }
-
-  /** Stops accepting for a while after a transient error, then goes on. */
-  private backOff(): void {
-    if (this.armed) this.rt.cancel(this.acceptId); // a multishot accept still armed would fail again at once
-    if (this.backoff !== undefined) return;
-    const backoff = new AbortController();
-    this.backoff = backoff;
-    this.rt.sleep(ACCEPT_BACKOFF_MS, { signal: backoff.signal }).then(
-      () => {
-        if (this.backoff !== backoff) return;
-        this.backoff = undefined;
-        if (!this.closing && !this.armed && !this.stalled) this.arm();
-      },
-      () => {
-        /* aborted by close(), or the runtime closed */
-      },
-    );
-  }
-
-  private arm(): void {
-    if (this.rt.isClosed) return;
-    const id = this.rt.core.submitAccept(this.fd, 1);
-    if (id === -ENOSPC) {
-      // The op table is full: accept again once a slot frees up.
-      this.stalled = true;
-      this.rt.stall(this);
-      return;
-    }
-    this.rt.track(id, this, 'accept');
-    this.acceptId = id;
-    this.armed = true;
-  }
-
-  /** @internal an op slot may be free: arm the accept. */
-  resume(): void {
-    this.stalled = false;
-    if (!this.closing && !this.armed) this.arm();
-  }
-
-  /** @internal the runtime closed while the accept waited for a slot. */
-  abort(): void {
-    this.stalled = false;
-    this.complete(CLOSED_RESULT, 0);
-  }
-
-  private closeSocket(): void {
-    submitCloseThen(this.rt, this.fd, this.finishClose!);
-  }
 }
-
-/** One `accept()` waiting for a connection; giving up takes it out of the
- * listener's queue, so no connection is handed to a call nobody awaits. */
-class AcceptWaiter {
-  private onAbort: (() => void) | undefined = undefined;
-  private done = false;
-
-  constructor(
-    private readonly queue: AcceptWaiter[],
-    private readonly resolveFn: (s: TcpStream) => void,
-    private readonly rejectFn: (e: unknown) => void,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    if (signal !== undefined) this.onAbort = cancelOnAbort(signal, this);
-  }
-
-  resolve(stream: TcpStream): void {
-    this.settled();
-    this.resolveFn(stream);
-  }
-
-  reject(err: unknown): void {
-    this.settled();
-    this.rejectFn(err);
-  }
-
-  /** Gives up (abort, timeout): rejects with `reason`. */
-  cancel(reason: PercoreError): void {
-    if (this.done) return;
-    const at = this.queue.indexOf(this);
-    if (at >= 0) this.queue.splice(at, 1);
-    this.reject(reason);
-  }
-
-  private settled(): void {
-    this.done = true;
-    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
-  }
-}
-
-/** Transient accept errors: counted and backed off from, never thrown at the program. */
-const TRANSIENT_ACCEPT_ERRORS = new Set([EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, EPERM]);
-/** How long a listener waits after a transient accept error before accepting again. */
-const ACCEPT_BACKOFF_MS = 50;
-
-/** Connections accepted ahead of the program before the listener stops asking the kernel for more. */
-const ACCEPT_QUEUE_LIMIT = 256;

@@ -21,6 +21,12 @@ import { PlainOp } from '../io/plain-op';
 import { type Cancellable, kCancel } from '../runtime/cancel';
 import { Runtime } from '../runtime/runtime';
 import { type AddressInput, addressOf, resolveAddress, type SocketAddress } from './address';
+import {
+  applyStreamOptions,
+  readStreamOption,
+  type StreamOptionName,
+  type StreamSocketOptions,
+} from './socket-options';
 
 /** Options of `TcpStream.connect`. */
 export interface ConnectOptions {
@@ -28,6 +34,10 @@ export interface ConnectOptions {
   runtime?: Runtime;
   /** Set TCP_NODELAY once connected. Default false. */
   noDelay?: boolean;
+  /** TCP Fast Open (TCP_FASTOPEN_CONNECT): with a cookie from an earlier
+   * connection to this server, the first write goes out with the SYN.
+   * Default false. */
+  fastOpen?: boolean;
   /** Abort the connection attempt. */
   signal?: AbortSignal;
 }
@@ -75,6 +85,26 @@ export class TcpStream extends FdStream {
     if (res < 0) throw systemError(res, 'setsockopt');
   }
 
+  /** Sets socket options (see `StreamSocketOptions`): keep-alive and its
+   * timings, linger, buffer sizes, no-delay. Throws the system error, or
+   * `ERR_OUT_OF_RANGE` for a value the kernel would refuse.
+   * ```ts
+   * stream.setOptions({ keepAlive: { idle: 60, interval: 10, count: 5 }, linger: null });
+   * console.log(stream.getOption('keepIdle'));   // 60
+   * ```
+   */
+  setOptions(options: StreamSocketOptions): void {
+    if (this.isClosing) throw socketClosed('TcpStream');
+    applyStreamOptions(this.rt, this.fd, options);
+  }
+
+  /** Reads an option back: booleans for `noDelay`/`keepAlive`, seconds (or
+   * null: off) for `linger`, numbers for the rest. */
+  getOption(name: StreamOptionName): boolean | number | null {
+    if (this.isClosing) throw socketClosed('TcpStream');
+    return readStreamOption(this.rt, this.fd, name);
+  }
+
   /** This end's address. */
   localAddress(): SocketAddress {
     if (this.isClosing) throw socketClosed('TcpStream');
@@ -112,6 +142,10 @@ class ConnectAttempt {
     try {
       let res = rt.nativeDriver.encodeAddress(ip, port, rt.stagingRecord);
       if (res < 0) throw systemError(res, 'connect', `${ip}:${port}`);
+      if (options.fastOpen) {
+        res = rt.nativeDriver.setOption(fd, L.SOCKOPT_FASTOPEN_CONNECT, 1);
+        if (res < 0) throw systemError(res, 'setsockopt');
+      }
       await new Promise<number>((resolve, reject) => {
         this.op = new PlainOp({ syscall: 'connect', detail: `${ip}:${port}`, signal: options.signal }, resolve, reject);
         // The staging record is shared: written again right before each submit,

@@ -41,7 +41,7 @@ import { queueJob } from './microtask';
 import { CLOSED_RESULT, type OpHandler, type Parked, type Stalled } from './op-handler';
 import { option, type RuntimeCounters, type RuntimeOptions } from './options';
 import { SleepOp } from './sleep-op';
-import { noBuffers, noRecvBuffers, submitError } from './submit-errors';
+import { noBuffers, submitError } from './submit-errors';
 import { WaitRoom } from './wait-room';
 
 /** Marks a view made by `Runtime.buffer()`: its runtime and arena offset. */
@@ -490,14 +490,14 @@ export class Runtime {
     return view;
   }
 
-  /** @internal The error for a recv set with no buffer left (ENOBUFS). */
-  noRecvBuffers(): PercoreError {
-    return noRecvBuffers();
-  }
-
   /** @internal Milliseconds on the runtime's clock (see `clock`), for the core's timers. */
   now(): number {
     return this.clock();
+  }
+
+  /** @internal The address record of op `id`'s slot (a RECVMSG's sender is there at its delivery). */
+  opRecord(id: number): number {
+    return this.word(L.H_ADDR_RECORDS) + (id & L.SLOT_MASK) * L.ADDR_RECORD_SIZE;
   }
 
   /** @internal The staging address record's offset, for bind and connect. */

@@ -19,7 +19,20 @@
  */
 import * as L from '../core/layout';
 import type { Driver, DriverCounters, DriverOptions, HostAddress } from '../driver/addon';
-import { EBADF, EBUSY, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSYS, EOPNOTSUPP, ESRCH, ETIME } from '../errors/errno';
+import {
+  EAFNOSUPPORT,
+  EBADF,
+  EBUSY,
+  ECANCELED,
+  EINVAL,
+  ENOBUFS,
+  ENOENT,
+  ENOSYS,
+  EOPNOTSUPP,
+  EPROTONOSUPPORT,
+  ESRCH,
+  ETIME,
+} from '../errors/errno';
 import { codedError } from '../errors/errors';
 import { decodeRecord, type Endpoint, encodeRecord } from './address';
 import { CoreView, checkSqe, type Sqe } from './core-view';
@@ -29,6 +42,7 @@ import type { Scheduler } from './scheduler';
 import { AGAIN, READ_SIDE, type Side, WRITE_SIDE } from './socket';
 import type { Tcp } from './tcp';
 import type { Trace } from './trace';
+import { Unmodelled } from './unmodelled';
 
 /** What the driver needs of the simulated host it runs on (world.ts). */
 export interface HostPort {
@@ -82,7 +96,7 @@ class Op {
 const isWriteSide = (opcode: number): boolean =>
   opcode === L.OP_CONNECT || opcode === L.OP_SEND || opcode === L.OP_WRITE;
 
-export class SimDriver implements Driver {
+export class SimDriver extends Unmodelled implements Driver {
   readonly name = 'sim';
   readonly features: readonly string[];
   private readonly view: CoreView;
@@ -108,6 +122,7 @@ export class SimDriver implements Driver {
   referenced = false;
 
   constructor(memory: Uint8Array, header: number, options: DriverOptions) {
+    super();
     const host = constructing;
     if (host === undefined)
       throw codedError(
@@ -455,8 +470,11 @@ export class SimDriver implements Driver {
     };
   }
 
-  socket(family: 4 | 6): number {
+  socket(family: 1 | 4 | 6, type: 1 | 2 | 5 = 1): number {
     if (this.closed) return -EBADF;
+    // TCP only: Unix sockets and UDP are not modelled (see unmodelled.ts).
+    if (family === 1) return -EAFNOSUPPORT;
+    if (type !== 1) return -EPROTONOSUPPORT;
     const fd = this.kernel.socket(family);
     if (fd >= 0) this.adopt(fd);
     return fd;

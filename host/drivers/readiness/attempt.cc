@@ -40,6 +40,16 @@ int AcceptConnection(int fd) {
 
 }  // namespace
 
+namespace {
+
+// A pipe end closed outside percore since the op was taken: -1 with EBADF.
+ssize_t BadFd() {
+  errno = EBADF;
+  return -1;
+}
+
+}  // namespace
+
 // One try of the op's system call. EINTR is retried here; EAGAIN is kAgain.
 int32_t ReadinessDriver::Attempt(Op& op, bool* more) {
   *more = false;
@@ -66,6 +76,26 @@ ssize_t ReadinessDriver::SystemCall(Op& op, bool* more) {
       // A partial send completes with the bytes sent, as io_uring's does.
       // MSG_NOSIGNAL: a reset peer yields -EPIPE, not SIGPIPE.
       return ::send(op.fd, base + op.addr, op.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    case L::kOpSendmsg:
+      return ::sendmsg(op.fd, msg_slots_->Header(op.id & L::kSlotMask, false),
+                       MSG_DONTWAIT | MSG_NOSIGNAL);
+    case L::kOpRecvmsg: {
+      const uint32_t slot = op.id & L::kSlotMask;
+      const ssize_t r =
+          ::recvmsg(op.fd, msg_slots_->Header(slot, true), MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (r >= 0) msg_slots_->Finish(slot, memory_, fds_);
+      return r;
+    }
+    case L::kOpSpliceIn:
+      if (!fds_.Contains(static_cast<int32_t>(op.aux))) return BadFd();
+      // The pipe is drained between two SPLICE_INs (the API alternates), so
+      // EAGAIN here means the socket has nothing to read.
+      return ::splice(op.fd, nullptr, static_cast<int>(op.aux), nullptr, op.len,
+                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    case L::kOpSpliceOut:
+      if (!fds_.Contains(static_cast<int32_t>(op.aux))) return BadFd();
+      return ::splice(static_cast<int>(op.aux), nullptr, op.fd, nullptr, op.len,
+                      SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     case L::kOpRead:
       // All ones: the current position (pipes and sockets have no other).
       return op.arg == ~uint64_t{0}

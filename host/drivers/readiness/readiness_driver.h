@@ -80,6 +80,7 @@ class ReadinessDriver final : public Driver {
     int32_t fd = -1;
     uint32_t addr = 0, len = 0;
     uint64_t arg = 0;  // READ/WRITE position, TIMEOUT absolute deadline (ns)
+    uint32_t aux = 0;  // SPLICE_IN/OUT: the pipe end
     uint32_t prev = kNil, next = kNil;
     bool select = false;     // a buffer-select RECV: the driver picks a recv-set buffer
     uint32_t cqe_flags = 0;  // what Attempt adds to the CQE (CQE_F_BUFFER and the index)
@@ -101,6 +102,9 @@ class ReadinessDriver final : public Driver {
     // no further edge), so the cache stays off and ops just try.
     bool hangup;
     bool retry;  // on retry_ (see RetryLater)
+    // SPLICE ops waiting (on their socket's queue) with this fd as their
+    // pipe end: closing it must end them too (CancelFd).
+    uint32_t pipe_users;
     // TCP_INQ on this socket (Linux): each RECV also learns how many bytes
     // are left queued, so a RECV that fills its buffer exactly (a 16 KiB
     // message into a 16 KiB buffer) still knows whether it drained the socket.

@@ -71,6 +71,12 @@ void ReadinessDriver::Start(const Sqe& sqe) {
     Complete(sqe.id, -EBUSY, 0);
     return;
   }
+  int32_t error = 0;
+  if ((sqe.opcode == L::kOpSendmsg || sqe.opcode == L::kOpRecvmsg) &&
+      msg_slots_->Prepare(sqe, memory_, fds_, &error) == nullptr) {
+    Complete(sqe.id, error, 0);  // nothing staged for it, or an fd no longer owned
+    return;
+  }
   op = Op{.id = sqe.id,
           .opcode = sqe.opcode,
           .multishot = IsMultishot(sqe),
@@ -78,6 +84,7 @@ void ReadinessDriver::Start(const Sqe& sqe) {
           .addr = sqe.addr,
           .len = sqe.len,
           .arg = sqe.arg,
+          .aux = sqe.aux,
           .select = IsBufferSelect(sqe)};
   if (sqe.opcode == L::kOpTimeout) {
     op.arg = MonotonicNs() + sqe.arg;

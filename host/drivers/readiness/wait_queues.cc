@@ -3,6 +3,7 @@
 // leaves one early (a cancel, its fd closing or handed off).
 #include <cerrno>
 
+#include "drivers/op_facts.h"
 #include "drivers/readiness/readiness_driver.h"
 
 namespace percore {
@@ -16,6 +17,7 @@ void ReadinessDriver::Enqueue(uint32_t slot, int fd, bool write_side) {
   Op& op = ops_[slot];
   PERCORE_ASSERT(op.where == kNowhere, "an op waits in one place at a time");
   op.where = write_side ? kWriteQueue : kReadQueue;
+  if (IsSpliceOp(op.opcode)) fd_states_.get()[op.aux].pipe_users++;
   op.prev = tail;
   op.next = kNil;
   if (tail != kNil) {
@@ -45,6 +47,7 @@ void ReadinessDriver::Unlink(uint32_t slot) {
       break;
     default: return;
   }
+  if (IsSpliceOp(op.opcode)) fd_states_.get()[op.aux].pipe_users--;
   if (op.prev != kNil)
     ops_[op.prev - 1].next = op.next;
   else
@@ -92,6 +95,19 @@ void ReadinessDriver::RunQueue(int fd, bool write_side) {
 // first), and the poller forgets the fd: it is about to be closed.
 void ReadinessDriver::CancelFd(int fd) {
   FdState& st = fd_states_.get()[fd];
+  // SPLICEs waiting on another fd with this one as their pipe end: never
+  // splice into or out of this number once its CLOSE is issued.
+  for (uint32_t slot = 0; st.pipe_users > 0 && slot < op_capacity_; slot++) {
+    Op& op = ops_[slot];
+    if (op.id == 0 || op.where == kNowhere || !IsSpliceOp(op.opcode) ||
+        static_cast<int>(op.aux) != fd) {
+      continue;
+    }
+    const uint32_t id = op.id;
+    Unlink(slot);
+    op.id = 0;
+    Complete(id, -ECANCELED, 0);
+  }
   for (uint32_t* head : {&st.read_head, &st.write_head}) {
     while (*head != kNil) {
       const uint32_t slot = *head - 1;

@@ -67,10 +67,31 @@ inline void prep_poll_in(io_uring_sqe* s, int fd) {
   s->poll32_events = POLLIN;
 }
 
+// SPLICE_OUT's wait: for writability (the splice itself is the host's).
+inline void prep_poll_out(io_uring_sqe* s, int fd) {
+  prep_rw(s, IORING_OP_POLL_ADD, fd, nullptr, 0, 0);
+  s->poll32_events = POLLOUT;
+}
+
 inline void prep_send(io_uring_sqe* s, int fd, const void* buf, uint32_t len) {
   prep_rw(s, IORING_OP_SEND, fd, buf, len, 0);
   // A peer that reset the connection must yield -EPIPE, not kill the process.
   s->msg_flags = MSG_NOSIGNAL;
+}
+
+// One datagram (layout v4); the msghdr is the op slot's (MsgSlots), which
+// stays put until the CQE.
+inline void prep_sendmsg(io_uring_sqe* s, int fd, const msghdr* msg) {
+  prep_rw(s, IORING_OP_SENDMSG, fd, msg, 1, 0);
+  s->msg_flags = MSG_NOSIGNAL;
+}
+
+// The kernel writes the source and msg_flags (MSG_TRUNC) into the msghdr's
+// memory when the datagram arrives; the CQE's res is the bytes copied.
+// Descriptors received with it (SCM_RIGHTS) come close-on-exec.
+inline void prep_recvmsg(io_uring_sqe* s, int fd, msghdr* msg) {
+  prep_rw(s, IORING_OP_RECVMSG, fd, msg, 1, 0);
+  s->msg_flags = MSG_CMSG_CLOEXEC;
 }
 
 inline void prep_read(io_uring_sqe* s, int fd, void* buf, uint32_t len, uint64_t offset) {

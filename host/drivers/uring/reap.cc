@@ -41,6 +41,10 @@ uint32_t UringDriver::Reap() {
       Inflight& op = inflight_[id & L::kSlotMask];
       const bool live = op.id == id;
       result_is_fd = live && FactsOf(op.opcode).result_is_fd;
+      if (live && op.splice) {
+        written += EmulateSplice(op, res);
+        continue;
+      }
       if (live && op.select) {
         if (!pbuf_ring_) {
           written += EmulateRecvs(op, res, space - written);
@@ -51,6 +55,8 @@ uint32_t UringDriver::Reap() {
       if (!more && live) {
         // The number may be reused (and claimed by another driver) from now.
         if (op.opcode == L::kOpClose) fds_.EndClose(op.fd);
+        if (op.opcode == L::kOpRecvmsg && res >= 0)
+          msg_slots_->Finish(id & L::kSlotMask, memory_, fds_);
         op.id = 0;
       }
     }

@@ -1,6 +1,7 @@
 // Buffer-select RECVs (layout v2): the recv set handed to the kernel's
 // buffer ring, or, without one, the emulation (POLL_ADD, then a plain recv
 // into a buffer the host picks).
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -127,10 +128,12 @@ uint32_t UringDriver::EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room
 // NOP instead (SubmitRearms). The buffer ring needs nothing: the kernel
 // receives through its own file reference, never through the number.
 void UringDriver::DropEmulatedRecvs(int32_t fd) {
-  if (pbuf_ring_ || closed_) return;
+  if (closed_) return;
   for (uint32_t slot = 0; slot < memory_.op_capacity(); slot++) {
     Inflight& op = inflight_[slot];
-    if (op.id == 0 || !op.select || op.fd != fd || op.fd_gone) continue;
+    const bool emulated = (op.select && !pbuf_ring_) || op.splice;
+    if (op.id == 0 || !emulated || op.fd_gone) continue;
+    if (op.fd != fd && !(op.splice && op.pipe == fd)) continue;
     op.fd_gone = true;
     bool rearming = false;
     for (uint32_t i = 0; i < rearm_count_; i++) rearming |= rearm_[i] == slot;
@@ -143,6 +146,38 @@ void UringDriver::DropEmulatedRecvs(int32_t fd) {
     k->user_data = kDropTag | op.id;
     sqe_tail_++;
   }
+}
+
+// A SPLICE_IN/OUT's poll completed: splice once, non-blocking, between the
+// socket and the pipe end; EAGAIN (a spurious wake-up) polls again. Never on
+// a number whose CLOSE was issued (fd_gone), nor on one this driver no
+// longer owns. Returns the CQEs written (0 or 1).
+uint32_t UringDriver::EmulateSplice(Inflight& op, int32_t poll_res) {
+  const uint32_t id = op.id;
+  int32_t res;
+  if (op.fd_gone) {
+    res = -ECANCELED;
+  } else if (poll_res < 0) {
+    res = poll_res;
+  } else if (!fds_.Contains(op.fd) || !fds_.Contains(op.pipe)) {
+    res = -EBADF;
+  } else {
+    const bool out = op.opcode == L::kOpSpliceOut;
+    const int from = out ? op.pipe : op.fd;
+    const int to = out ? op.fd : op.pipe;
+    ssize_t r;
+    do {
+      r = ::splice(from, nullptr, to, nullptr, op.len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == EAGAIN) {
+      rearm_[rearm_count_++] = id & L::kSlotMask;
+      return 0;
+    }
+    res = r < 0 ? -errno : static_cast<int32_t>(r);
+  }
+  op.id = 0;
+  memory_.PushCqe(id, res, 0);
+  return 1;
 }
 
 }  // namespace percore

@@ -144,8 +144,10 @@ void UringDriver::AddFeatures(const io_uring_params& p) {
 // errno that fails the setup (ENOMEM).
 int UringDriver::SetupRecvSet(bool pbuf_ring) {
   const uint32_t count = memory_.provide_count();
-  if (count == 0) return 0;
+  // Emulated ops polled again (select RECVs without a buffer ring, SPLICEs):
+  // one entry per op slot at most.
   rearm_ = std::make_unique<uint32_t[]>(memory_.op_capacity());
+  if (count == 0) return 0;
   if (pbuf_ring) {
     const uint32_t entries = NextPow2(count);
     buf_ring_size_ = PageAligned(entries * sizeof(io_uring_buf));
@@ -189,12 +191,19 @@ void UringDriver::Close() {
   ring_fd_ = event_fd_ = -1;
   // CLOSEs the kernel took and never answered: their numbers are closed or
   // about to be, so the claims held until their CQEs (submit.cc) go too.
+  bool msg_in_flight = false;
   if (inflight_) {
     for (uint32_t slot = 0; slot < memory_.op_capacity(); slot++) {
       const Inflight& op = inflight_[slot];
       if (op.id != 0 && op.opcode == layout::kOpClose) fds_.EndClose(op.fd);
+      msg_in_flight |=
+          op.id != 0 && (op.opcode == layout::kOpRecvmsg || op.opcode == layout::kOpSendmsg);
     }
   }
+  // The ring is torn down asynchronously: a RECVMSG the kernel is finishing
+  // may still write a source address into its header. Those headers are
+  // never freed then (a bounded leak, once per driver) rather than reused.
+  if (msg_in_flight) (void)msg_slots_.release();
   fds_.CloseAll();
 }
 

@@ -45,6 +45,22 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
       }
       break;
     case L::kOpSend: prep_send(k, sqe.fd, base + sqe.addr, sqe.len); break;
+    case L::kOpSendmsg:
+    case L::kOpRecvmsg: {
+      int32_t error;
+      msghdr* msg = msg_slots_->Prepare(sqe, memory_, fds_, &error);
+      if (msg == nullptr) return error;  // nothing staged for it, or an fd no longer owned
+      if (sqe.opcode == L::kOpSendmsg) {
+        prep_sendmsg(k, sqe.fd, msg);
+      } else {
+        prep_recvmsg(k, sqe.fd, msg);
+      }
+      break;
+    }
+    // io_uring's SPLICE on a non-blocking socket answers EAGAIN rather than
+    // wait (it cannot poll): poll first, the host splices (EmulateSplice).
+    case L::kOpSpliceIn: prep_poll_in(k, sqe.fd); break;
+    case L::kOpSpliceOut: prep_poll_out(k, sqe.fd); break;
     case L::kOpRead: prep_read(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg); break;
     case L::kOpWrite: prep_write(k, sqe.fd, base + sqe.addr, sqe.len, sqe.arg); break;
     case L::kOpClose: prep_close(k, sqe.fd); break;
@@ -67,12 +83,15 @@ void UringDriver::RecordInflight(const Sqe& sqe) {
   const uint32_t slot = sqe.id & L::kSlotMask;
   PERCORE_ASSERT(slot < memory_.op_capacity(), "CheckSqe bounds every id's slot");
   const bool select = IsBufferSelect(sqe);
+  const bool splice = IsSpliceOp(sqe.opcode);
   inflight_[slot] = Inflight{.id = sqe.id,
                              .opcode = sqe.opcode,
                              .select = select,
                              .multishot = select && IsMultishot(sqe),
                              .fd = sqe.fd,
-                             .len = sqe.len};
+                             .len = sqe.len,
+                             .splice = splice,
+                             .pipe = splice ? static_cast<int32_t>(sqe.aux) : -1};
 }
 
 uint32_t UringDriver::TakeSqes() {
@@ -155,6 +174,8 @@ void UringDriver::SubmitRearms() {
     // (EmulateRecvs ends it), and nothing polls the number again.
     if (op.fd_gone) {
       prep_nop(k);
+    } else if (FactsOf(op.opcode).write_side) {
+      prep_poll_out(k, op.fd);  // a SPLICE_OUT
     } else {
       prep_poll_in(k, op.fd);
     }

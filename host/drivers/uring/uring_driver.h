@@ -53,7 +53,12 @@ struct Inflight {
   bool multishot = false;  // select: stays armed, one CQE with MORE per buffer filled
   int32_t fd = -1;         // select: the socket and the most to receive; CLOSE: the fd
   uint32_t len = 0;
-  // select, emulated: a CLOSE, closeFd or hand-off of fd was issued. The host
+  // SPLICE_IN/OUT: polled, then spliced by the host (io_uring's own SPLICE
+  // answers EAGAIN on a non-blocking socket instead of waiting); `pipe` is
+  // the pipe end.
+  bool splice = false;
+  int32_t pipe = -1;
+  // select or splice, emulated: a CLOSE, closeFd or hand-off of fd was issued. The host
   // never calls recv on the number again (the kernel may hand it to another
   // socket as soon as the close runs); the op ends with -ECANCELED.
   bool fd_gone = false;
@@ -117,6 +122,7 @@ class UringDriver final : public Driver, public RingMessenger {
   uint32_t SelectFlags(uint32_t kernel_flags, int32_t* res);
   bool EmulateRecv(const Inflight& op, int32_t* res, uint32_t* flags);
   uint32_t EmulateRecvs(Inflight& op, int32_t poll_res, uint32_t room);
+  uint32_t EmulateSplice(Inflight& op, int32_t poll_res);
   void SubmitRearms();
   void DropEmulatedRecvs(int32_t fd);
 
