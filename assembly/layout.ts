@@ -6,7 +6,7 @@
 // Bump LAYOUT_VERSION on any change a host could observe.
 
 export const LAYOUT_MAGIC: u32 = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION: u32 = 3;
+export const LAYOUT_VERSION: u32 = 4;
 
 // Sizes, in bytes.
 export const HEADER_SIZE: u32 = 128;
@@ -99,7 +99,11 @@ export const OP_TIMEOUT: u8 = 9;
 export const OP_CANCEL: u8 = 10;
 export const OP_TIMER: u8 = 11; // core only: never written to the SQ
 export const OP_COPY: u8 = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
-export const OP_COUNT: u8 = 13;
+// Files (v4): run by io_uring itself, and by the readiness drivers' blocking pool.
+export const OP_OPENAT: u8 = 13; // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
+export const OP_FSYNC: u8 = 14; // aux: 0 or FSYNC_F_DATASYNC
+export const OP_STATX: u8 = 15; // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
+export const OP_COUNT: u8 = 16;
 
 // Flags.
 export const SQE_F_MULTISHOT: u8 = 1;
@@ -107,6 +111,40 @@ export const SQE_F_BUFFER_SELECT: u8 = 2; // RECV: the host picks a recv-set buf
 export const CQE_F_MORE: u32 = 1;
 export const CQE_F_BUFFER: u32 = 2; // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 export const CQE_BUFFER_SHIFT: u32 = 16;
+
+// OPENAT flags (v4): the layout's own bits, translated by the host into the
+// platform's O_* (with O_CLOEXEC always); any other bit is refused.
+export const OPEN_F_WRITE: u32 = 1; // O_WRONLY
+export const OPEN_F_READ_WRITE: u32 = 2; // O_RDWR (neither bit: O_RDONLY; both: refused)
+export const OPEN_F_CREATE: u32 = 4;
+export const OPEN_F_EXCL: u32 = 8;
+export const OPEN_F_TRUNC: u32 = 16;
+export const OPEN_F_APPEND: u32 = 32;
+export const OPEN_F_DIRECT: u32 = 64;
+export const OPEN_F_SYNC: u32 = 128;
+export const OPEN_F_DSYNC: u32 = 256;
+export const OPEN_F_NOFOLLOW: u32 = 512;
+export const OPEN_F_DIRECTORY: u32 = 1024;
+export const OPEN_F_ALL: u32 = 2047;
+export const OPEN_MODE_MAX: u32 = 4095; // 0o7777
+export const PATH_MAX_LEN: u32 = 4096; // an OPENAT path, NUL included, as Linux's PATH_MAX
+export const FSYNC_F_DATASYNC: u32 = 1;
+// STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
+export const STATX_SIZE: u32 = 256;
+export const STATX_MODE: u32 = 28; // u16
+export const STATX_NLINK: u32 = 16; // u32
+export const STATX_UID: u32 = 20; // u32
+export const STATX_GID: u32 = 24; // u32
+export const STATX_INO: u32 = 32; // u64
+export const STATX_SIZE_FIELD: u32 = 40; // u64
+export const STATX_BLOCKS: u32 = 48; // u64
+export const STATX_BLKSIZE: u32 = 4; // u32
+export const STATX_ATIME: u32 = 64; // statx_timestamp {i64 sec, u32 nsec}: 16 bytes each
+export const STATX_BTIME: u32 = 80;
+export const STATX_CTIME: u32 = 96;
+export const STATX_MTIME: u32 = 112;
+export const STATX_DEV_MAJOR: u32 = 136; // u32, then minor
+export const STATX_DIO_MEM_ALIGN: u32 = 152; // u32 (6.1+, 0 when unknown), then offset align
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR: u32 = 1;
@@ -132,7 +170,14 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   DQE_ID, DQE_RES, DQE_FLAGS, DQE_OPCODE,
   ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_BYTES,
   OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
-  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_COUNT,
+  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY,
+  OP_OPENAT, OP_FSYNC, OP_STATX, OP_COUNT,
   SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
+  OPEN_F_WRITE, OPEN_F_READ_WRITE, OPEN_F_CREATE, OPEN_F_EXCL, OPEN_F_TRUNC, OPEN_F_APPEND,
+  OPEN_F_DIRECT, OPEN_F_SYNC, OPEN_F_DSYNC, OPEN_F_NOFOLLOW, OPEN_F_DIRECTORY, OPEN_F_ALL,
+  OPEN_MODE_MAX, PATH_MAX_LEN, FSYNC_F_DATASYNC,
+  STATX_SIZE, STATX_MODE, STATX_NLINK, STATX_UID, STATX_GID, STATX_INO, STATX_SIZE_FIELD,
+  STATX_BLOCKS, STATX_BLKSIZE, STATX_ATIME, STATX_BTIME, STATX_CTIME, STATX_MTIME,
+  STATX_DEV_MAJOR, STATX_DIO_MEM_ALIGN,
 ];

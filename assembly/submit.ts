@@ -2,8 +2,9 @@
 // can give up on one (cancel, abandon). Each export validates all of its
 // arguments before it takes a slot, so a refused call changes nothing.
 import {
-  ADDR_RECORD_SIZE, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_NOP, OP_READ,
-  OP_RECV, OP_SEND, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
+  ADDR_RECORD_SIZE, FSYNC_F_DATASYNC, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_FSYNC,
+  OP_NOP, OP_OPENAT, OP_READ, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_STATX, OP_TIMEOUT, OP_TIMER, OP_WRITE,
+  OPEN_F_ALL, OPEN_MODE_MAX, PATH_MAX_LEN, SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT, STATX_SIZE,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
 import { addrRecords, addrStaging, bufferAddress, bufferSize, initialized, provideCount } from "./regions";
@@ -148,6 +149,42 @@ export function submitShutdown(fd: i32, how: i32): i32 {
   if (fd < 0) return -EBADF;
   if (how < 0 || how > 2) return -EINVAL;
   return submitSimple(OP_SHUTDOWN, fd, <u32>how, 0);
+}
+
+/// OPENAT of the NUL-terminated path in [offset, offset + len) of a
+/// program-held buffer (len counts the NUL), lent until the delivery, whose
+/// result is the new fd. `flags` are OPEN_F_* bits, `mode` at most 0o7777.
+/// The core checks what it can see (the buffer, the numbers); the host checks
+/// the bytes (the NUL) before the kernel reads them.
+export function submitOpenat(buffer: i32, offset: i32, len: i32, flags: i32, mode: i32): i32 {
+  if (flags < 0 || (<u32>flags & ~OPEN_F_ALL) != 0) return -EINVAL;
+  if (mode < 0 || <u32>mode > OPEN_MODE_MAX || <u32>len > PATH_MAX_LEN) return -EINVAL;
+  return submitLending(OP_OPENAT, NO_FD, buffer, offset, len, <u32>flags, <u64>mode);
+}
+
+/// FSYNC of `fd`: its data and metadata, or (datasync 1) what reading the
+/// data back needs (fdatasync).
+export function submitFsync(fd: i32, datasync: i32): i32 {
+  if (fd < 0) return -EBADF;
+  if (datasync != 0 && datasync != 1) return -EINVAL;
+  return submitSimple(OP_FSYNC, fd, datasync ? FSYNC_F_DATASYNC : 0, 0);
+}
+
+/// STATX of `fd` into STATX_SIZE bytes at `offset` of a program-held buffer,
+/// lent until the delivery.
+export function submitStatx(fd: i32, buffer: i32, offset: i32): i32 {
+  if (fd < 0) return -EBADF;
+  return submitLending(OP_STATX, fd, buffer, offset, <i32>STATX_SIZE, 0, 0);
+}
+
+/// An op that lends [offset, offset + len) of a program-held buffer and
+/// carries `aux` and `arg` (OPENAT, STATX).
+function submitLending(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i32, aux: u32, arg: u64): i32 {
+  const lendable = checkLendable(buffer, offset, len);
+  if (lendable < 0) return lendable;
+  const slot = admit(opcode, STATE_QUEUED);
+  if (slot < 0) return slot;
+  return issue(<u32>slot, 0, fd, buffer, bufferAddress(<u32>buffer, <u32>offset), <u32>len, aux, arg);
 }
 
 export function submitTimeout(ms: f64): i32 {

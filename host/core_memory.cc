@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "fd_table.h"
+#include "files.h"
 
 namespace percore {
 
@@ -241,6 +242,21 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
     case L::kOpRead:
     case L::kOpWrite:
       if (!fds.Contains(sqe.fd)) return -EBADF;
+      return memory.InArena(sqe.addr, sqe.len) ? 0 : -EFAULT;
+    case L::kOpOpenat:
+      // Relative to the working directory only (fd -1: AT_FDCWD); the path
+      // is a C string inside the arena, which the kernel reads up to its NUL.
+      if (sqe.fd != -1) return -EBADF;
+      if (!memory.InArena(sqe.addr, sqe.len)) return -EFAULT;
+      if (!IsPathString(memory, sqe.addr, sqe.len)) return -EFAULT;
+      if (OpenFlags(sqe.aux) < 0 || sqe.arg > L::kOpenModeMax) return -EINVAL;
+      return 0;
+    case L::kOpFsync:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      return (sqe.aux & ~L::kFsyncFDatasync) == 0 ? 0 : -EINVAL;
+    case L::kOpStatx:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      if (sqe.len != L::kStatxSize) return -EINVAL;
       return memory.InArena(sqe.addr, sqe.len) ? 0 : -EFAULT;
     default:  // kOpTimer never reaches the SQ; anything else is unknown
       return -EINVAL;

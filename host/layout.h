@@ -11,7 +11,7 @@
 namespace percore::layout {
 
 inline constexpr uint32_t kLayoutMagic = 0x50524352;  // "PRCR"
-inline constexpr uint32_t kLayoutVersion = 3;
+inline constexpr uint32_t kLayoutVersion = 4;
 
 // Sizes, in bytes.
 inline constexpr uint32_t kHeaderSize = 128;
@@ -104,7 +104,11 @@ inline constexpr uint8_t kOpTimeout = 9;
 inline constexpr uint8_t kOpCancel = 10;
 inline constexpr uint8_t kOpTimer = 11;  // core only: never written to the SQ
 inline constexpr uint8_t kOpCopy = 12;  // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
-inline constexpr uint8_t kOpCount = 13;
+// Files (v4): run by io_uring itself, and by the readiness drivers' blocking pool.
+inline constexpr uint8_t kOpOpenat = 13;  // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
+inline constexpr uint8_t kOpFsync = 14;  // aux: 0 or FSYNC_F_DATASYNC
+inline constexpr uint8_t kOpStatx = 15;  // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
+inline constexpr uint8_t kOpCount = 16;
 
 // Flags.
 inline constexpr uint8_t kSqeFMultishot = 1;
@@ -112,6 +116,40 @@ inline constexpr uint8_t kSqeFBufferSelect = 2;  // RECV: the host picks a recv-
 inline constexpr uint32_t kCqeFMore = 1;
 inline constexpr uint32_t kCqeFBuffer = 2;  // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 inline constexpr uint32_t kCqeBufferShift = 16;
+
+// OPENAT flags (v4): the layout's own bits, translated by the host into the
+// platform's O_* (with O_CLOEXEC always); any other bit is refused.
+inline constexpr uint32_t kOpenFWrite = 1;  // O_WRONLY
+inline constexpr uint32_t kOpenFReadWrite = 2;  // O_RDWR (neither bit: O_RDONLY; both: refused)
+inline constexpr uint32_t kOpenFCreate = 4;
+inline constexpr uint32_t kOpenFExcl = 8;
+inline constexpr uint32_t kOpenFTrunc = 16;
+inline constexpr uint32_t kOpenFAppend = 32;
+inline constexpr uint32_t kOpenFDirect = 64;
+inline constexpr uint32_t kOpenFSync = 128;
+inline constexpr uint32_t kOpenFDsync = 256;
+inline constexpr uint32_t kOpenFNofollow = 512;
+inline constexpr uint32_t kOpenFDirectory = 1024;
+inline constexpr uint32_t kOpenFAll = 2047;
+inline constexpr uint32_t kOpenModeMax = 4095;  // 0o7777
+inline constexpr uint32_t kPathMaxLen = 4096;  // an OPENAT path, NUL included, as Linux's PATH_MAX
+inline constexpr uint32_t kFsyncFDatasync = 1;
+// STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
+inline constexpr uint32_t kStatxSize = 256;
+inline constexpr uint32_t kStatxMode = 28;  // u16
+inline constexpr uint32_t kStatxNlink = 16;  // u32
+inline constexpr uint32_t kStatxUid = 20;  // u32
+inline constexpr uint32_t kStatxGid = 24;  // u32
+inline constexpr uint32_t kStatxIno = 32;  // u64
+inline constexpr uint32_t kStatxSizeField = 40;  // u64
+inline constexpr uint32_t kStatxBlocks = 48;  // u64
+inline constexpr uint32_t kStatxBlksize = 4;  // u32
+inline constexpr uint32_t kStatxAtime = 64;  // statx_timestamp {i64 sec, u32 nsec}: 16 bytes each
+inline constexpr uint32_t kStatxBtime = 80;
+inline constexpr uint32_t kStatxCtime = 96;
+inline constexpr uint32_t kStatxMtime = 112;
+inline constexpr uint32_t kStatxDevMajor = 136;  // u32, then minor
+inline constexpr uint32_t kStatxDioMemAlign = 152;  // u32 (6.1+, 0 when unknown), then offset align
 
 // Socket options understood by the host's setOption helper.
 inline constexpr uint32_t kSockoptReuseaddr = 1;
@@ -140,9 +178,18 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpNop, kOpAccept, kOpConnect, kOpRecv,
     kOpSend, kOpRead, kOpWrite, kOpClose,
     kOpShutdown, kOpTimeout, kOpCancel, kOpTimer,
-    kOpCopy, kOpCount, kSqeFMultishot, kCqeFMore,
-    kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr,
-    kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
+    kOpCopy, kOpOpenat, kOpFsync, kOpStatx,
+    kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
+    kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr, kSockoptReuseport,
+    kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero, kOpenFWrite,
+    kOpenFReadWrite, kOpenFCreate, kOpenFExcl, kOpenFTrunc,
+    kOpenFAppend, kOpenFDirect, kOpenFSync, kOpenFDsync,
+    kOpenFNofollow, kOpenFDirectory, kOpenFAll, kOpenModeMax,
+    kPathMaxLen, kFsyncFDatasync, kStatxSize, kStatxMode,
+    kStatxNlink, kStatxUid, kStatxGid, kStatxIno,
+    kStatxSizeField, kStatxBlocks, kStatxBlksize, kStatxAtime,
+    kStatxBtime, kStatxCtime, kStatxMtime, kStatxDevMajor,
+    kStatxDioMemAlign,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -5,7 +5,7 @@
 // whose order is part of the contract.
 
 export const LAYOUT_MAGIC = 0x50524352; // "PRCR"
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 // Sizes, in bytes.
 export const HEADER_SIZE = 128;
@@ -98,7 +98,11 @@ export const OP_TIMEOUT = 9;
 export const OP_CANCEL = 10;
 export const OP_TIMER = 11; // core only: never written to the SQ
 export const OP_COPY = 12; // core only (v3): a relay whose SQEs are RECV, SEND and SHUTDOWN
-export const OP_COUNT = 13;
+// Files (v4): run by io_uring itself, and by the readiness drivers' blocking pool.
+export const OP_OPENAT = 13; // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
+export const OP_FSYNC = 14; // aux: 0 or FSYNC_F_DATASYNC
+export const OP_STATX = 15; // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
+export const OP_COUNT = 16;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
@@ -106,6 +110,40 @@ export const SQE_F_BUFFER_SELECT = 2; // RECV: the host picks a recv-set buffer 
 export const CQE_F_MORE = 1;
 export const CQE_F_BUFFER = 2; // a recv-set buffer holds the data; its index is flags >> CQE_BUFFER_SHIFT
 export const CQE_BUFFER_SHIFT = 16;
+
+// OPENAT flags (v4): the layout's own bits, translated by the host into the
+// platform's O_* (with O_CLOEXEC always); any other bit is refused.
+export const OPEN_F_WRITE = 1; // O_WRONLY
+export const OPEN_F_READ_WRITE = 2; // O_RDWR (neither bit: O_RDONLY; both: refused)
+export const OPEN_F_CREATE = 4;
+export const OPEN_F_EXCL = 8;
+export const OPEN_F_TRUNC = 16;
+export const OPEN_F_APPEND = 32;
+export const OPEN_F_DIRECT = 64;
+export const OPEN_F_SYNC = 128;
+export const OPEN_F_DSYNC = 256;
+export const OPEN_F_NOFOLLOW = 512;
+export const OPEN_F_DIRECTORY = 1024;
+export const OPEN_F_ALL = 2047;
+export const OPEN_MODE_MAX = 4095; // 0o7777
+export const PATH_MAX_LEN = 4096; // an OPENAT path, NUL included, as Linux's PATH_MAX
+export const FSYNC_F_DATASYNC = 1;
+// STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
+export const STATX_SIZE = 256;
+export const STATX_MODE = 28; // u16
+export const STATX_NLINK = 16; // u32
+export const STATX_UID = 20; // u32
+export const STATX_GID = 24; // u32
+export const STATX_INO = 32; // u64
+export const STATX_SIZE_FIELD = 40; // u64
+export const STATX_BLOCKS = 48; // u64
+export const STATX_BLKSIZE = 4; // u32
+export const STATX_ATIME = 64; // statx_timestamp {i64 sec, u32 nsec}: 16 bytes each
+export const STATX_BTIME = 80;
+export const STATX_CTIME = 96;
+export const STATX_MTIME = 112;
+export const STATX_DEV_MAJOR = 136; // u32, then minor
+export const STATX_DIO_MEM_ALIGN = 152; // u32 (6.1+, 0 when unknown), then offset align
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR = 1;
@@ -189,6 +227,9 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_CANCEL', OP_CANCEL],
   ['OP_TIMER', OP_TIMER],
   ['OP_COPY', OP_COPY],
+  ['OP_OPENAT', OP_OPENAT],
+  ['OP_FSYNC', OP_FSYNC],
+  ['OP_STATX', OP_STATX],
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],
@@ -200,4 +241,34 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['SOCKOPT_NODELAY', SOCKOPT_NODELAY],
   ['SOCKOPT_KEEPALIVE', SOCKOPT_KEEPALIVE],
   ['SOCKOPT_LINGER_ZERO', SOCKOPT_LINGER_ZERO],
+  ['OPEN_F_WRITE', OPEN_F_WRITE],
+  ['OPEN_F_READ_WRITE', OPEN_F_READ_WRITE],
+  ['OPEN_F_CREATE', OPEN_F_CREATE],
+  ['OPEN_F_EXCL', OPEN_F_EXCL],
+  ['OPEN_F_TRUNC', OPEN_F_TRUNC],
+  ['OPEN_F_APPEND', OPEN_F_APPEND],
+  ['OPEN_F_DIRECT', OPEN_F_DIRECT],
+  ['OPEN_F_SYNC', OPEN_F_SYNC],
+  ['OPEN_F_DSYNC', OPEN_F_DSYNC],
+  ['OPEN_F_NOFOLLOW', OPEN_F_NOFOLLOW],
+  ['OPEN_F_DIRECTORY', OPEN_F_DIRECTORY],
+  ['OPEN_F_ALL', OPEN_F_ALL],
+  ['OPEN_MODE_MAX', OPEN_MODE_MAX],
+  ['PATH_MAX_LEN', PATH_MAX_LEN],
+  ['FSYNC_F_DATASYNC', FSYNC_F_DATASYNC],
+  ['STATX_SIZE', STATX_SIZE],
+  ['STATX_MODE', STATX_MODE],
+  ['STATX_NLINK', STATX_NLINK],
+  ['STATX_UID', STATX_UID],
+  ['STATX_GID', STATX_GID],
+  ['STATX_INO', STATX_INO],
+  ['STATX_SIZE_FIELD', STATX_SIZE_FIELD],
+  ['STATX_BLOCKS', STATX_BLOCKS],
+  ['STATX_BLKSIZE', STATX_BLKSIZE],
+  ['STATX_ATIME', STATX_ATIME],
+  ['STATX_BTIME', STATX_BTIME],
+  ['STATX_CTIME', STATX_CTIME],
+  ['STATX_MTIME', STATX_MTIME],
+  ['STATX_DEV_MAJOR', STATX_DEV_MAJOR],
+  ['STATX_DIO_MEM_ALIGN', STATX_DIO_MEM_ALIGN],
 ];

@@ -15,11 +15,19 @@ const NAMES: { [errno: number]: string } = {
   14: 'EFAULT',
   16: 'EBUSY',
   17: 'EEXIST',
+  18: 'EXDEV',
+  20: 'ENOTDIR',
+  21: 'EISDIR',
   22: 'EINVAL',
   23: 'ENFILE',
   24: 'EMFILE',
   28: 'ENOSPC',
+  27: 'EFBIG',
+  30: 'EROFS',
   32: 'EPIPE',
+  36: 'ENAMETOOLONG',
+  39: 'ENOTEMPTY',
+  40: 'ELOOP',
   38: 'ENOSYS',
   62: 'ETIME',
   88: 'ENOTSOCK',
@@ -52,6 +60,7 @@ export const EINVAL = 22;
 export const ENFILE = 23;
 export const EMFILE = 24;
 export const ENOSPC = 28;
+export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const ECONNABORTED = 103;
 export const ENOBUFS = 105;

@@ -9,6 +9,8 @@ export interface PercoreError extends Error {
   code: string;
   errno?: number;
   syscall?: string;
+  /** File operations: the path the call was given. */
+  path?: string;
   address?: string;
   port?: number;
   buffer?: Uint8Array;

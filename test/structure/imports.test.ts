@@ -244,10 +244,11 @@ const SRC_RULES: Record<string, readonly string[]> = {
   runtime: ['errors', 'core', 'driver'],
   io: ['errors', 'core', 'runtime'],
   net: ['errors', 'core', 'runtime', 'io'],
+  fs: ['errors', 'core', 'runtime', 'io'],
   channel: ['errors', 'driver', 'runtime'],
   threads: ['errors', 'driver', 'package', 'runtime', 'net', 'api.ts'],
   bridge: ['errors', 'io', 'runtime'],
-  'api.ts': ['bridge', 'channel', 'errors', 'io', 'net', 'runtime', 'threads'],
+  'api.ts': ['bridge', 'channel', 'errors', 'fs', 'io', 'net', 'runtime', 'threads'],
   'index.ts': ['api.ts', 'threads'],
 };
 

@@ -92,6 +92,8 @@ void ReadinessDriver::RunQueue(int fd, bool write_side) {
 // first), and the poller forgets the fd: it is about to be closed.
 void ReadinessDriver::CancelFd(int fd) {
   FdState& st = fd_states_.get()[fd];
+  CancelPoolOpsOn(fd);  // those no thread has started; CLOSE waits for the rest
+  st.file = false;
   for (uint32_t* head : {&st.read_head, &st.write_head}) {
     while (*head != kNil) {
       const uint32_t slot = *head - 1;
@@ -139,6 +141,7 @@ int32_t ReadinessDriver::CancelOp(uint64_t target) {
   if (slot >= op_capacity_) return -ENOENT;
   Op& op = ops_[slot];
   if (op.id != target || op.where == kNowhere) return -ENOENT;
+  if (op.where == kPool) return CancelPoolOp(slot);
   Unlink(slot);
   op.id = 0;
   Complete(static_cast<uint32_t>(target), -ECANCELED, 0);

@@ -2,7 +2,9 @@
 // one base (prep_rw) that clears the SQE and fills the common fields.
 #pragma once
 
+#include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/stat.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -84,6 +86,26 @@ inline void prep_write(io_uring_sqe* s, int fd, const void* buf, uint32_t len, u
 }
 
 inline void prep_close(io_uring_sqe* s, int fd) { prep_rw(s, IORING_OP_CLOSE, fd, nullptr, 0, 0); }
+
+// OPENAT of a C string path relative to dfd (AT_FDCWD), mode in `len`.
+inline void prep_openat(io_uring_sqe* s, int dfd, const char* path, int flags, uint32_t mode) {
+  prep_rw(s, IORING_OP_OPENAT, dfd, path, mode, 0);
+  s->open_flags = static_cast<uint32_t>(flags);
+}
+
+// FSYNC of the whole file; IORING_FSYNC_DATASYNC makes it an fdatasync.
+inline void prep_fsync(io_uring_sqe* s, int fd, uint32_t fsync_flags) {
+  prep_rw(s, IORING_OP_FSYNC, fd, nullptr, 0, 0);
+  s->fsync_flags = fsync_flags;
+}
+
+// STATX of `path` relative to dfd (with AT_EMPTY_PATH and "": dfd itself);
+// the mask travels in `len`, the struct statx's address in `off`.
+inline void prep_statx(io_uring_sqe* s, int dfd, const char* path, int flags, uint32_t mask,
+                       void* statxbuf) {
+  prep_rw(s, IORING_OP_STATX, dfd, path, mask, reinterpret_cast<uintptr_t>(statxbuf));
+  s->statx_flags = static_cast<uint32_t>(flags);
+}
 
 inline void prep_shutdown(io_uring_sqe* s, int fd, int how) {
   prep_rw(s, IORING_OP_SHUTDOWN, fd, nullptr, static_cast<uint32_t>(how), 0);

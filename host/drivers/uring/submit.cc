@@ -4,6 +4,7 @@
 
 #include "drivers/op_facts.h"
 #include "drivers/uring/uring_driver.h"
+#include "files.h"
 
 namespace percore {
 
@@ -55,6 +56,17 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
       prep_timeout(k, &scratch->ts);
       break;
     case L::kOpCancel: prep_cancel(k, sqe.arg); break;
+    case L::kOpOpenat:
+      prep_openat(k, AT_FDCWD, reinterpret_cast<const char*>(base + sqe.addr), OpenFlags(sqe.aux),
+                  static_cast<uint32_t>(sqe.arg));
+      break;
+    case L::kOpFsync:
+      prep_fsync(k, sqe.fd, (sqe.aux & L::kFsyncFDatasync) != 0 ? IORING_FSYNC_DATASYNC : 0);
+      break;
+    case L::kOpStatx:
+      // "" with AT_EMPTY_PATH: the file sqe.fd is open on.
+      prep_statx(k, sqe.fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, base + sqe.addr);
+      break;
     default: return -EINVAL;  // CheckSqe let it through: cannot happen
   }
   k->user_data = sqe.id;

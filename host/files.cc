@@ -1,0 +1,51 @@
+#include "files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <cstring>
+
+#ifdef __linux__
+// The layout's STATX_* offsets are those of Linux's struct statx.
+static_assert(sizeof(struct statx) == percore::layout::kStatxSize);
+static_assert(offsetof(struct statx, stx_mode) == percore::layout::kStatxMode);
+static_assert(offsetof(struct statx, stx_nlink) == percore::layout::kStatxNlink);
+static_assert(offsetof(struct statx, stx_ino) == percore::layout::kStatxIno);
+static_assert(offsetof(struct statx, stx_size) == percore::layout::kStatxSizeField);
+static_assert(offsetof(struct statx, stx_mtime) == percore::layout::kStatxMtime);
+static_assert(offsetof(struct statx, stx_dev_major) == percore::layout::kStatxDevMajor);
+#endif
+
+namespace percore {
+
+namespace L = layout;
+
+int OpenFlags(uint32_t f) {
+  if ((f & ~L::kOpenFAll) != 0) return -1;
+  const bool write = (f & L::kOpenFWrite) != 0, read_write = (f & L::kOpenFReadWrite) != 0;
+  if (write && read_write) return -1;
+  int flags = O_CLOEXEC | (read_write ? O_RDWR : write ? O_WRONLY : O_RDONLY);
+  if (f & L::kOpenFCreate) flags |= O_CREAT;
+  if (f & L::kOpenFExcl) flags |= O_EXCL;
+  if (f & L::kOpenFTrunc) flags |= O_TRUNC;
+  if (f & L::kOpenFAppend) flags |= O_APPEND;
+#ifdef O_DIRECT
+  if (f & L::kOpenFDirect) flags |= O_DIRECT;
+#else
+  if (f & L::kOpenFDirect) return -1;  // macOS: F_NOCACHE after open, not a flag
+#endif
+  if (f & L::kOpenFSync) flags |= O_SYNC;
+  if (f & L::kOpenFDsync) flags |= O_DSYNC;
+  if (f & L::kOpenFNofollow) flags |= O_NOFOLLOW;
+  if (f & L::kOpenFDirectory) flags |= O_DIRECTORY;
+  return flags;
+}
+
+bool IsPathString(const CoreMemory& memory, uint32_t addr, uint32_t len) {
+  if (len == 0 || len > L::kPathMaxLen) return false;
+  const uint8_t* p = memory.At(addr);
+  return p[len - 1] == 0 && std::memchr(p, 0, len - 1) == nullptr;
+}
+
+}  // namespace percore

@@ -1,0 +1,208 @@
+// File on both drivers (io_uring's ring ops; epoll's blocking pool): open
+// flags, positioned rent-style reads and writes, sync, stat, close, and
+// Node's error codes. Every scenario ends with the runtime holding nothing.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { File, type PercoreError, type Runtime } from '../../src/index';
+import { expectClean, makeRuntime, pattern } from '../support/helpers';
+
+let rt: Runtime;
+let dir: string;
+
+beforeAll(() => {
+  rt = makeRuntime();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'percore-fs-'));
+});
+afterAll(() => {
+  rt.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+afterEach(() => expectClean(rt));
+
+const at = (name: string) => path.join(dir, name);
+
+async function rejection(p: Promise<unknown>): Promise<PercoreError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as PercoreError;
+  }
+  throw new Error('expected a rejection');
+}
+
+test('writeAllAt then readExactAt round-trips bytes at positions, through plain arrays and pool buffers', async () => {
+  const file = await File.open(at('round'), { flags: 'w+' });
+  const data = pattern(3 * rt.bufferSize + 123); // more than one pool buffer: resubmits
+  const [w, back] = await file.writeAllAt(data, 10);
+  expect(w).toBe(data.length);
+  expect(back).toBe(data);
+  const into = Buffer.alloc(data.length);
+  const [r] = await file.readExactAt(into, 10);
+  expect(r).toBe(data.length);
+  expect(into.equals(data)).toBe(true);
+  // A pool buffer is lent as it is.
+  const pooled = rt.buffer(64);
+  const [n, same] = await file.readAt(pooled, 10);
+  expect(n).toBe(64);
+  expect(same).toBe(pooled);
+  expect(Buffer.from(pooled).equals(data.subarray(0, 64))).toBe(true);
+  rt.release(pooled);
+  await file.close();
+  expect(fs.readFileSync(at('round')).subarray(10).equals(data)).toBe(true);
+});
+
+test('readAt returns 0 at the end of the file; readExactAt past it rejects with bytesRead and the buffer', async () => {
+  fs.writeFileSync(at('short'), 'abc');
+  const file = await File.open(at('short'));
+  const [n] = await file.readAt(Buffer.alloc(8), 3);
+  expect(n).toBe(0);
+  const buf = Buffer.alloc(8);
+  const err = await rejection(file.readExactAt(buf, 1));
+  expect(err.code).toBe('ERR_STREAM_PREMATURE_CLOSE');
+  expect(err.bytesRead).toBe(2);
+  expect(err.buffer).toBe(buf);
+  await file.close();
+});
+
+test('many reads in flight at once each get their own position', async () => {
+  const data = pattern(64 * 1024, 7);
+  fs.writeFileSync(at('many'), data);
+  const file = await File.open(at('many'));
+  const reads = Array.from({ length: 32 }, (_, i) => file.readExactAt(Buffer.alloc(2048), i * 2048));
+  const results = await Promise.all(reads);
+  results.forEach(([n, buf], i) => {
+    expect(n).toBe(2048);
+    expect(Buffer.from(buf).equals(data.subarray(i * 2048, (i + 1) * 2048))).toBe(true);
+  });
+  await file.close();
+});
+
+test("Node's flags: 'wx' refuses an existing file, 'a' appends, 'r' cannot write, 'w' truncates", async () => {
+  fs.writeFileSync(at('exists'), 'old contents');
+  const exists = await rejection(File.open(at('exists'), { flags: 'wx' }));
+  expect(exists.code).toBe('EEXIST');
+  expect(exists.syscall).toBe('open');
+  expect(exists.path).toBe(at('exists'));
+
+  const log = await File.open(at('exists'), { flags: 'a' });
+  await log.writeAllAt(Buffer.from('+more'), 0); // O_APPEND: the position is ignored
+  await log.close();
+  expect(fs.readFileSync(at('exists'), 'utf8')).toBe('old contents+more');
+
+  const ro = await File.open(at('exists'));
+  const notWritable = await rejection(ro.writeAt(Buffer.from('x'), 0));
+  expect(notWritable.code).toBe('EBADF');
+  expect(notWritable.syscall).toBe('write');
+  await ro.close();
+
+  const created = await File.create(at('exists'));
+  await created.close();
+  expect(fs.statSync(at('exists')).size).toBe(0);
+});
+
+test('errors are Node-style: ENOENT and EISDIR with path and syscall, bad flags refused before the kernel', async () => {
+  const missing = await rejection(File.open(at('nope/none')));
+  expect(missing).toMatchObject({ code: 'ENOENT', syscall: 'open', path: at('nope/none') });
+  expect(missing.message).toContain('ENOENT');
+  const isDir = await rejection(File.open(dir, { flags: 'r+' }));
+  expect(isDir.code).toBe('EISDIR');
+  await expect(File.open(at('x'), { flags: 'rw' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+  await expect(File.open(at('x'), { mode: 0o10000 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  await expect(File.open(`${at('x')}\0y`)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  await expect(File.open(at('x'.repeat(5000)))).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+});
+
+test('mode applies to a created file (under the umask)', async () => {
+  const file = await File.open(at('private'), { flags: 'wx', mode: 0o600 });
+  const st = await file.stat();
+  expect(st.mode & 0o777).toBe(0o600 & ~process.umask());
+  await file.close();
+});
+
+test('stat() agrees with node:fs', async () => {
+  fs.writeFileSync(at('stat'), pattern(12345));
+  const file = await File.open(at('stat'));
+  const st = await file.stat();
+  const node = fs.statSync(at('stat'));
+  expect(st.isFile()).toBe(true);
+  expect(st.isDirectory()).toBe(false);
+  expect(st.size).toBe(12345);
+  expect(st.ino).toBe(node.ino);
+  expect(st.dev).toBe(node.dev);
+  expect(st.nlink).toBe(node.nlink);
+  expect(st.uid).toBe(node.uid);
+  expect(Math.abs(st.mtimeMs - node.mtimeMs)).toBeLessThan(1);
+  await file.close();
+});
+
+test('sync() and datasync() complete on a written file', async () => {
+  const file = await File.open(at('synced'), { flags: 'w' });
+  await file.writeAllAt(Buffer.from('durable'), 0);
+  await expect(file.sync()).resolves.toBeUndefined();
+  await expect(file.datasync()).resolves.toBeUndefined();
+  await file.close();
+  expect(fs.readFileSync(at('synced'), 'utf8')).toBe('durable');
+});
+
+test('after close() every operation rejects with EBADF, and the descriptor is gone', async () => {
+  const file = await File.open(at('closed'), { flags: 'w+' });
+  expect(rt.counters().openFds).toBe(1);
+  await file.close();
+  expect(rt.counters().openFds).toBe(0);
+  const buf = Buffer.alloc(4);
+  const read = await rejection(file.readAt(buf, 0));
+  expect(read).toMatchObject({ code: 'EBADF', syscall: 'read' });
+  expect(read.buffer).toBe(buf);
+  await expect(file.writeAt(buf, 0)).rejects.toMatchObject({ code: 'EBADF', syscall: 'write' });
+  await expect(file.sync()).rejects.toMatchObject({ code: 'EBADF', syscall: 'fsync' });
+  await expect(file.stat()).rejects.toMatchObject({ code: 'EBADF', syscall: 'stat' });
+  expect(file.close()).toBe(file.close()); // the same promise
+});
+
+test('close() with reads in flight settles each one, with its buffer, and closes once they are done', async () => {
+  fs.writeFileSync(at('busy'), pattern(256 * 1024));
+  const file = await File.open(at('busy'));
+  const bufs = Array.from({ length: 16 }, () => Buffer.alloc(16 * 1024));
+  const reads = bufs.map((b, i) => file.readExactAt(b, i * 16 * 1024));
+  const all = Promise.allSettled(reads);
+  await file.close();
+  const settled = await all;
+  settled.forEach((s, i) => {
+    // Either its bytes arrived first, or it was cancelled: never lost, never another code.
+    if (s.status === 'fulfilled') expect(s.value[1]).toBe(bufs[i]);
+    else expect(s.reason).toMatchObject({ code: 'EBADF', buffer: bufs[i] });
+  });
+});
+
+test('an aborted read rejects with an AbortError and its buffer', async () => {
+  fs.writeFileSync(at('abort'), pattern(1024));
+  const file = await File.open(at('abort'));
+  const ac = new AbortController();
+  ac.abort();
+  const buf = Buffer.alloc(16);
+  const err = await rejection(file.readAt(buf, 0, { signal: ac.signal }));
+  expect(err.name).toBe('AbortError');
+  expect(err.buffer).toBe(buf);
+  await file.close();
+});
+
+test('argument errors are coded and carry the buffer', async () => {
+  const file = await File.open(at('args'), { flags: 'w+' });
+  const buf = Buffer.alloc(4);
+  await expect(file.readAt(buf, -1)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', buffer: buf });
+  await expect(file.readAt(buf, 0.5)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  await expect(file.readAt(buf, 0, 5)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  await expect(file.readAt('x' as unknown as Uint8Array, 0)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  await file.close();
+});
+
+test('a closed runtime closes the files it opened', async () => {
+  const own = makeRuntime();
+  const file = await File.open(at('owned'), { flags: 'w', runtime: own });
+  expect(own.counters().openFds).toBe(1);
+  own.close();
+  await expect(file.readAt(Buffer.alloc(1), 0)).rejects.toMatchObject({ code: 'ERR_PERCORE_RUNTIME_CLOSED' });
+  makeRuntime().close();
+  rt = makeRuntime();
+});
