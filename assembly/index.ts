@@ -6,7 +6,8 @@ export { init, layoutTableLength, layoutTable } from "./init";
 export { bufAlloc, bufFree, bufOwner } from "./buffers";
 export {
   submitNop, submitAccept, submitConnect, submitRecv, submitRecvSelect, submitSend, submitRead, submitWrite,
-  submitClose, submitShutdown, submitTimeout, submitOpenat, submitFsync, submitStatx, timerStart, cancel, abandon,
+  submitClose, submitShutdown, submitTimeout, submitOpenat, submitFsync, submitStatx,
+  submitPathOp, timerStart, cancel, abandon,
 } from "./submit";
 export { submitCopy, copyInfo } from "./copy";
 export { reap, nextTimeout } from "./reap";

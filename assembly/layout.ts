@@ -103,7 +103,15 @@ export const OP_COPY: u8 = 12; // core only (v3): a relay whose SQEs are RECV, S
 export const OP_OPENAT: u8 = 13; // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
 export const OP_FSYNC: u8 = 14; // aux: 0 or FSYNC_F_DATASYNC
 export const OP_STATX: u8 = 15; // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
-export const OP_COUNT: u8 = 16;
+// Path operations (v4), relative to the working directory: addr/len hold one
+// C string (UNLINKAT, MKDIRAT) or two back to back (RENAMEAT, SYMLINKAT,
+// LINKAT: "old\0new\0", len counting both NULs).
+export const OP_RENAMEAT: u8 = 16;
+export const OP_UNLINKAT: u8 = 17; // aux: 0 or UNLINK_F_DIR (rmdir)
+export const OP_MKDIRAT: u8 = 18; // arg: mode
+export const OP_SYMLINKAT: u8 = 19; // "target\0linkpath\0"
+export const OP_LINKAT: u8 = 20;
+export const OP_COUNT: u8 = 21;
 
 // Flags.
 export const SQE_F_MULTISHOT: u8 = 1;
@@ -129,6 +137,7 @@ export const OPEN_F_ALL: u32 = 2047;
 export const OPEN_MODE_MAX: u32 = 4095; // 0o7777
 export const PATH_MAX_LEN: u32 = 4096; // an OPENAT path, NUL included, as Linux's PATH_MAX
 export const FSYNC_F_DATASYNC: u32 = 1;
+export const UNLINK_F_DIR: u32 = 1;
 // STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
 export const STATX_SIZE: u32 = 256;
 export const STATX_MODE: u32 = 28; // u16
@@ -171,12 +180,12 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_BYTES,
   OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
   OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY,
-  OP_OPENAT, OP_FSYNC, OP_STATX, OP_COUNT,
+  OP_OPENAT, OP_FSYNC, OP_STATX, OP_RENAMEAT, OP_UNLINKAT, OP_MKDIRAT, OP_SYMLINKAT, OP_LINKAT, OP_COUNT,
   SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
   OPEN_F_WRITE, OPEN_F_READ_WRITE, OPEN_F_CREATE, OPEN_F_EXCL, OPEN_F_TRUNC, OPEN_F_APPEND,
   OPEN_F_DIRECT, OPEN_F_SYNC, OPEN_F_DSYNC, OPEN_F_NOFOLLOW, OPEN_F_DIRECTORY, OPEN_F_ALL,
-  OPEN_MODE_MAX, PATH_MAX_LEN, FSYNC_F_DATASYNC,
+  OPEN_MODE_MAX, PATH_MAX_LEN, FSYNC_F_DATASYNC, UNLINK_F_DIR,
   STATX_SIZE, STATX_MODE, STATX_NLINK, STATX_UID, STATX_GID, STATX_INO, STATX_SIZE_FIELD,
   STATX_BLOCKS, STATX_BLKSIZE, STATX_ATIME, STATX_BTIME, STATX_CTIME, STATX_MTIME,
   STATX_DEV_MAJOR, STATX_DIO_MEM_ALIGN,

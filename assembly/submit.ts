@@ -4,7 +4,8 @@
 import {
   ADDR_RECORD_SIZE, FSYNC_F_DATASYNC, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_FSYNC,
   OP_NOP, OP_OPENAT, OP_READ, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_STATX, OP_TIMEOUT, OP_TIMER, OP_WRITE,
-  OPEN_F_ALL, OPEN_MODE_MAX, PATH_MAX_LEN, SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT, STATX_SIZE,
+  OP_LINKAT, OP_MKDIRAT, OP_RENAMEAT, OP_SYMLINKAT, OP_UNLINKAT, OPEN_F_ALL, OPEN_MODE_MAX, PATH_MAX_LEN,
+  SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT, STATX_SIZE, UNLINK_F_DIR,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
 import { addrRecords, addrStaging, bufferAddress, bufferSize, initialized, provideCount } from "./regions";
@@ -175,6 +176,23 @@ export function submitFsync(fd: i32, datasync: i32): i32 {
 export function submitStatx(fd: i32, buffer: i32, offset: i32): i32 {
   if (fd < 0) return -EBADF;
   return submitLending(OP_STATX, fd, buffer, offset, <i32>STATX_SIZE, 0, 0);
+}
+
+/// A path operation (RENAMEAT, UNLINKAT, MKDIRAT, SYMLINKAT, LINKAT) on the
+/// C string(s) in [offset, offset + len) of a program-held buffer, lent until
+/// the delivery. `flags`: UNLINK_F_DIR for UNLINKAT, else 0; `mode`: MKDIRAT's,
+/// else 0. The host checks the strings.
+export function submitPathOp(opcode: i32, buffer: i32, offset: i32, len: i32, flags: i32, mode: i32): i32 {
+  const op = <u8>opcode;
+  if (opcode != op || !isPathOp(op)) return -EINVAL;
+  if (flags != 0 && (op != OP_UNLINKAT || <u32>flags != UNLINK_F_DIR)) return -EINVAL;
+  if (mode != 0 && (op != OP_MKDIRAT || mode < 0 || <u32>mode > OPEN_MODE_MAX)) return -EINVAL;
+  if (<u32>len > 2 * PATH_MAX_LEN) return -EINVAL;
+  return submitLending(op, NO_FD, buffer, offset, len, <u32>flags, <u64>mode);
+}
+
+function isPathOp(op: u8): bool {
+  return op == OP_RENAMEAT || op == OP_UNLINKAT || op == OP_MKDIRAT || op == OP_SYMLINKAT || op == OP_LINKAT;
 }
 
 /// An op that lends [offset, offset + len) of a program-held buffer and

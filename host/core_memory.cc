@@ -196,6 +196,21 @@ void CoreMemory::PushCqe(uint32_t id, int32_t res, uint32_t flags) {
   Store32(header_ + L::kHCqTail, cq_tail_);
 }
 
+namespace {
+
+// A path operation (v4): relative to the working directory, its C strings
+// inside the arena, and only the flag and mode its op has.
+int32_t CheckPathOp(const Sqe& sqe, const CoreMemory& memory) {
+  if (sqe.fd != -1) return -EBADF;
+  if (!memory.InArena(sqe.addr, sqe.len)) return -EFAULT;
+  if (!IsPathStrings(memory, sqe.addr, sqe.len, PathCount(sqe.opcode))) return -EFAULT;
+  const uint32_t allowed_aux = sqe.opcode == L::kOpUnlinkat ? L::kUnlinkFDir : 0;
+  const uint64_t max_mode = sqe.opcode == L::kOpMkdirat ? L::kOpenModeMax : 0;
+  return (sqe.aux & ~allowed_aux) == 0 && sqe.arg <= max_mode ? 0 : -EINVAL;
+}
+
+}  // namespace
+
 int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
   // The host keeps per-slot state (uring_driver's in-flight table), so an id
   // must name a slot the core has, with a non-zero generation; the core's own
@@ -248,9 +263,14 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
       // is a C string inside the arena, which the kernel reads up to its NUL.
       if (sqe.fd != -1) return -EBADF;
       if (!memory.InArena(sqe.addr, sqe.len)) return -EFAULT;
-      if (!IsPathString(memory, sqe.addr, sqe.len)) return -EFAULT;
+      if (!IsPathStrings(memory, sqe.addr, sqe.len, 1)) return -EFAULT;
       if (OpenFlags(sqe.aux) < 0 || sqe.arg > L::kOpenModeMax) return -EINVAL;
       return 0;
+    case L::kOpRenameat:
+    case L::kOpUnlinkat:
+    case L::kOpMkdirat:
+    case L::kOpSymlinkat:
+    case L::kOpLinkat: return CheckPathOp(sqe, memory);
     case L::kOpFsync:
       if (!fds.Contains(sqe.fd)) return -EBADF;
       return (sqe.aux & ~L::kFsyncFDatasync) == 0 ? 0 : -EINVAL;

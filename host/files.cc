@@ -42,10 +42,31 @@ int OpenFlags(uint32_t f) {
   return flags;
 }
 
-bool IsPathString(const CoreMemory& memory, uint32_t addr, uint32_t len) {
-  if (len == 0 || len > L::kPathMaxLen) return false;
+bool IsPathStrings(const CoreMemory& memory, uint32_t addr, uint32_t len, uint32_t count) {
+  if (len == 0 || len > count * L::kPathMaxLen) return false;
   const uint8_t* p = memory.At(addr);
-  return p[len - 1] == 0 && std::memchr(p, 0, len - 1) == nullptr;
+  if (p[len - 1] != 0) return false;
+  uint32_t start = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const void* nul = std::memchr(p + start, 0, len - start);
+    if (nul == nullptr) return false;
+    const uint32_t end = static_cast<uint32_t>(static_cast<const uint8_t*>(nul) - p);
+    if (end + 1 - start > L::kPathMaxLen) return false;
+    start = end + 1;
+  }
+  return start == len;  // no bytes after the last string
+}
+
+uint32_t PathCount(uint8_t opcode) {
+  switch (opcode) {
+    case L::kOpOpenat:
+    case L::kOpUnlinkat:
+    case L::kOpMkdirat: return 1;
+    case L::kOpRenameat:
+    case L::kOpSymlinkat:
+    case L::kOpLinkat: return 2;
+    default: return 0;
+  }
 }
 
 }  // namespace percore

@@ -14,9 +14,20 @@ namespace percore {
 // modes at once. CheckSqe refuses an OPENAT whose flags map to -1.
 int OpenFlags(uint32_t layout_flags);
 
-// Whether an OPENAT's path, [addr, addr + len) in the core's memory, is a
-// C string the kernel may read: inside the arena (checked before), ending
-// in its only NUL at addr + len - 1.
-bool IsPathString(const CoreMemory& memory, uint32_t addr, uint32_t len);
+// Whether [addr, addr + len) in the core's memory (inside the arena: checked
+// before) holds exactly `count` C strings back to back, each at most
+// PATH_MAX_LEN bytes with its NUL, the last NUL at addr + len - 1: what an
+// OPENAT (one path) or a RENAMEAT (two) may hand the kernel.
+bool IsPathStrings(const CoreMemory& memory, uint32_t addr, uint32_t len, uint32_t count);
+
+// The paths an op carries in its addr: 1 (OPENAT, UNLINKAT, MKDIRAT), 2
+// (RENAMEAT, SYMLINKAT, LINKAT), or 0.
+uint32_t PathCount(uint8_t opcode);
+
+// The second of two C strings at `first` (checked by IsPathStrings).
+inline const char* SecondPath(const uint8_t* first) {
+  const char* p = reinterpret_cast<const char*>(first);
+  return p + __builtin_strlen(p) + 1;
+}
 
 }  // namespace percore

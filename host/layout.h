@@ -108,7 +108,15 @@ inline constexpr uint8_t kOpCopy = 12;  // core only (v3): a relay whose SQEs ar
 inline constexpr uint8_t kOpOpenat = 13;  // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
 inline constexpr uint8_t kOpFsync = 14;  // aux: 0 or FSYNC_F_DATASYNC
 inline constexpr uint8_t kOpStatx = 15;  // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
-inline constexpr uint8_t kOpCount = 16;
+// Path operations (v4), relative to the working directory: addr/len hold one
+// C string (UNLINKAT, MKDIRAT) or two back to back (RENAMEAT, SYMLINKAT,
+// LINKAT: "old\0new\0", len counting both NULs).
+inline constexpr uint8_t kOpRenameat = 16;
+inline constexpr uint8_t kOpUnlinkat = 17;  // aux: 0 or UNLINK_F_DIR (rmdir)
+inline constexpr uint8_t kOpMkdirat = 18;  // arg: mode
+inline constexpr uint8_t kOpSymlinkat = 19;  // "target\0linkpath\0"
+inline constexpr uint8_t kOpLinkat = 20;
+inline constexpr uint8_t kOpCount = 21;
 
 // Flags.
 inline constexpr uint8_t kSqeFMultishot = 1;
@@ -134,6 +142,7 @@ inline constexpr uint32_t kOpenFAll = 2047;
 inline constexpr uint32_t kOpenModeMax = 4095;  // 0o7777
 inline constexpr uint32_t kPathMaxLen = 4096;  // an OPENAT path, NUL included, as Linux's PATH_MAX
 inline constexpr uint32_t kFsyncFDatasync = 1;
+inline constexpr uint32_t kUnlinkFDir = 1;
 // STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
 inline constexpr uint32_t kStatxSize = 256;
 inline constexpr uint32_t kStatxMode = 28;  // u16
@@ -179,17 +188,18 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpSend, kOpRead, kOpWrite, kOpClose,
     kOpShutdown, kOpTimeout, kOpCancel, kOpTimer,
     kOpCopy, kOpOpenat, kOpFsync, kOpStatx,
-    kOpCount, kSqeFMultishot, kCqeFMore, kSqeFBufferSelect,
-    kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr, kSockoptReuseport,
-    kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero, kOpenFWrite,
-    kOpenFReadWrite, kOpenFCreate, kOpenFExcl, kOpenFTrunc,
-    kOpenFAppend, kOpenFDirect, kOpenFSync, kOpenFDsync,
-    kOpenFNofollow, kOpenFDirectory, kOpenFAll, kOpenModeMax,
-    kPathMaxLen, kFsyncFDatasync, kStatxSize, kStatxMode,
-    kStatxNlink, kStatxUid, kStatxGid, kStatxIno,
-    kStatxSizeField, kStatxBlocks, kStatxBlksize, kStatxAtime,
-    kStatxBtime, kStatxCtime, kStatxMtime, kStatxDevMajor,
-    kStatxDioMemAlign,
+    kOpRenameat, kOpUnlinkat, kOpMkdirat, kOpSymlinkat,
+    kOpLinkat, kOpCount, kSqeFMultishot, kCqeFMore,
+    kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr,
+    kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
+    kOpenFWrite, kOpenFReadWrite, kOpenFCreate, kOpenFExcl,
+    kOpenFTrunc, kOpenFAppend, kOpenFDirect, kOpenFSync,
+    kOpenFDsync, kOpenFNofollow, kOpenFDirectory, kOpenFAll,
+    kOpenModeMax, kPathMaxLen, kFsyncFDatasync, kUnlinkFDir,
+    kStatxSize, kStatxMode, kStatxNlink, kStatxUid,
+    kStatxGid, kStatxIno, kStatxSizeField, kStatxBlocks,
+    kStatxBlksize, kStatxAtime, kStatxBtime, kStatxCtime,
+    kStatxMtime, kStatxDevMajor, kStatxDioMemAlign,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

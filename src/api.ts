@@ -9,6 +9,8 @@ export { Channel } from './channel/channel';
 export type { PercoreError } from './errors/errors';
 export type { OpenOptions } from './fs/file';
 export { File } from './fs/file';
+export type { PathOptions } from './fs/path-ops';
+export { link, mkdir, rename, rmdir, symlink, unlink } from './fs/path-ops';
 export { FileStat } from './fs/stat';
 export type { BufReaderOptions } from './io/buf-reader';
 export { BufReader } from './io/buf-reader';

@@ -41,6 +41,11 @@ inline constexpr OpFacts kOpFacts[] = {
     {.opcode = layout::kOpOpenat, .result_is_fd = true, .blocking = true},
     {.opcode = layout::kOpFsync, .blocking = true},
     {.opcode = layout::kOpStatx, .blocking = true},
+    {.opcode = layout::kOpRenameat, .blocking = true},
+    {.opcode = layout::kOpUnlinkat, .blocking = true},
+    {.opcode = layout::kOpMkdirat, .blocking = true},
+    {.opcode = layout::kOpSymlinkat, .blocking = true},
+    {.opcode = layout::kOpLinkat, .blocking = true},
 };
 
 constexpr bool OpFactsInOpcodeOrder() {

@@ -102,7 +102,15 @@ export const OP_COPY = 12; // core only (v3): a relay whose SQEs are RECV, SEND 
 export const OP_OPENAT = 13; // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
 export const OP_FSYNC = 14; // aux: 0 or FSYNC_F_DATASYNC
 export const OP_STATX = 15; // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
-export const OP_COUNT = 16;
+// Path operations (v4), relative to the working directory: addr/len hold one
+// C string (UNLINKAT, MKDIRAT) or two back to back (RENAMEAT, SYMLINKAT,
+// LINKAT: "old\0new\0", len counting both NULs).
+export const OP_RENAMEAT = 16;
+export const OP_UNLINKAT = 17; // aux: 0 or UNLINK_F_DIR (rmdir)
+export const OP_MKDIRAT = 18; // arg: mode
+export const OP_SYMLINKAT = 19; // "target\0linkpath\0"
+export const OP_LINKAT = 20;
+export const OP_COUNT = 21;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
@@ -128,6 +136,7 @@ export const OPEN_F_ALL = 2047;
 export const OPEN_MODE_MAX = 4095; // 0o7777
 export const PATH_MAX_LEN = 4096; // an OPENAT path, NUL included, as Linux's PATH_MAX
 export const FSYNC_F_DATASYNC = 1;
+export const UNLINK_F_DIR = 1;
 // STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
 export const STATX_SIZE = 256;
 export const STATX_MODE = 28; // u16
@@ -230,6 +239,11 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_OPENAT', OP_OPENAT],
   ['OP_FSYNC', OP_FSYNC],
   ['OP_STATX', OP_STATX],
+  ['OP_RENAMEAT', OP_RENAMEAT],
+  ['OP_UNLINKAT', OP_UNLINKAT],
+  ['OP_MKDIRAT', OP_MKDIRAT],
+  ['OP_SYMLINKAT', OP_SYMLINKAT],
+  ['OP_LINKAT', OP_LINKAT],
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],
@@ -256,6 +270,7 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OPEN_MODE_MAX', OPEN_MODE_MAX],
   ['PATH_MAX_LEN', PATH_MAX_LEN],
   ['FSYNC_F_DATASYNC', FSYNC_F_DATASYNC],
+  ['UNLINK_F_DIR', UNLINK_F_DIR],
   ['STATX_SIZE', STATX_SIZE],
   ['STATX_MODE', STATX_MODE],
   ['STATX_NLINK', STATX_NLINK],

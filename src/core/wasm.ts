@@ -47,6 +47,10 @@ export interface CoreExports {
   submitFsync(fd: number, datasync: number): number;
   /** STATX of an fd into STATX_SIZE bytes at `offset` of a program-held buffer, lent until delivery; op id or -errno. */
   submitStatx(fd: number, buf: number, offset: number): number;
+  /** A path operation (v4: OP_RENAMEAT, OP_UNLINKAT, OP_MKDIRAT, OP_SYMLINKAT, OP_LINKAT) on the C string(s)
+   * in [offset, offset+len) of a program-held buffer, lent until delivery; flags: UNLINK_F_DIR for UNLINKAT;
+   * mode: MKDIRAT's. Op id or -errno. */
+  submitPathOp(opcode: number, buf: number, offset: number, len: number, flags: number, mode: number): number;
   /** CLOSE an fd; op id or -errno. */
   submitClose(fd: number): number;
   /** SHUTDOWN an fd, how 0 read / 1 write / 2 both; op id or -errno. */

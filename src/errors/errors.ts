@@ -11,6 +11,8 @@ export interface PercoreError extends Error {
   syscall?: string;
   /** File operations: the path the call was given. */
   path?: string;
+  /** Two-path file operations (rename, link, symlink): the second path. */
+  dest?: string;
   address?: string;
   port?: number;
   buffer?: Uint8Array;

@@ -12,6 +12,8 @@ export interface PoolBufferOp<T> {
   syscall: string;
   /** The path it is about (put on its errors, as Node does). */
   path?: string;
+  /** A second path (rename, link, symlink), put on its errors as `dest`. */
+  dest?: string;
   signal?: AbortSignal;
   /** Writes what the kernel reads into the buffer; returns the bytes used. */
   fill(buf: Uint8Array): number;
@@ -28,20 +30,23 @@ export async function runWithPoolBuffer<T>(rt: Runtime, op: PoolBufferOp<T>): Pr
     const len = op.fill(buf);
     const index = Math.floor(rt.arenaOffsetOf(buf) / rt.bufferSize);
     const res = await new Promise<number>((resolve, reject) => {
-      const plain = new PlainOp(
-        { syscall: op.syscall, detail: op.path === undefined ? undefined : `'${op.path}'`, signal: op.signal },
-        resolve,
-        reject,
-      );
+      const plain = new PlainOp({ syscall: op.syscall, detail: pathDetail(op), signal: op.signal }, resolve, reject);
       plain.start(rt, (r) => op.submit(r, index, len));
     });
     return op.read(res, buf);
   } catch (err) {
     if (op.path !== undefined && typeof (err as { syscall?: unknown }).syscall === 'string') {
       (err as { path?: string }).path = op.path;
+      if (op.dest !== undefined) (err as { dest?: string }).dest = op.dest;
     }
     throw err;
   } finally {
     rt.release(buf);
   }
+}
+
+/** Node's way of naming the paths in an error message: `'a'`, or `'a' -> 'b'`. */
+function pathDetail(op: PoolBufferOp<unknown>): string | undefined {
+  if (op.path === undefined) return undefined;
+  return op.dest === undefined ? `'${op.path}'` : `'${op.path}' -> '${op.dest}'`;
 }

@@ -33,6 +33,7 @@ describe('the core as a WASI reactor', () => {
       'submitOpenat',
       'submitFsync',
       'submitStatx',
+      'submitPathOp',
       'submitCopy',
       'copyInfo',
       'timerStart',

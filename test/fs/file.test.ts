@@ -2,38 +2,16 @@
 // flags, positioned rent-style reads and writes, sync, stat, close, and
 // Node's error codes. Every scenario ends with the runtime holding nothing.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { File, type PercoreError, type Runtime } from '../../src/index';
-import { expectClean, makeRuntime, pattern } from '../support/helpers';
+import { File } from '../../src/index';
+import { makeRuntime, pattern, rejection } from '../support/helpers';
+import { fsFixture } from './fixture';
 
-let rt: Runtime;
-let dir: string;
-
-beforeAll(() => {
-  rt = makeRuntime();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'percore-fs-'));
-});
-afterAll(() => {
-  rt.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-afterEach(() => expectClean(rt));
-
-const at = (name: string) => path.join(dir, name);
-
-async function rejection(p: Promise<unknown>): Promise<PercoreError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as PercoreError;
-  }
-  throw new Error('expected a rejection');
-}
+const f = fsFixture('percore-fs-');
+const at = (name: string) => f.at(name);
 
 test('writeAllAt then readExactAt round-trips bytes at positions, through plain arrays and pool buffers', async () => {
   const file = await File.open(at('round'), { flags: 'w+' });
-  const data = pattern(3 * rt.bufferSize + 123); // more than one pool buffer: resubmits
+  const data = pattern(3 * f.rt.bufferSize + 123); // more than one pool buffer: resubmits
   const [w, back] = await file.writeAllAt(data, 10);
   expect(w).toBe(data.length);
   expect(back).toBe(data);
@@ -42,12 +20,12 @@ test('writeAllAt then readExactAt round-trips bytes at positions, through plain 
   expect(r).toBe(data.length);
   expect(into.equals(data)).toBe(true);
   // A pool buffer is lent as it is.
-  const pooled = rt.buffer(64);
+  const pooled = f.rt.buffer(64);
   const [n, same] = await file.readAt(pooled, 10);
   expect(n).toBe(64);
   expect(same).toBe(pooled);
   expect(Buffer.from(pooled).equals(data.subarray(0, 64))).toBe(true);
-  rt.release(pooled);
+  f.rt.release(pooled);
   await file.close();
   expect(fs.readFileSync(at('round')).subarray(10).equals(data)).toBe(true);
 });
@@ -105,7 +83,7 @@ test('errors are Node-style: ENOENT and EISDIR with path and syscall, bad flags 
   const missing = await rejection(File.open(at('nope/none')));
   expect(missing).toMatchObject({ code: 'ENOENT', syscall: 'open', path: at('nope/none') });
   expect(missing.message).toContain('ENOENT');
-  const isDir = await rejection(File.open(dir, { flags: 'r+' }));
+  const isDir = await rejection(File.open(f.dir, { flags: 'r+' }));
   expect(isDir.code).toBe('EISDIR');
   await expect(File.open(at('x'), { flags: 'rw' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
   await expect(File.open(at('x'), { mode: 0o10000 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
@@ -147,9 +125,9 @@ test('sync() and datasync() complete on a written file', async () => {
 
 test('after close() every operation rejects with EBADF, and the descriptor is gone', async () => {
   const file = await File.open(at('closed'), { flags: 'w+' });
-  expect(rt.counters().openFds).toBe(1);
+  expect(f.rt.counters().openFds).toBe(1);
   await file.close();
-  expect(rt.counters().openFds).toBe(0);
+  expect(f.rt.counters().openFds).toBe(0);
   const buf = Buffer.alloc(4);
   const read = await rejection(file.readAt(buf, 0));
   expect(read).toMatchObject({ code: 'EBADF', syscall: 'read' });
@@ -204,5 +182,5 @@ test('a closed runtime closes the files it opened', async () => {
   own.close();
   await expect(file.readAt(Buffer.alloc(1), 0)).rejects.toMatchObject({ code: 'ERR_PERCORE_RUNTIME_CLOSED' });
   makeRuntime().close();
-  rt = makeRuntime();
+  f.rt = makeRuntime();
 });

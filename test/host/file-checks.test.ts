@@ -132,3 +132,30 @@ test('teardown closes a file the driver opened', () => {
   driver.close();
   expect(() => fs.fstatSync(fd)).toThrow(expect.objectContaining({ code: 'EBADF' }));
 });
+
+test('path operations check the fd, their C strings, their flag and mode', () => {
+  const { core, driver } = makeDriver();
+  const two = { addr: core.buffer(0), len: core.writeBuffer(0, `${path.join(dir, 'p1')}\0${path.join(dir, 'p2')}\0`) };
+  const op = (opcode: number, over: object) =>
+    resultOf(core, driver, { id: id(core, 1), opcode, fd: -1, ...two, ...over });
+  for (const opcode of [L.OP_RENAMEAT, L.OP_SYMLINKAT, L.OP_LINKAT]) {
+    expect(op(opcode, { fd: 3 })).toBe(-E.EBADF);
+    expect(op(opcode, { len: two.len - 1 })).toBe(-E.EFAULT); // the second string not terminated
+    expect(op(opcode, { aux: 1 })).toBe(-E.EINVAL);
+    expect(op(opcode, { arg: 1n })).toBe(-E.EINVAL);
+  }
+  const one = { addr: core.buffer(1), len: core.writeBuffer(1, `${path.join(dir, 'p3')}\0`) };
+  for (const opcode of [L.OP_UNLINKAT, L.OP_MKDIRAT]) {
+    expect(op(opcode, two)).toBe(-E.EFAULT); // a second string after the one it takes
+    expect(op(opcode, { ...one, addr: core.header })).toBe(-E.EFAULT);
+  }
+  expect(op(L.OP_UNLINKAT, { ...one, aux: L.UNLINK_F_DIR << 1 })).toBe(-E.EINVAL);
+  expect(op(L.OP_MKDIRAT, { ...one, arg: BigInt(L.OPEN_MODE_MAX + 1) })).toBe(-E.EINVAL);
+  expect(op(L.OP_MKDIRAT, { ...one, aux: 1 })).toBe(-E.EINVAL);
+  expect(fs.readdirSync(dir).filter((n) => n.startsWith('p'))).toEqual([]);
+  // And a good one goes through: MKDIRAT then UNLINKAT with UNLINK_F_DIR.
+  expect(op(L.OP_MKDIRAT, { ...one, arg: 0o755n })).toBe(0);
+  expect(fs.statSync(path.join(dir, 'p3')).isDirectory()).toBe(true);
+  expect(op(L.OP_UNLINKAT, { ...one, aux: L.UNLINK_F_DIR })).toBe(0);
+  expect(fs.existsSync(path.join(dir, 'p3'))).toBe(false);
+});

@@ -1,6 +1,7 @@
 #include "drivers/readiness/blocking_pool.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -36,6 +37,19 @@ int32_t Statx(uint8_t* into, int fd) {
 #endif
 }
 
+// A path operation's call, relative to the working directory.
+int RunPathOp(const uint8_t* path, const Sqe& sqe) {
+  const char* first = reinterpret_cast<const char*>(path);
+  switch (sqe.opcode) {
+    case L::kOpRenameat: return ::renameat(AT_FDCWD, first, AT_FDCWD, SecondPath(path));
+    case L::kOpUnlinkat:
+      return ::unlinkat(AT_FDCWD, first, (sqe.aux & L::kUnlinkFDir) != 0 ? AT_REMOVEDIR : 0);
+    case L::kOpMkdirat: return ::mkdirat(AT_FDCWD, first, static_cast<mode_t>(sqe.arg));
+    case L::kOpSymlinkat: return ::symlinkat(first, AT_FDCWD, SecondPath(path));
+    default: return ::linkat(AT_FDCWD, first, AT_FDCWD, SecondPath(path), 0);
+  }
+}
+
 // The one blocking call of a checked file op, answering as io_uring's CQE
 // would: >= 0, or -errno (Linux numbering).
 int32_t RunFileOp(uint8_t* base, const Sqe& sqe) {
@@ -56,6 +70,11 @@ int32_t RunFileOp(uint8_t* base, const Sqe& sqe) {
 #endif
         break;
       case L::kOpStatx: return Statx(base + sqe.addr, sqe.fd);
+      case L::kOpRenameat:
+      case L::kOpUnlinkat:
+      case L::kOpMkdirat:
+      case L::kOpSymlinkat:
+      case L::kOpLinkat: r = RunPathOp(base + sqe.addr, sqe); break;
       case L::kOpRead:
         r = current ? ::read(sqe.fd, base + sqe.addr, sqe.len)
                     : ::pread(sqe.fd, base + sqe.addr, sqe.len, at);

@@ -107,6 +107,36 @@ inline void prep_statx(io_uring_sqe* s, int dfd, const char* path, int flags, ui
   s->statx_flags = static_cast<uint32_t>(flags);
 }
 
+// The path operations: liburing's argument order; a second path travels in
+// `off` (addr2), a second directory fd in `len`.
+inline void prep_renameat(io_uring_sqe* s, int olddfd, const char* oldpath, int newdfd,
+                          const char* newpath, uint32_t flags) {
+  prep_rw(s, IORING_OP_RENAMEAT, olddfd, oldpath, static_cast<uint32_t>(newdfd),
+          reinterpret_cast<uintptr_t>(newpath));
+  s->rename_flags = flags;
+}
+
+inline void prep_unlinkat(io_uring_sqe* s, int dfd, const char* path, int flags) {
+  prep_rw(s, IORING_OP_UNLINKAT, dfd, path, 0, 0);
+  s->unlink_flags = static_cast<uint32_t>(flags);
+}
+
+inline void prep_mkdirat(io_uring_sqe* s, int dfd, const char* path, uint32_t mode) {
+  prep_rw(s, IORING_OP_MKDIRAT, dfd, path, mode, 0);
+}
+
+inline void prep_symlinkat(io_uring_sqe* s, const char* target, int newdirfd,
+                           const char* linkpath) {
+  prep_rw(s, IORING_OP_SYMLINKAT, newdirfd, target, 0, reinterpret_cast<uintptr_t>(linkpath));
+}
+
+inline void prep_linkat(io_uring_sqe* s, int olddfd, const char* oldpath, int newdfd,
+                        const char* newpath, int flags) {
+  prep_rw(s, IORING_OP_LINKAT, olddfd, oldpath, static_cast<uint32_t>(newdfd),
+          reinterpret_cast<uintptr_t>(newpath));
+  s->hardlink_flags = static_cast<uint32_t>(flags);
+}
+
 inline void prep_shutdown(io_uring_sqe* s, int fd, int how) {
   prep_rw(s, IORING_OP_SHUTDOWN, fd, nullptr, static_cast<uint32_t>(how), 0);
 }
