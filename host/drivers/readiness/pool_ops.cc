@@ -1,5 +1,7 @@
 // File ops on the blocking pool (blocking_pool.h): which ops go there, how
 // they start, come back, are cancelled, and how a CLOSE waits for them.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,7 +63,7 @@ void ReadinessDriver::FinishPoolOp(uint32_t id, int32_t res) {
   op.id = 0;
   if (op.opcode == L::kOpOpenat && res >= 0) {
     if (fds_.Add(res)) {
-      fd_states_.get()[res].file = true;
+      MarkOpened(res);
     } else {
       ::close(res);  // past the table's capacity: the core could never use it
       res = -EMFILE;
@@ -76,6 +78,21 @@ void ReadinessDriver::FinishPoolOp(uint32_t id, int32_t res) {
     st.close_id = 0;
     CloseFd(close_id, op.fd);
   }
+}
+
+// A regular file's READs and WRITEs go to the pool: its calls block on the
+// disk, never on a peer, so a thread always comes back. Anything else OPENAT
+// can open (a FIFO, a character device) may block forever, which would hold a
+// thread and the teardown that joins it: it is made non-blocking and waits
+// for readiness like a socket, as io_uring polls it.
+void ReadinessDriver::MarkOpened(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    fd_states_.get()[fd].file = true;
+    return;
+  }
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl >= 0) ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
 // CANCEL of a pool op: withdrawn if no thread has started it (it completes

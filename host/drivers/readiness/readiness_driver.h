@@ -110,8 +110,8 @@ class ReadinessDriver final : public Driver {
     // are left queued, so a RECV that fills its buffer exactly (a 16 KiB
     // message into a 16 KiB buffer) still knows whether it drained the socket.
     uint8_t inq;  // kInqUnknown, kInqOn, kInqOff
-    // A file this driver opened (OPENAT): its READs and WRITEs go to the
-    // blocking pool, never to the poller.
+    // A regular file this driver opened (OPENAT): its READs and WRITEs go
+    // to the blocking pool, never to the poller.
     bool file;
     // Pool jobs on this fd not yet completed, and a CLOSE waiting for them
     // to finish (its id, 0: none): the number must not be closed, and so
@@ -156,6 +156,7 @@ class ReadinessDriver final : public Driver {
   void StartOnPool(uint32_t slot, const Sqe& sqe);
   void TakePoolDone();
   void FinishPoolOp(uint32_t id, int32_t res);
+  void MarkOpened(int fd);
   int32_t CancelPoolOp(uint32_t slot);
   bool CancelPoolOpsOn(int fd);
   void CloseFd(uint32_t id, int fd);
