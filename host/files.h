@@ -9,6 +9,11 @@
 
 namespace percore {
 
+// What STATX asks for: the basic stats, the birth time and (6.1+; older
+// kernels leave the fields 0) O_DIRECT's alignment.
+inline constexpr unsigned kStatxMask =
+    0x7ffU /* STATX_BASIC_STATS */ | 0x800U /* STATX_BTIME */ | 0x2000U /* STATX_DIOALIGN */;
+
 // The platform's open(2) flags for the layout's OPEN_F_* bits, with
 // O_CLOEXEC always; -1 for bits the layout does not define or both access
 // modes at once. CheckSqe refuses an OPENAT whose flags map to -1.

@@ -47,6 +47,7 @@ import { READ_AT, READ_EXACT_AT, type TransferKind, TransferOp, WRITE_ALL_AT, WR
 import { transferArgs } from '../io/transfer-args';
 import { type Cancellable, kCancel } from '../runtime/cancel';
 import { Runtime } from '../runtime/runtime';
+import { type DirectAlignment, directAlignment, misalignment } from './direct';
 import { openFlags } from './open-flags';
 import { runWithPoolBuffer } from './pool-buffer-op';
 import { FileStat } from './stat';
@@ -61,6 +62,13 @@ export interface OpenOptions {
   runtime?: Runtime;
   /** Abort the open. */
   signal?: AbortSignal;
+  /** O_DIRECT: transfers bypass the page cache. Every position and length
+   * must then be a multiple of the file system's alignment (`stat()`'s
+   * `directOffsetAlign`, 512 when the kernel does not say), and so must a
+   * pool buffer view's place: a misaligned transfer rejects with
+   * `ERR_PERCORE_DIRECT_ALIGNMENT` before the kernel sees it. A file system
+   * without O_DIRECT (tmpfs) refuses the open with `EINVAL`. */
+  direct?: boolean;
 }
 
 const MAX_POSITION = Number.MAX_SAFE_INTEGER;
@@ -72,6 +80,9 @@ export class File implements OpStream {
   private finishClose: (() => void) | undefined;
   /** @internal operations in flight, which `close()` cancels. */
   firstOp: StreamOp | undefined = undefined;
+
+  /** What O_DIRECT requires, when the file was opened with `direct: true`. */
+  private direct: DirectAlignment | undefined = undefined;
 
   private constructor(
     /** @internal */ readonly rt: Runtime,
@@ -87,7 +98,7 @@ export class File implements OpStream {
   static async open(path: string, options: OpenOptions = {}): Promise<File> {
     if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-    const flags = openFlags(options.flags ?? 'r');
+    const flags = openFlags(options.flags ?? 'r') | (options.direct === true ? L.OPEN_F_DIRECT : 0);
     const mode = options.mode ?? 0o666;
     validateInteger(mode, 'options.mode', 0, L.OPEN_MODE_MAX);
     validateSignal(options.signal, 'options.signal');
@@ -111,7 +122,16 @@ export class File implements OpStream {
       submit: (r, index, len) => r.core.submitOpenat(index, 0, len, flags, mode),
       read: (res) => res,
     });
-    return new File(rt, fd, path);
+    const file = new File(rt, fd, path);
+    if (options.direct === true) {
+      try {
+        file.direct = directAlignment(await file.stat());
+      } catch (err) {
+        await file.close();
+        throw err;
+      }
+    }
+    return file;
   }
 
   /** Opens `path` for writing, creating it or truncating it (`'w'`), as Monoio's `File::create`. */
@@ -230,6 +250,8 @@ export class File implements OpStream {
       const args = transferArgs(buf, lengthOrOptions, options);
       validateInteger(pos, 'pos', 0, MAX_POSITION - args.limit);
       this.assertUsable(kind.syscall);
+      const refused = this.direct && misalignment(this.rt, this.direct, buf, pos, args.limit);
+      if (refused) throw refused;
       op = new TransferOp(this, kind, buf, args.limit, args.signal, pos);
     } catch (err) {
       return Promise.reject(withBuffer(err as PercoreError, buf));

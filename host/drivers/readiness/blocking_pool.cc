@@ -27,7 +27,7 @@ int32_t Result(long r) { return r >= 0 ? static_cast<int32_t>(r) : -LinuxErrno(e
 int32_t Statx(uint8_t* into, int fd) {
 #ifdef __linux__
   struct statx st {};
-  const int r = ::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &st);
+  const int r = ::statx(fd, "", AT_EMPTY_PATH, kStatxMask, &st);
   if (r == 0) std::memcpy(into, &st, sizeof st);
   return Result(r);
 #else

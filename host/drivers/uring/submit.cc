@@ -70,7 +70,7 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
     case L::kOpLinkat: PrepPathOp(k, base + sqe.addr, sqe); break;
     case L::kOpStatx:
       // "" with AT_EMPTY_PATH: the file sqe.fd is open on.
-      prep_statx(k, sqe.fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, base + sqe.addr);
+      prep_statx(k, sqe.fd, "", AT_EMPTY_PATH, kStatxMask, base + sqe.addr);
       break;
     default: return -EINVAL;  // CheckSqe let it through: cannot happen
   }
