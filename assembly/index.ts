@@ -7,7 +7,7 @@ export { bufAlloc, bufFree, bufOwner } from "./buffers";
 export {
   submitNop, submitAccept, submitConnect, submitRecv, submitRecvSelect, submitSend, submitRead, submitWrite,
   submitClose, submitShutdown, submitTimeout, submitOpenat, submitFsync, submitStatx,
-  submitPathOp, timerStart, cancel, abandon,
+  submitPathOp, submitFallocate, timerStart, cancel, abandon,
 } from "./submit";
 export { submitCopy, copyInfo } from "./copy";
 export { reap, nextTimeout } from "./reap";

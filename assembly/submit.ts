@@ -5,7 +5,7 @@ import {
   ADDR_RECORD_SIZE, FSYNC_F_DATASYNC, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_FSYNC,
   OP_NOP, OP_OPENAT, OP_READ, OP_RECV, OP_SEND, OP_SHUTDOWN, OP_STATX, OP_TIMEOUT, OP_TIMER, OP_WRITE,
   OP_LINKAT, OP_MKDIRAT, OP_RENAMEAT, OP_SYMLINKAT, OP_UNLINKAT, OPEN_F_ALL, OPEN_MODE_MAX, PATH_MAX_LEN,
-  SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT, STATX_SIZE, UNLINK_F_DIR,
+  SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT, STATX_SIZE, UNLINK_F_DIR, FALLOC_F_ALL, OP_FALLOCATE,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
 import { addrRecords, addrStaging, bufferAddress, bufferSize, initialized, provideCount } from "./regions";
@@ -176,6 +176,19 @@ export function submitFsync(fd: i32, datasync: i32): i32 {
 export function submitStatx(fd: i32, buffer: i32, offset: i32): i32 {
   if (fd < 0) return -EBADF;
   return submitLending(OP_STATX, fd, buffer, offset, <i32>STATX_SIZE, 0, 0);
+}
+
+/// FALLOCATE of [offset, offset + length) of `fd`: allocate (mode 0), or
+/// the FALLOC_F_* variants. Offset and length are exact integers below 2^53,
+/// the length at least 1.
+export function submitFallocate(fd: i32, mode: i32, offset: f64, length: f64): i32 {
+  if (fd < 0) return -EBADF;
+  if (mode < 0 || (<u32>mode & ~FALLOC_F_ALL) != 0) return -EINVAL;
+  if (offset < 0 || !isValidPosition(offset) || length < 1 || !isValidPosition(length)) return -EINVAL;
+  const slot = admit(OP_FALLOCATE, STATE_QUEUED);
+  if (slot < 0) return slot;
+  const len = <u64>length;
+  return issue(<u32>slot, 0, fd, NO_BUFFER, <u32>(len >> 32), <u32>len, <u32>mode, <u64>offset);
 }
 
 /// A path operation (RENAMEAT, UNLINKAT, MKDIRAT, SYMLINKAT, LINKAT) on the

@@ -274,6 +274,9 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
     case L::kOpFsync:
       if (!fds.Contains(sqe.fd)) return -EBADF;
       return (sqe.aux & ~L::kFsyncFDatasync) == 0 ? 0 : -EINVAL;
+    case L::kOpFallocate:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      return (sqe.aux & ~L::kFallocFAll) == 0 ? 0 : -EINVAL;
     case L::kOpStatx:
       if (!fds.Contains(sqe.fd)) return -EBADF;
       if (sqe.len != L::kStatxSize) return -EINVAL;

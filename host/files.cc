@@ -1,6 +1,9 @@
 #include "files.h"
 
 #include <fcntl.h>
+#ifdef __linux__
+#include <linux/falloc.h>
+#endif
 #include <sys/stat.h>
 
 #include <cstddef>
@@ -55,6 +58,18 @@ bool IsPathStrings(const CoreMemory& memory, uint32_t addr, uint32_t len, uint32
     start = end + 1;
   }
   return start == len;  // no bytes after the last string
+}
+
+int FallocMode(uint32_t m) {
+  int mode = 0;
+#ifdef __linux__
+  if (m & L::kFallocFKeepSize) mode |= FALLOC_FL_KEEP_SIZE;
+  if (m & L::kFallocFPunchHole) mode |= FALLOC_FL_PUNCH_HOLE;
+  if (m & L::kFallocFZeroRange) mode |= FALLOC_FL_ZERO_RANGE;
+#else
+  (void)m;
+#endif
+  return mode;
 }
 
 uint32_t PathCount(uint8_t opcode) {

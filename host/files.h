@@ -29,6 +29,12 @@ bool IsPathStrings(const CoreMemory& memory, uint32_t addr, uint32_t len, uint32
 // (RENAMEAT, SYMLINKAT, LINKAT), or 0.
 uint32_t PathCount(uint8_t opcode);
 
+// FALLOCATE: the platform's FALLOC_FL_* for the layout's FALLOC_F_* bits
+// (checked by CheckSqe), and the 64-bit length the SQE carries in addr (high)
+// and len (low).
+int FallocMode(uint32_t layout_mode);
+inline uint64_t FallocLength(const Sqe& sqe) { return uint64_t{sqe.addr} << 32 | sqe.len; }
+
 // The second of two C strings at `first` (checked by IsPathStrings).
 inline const char* SecondPath(const uint8_t* first) {
   const char* p = reinterpret_cast<const char*>(first);

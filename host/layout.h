@@ -116,7 +116,10 @@ inline constexpr uint8_t kOpUnlinkat = 17;  // aux: 0 or UNLINK_F_DIR (rmdir)
 inline constexpr uint8_t kOpMkdirat = 18;  // arg: mode
 inline constexpr uint8_t kOpSymlinkat = 19;  // "target\0linkpath\0"
 inline constexpr uint8_t kOpLinkat = 20;
-inline constexpr uint8_t kOpCount = 21;
+// FALLOCATE (v4): fd; aux = FALLOC_F_*; arg = offset; the length, 64 bits,
+// in addr (high 32) and len (low 32): the SQE has no other 64-bit field.
+inline constexpr uint8_t kOpFallocate = 21;
+inline constexpr uint8_t kOpCount = 22;
 
 // Flags.
 inline constexpr uint8_t kSqeFMultishot = 1;
@@ -143,6 +146,10 @@ inline constexpr uint32_t kOpenModeMax = 4095;  // 0o7777
 inline constexpr uint32_t kPathMaxLen = 4096;  // an OPENAT path, NUL included, as Linux's PATH_MAX
 inline constexpr uint32_t kFsyncFDatasync = 1;
 inline constexpr uint32_t kUnlinkFDir = 1;
+inline constexpr uint32_t kFallocFKeepSize = 1;  // FALLOC_FL_KEEP_SIZE
+inline constexpr uint32_t kFallocFPunchHole = 2;  // FALLOC_FL_PUNCH_HOLE (with KEEP_SIZE)
+inline constexpr uint32_t kFallocFZeroRange = 4;  // FALLOC_FL_ZERO_RANGE
+inline constexpr uint32_t kFallocFAll = 7;
 // STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
 inline constexpr uint32_t kStatxSize = 256;
 inline constexpr uint32_t kStatxMode = 28;  // u16
@@ -189,17 +196,18 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpShutdown, kOpTimeout, kOpCancel, kOpTimer,
     kOpCopy, kOpOpenat, kOpFsync, kOpStatx,
     kOpRenameat, kOpUnlinkat, kOpMkdirat, kOpSymlinkat,
-    kOpLinkat, kOpCount, kSqeFMultishot, kCqeFMore,
-    kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift, kSockoptReuseaddr,
-    kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
-    kOpenFWrite, kOpenFReadWrite, kOpenFCreate, kOpenFExcl,
-    kOpenFTrunc, kOpenFAppend, kOpenFDirect, kOpenFSync,
-    kOpenFDsync, kOpenFNofollow, kOpenFDirectory, kOpenFAll,
-    kOpenModeMax, kPathMaxLen, kFsyncFDatasync, kUnlinkFDir,
-    kStatxSize, kStatxMode, kStatxNlink, kStatxUid,
-    kStatxGid, kStatxIno, kStatxSizeField, kStatxBlocks,
-    kStatxBlksize, kStatxAtime, kStatxBtime, kStatxCtime,
-    kStatxMtime, kStatxDevMajor, kStatxDioMemAlign,
+    kOpLinkat, kOpFallocate, kOpCount, kSqeFMultishot,
+    kCqeFMore, kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift,
+    kSockoptReuseaddr, kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive,
+    kSockoptLingerZero, kOpenFWrite, kOpenFReadWrite, kOpenFCreate,
+    kOpenFExcl, kOpenFTrunc, kOpenFAppend, kOpenFDirect,
+    kOpenFSync, kOpenFDsync, kOpenFNofollow, kOpenFDirectory,
+    kOpenFAll, kOpenModeMax, kPathMaxLen, kFsyncFDatasync,
+    kUnlinkFDir, kFallocFKeepSize, kFallocFPunchHole, kFallocFZeroRange,
+    kFallocFAll, kStatxSize, kStatxMode, kStatxNlink,
+    kStatxUid, kStatxGid, kStatxIno, kStatxSizeField,
+    kStatxBlocks, kStatxBlksize, kStatxAtime, kStatxBtime,
+    kStatxCtime, kStatxMtime, kStatxDevMajor, kStatxDioMemAlign,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

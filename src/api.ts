@@ -7,7 +7,7 @@ export { fromDuplex, toDuplex } from './bridge/duplex';
 export type { ChannelHandle, ChannelOpOptions, ChannelOptions } from './channel/channel';
 export { Channel } from './channel/channel';
 export type { PercoreError } from './errors/errors';
-export type { OpenOptions } from './fs/file';
+export type { FallocateOptions, OpenOptions } from './fs/file';
 export { File } from './fs/file';
 export type { PathOptions } from './fs/path-ops';
 export { link, mkdir, rename, rmdir, symlink, unlink } from './fs/path-ops';

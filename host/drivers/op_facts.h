@@ -46,6 +46,7 @@ inline constexpr OpFacts kOpFacts[] = {
     {.opcode = layout::kOpMkdirat, .blocking = true},
     {.opcode = layout::kOpSymlinkat, .blocking = true},
     {.opcode = layout::kOpLinkat, .blocking = true},
+    {.opcode = layout::kOpFallocate, .blocking = true},
 };
 
 constexpr bool OpFactsInOpcodeOrder() {

@@ -110,7 +110,10 @@ export const OP_UNLINKAT = 17; // aux: 0 or UNLINK_F_DIR (rmdir)
 export const OP_MKDIRAT = 18; // arg: mode
 export const OP_SYMLINKAT = 19; // "target\0linkpath\0"
 export const OP_LINKAT = 20;
-export const OP_COUNT = 21;
+// FALLOCATE (v4): fd; aux = FALLOC_F_*; arg = offset; the length, 64 bits,
+// in addr (high 32) and len (low 32): the SQE has no other 64-bit field.
+export const OP_FALLOCATE = 21;
+export const OP_COUNT = 22;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
@@ -137,6 +140,10 @@ export const OPEN_MODE_MAX = 4095; // 0o7777
 export const PATH_MAX_LEN = 4096; // an OPENAT path, NUL included, as Linux's PATH_MAX
 export const FSYNC_F_DATASYNC = 1;
 export const UNLINK_F_DIR = 1;
+export const FALLOC_F_KEEP_SIZE = 1; // FALLOC_FL_KEEP_SIZE
+export const FALLOC_F_PUNCH_HOLE = 2; // FALLOC_FL_PUNCH_HOLE (with KEEP_SIZE)
+export const FALLOC_F_ZERO_RANGE = 4; // FALLOC_FL_ZERO_RANGE
+export const FALLOC_F_ALL = 7;
 // STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
 export const STATX_SIZE = 256;
 export const STATX_MODE = 28; // u16
@@ -244,6 +251,7 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_MKDIRAT', OP_MKDIRAT],
   ['OP_SYMLINKAT', OP_SYMLINKAT],
   ['OP_LINKAT', OP_LINKAT],
+  ['OP_FALLOCATE', OP_FALLOCATE],
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],
@@ -271,6 +279,10 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['PATH_MAX_LEN', PATH_MAX_LEN],
   ['FSYNC_F_DATASYNC', FSYNC_F_DATASYNC],
   ['UNLINK_F_DIR', UNLINK_F_DIR],
+  ['FALLOC_F_KEEP_SIZE', FALLOC_F_KEEP_SIZE],
+  ['FALLOC_F_PUNCH_HOLE', FALLOC_F_PUNCH_HOLE],
+  ['FALLOC_F_ZERO_RANGE', FALLOC_F_ZERO_RANGE],
+  ['FALLOC_F_ALL', FALLOC_F_ALL],
   ['STATX_SIZE', STATX_SIZE],
   ['STATX_MODE', STATX_MODE],
   ['STATX_NLINK', STATX_NLINK],

@@ -51,6 +51,8 @@ export interface CoreExports {
    * in [offset, offset+len) of a program-held buffer, lent until delivery; flags: UNLINK_F_DIR for UNLINKAT;
    * mode: MKDIRAT's. Op id or -errno. */
   submitPathOp(opcode: number, buf: number, offset: number, len: number, flags: number, mode: number): number;
+  /** FALLOCATE (v4) of [offset, offset+length) of an fd, mode FALLOC_F_* bits; op id or -errno. */
+  submitFallocate(fd: number, mode: number, offset: number, length: number): number;
   /** CLOSE an fd; op id or -errno. */
   submitClose(fd: number): number;
   /** SHUTDOWN an fd, how 0 read / 1 write / 2 both; op id or -errno. */

@@ -71,6 +71,17 @@ export interface OpenOptions {
   direct?: boolean;
 }
 
+/** Options of `File.fallocate`. */
+export interface FallocateOptions {
+  /** Allocate without growing the file (FALLOC_FL_KEEP_SIZE). */
+  keepSize?: boolean;
+  /** Free the range instead (FALLOC_FL_PUNCH_HOLE; needs `keepSize`). */
+  punchHole?: boolean;
+  /** Zero the range (FALLOC_FL_ZERO_RANGE). */
+  zeroRange?: boolean;
+  signal?: AbortSignal;
+}
+
 const MAX_POSITION = Number.MAX_SAFE_INTEGER;
 
 /** A file the runtime opened (see the module docs). */
@@ -183,6 +194,27 @@ export class File implements OpStream {
     return this.fsync(1, 'fdatasync', options?.signal);
   }
 
+  /** Allocates disk space for `[offset, offset + length)` (fallocate(2)):
+   * later writes there cannot fail for lack of space, and the file grows to
+   * cover it unless `keepSize`. `punchHole` (with `keepSize`) frees the range
+   * instead, `zeroRange` zeroes it; a file system without them rejects with
+   * `EOPNOTSUPP`. */
+  fallocate(offset: number, length: number, options: FallocateOptions = {}): Promise<void> {
+    let mode: number;
+    try {
+      validateInteger(offset, 'offset', 0, MAX_POSITION);
+      validateInteger(length, 'length', 1, MAX_POSITION - offset);
+      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+      mode =
+        (options.keepSize === true ? L.FALLOC_F_KEEP_SIZE : 0) |
+        (options.punchHole === true ? L.FALLOC_F_PUNCH_HOLE : 0) |
+        (options.zeroRange === true ? L.FALLOC_F_ZERO_RANGE : 0);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.plainOp('fallocate', options.signal, (rt) => rt.core.submitFallocate(this.fd, mode, offset, length));
+  }
+
   /** The file's metadata (statx). */
   async stat(options?: { signal?: AbortSignal }): Promise<FileStat> {
     this.assertUsable('stat');
@@ -262,6 +294,11 @@ export class File implements OpStream {
   }
 
   private fsync(datasync: number, syscall: string, signal: AbortSignal | undefined): Promise<void> {
+    return this.plainOp(syscall, signal, (rt) => rt.core.submitFsync(this.fd, datasync));
+  }
+
+  /** An op with no buffer on this file (fsync, fallocate); `timeout()` and `signal` cancel it. */
+  private plainOp(syscall: string, signal: AbortSignal | undefined, submit: (rt: Runtime) => number): Promise<void> {
     try {
       validateSignal(signal, 'options.signal');
       this.assertUsable(syscall);
@@ -271,7 +308,7 @@ export class File implements OpStream {
     let op!: PlainOp;
     const promise = new Promise<void>((resolve, reject) => {
       op = new PlainOp({ syscall, signal }, () => resolve(), reject);
-      op.start(this.rt, (rt) => rt.core.submitFsync(this.fd, datasync));
+      op.start(this.rt, submit);
     }) as Promise<void> & Cancellable;
     promise[kCancel] = op;
     return promise;

@@ -34,6 +34,7 @@ describe('the core as a WASI reactor', () => {
       'submitFsync',
       'submitStatx',
       'submitPathOp',
+      'submitFallocate',
       'submitCopy',
       'copyInfo',
       'timerStart',

@@ -184,3 +184,20 @@ test('a closed runtime closes the files it opened', async () => {
   makeRuntime().close();
   f.rt = makeRuntime();
 });
+
+test('fallocate grows the file, keepSize does not, punchHole frees a range and reads back zeros', async () => {
+  const file = await File.open(at('alloc'), { flags: 'w+' });
+  await file.fallocate(0, 64 * 1024);
+  expect((await file.stat()).size).toBe(64 * 1024);
+  await file.fallocate(64 * 1024, 64 * 1024, { keepSize: true });
+  expect((await file.stat()).size).toBe(64 * 1024);
+  await file.writeAllAt(Buffer.alloc(8192, 0xab), 0);
+  await file.fallocate(0, 4096, { keepSize: true, punchHole: true });
+  const [, back] = await file.readExactAt(Buffer.alloc(8192), 0);
+  expect(back.subarray(0, 4096).every((b) => b === 0)).toBe(true);
+  expect(back.subarray(4096).every((b) => b === 0xab)).toBe(true);
+  await expect(file.fallocate(0, 0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+  await expect(file.fallocate(0, 4096, { punchHole: true })).rejects.toMatchObject({ syscall: 'fallocate' });
+  await file.close();
+  await expect(file.fallocate(0, 1)).rejects.toMatchObject({ code: 'EBADF', syscall: 'fallocate' });
+});

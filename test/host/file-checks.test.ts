@@ -62,7 +62,7 @@ test('OPENAT checks: the fd, the path in the arena and NUL-terminated, the flags
   expect(fs.existsSync(path.join(dir, 'checked'))).toBe(false);
 });
 
-test('FSYNC and STATX check their fd, flags and buffer', () => {
+test('FSYNC, STATX and FALLOCATE check their fd, flags and buffer', () => {
   const { core, driver } = makeDriver();
   const file = fs.openSync(__filename, 'r');
   try {
@@ -81,6 +81,9 @@ test('FSYNC and STATX check their fd, flags and buffer', () => {
   }
   const [r] = driver.pipe() as number[];
   expect(resultOf(core, driver, { id: id(core, 1), opcode: L.OP_FSYNC, fd: r, aux: 2 })).toBe(-E.EINVAL);
+  const falloc = { id: id(core, 1), opcode: L.OP_FALLOCATE, len: 4096 };
+  expect(resultOf(core, driver, { ...falloc, fd: 0 })).toBe(-E.EBADF);
+  expect(resultOf(core, driver, { ...falloc, fd: r, aux: L.FALLOC_F_ALL + 1 })).toBe(-E.EINVAL);
   const statx = (over: object) =>
     resultOf(core, driver, {
       id: id(core, 1),

@@ -70,6 +70,14 @@ int32_t RunFileOp(uint8_t* base, const Sqe& sqe) {
 #endif
         break;
       case L::kOpStatx: return Statx(base + sqe.addr, sqe.fd);
+      case L::kOpFallocate:
+#ifdef __linux__
+        r = ::fallocate(sqe.fd, FallocMode(sqe.aux), static_cast<off_t>(sqe.arg),
+                        static_cast<off_t>(FallocLength(sqe)));
+#else
+        return -EOPNOTSUPP;
+#endif
+        break;
       case L::kOpRenameat:
       case L::kOpUnlinkat:
       case L::kOpMkdirat:

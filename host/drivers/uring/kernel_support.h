@@ -31,7 +31,8 @@ inline constexpr RequiredOp kRequiredOps[] = {{IORING_OP_NOP, "NOP"},
                                               {IORING_OP_UNLINKAT, "UNLINKAT"},
                                               {IORING_OP_MKDIRAT, "MKDIRAT"},
                                               {IORING_OP_SYMLINKAT, "SYMLINKAT"},
-                                              {IORING_OP_LINKAT, "LINKAT"}};
+                                              {IORING_OP_LINKAT, "LINKAT"},
+                                              {IORING_OP_FALLOCATE, "FALLOCATE"}};
 
 // The kernel's answer to IORING_REGISTER_PROBE (5.6+) for ring `fd`.
 class OpProbe {

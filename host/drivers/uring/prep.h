@@ -107,6 +107,12 @@ inline void prep_statx(io_uring_sqe* s, int dfd, const char* path, int flags, ui
   s->statx_flags = static_cast<uint32_t>(flags);
 }
 
+// FALLOCATE: the mode travels in `len`, the length in `addr`.
+inline void prep_fallocate(io_uring_sqe* s, int fd, int mode, uint64_t offset, uint64_t len) {
+  prep_rw(s, IORING_OP_FALLOCATE, fd, nullptr, static_cast<uint32_t>(mode), offset);
+  s->addr = len;
+}
+
 // The path operations: liburing's argument order; a second path travels in
 // `off` (addr2), a second directory fd in `len`.
 inline void prep_renameat(io_uring_sqe* s, int olddfd, const char* oldpath, int newdfd,

@@ -68,6 +68,9 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
     case L::kOpMkdirat:
     case L::kOpSymlinkat:
     case L::kOpLinkat: PrepPathOp(k, base + sqe.addr, sqe); break;
+    case L::kOpFallocate:
+      prep_fallocate(k, sqe.fd, FallocMode(sqe.aux), sqe.arg, FallocLength(sqe));
+      break;
     case L::kOpStatx:
       // "" with AT_EMPTY_PATH: the file sqe.fd is open on.
       prep_statx(k, sqe.fd, "", AT_EMPTY_PATH, kStatxMask, base + sqe.addr);
