@@ -36,7 +36,7 @@
  * ```
  */
 import * as L from '../core/layout';
-import { EBADF, ENAMETOOLONG } from '../errors/errno';
+import { EBADF } from '../errors/errno';
 import { invalidArgType, type PercoreError, systemError } from '../errors/errors';
 import { validateInteger, validateSignal } from '../errors/validate';
 import { PlainOp, submitCloseThen } from '../io/plain-op';
@@ -49,7 +49,7 @@ import { type Cancellable, kCancel } from '../runtime/cancel';
 import { Runtime } from '../runtime/runtime';
 import { type DirectAlignment, directAlignment, misalignment } from './direct';
 import { openFlags } from './open-flags';
-import { runWithPoolBuffer } from './pool-buffer-op';
+import { pathBytes, runWithPoolBuffer } from './pool-buffer-op';
 import { FileStat } from './stat';
 
 /** Options of `File.open`. */
@@ -106,35 +106,43 @@ export class File implements OpStream {
   /** Opens `path` (relative paths from the process's working directory).
    * Rejects with a system error carrying `path`: `ENOENT`, `EEXIST` (`'wx'`),
    * `EISDIR` (a directory opened for writing), `EACCES`, `ENAMETOOLONG`. */
-  static async open(path: string, options: OpenOptions = {}): Promise<File> {
-    if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
-    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-    const flags = openFlags(options.flags ?? 'r') | (options.direct === true ? L.OPEN_F_DIRECT : 0);
-    const mode = options.mode ?? 0o666;
-    validateInteger(mode, 'options.mode', 0, L.OPEN_MODE_MAX);
-    validateSignal(options.signal, 'options.signal');
-    const rt = options.runtime ?? Runtime.current();
-    rt.assertOpen();
-    const bytes = Buffer.from(`${path}\0`);
-    if (bytes.indexOf(0) !== bytes.length - 1) throw invalidArgType('path', 'a string without null bytes', path);
-    if (bytes.length > Math.min(L.PATH_MAX_LEN, rt.bufferSize)) {
-      const err = systemError(-ENAMETOOLONG, 'open', `'${path}'`);
-      err.path = path;
-      throw err;
+  static open(path: string, options: OpenOptions = {}): Promise<File> {
+    let rt: Runtime;
+    let request: Promise<number> & Cancellable;
+    try {
+      if (typeof path !== 'string') throw invalidArgType('path', 'of type string', path);
+      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+      const flags = openFlags(options.flags ?? 'r') | (options.direct === true ? L.OPEN_F_DIRECT : 0);
+      const mode = options.mode ?? 0o666;
+      validateInteger(mode, 'options.mode', 0, L.OPEN_MODE_MAX);
+      validateSignal(options.signal, 'options.signal');
+      rt = options.runtime ?? Runtime.current();
+      rt.assertOpen();
+      const bytes = pathBytes(rt, 'open', [path]);
+      request = runWithPoolBuffer(rt, {
+        syscall: 'open',
+        path,
+        signal: options.signal,
+        fill: (buf) => {
+          buf.set(bytes);
+          return bytes.length;
+        },
+        submit: (r, index, len) => r.core.submitOpenat(index, 0, len, flags, mode),
+        read: (res) => res,
+      });
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const fd = await runWithPoolBuffer(rt, {
-      syscall: 'open',
-      path,
-      signal: options.signal,
-      fill: (buf) => {
-        buf.set(bytes);
-        return bytes.length;
-      },
-      submit: (r, index, len) => r.core.submitOpenat(index, 0, len, flags, mode),
-      read: (res) => res,
-    });
+    const opened = request.then((fd) => File.opened(rt, fd, path, options.direct === true)) as Promise<File> &
+      Cancellable;
+    opened[kCancel] = request[kCancel]; // timeout() cancels the OPENAT itself
+    return opened;
+  }
+
+  /** The File for an fd OPENAT gave; with O_DIRECT, its alignment first. */
+  private static async opened(rt: Runtime, fd: number, path: string, direct: boolean): Promise<File> {
     const file = new File(rt, fd, path);
-    if (options.direct === true) {
+    if (direct) {
       try {
         file.direct = directAlignment(await file.stat());
       } catch (err) {
@@ -216,9 +224,13 @@ export class File implements OpStream {
   }
 
   /** The file's metadata (statx). */
-  async stat(options?: { signal?: AbortSignal }): Promise<FileStat> {
-    this.assertUsable('stat');
-    validateSignal(options?.signal, 'options.signal');
+  stat(options?: { signal?: AbortSignal }): Promise<FileStat> {
+    try {
+      this.assertUsable('stat');
+      validateSignal(options?.signal, 'options.signal');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return runWithPoolBuffer(this.rt, {
       syscall: 'stat',
       signal: options?.signal,

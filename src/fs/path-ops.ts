@@ -23,11 +23,10 @@
  * ```
  */
 import * as L from '../core/layout';
-import { ENAMETOOLONG } from '../errors/errno';
-import { invalidArgType, systemError } from '../errors/errors';
+import { invalidArgType } from '../errors/errors';
 import { validateInteger, validateSignal } from '../errors/validate';
 import { Runtime } from '../runtime/runtime';
-import { runWithPoolBuffer } from './pool-buffer-op';
+import { pathBytes, runWithPoolBuffer } from './pool-buffer-op';
 
 /** Options of every path operation. */
 export interface PathOptions {
@@ -73,7 +72,7 @@ export function link(existingPath: string, newPath: string, options?: PathOption
   return pathOp(L.OP_LINKAT, 'link', [existingPath, newPath], 0, 0, options);
 }
 
-async function pathOp(
+function pathOp(
   opcode: number,
   syscall: string,
   paths: string[],
@@ -81,33 +80,30 @@ async function pathOp(
   mode: number,
   options: PathOptions | undefined,
 ): Promise<void> {
-  if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw invalidArgType('options', 'of type object', options);
+  try {
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw invalidArgType('options', 'of type object', options);
+    }
+    validateSignal(options?.signal, 'options.signal');
+    paths.forEach((p, i) => {
+      if (typeof p !== 'string') throw invalidArgType(i === 0 ? 'path' : 'dest', 'of type string', p);
+    });
+    const rt = options?.runtime ?? Runtime.current();
+    rt.assertOpen();
+    const bytes = pathBytes(rt, syscall, paths);
+    return runWithPoolBuffer(rt, {
+      syscall,
+      path: paths[0],
+      dest: paths[1],
+      signal: options?.signal,
+      fill: (buf) => {
+        buf.set(bytes);
+        return bytes.length;
+      },
+      submit: (r, index, len) => r.core.submitPathOp(opcode, index, 0, len, flags, mode),
+      read: () => undefined,
+    });
+  } catch (err) {
+    return Promise.reject(err);
   }
-  validateSignal(options?.signal, 'options.signal');
-  const names = ['path', 'dest'];
-  paths.forEach((p, i) => {
-    if (typeof p !== 'string') throw invalidArgType(names[i], 'of type string', p);
-    if (p.includes('\0')) throw invalidArgType(names[i], 'a string without null bytes', p);
-  });
-  const rt = options?.runtime ?? Runtime.current();
-  rt.assertOpen();
-  const bytes = Buffer.from(paths.map((p) => `${p}\0`).join(''));
-  if (bytes.length > rt.bufferSize || paths.some((p) => Buffer.byteLength(p) >= L.PATH_MAX_LEN)) {
-    const err = systemError(-ENAMETOOLONG, syscall, `'${paths[0]}'`);
-    err.path = paths[0];
-    throw err;
-  }
-  await runWithPoolBuffer(rt, {
-    syscall,
-    path: paths[0],
-    dest: paths[1],
-    signal: options?.signal,
-    fill: (buf) => {
-      buf.set(bytes);
-      return bytes.length;
-    },
-    submit: (r, index, len) => r.core.submitPathOp(opcode, index, 0, len, flags, mode),
-    read: () => undefined,
-  });
 }

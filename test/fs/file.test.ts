@@ -2,7 +2,7 @@
 // flags, positioned rent-style reads and writes, sync, stat, close, and
 // Node's error codes. Every scenario ends with the runtime holding nothing.
 import * as fs from 'node:fs';
-import { File } from '../../src/index';
+import { File, timeout } from '../../src/index';
 import { makeRuntime, pattern, rejection } from '../support/helpers';
 import { fsFixture } from './fixture';
 
@@ -200,4 +200,14 @@ test('fallocate grows the file, keepSize does not, punchHole frees a range and r
   await expect(file.fallocate(0, 4096, { punchHole: true })).rejects.toMatchObject({ syscall: 'fallocate' });
   await file.close();
   await expect(file.fallocate(0, 1)).rejects.toMatchObject({ code: 'EBADF', syscall: 'fallocate' });
+});
+
+test('timeout() cancels an open in the kernel: it rejects with ETIMEDOUT or resolves with the file, never leaks it', async () => {
+  fs.writeFileSync(at('raced'), 'x');
+  const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => timeout(0, File.open(at('raced')))));
+  for (const o of outcomes) {
+    if (o.status === 'fulfilled') await o.value.close();
+    else expect(o.reason).toMatchObject({ code: 'ETIMEDOUT' });
+  }
+  // expectClean (afterEach): no fd left open by an open that lost the race.
 });
