@@ -2,7 +2,7 @@
 // flags, positioned rent-style reads and writes, sync, stat, close, and
 // Node's error codes. Every scenario ends with the runtime holding nothing.
 import * as fs from 'node:fs';
-import { File, timeout } from '../../src/index';
+import { File, type PercoreError, timeout } from '../../src/index';
 import { makeRuntime, pattern, rejection } from '../support/helpers';
 import { fsFixture } from './fixture';
 
@@ -210,4 +210,27 @@ test('timeout() cancels an open in the kernel: it rejects with ETIMEDOUT or reso
     else expect(o.reason).toMatchObject({ code: 'ETIMEDOUT' });
   }
   // expectClean (afterEach): no fd left open by an open that lost the race.
+});
+
+test('an aborted writeAllAt loses nothing: what it reports written is exactly what the file holds', async () => {
+  const file = await File.open(at('aborted-write'), { flags: 'w+' });
+  const data = pattern(64 * f.rt.bufferSize, 9); // 64 pool-buffer writes, one after another
+  const ac = new AbortController();
+  const write = file.writeAllAt(data, 0, { signal: ac.signal });
+  queueMicrotask(() => ac.abort()); // while the first piece is in the kernel
+  let written: number;
+  try {
+    [written] = await write;
+  } catch (err) {
+    const e = err as PercoreError & { bytesWritten?: number };
+    expect(e.name).toBe('AbortError');
+    expect(e.buffer).toBe(data);
+    written = e.bytesWritten ?? -1;
+  }
+  expect(written).toBeGreaterThanOrEqual(0);
+  expect(written).toBeLessThan(data.length);
+  await file.close();
+  const onDisk = fs.readFileSync(at('aborted-write'));
+  expect(onDisk.length).toBe(written);
+  expect(onDisk.equals(data.subarray(0, written))).toBe(true);
 });
