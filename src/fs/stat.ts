@@ -47,8 +47,17 @@ export class FileStat {
     this.directOffsetAlign = v.getUint32(L.STATX_DIO_MEM_ALIGN + 4, true);
   }
 
+  get atime(): Date {
+    return new Date(this.atimeMs);
+  }
   get mtime(): Date {
     return new Date(this.mtimeMs);
+  }
+  get ctime(): Date {
+    return new Date(this.ctimeMs);
+  }
+  get birthtime(): Date {
+    return new Date(this.birthtimeMs);
   }
   isFile(): boolean {
     return (this.mode & S_IFMT) === 0o100000;
@@ -58,6 +67,9 @@ export class FileStat {
   }
   isSymbolicLink(): boolean {
     return (this.mode & S_IFMT) === 0o120000;
+  }
+  isFIFO(): boolean {
+    return (this.mode & S_IFMT) === 0o010000;
   }
 }
 

@@ -111,6 +111,10 @@ test('stat() agrees with node:fs', async () => {
   expect(st.nlink).toBe(node.nlink);
   expect(st.uid).toBe(node.uid);
   expect(Math.abs(st.mtimeMs - node.mtimeMs)).toBeLessThan(1);
+  expect(st.mtime.getTime()).toBe(Math.floor(st.mtimeMs));
+  expect(Math.abs(st.ctimeMs - node.ctimeMs)).toBeLessThan(1);
+  expect(Math.abs(st.atimeMs - node.atimeMs)).toBeLessThan(1);
+  expect(st.isFIFO()).toBe(false);
   await file.close();
 });
 
