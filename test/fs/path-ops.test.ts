@@ -70,3 +70,11 @@ test('many at once', async () => {
   await Promise.all(names.map((n) => rmdir(n)));
   expect(names.some((n) => fs.existsSync(n))).toBe(false);
 });
+
+test('an aborted signal rejects with an AbortError and changes nothing', async () => {
+  const ac = new AbortController();
+  ac.abort();
+  const err = await rejection(mkdir(at('never'), { signal: ac.signal }));
+  expect(err.name).toBe('AbortError');
+  expect(fs.existsSync(at('never'))).toBe(false);
+});
