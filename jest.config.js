@@ -24,6 +24,7 @@ module.exports = {
         '<rootDir>/test/runtime/**/*.test.ts',
         '<rootDir>/test/io/**/*.test.ts',
         '<rootDir>/test/net/**/*.test.ts',
+        '<rootDir>/test/fs/**/*.test.ts',
         '<rootDir>/test/bridge/**/*.test.ts',
         '<rootDir>/test/http/**/*.test.ts',
         '<rootDir>/test/examples/**/*.test.ts',

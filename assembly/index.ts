@@ -7,7 +7,8 @@ export { bufAlloc, bufFree, bufOwner } from "./buffers";
 export {
   submitNop, submitAccept, submitConnect, submitRecv, submitRecvSelect, submitSend, submitRead, submitWrite,
   submitSendMsg, submitRecvMsg, submitSplice,
-  submitClose, submitShutdown, submitTimeout, timerStart, cancel, abandon,
+  submitClose, submitShutdown, submitTimeout, submitOpenat, submitFsync, submitStatx,
+  submitPathOp, submitFallocate, timerStart, cancel, abandon,
 } from "./submit";
 export { submitCopy, copyInfo } from "./copy";
 export { reap, nextTimeout } from "./reap";

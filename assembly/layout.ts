@@ -104,7 +104,22 @@ export const OP_SENDMSG: u8 = 13; // v4: one datagram; aux SENDMSG_TO: to the sl
 export const OP_RECVMSG: u8 = 14; // v4: one datagram; the host writes its source into the slot's record
 export const OP_SPLICE_IN: u8 = 15; // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
 export const OP_SPLICE_OUT: u8 = 16; // v4: pipe (aux: its read end) -> socket fd, at most len bytes
-export const OP_COUNT: u8 = 17;
+// Files (v4): run by io_uring itself, and by the readiness drivers' blocking pool.
+export const OP_OPENAT: u8 = 17; // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
+export const OP_FSYNC: u8 = 18; // aux: 0 or FSYNC_F_DATASYNC
+export const OP_STATX: u8 = 19; // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
+// Path operations (v4), relative to the working directory: addr/len hold one
+// C string (UNLINKAT, MKDIRAT) or two back to back (RENAMEAT, SYMLINKAT,
+// LINKAT: "old\0new\0", len counting both NULs).
+export const OP_RENAMEAT: u8 = 20;
+export const OP_UNLINKAT: u8 = 21; // aux: 0 or UNLINK_F_DIR (rmdir)
+export const OP_MKDIRAT: u8 = 22; // arg: mode
+export const OP_SYMLINKAT: u8 = 23; // "target\0linkpath\0"
+export const OP_LINKAT: u8 = 24;
+// FALLOCATE (v4): fd; aux = FALLOC_F_*; arg = offset; the length, 64 bits,
+// in addr (high 32) and len (low 32): the SQE has no other 64-bit field.
+export const OP_FALLOCATE: u8 = 25;
+export const OP_COUNT: u8 = 26;
 
 // Flags.
 export const SQE_F_MULTISHOT: u8 = 1;
@@ -119,6 +134,45 @@ export const MSG_FDS_MAX: u32 = 16; // descriptors one message carries at most
 export const MSGF_CTRUNC: u32 = 2; // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
 export const ADDR_FAMILY_UNIX: u32 = 1; // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
 export const MSGF_TRUNC: u32 = 1; // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
+
+// OPENAT flags (v4): the layout's own bits, translated by the host into the
+// platform's O_* (with O_CLOEXEC always); any other bit is refused.
+export const OPEN_F_WRITE: u32 = 1; // O_WRONLY
+export const OPEN_F_READ_WRITE: u32 = 2; // O_RDWR (neither bit: O_RDONLY; both: refused)
+export const OPEN_F_CREATE: u32 = 4;
+export const OPEN_F_EXCL: u32 = 8;
+export const OPEN_F_TRUNC: u32 = 16;
+export const OPEN_F_APPEND: u32 = 32;
+export const OPEN_F_DIRECT: u32 = 64;
+export const OPEN_F_SYNC: u32 = 128;
+export const OPEN_F_DSYNC: u32 = 256;
+export const OPEN_F_NOFOLLOW: u32 = 512;
+export const OPEN_F_DIRECTORY: u32 = 1024;
+export const OPEN_F_ALL: u32 = 2047;
+export const OPEN_MODE_MAX: u32 = 4095; // 0o7777
+export const PATH_MAX_LEN: u32 = 4096; // an OPENAT path, NUL included, as Linux's PATH_MAX
+export const FSYNC_F_DATASYNC: u32 = 1;
+export const UNLINK_F_DIR: u32 = 1;
+export const FALLOC_F_KEEP_SIZE: u32 = 1; // FALLOC_FL_KEEP_SIZE
+export const FALLOC_F_PUNCH_HOLE: u32 = 2; // FALLOC_FL_PUNCH_HOLE (with KEEP_SIZE)
+export const FALLOC_F_ZERO_RANGE: u32 = 4; // FALLOC_FL_ZERO_RANGE
+export const FALLOC_F_ALL: u32 = 7;
+// STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
+export const STATX_SIZE: u32 = 256;
+export const STATX_MODE: u32 = 28; // u16
+export const STATX_NLINK: u32 = 16; // u32
+export const STATX_UID: u32 = 20; // u32
+export const STATX_GID: u32 = 24; // u32
+export const STATX_INO: u32 = 32; // u64
+export const STATX_SIZE_FIELD: u32 = 40; // u64
+export const STATX_BLOCKS: u32 = 48; // u64
+export const STATX_BLKSIZE: u32 = 4; // u32
+export const STATX_ATIME: u32 = 64; // statx_timestamp {i64 sec, u32 nsec}: 16 bytes each
+export const STATX_BTIME: u32 = 80;
+export const STATX_CTIME: u32 = 96;
+export const STATX_MTIME: u32 = 112;
+export const STATX_DEV_MAJOR: u32 = 136; // u32, then minor
+export const STATX_DIO_MEM_ALIGN: u32 = 152; // u32 (6.1+, 0 when unknown), then offset align
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR: u32 = 1;
@@ -158,11 +212,19 @@ export const LAYOUT_TABLE: StaticArray<u32> = [
   DQE_ID, DQE_RES, DQE_FLAGS, DQE_OPCODE,
   ADDR_FAMILY, ADDR_PORT, ADDR_SCOPE_ID, ADDR_FLOWINFO, ADDR_MSG_FLAGS, ADDR_BYTES,
   OP_NOP, OP_ACCEPT, OP_CONNECT, OP_RECV, OP_SEND, OP_READ, OP_WRITE,
-  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_SENDMSG, OP_RECVMSG, OP_SPLICE_IN, OP_SPLICE_OUT, OP_COUNT,
+  OP_CLOSE, OP_SHUTDOWN, OP_TIMEOUT, OP_CANCEL, OP_TIMER, OP_COPY, OP_SENDMSG, OP_RECVMSG, OP_SPLICE_IN, OP_SPLICE_OUT,
+  OP_OPENAT, OP_FSYNC, OP_STATX, OP_RENAMEAT, OP_UNLINKAT, OP_MKDIRAT, OP_SYMLINKAT, OP_LINKAT, OP_FALLOCATE, OP_COUNT,
   SQE_F_MULTISHOT, CQE_F_MORE, SQE_F_BUFFER_SELECT, CQE_F_BUFFER, CQE_BUFFER_SHIFT, SENDMSG_TO, MSGF_TRUNC,
   SENDMSG_TO_NAME, ADDR_FAMILY_UNIX, MSG_FDS, MSG_FDS_MAX, MSGF_CTRUNC,
   SOCKOPT_REUSEADDR, SOCKOPT_REUSEPORT, SOCKOPT_NODELAY, SOCKOPT_KEEPALIVE, SOCKOPT_LINGER_ZERO,
   SOCKOPT_BROADCAST, SOCKOPT_TTL, SOCKOPT_MULTICAST_TTL, SOCKOPT_MULTICAST_LOOP, SOCKOPT_V6ONLY,
   SOCKOPT_KEEPIDLE, SOCKOPT_KEEPINTVL, SOCKOPT_KEEPCNT, SOCKOPT_RCVBUF, SOCKOPT_SNDBUF, SOCKOPT_LINGER,
   SOCKOPT_FASTOPEN, SOCKOPT_FASTOPEN_CONNECT, SOCKOPT_DEFER_ACCEPT,
+  OPEN_F_WRITE, OPEN_F_READ_WRITE, OPEN_F_CREATE, OPEN_F_EXCL, OPEN_F_TRUNC, OPEN_F_APPEND,
+  OPEN_F_DIRECT, OPEN_F_SYNC, OPEN_F_DSYNC, OPEN_F_NOFOLLOW, OPEN_F_DIRECTORY, OPEN_F_ALL,
+  OPEN_MODE_MAX, PATH_MAX_LEN, FSYNC_F_DATASYNC, UNLINK_F_DIR,
+  FALLOC_F_KEEP_SIZE, FALLOC_F_PUNCH_HOLE, FALLOC_F_ZERO_RANGE, FALLOC_F_ALL,
+  STATX_SIZE, STATX_MODE, STATX_NLINK, STATX_UID, STATX_GID, STATX_INO, STATX_SIZE_FIELD,
+  STATX_BLOCKS, STATX_BLKSIZE, STATX_ATIME, STATX_BTIME, STATX_CTIME, STATX_MTIME,
+  STATX_DEV_MAJOR, STATX_DIO_MEM_ALIGN,
 ];

@@ -21,6 +21,9 @@ import { ENOMEM } from "./errno";
 
 const PAGE_SIZE: u64 = 65536;
 const CACHE_LINE: u64 = 64;
+// The arena starts on a page (v4): a pool buffer whose size is a multiple of
+// 512 or 4096 then meets O_DIRECT's memory alignment, which the file API checks.
+const ARENA_ALIGN: u64 = 4096;
 // Addresses are u32 in every record: the last region must end below 4 GiB.
 const ADDRESS_LIMIT: u64 = 0x1_0000_0000;
 
@@ -90,7 +93,7 @@ export function layOutRegions(
   const records = cursor; cursor += <u64>capacity * ADDR_RECORD_SIZE;
   const staging = cursor; cursor += ADDR_RECORD_SIZE;
   const provideRing = cursor; cursor += <u64>provideEntries * PROVIDE_ENTRY_SIZE;
-  const pool = alignUp(cursor, CACHE_LINE); cursor = pool + <u64>buffers * perBuffer;
+  const pool = alignUp(cursor, ARENA_ALIGN); cursor = pool + <u64>buffers * perBuffer;
   const ops = alignUp(cursor, CACHE_LINE); cursor = ops + <u64>capacity * opRecordSize;
   const bufferRecords = cursor; cursor += <u64>buffers * bufferRecordSize;
   const ready = alignUp(cursor, 16); cursor = ready + <u64>readyCount * readyEntrySize;

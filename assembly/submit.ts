@@ -2,9 +2,11 @@
 // can give up on one (cancel, abandon). Each export validates all of its
 // arguments before it takes a slot, so a refused call changes nothing.
 import {
-  ADDR_RECORD_SIZE, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_NOP, OP_READ,
-  OP_RECV, OP_RECVMSG, OP_SEND, OP_SENDMSG, OP_SHUTDOWN, OP_TIMEOUT, OP_TIMER, OP_WRITE, SENDMSG_TO, MSG_FDS, OP_SPLICE_IN, OP_SPLICE_OUT,
-  SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT,
+  ADDR_RECORD_SIZE, FSYNC_F_DATASYNC, INTERNAL_ID, OP_ACCEPT, OP_CANCEL, OP_CLOSE, OP_CONNECT, OP_FSYNC,
+  OP_NOP, OP_OPENAT, OP_READ, OP_RECV, OP_RECVMSG, OP_SEND, OP_SENDMSG, OP_SHUTDOWN, OP_STATX, OP_TIMEOUT,
+  OP_TIMER, OP_WRITE, SENDMSG_TO, MSG_FDS, OP_SPLICE_IN, OP_SPLICE_OUT,
+  OP_LINKAT, OP_MKDIRAT, OP_RENAMEAT, OP_SYMLINKAT, OP_UNLINKAT, OPEN_F_ALL, OPEN_MODE_MAX, PATH_MAX_LEN,
+  SQE_F_BUFFER_SELECT, SQE_F_MULTISHOT, STATX_SIZE, UNLINK_F_DIR, FALLOC_F_ALL, OP_FALLOCATE,
 } from "./layout";
 import { EBADF, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSPC } from "./errno";
 import { addrRecords, addrStaging, bufferAddress, bufferSize, initialized, provideCount } from "./regions";
@@ -182,6 +184,72 @@ export function submitShutdown(fd: i32, how: i32): i32 {
   if (fd < 0) return -EBADF;
   if (how < 0 || how > 2) return -EINVAL;
   return submitSimple(OP_SHUTDOWN, fd, <u32>how, 0);
+}
+
+/// OPENAT of the NUL-terminated path in [offset, offset + len) of a
+/// program-held buffer (len counts the NUL), lent until the delivery, whose
+/// result is the new fd. `flags` are OPEN_F_* bits, `mode` at most 0o7777.
+/// The core checks what it can see (the buffer, the numbers); the host checks
+/// the bytes (the NUL) before the kernel reads them.
+export function submitOpenat(buffer: i32, offset: i32, len: i32, flags: i32, mode: i32): i32 {
+  if (flags < 0 || (<u32>flags & ~OPEN_F_ALL) != 0) return -EINVAL;
+  if (mode < 0 || <u32>mode > OPEN_MODE_MAX || <u32>len > PATH_MAX_LEN) return -EINVAL;
+  return submitLending(OP_OPENAT, NO_FD, buffer, offset, len, <u32>flags, <u64>mode);
+}
+
+/// FSYNC of `fd`: its data and metadata, or (datasync 1) what reading the
+/// data back needs (fdatasync).
+export function submitFsync(fd: i32, datasync: i32): i32 {
+  if (fd < 0) return -EBADF;
+  if (datasync != 0 && datasync != 1) return -EINVAL;
+  return submitSimple(OP_FSYNC, fd, datasync ? FSYNC_F_DATASYNC : 0, 0);
+}
+
+/// STATX of `fd` into STATX_SIZE bytes at `offset` of a program-held buffer,
+/// lent until the delivery.
+export function submitStatx(fd: i32, buffer: i32, offset: i32): i32 {
+  if (fd < 0) return -EBADF;
+  return submitLending(OP_STATX, fd, buffer, offset, <i32>STATX_SIZE, 0, 0);
+}
+
+/// FALLOCATE of [offset, offset + length) of `fd`: allocate (mode 0), or
+/// the FALLOC_F_* variants. Offset and length are exact integers below 2^53,
+/// the length at least 1.
+export function submitFallocate(fd: i32, mode: i32, offset: f64, length: f64): i32 {
+  if (fd < 0) return -EBADF;
+  if (mode < 0 || (<u32>mode & ~FALLOC_F_ALL) != 0) return -EINVAL;
+  if (offset < 0 || !isValidPosition(offset) || length < 1 || !isValidPosition(length)) return -EINVAL;
+  const slot = admit(OP_FALLOCATE, STATE_QUEUED);
+  if (slot < 0) return slot;
+  const len = <u64>length;
+  return issue(<u32>slot, 0, fd, NO_BUFFER, <u32>(len >> 32), <u32>len, <u32>mode, <u64>offset);
+}
+
+/// A path operation (RENAMEAT, UNLINKAT, MKDIRAT, SYMLINKAT, LINKAT) on the
+/// C string(s) in [offset, offset + len) of a program-held buffer, lent until
+/// the delivery. `flags`: UNLINK_F_DIR for UNLINKAT, else 0; `mode`: MKDIRAT's,
+/// else 0. The host checks the strings.
+export function submitPathOp(opcode: i32, buffer: i32, offset: i32, len: i32, flags: i32, mode: i32): i32 {
+  const op = <u8>opcode;
+  if (opcode != op || !isPathOp(op)) return -EINVAL;
+  if (flags != 0 && (op != OP_UNLINKAT || <u32>flags != UNLINK_F_DIR)) return -EINVAL;
+  if (mode != 0 && (op != OP_MKDIRAT || mode < 0 || <u32>mode > OPEN_MODE_MAX)) return -EINVAL;
+  if (<u32>len > 2 * PATH_MAX_LEN) return -EINVAL;
+  return submitLending(op, NO_FD, buffer, offset, len, <u32>flags, <u64>mode);
+}
+
+function isPathOp(op: u8): bool {
+  return op == OP_RENAMEAT || op == OP_UNLINKAT || op == OP_MKDIRAT || op == OP_SYMLINKAT || op == OP_LINKAT;
+}
+
+/// An op that lends [offset, offset + len) of a program-held buffer and
+/// carries `aux` and `arg` (OPENAT, STATX).
+function submitLending(opcode: u8, fd: i32, buffer: i32, offset: i32, len: i32, aux: u32, arg: u64): i32 {
+  const lendable = checkLendable(buffer, offset, len);
+  if (lendable < 0) return lendable;
+  const slot = admit(opcode, STATE_QUEUED);
+  if (slot < 0) return slot;
+  return issue(<u32>slot, 0, fd, buffer, bufferAddress(<u32>buffer, <u32>offset), <u32>len, aux, arg);
 }
 
 export function submitTimeout(ms: f64): i32 {

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "fd_table.h"
+#include "files.h"
 
 namespace percore {
 
@@ -217,6 +218,17 @@ int32_t CheckMsgSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds
   return family == 4 || family == 6 ? 0 : -EINVAL;
 }
 
+// A path operation (v4): relative to the working directory, its C strings
+// inside the arena, and only the flag and mode its op has.
+int32_t CheckPathOp(const Sqe& sqe, const CoreMemory& memory) {
+  if (sqe.fd != -1) return -EBADF;
+  if (!memory.InArena(sqe.addr, sqe.len)) return -EFAULT;
+  if (!IsPathStrings(memory, sqe.addr, sqe.len, PathCount(sqe.opcode))) return -EFAULT;
+  const uint32_t allowed_aux = sqe.opcode == L::kOpUnlinkat ? L::kUnlinkFDir : 0;
+  const uint64_t max_mode = sqe.opcode == L::kOpMkdirat ? L::kOpenModeMax : 0;
+  return (sqe.aux & ~allowed_aux) == 0 && sqe.arg <= max_mode ? 0 : -EINVAL;
+}
+
 }  // namespace
 
 int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
@@ -276,6 +288,29 @@ int32_t CheckSqe(const Sqe& sqe, const CoreMemory& memory, const FdTable& fds) {
         return -EBADF;
       }
       return sqe.len > 0 ? 0 : -EINVAL;
+    case L::kOpOpenat:
+      // Relative to the working directory only (fd -1: AT_FDCWD); the path
+      // is a C string inside the arena, which the kernel reads up to its NUL.
+      if (sqe.fd != -1) return -EBADF;
+      if (!memory.InArena(sqe.addr, sqe.len)) return -EFAULT;
+      if (!IsPathStrings(memory, sqe.addr, sqe.len, 1)) return -EFAULT;
+      if (OpenFlags(sqe.aux) < 0 || sqe.arg > L::kOpenModeMax) return -EINVAL;
+      return 0;
+    case L::kOpRenameat:
+    case L::kOpUnlinkat:
+    case L::kOpMkdirat:
+    case L::kOpSymlinkat:
+    case L::kOpLinkat: return CheckPathOp(sqe, memory);
+    case L::kOpFsync:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      return (sqe.aux & ~L::kFsyncFDatasync) == 0 ? 0 : -EINVAL;
+    case L::kOpFallocate:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      return (sqe.aux & ~L::kFallocFAll) == 0 ? 0 : -EINVAL;
+    case L::kOpStatx:
+      if (!fds.Contains(sqe.fd)) return -EBADF;
+      if (sqe.len != L::kStatxSize) return -EINVAL;
+      return memory.InArena(sqe.addr, sqe.len) ? 0 : -EFAULT;
     default:  // kOpTimer never reaches the SQ; anything else is unknown
       return -EINVAL;
   }

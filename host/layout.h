@@ -109,7 +109,22 @@ inline constexpr uint8_t kOpSendmsg = 13;  // v4: one datagram; aux SENDMSG_TO: 
 inline constexpr uint8_t kOpRecvmsg = 14;  // v4: one datagram; the host writes its source into the slot's record
 inline constexpr uint8_t kOpSpliceIn = 15;  // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
 inline constexpr uint8_t kOpSpliceOut = 16;  // v4: pipe (aux: its read end) -> socket fd, at most len bytes
-inline constexpr uint8_t kOpCount = 17;
+// Files (v4): run by io_uring itself, and by the readiness drivers' blocking pool.
+inline constexpr uint8_t kOpOpenat = 17;  // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
+inline constexpr uint8_t kOpFsync = 18;  // aux: 0 or FSYNC_F_DATASYNC
+inline constexpr uint8_t kOpStatx = 19;  // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
+// Path operations (v4), relative to the working directory: addr/len hold one
+// C string (UNLINKAT, MKDIRAT) or two back to back (RENAMEAT, SYMLINKAT,
+// LINKAT: "old\0new\0", len counting both NULs).
+inline constexpr uint8_t kOpRenameat = 20;
+inline constexpr uint8_t kOpUnlinkat = 21;  // aux: 0 or UNLINK_F_DIR (rmdir)
+inline constexpr uint8_t kOpMkdirat = 22;  // arg: mode
+inline constexpr uint8_t kOpSymlinkat = 23;  // "target\0linkpath\0"
+inline constexpr uint8_t kOpLinkat = 24;
+// FALLOCATE (v4): fd; aux = FALLOC_F_*; arg = offset; the length, 64 bits,
+// in addr (high 32) and len (low 32): the SQE has no other 64-bit field.
+inline constexpr uint8_t kOpFallocate = 25;
+inline constexpr uint8_t kOpCount = 26;
 
 // Flags.
 inline constexpr uint8_t kSqeFMultishot = 1;
@@ -124,6 +139,45 @@ inline constexpr uint32_t kMsgFdsMax = 16;  // descriptors one message carries a
 inline constexpr uint32_t kMsgfCtrunc = 2;  // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
 inline constexpr uint32_t kAddrFamilyUnix = 1;  // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
 inline constexpr uint32_t kMsgfTrunc = 1;  // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
+
+// OPENAT flags (v4): the layout's own bits, translated by the host into the
+// platform's O_* (with O_CLOEXEC always); any other bit is refused.
+inline constexpr uint32_t kOpenFWrite = 1;  // O_WRONLY
+inline constexpr uint32_t kOpenFReadWrite = 2;  // O_RDWR (neither bit: O_RDONLY; both: refused)
+inline constexpr uint32_t kOpenFCreate = 4;
+inline constexpr uint32_t kOpenFExcl = 8;
+inline constexpr uint32_t kOpenFTrunc = 16;
+inline constexpr uint32_t kOpenFAppend = 32;
+inline constexpr uint32_t kOpenFDirect = 64;
+inline constexpr uint32_t kOpenFSync = 128;
+inline constexpr uint32_t kOpenFDsync = 256;
+inline constexpr uint32_t kOpenFNofollow = 512;
+inline constexpr uint32_t kOpenFDirectory = 1024;
+inline constexpr uint32_t kOpenFAll = 2047;
+inline constexpr uint32_t kOpenModeMax = 4095;  // 0o7777
+inline constexpr uint32_t kPathMaxLen = 4096;  // an OPENAT path, NUL included, as Linux's PATH_MAX
+inline constexpr uint32_t kFsyncFDatasync = 1;
+inline constexpr uint32_t kUnlinkFDir = 1;
+inline constexpr uint32_t kFallocFKeepSize = 1;  // FALLOC_FL_KEEP_SIZE
+inline constexpr uint32_t kFallocFPunchHole = 2;  // FALLOC_FL_PUNCH_HOLE (with KEEP_SIZE)
+inline constexpr uint32_t kFallocFZeroRange = 4;  // FALLOC_FL_ZERO_RANGE
+inline constexpr uint32_t kFallocFAll = 7;
+// STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
+inline constexpr uint32_t kStatxSize = 256;
+inline constexpr uint32_t kStatxMode = 28;  // u16
+inline constexpr uint32_t kStatxNlink = 16;  // u32
+inline constexpr uint32_t kStatxUid = 20;  // u32
+inline constexpr uint32_t kStatxGid = 24;  // u32
+inline constexpr uint32_t kStatxIno = 32;  // u64
+inline constexpr uint32_t kStatxSizeField = 40;  // u64
+inline constexpr uint32_t kStatxBlocks = 48;  // u64
+inline constexpr uint32_t kStatxBlksize = 4;  // u32
+inline constexpr uint32_t kStatxAtime = 64;  // statx_timestamp {i64 sec, u32 nsec}: 16 bytes each
+inline constexpr uint32_t kStatxBtime = 80;
+inline constexpr uint32_t kStatxCtime = 96;
+inline constexpr uint32_t kStatxMtime = 112;
+inline constexpr uint32_t kStatxDevMajor = 136;  // u32, then minor
+inline constexpr uint32_t kStatxDioMemAlign = 152;  // u32 (6.1+, 0 when unknown), then offset align
 
 // Socket options understood by the host's setOption helper.
 inline constexpr uint32_t kSockoptReuseaddr = 1;
@@ -167,15 +221,26 @@ inline constexpr uint32_t kLayoutTable[] = {
     kOpRecv, kOpSend, kOpRead, kOpWrite,
     kOpClose, kOpShutdown, kOpTimeout, kOpCancel,
     kOpTimer, kOpCopy, kOpSendmsg, kOpRecvmsg,
-    kOpSpliceIn, kOpSpliceOut, kOpCount, kSqeFMultishot,
-    kCqeFMore, kSqeFBufferSelect, kCqeFBuffer, kCqeBufferShift,
-    kSendmsgTo, kMsgfTrunc, kSendmsgToName, kAddrFamilyUnix,
-    kMsgFds, kMsgFdsMax, kMsgfCtrunc, kSockoptReuseaddr,
-    kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive, kSockoptLingerZero,
-    kSockoptBroadcast, kSockoptTtl, kSockoptMulticastTtl, kSockoptMulticastLoop,
-    kSockoptV6only, kSockoptKeepidle, kSockoptKeepintvl, kSockoptKeepcnt,
-    kSockoptRcvbuf, kSockoptSndbuf, kSockoptLinger, kSockoptFastopen,
-    kSockoptFastopenConnect, kSockoptDeferAccept,
+    kOpSpliceIn, kOpSpliceOut, kOpOpenat, kOpFsync,
+    kOpStatx, kOpRenameat, kOpUnlinkat, kOpMkdirat,
+    kOpSymlinkat, kOpLinkat, kOpFallocate, kOpCount,
+    kSqeFMultishot, kCqeFMore, kSqeFBufferSelect, kCqeFBuffer,
+    kCqeBufferShift, kSendmsgTo, kMsgfTrunc, kSendmsgToName,
+    kAddrFamilyUnix, kMsgFds, kMsgFdsMax, kMsgfCtrunc,
+    kSockoptReuseaddr, kSockoptReuseport, kSockoptNodelay, kSockoptKeepalive,
+    kSockoptLingerZero, kSockoptBroadcast, kSockoptTtl, kSockoptMulticastTtl,
+    kSockoptMulticastLoop, kSockoptV6only, kSockoptKeepidle, kSockoptKeepintvl,
+    kSockoptKeepcnt, kSockoptRcvbuf, kSockoptSndbuf, kSockoptLinger,
+    kSockoptFastopen, kSockoptFastopenConnect, kSockoptDeferAccept, kOpenFWrite,
+    kOpenFReadWrite, kOpenFCreate, kOpenFExcl, kOpenFTrunc,
+    kOpenFAppend, kOpenFDirect, kOpenFSync, kOpenFDsync,
+    kOpenFNofollow, kOpenFDirectory, kOpenFAll, kOpenModeMax,
+    kPathMaxLen, kFsyncFDatasync, kUnlinkFDir, kFallocFKeepSize,
+    kFallocFPunchHole, kFallocFZeroRange, kFallocFAll, kStatxSize,
+    kStatxMode, kStatxNlink, kStatxUid, kStatxGid,
+    kStatxIno, kStatxSizeField, kStatxBlocks, kStatxBlksize,
+    kStatxAtime, kStatxBtime, kStatxCtime, kStatxMtime,
+    kStatxDevMajor, kStatxDioMemAlign,
 };
 inline constexpr size_t kLayoutTableLength = sizeof(kLayoutTable) / sizeof(kLayoutTable[0]);
 

@@ -29,7 +29,7 @@ const THRESHOLD = 80;
  * (checked before a run). */
 const CHUNKS = [
   { name: 'runtime', mutate: ['src/runtime/**/*.ts'] },
-  { name: 'io-transfer', mutate: ['src/io/{fd-stream,transfer,stream-op,plain-op,settlers,rent}.ts'] },
+  { name: 'io-transfer', mutate: ['src/io/{fd-stream,transfer,transfer-args,stream-op,plain-op,settlers,rent}.ts'] },
   { name: 'io-recv-copy', mutate: ['src/io/{receiver,copy,core-relay,js-relay,copy-progress,splice-copy}.ts'] },
   { name: 'io-buffered', mutate: ['src/io/{buf-reader,buf-writer,buf-common,prefixed}.ts', 'src/io/codec/**/*.ts'] },
   { name: 'net-tcp', mutate: ['src/net/{address,listener,tcp-listener,tcp-stream}.ts'] },
@@ -41,6 +41,7 @@ const CHUNKS = [
   },
   { name: 'bridge', mutate: ['src/bridge/**/*.ts'] },
   { name: 'http', mutate: ['src/http/**/*.ts'] },
+  { name: 'fs', mutate: ['src/fs/**/*.ts'] },
   { name: 'sim', mutate: ['src/sim/**/*.ts'] },
   { name: 'channel', mutate: ['src/channel/**/*.ts'] },
   { name: 'threads', mutate: ['src/threads/**/*.ts'] },

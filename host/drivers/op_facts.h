@@ -17,6 +17,9 @@ struct OpFacts {
   bool write_side = false;     // waits for writability, not readability (readiness drivers)
   bool may_multishot = false;  // SQE_F_MULTISHOT applies: one CQE per result, MORE while armed
   bool may_select = false;     // SQE_F_BUFFER_SELECT applies: the host picks a recv-set buffer
+  // A file op: never "ready", so a readiness driver runs it on its blocking
+  // pool (READ and WRITE go there too when their fd is a file).
+  bool blocking = false;
 };
 
 // Indexed by opcode (checked below). TIMER and COPY are the core's own and
@@ -39,6 +42,15 @@ inline constexpr OpFacts kOpFacts[] = {
     {.opcode = layout::kOpRecvmsg},
     {.opcode = layout::kOpSpliceIn},
     {.opcode = layout::kOpSpliceOut, .write_side = true},
+    {.opcode = layout::kOpOpenat, .result_is_fd = true, .blocking = true},
+    {.opcode = layout::kOpFsync, .blocking = true},
+    {.opcode = layout::kOpStatx, .blocking = true},
+    {.opcode = layout::kOpRenameat, .blocking = true},
+    {.opcode = layout::kOpUnlinkat, .blocking = true},
+    {.opcode = layout::kOpMkdirat, .blocking = true},
+    {.opcode = layout::kOpSymlinkat, .blocking = true},
+    {.opcode = layout::kOpLinkat, .blocking = true},
+    {.opcode = layout::kOpFallocate, .blocking = true},
 };
 
 constexpr bool OpFactsInOpcodeOrder() {

@@ -103,7 +103,22 @@ export const OP_SENDMSG = 13; // v4: one datagram; aux SENDMSG_TO: to the slot's
 export const OP_RECVMSG = 14; // v4: one datagram; the host writes its source into the slot's record
 export const OP_SPLICE_IN = 15; // v4: socket fd -> pipe (aux: the pipe's write end), at most len bytes
 export const OP_SPLICE_OUT = 16; // v4: pipe (aux: its read end) -> socket fd, at most len bytes
-export const OP_COUNT = 17;
+// Files (v4): run by io_uring itself, and by the readiness drivers' blocking pool.
+export const OP_OPENAT = 17; // addr/len: a NUL-terminated path in the arena; aux: OPEN_F_*; arg: mode
+export const OP_FSYNC = 18; // aux: 0 or FSYNC_F_DATASYNC
+export const OP_STATX = 19; // addr/len: STATX_SIZE bytes in the arena the host fills (the fd's statx)
+// Path operations (v4), relative to the working directory: addr/len hold one
+// C string (UNLINKAT, MKDIRAT) or two back to back (RENAMEAT, SYMLINKAT,
+// LINKAT: "old\0new\0", len counting both NULs).
+export const OP_RENAMEAT = 20;
+export const OP_UNLINKAT = 21; // aux: 0 or UNLINK_F_DIR (rmdir)
+export const OP_MKDIRAT = 22; // arg: mode
+export const OP_SYMLINKAT = 23; // "target\0linkpath\0"
+export const OP_LINKAT = 24;
+// FALLOCATE (v4): fd; aux = FALLOC_F_*; arg = offset; the length, 64 bits,
+// in addr (high 32) and len (low 32): the SQE has no other 64-bit field.
+export const OP_FALLOCATE = 25;
+export const OP_COUNT = 26;
 
 // Flags.
 export const SQE_F_MULTISHOT = 1;
@@ -118,6 +133,45 @@ export const MSG_FDS_MAX = 16; // descriptors one message carries at most
 export const MSGF_CTRUNC = 2; // ADDR_MSG_FLAGS: descriptors past MSG_FDS_MAX were dropped (closed by the kernel)
 export const ADDR_FAMILY_UNIX = 1; // ADDR_FAMILY of a RECVMSG's Unix sender: its name is the host's (msgName)
 export const MSGF_TRUNC = 1; // ADDR_MSG_FLAGS: the datagram was longer than the buffer (cut)
+
+// OPENAT flags (v4): the layout's own bits, translated by the host into the
+// platform's O_* (with O_CLOEXEC always); any other bit is refused.
+export const OPEN_F_WRITE = 1; // O_WRONLY
+export const OPEN_F_READ_WRITE = 2; // O_RDWR (neither bit: O_RDONLY; both: refused)
+export const OPEN_F_CREATE = 4;
+export const OPEN_F_EXCL = 8;
+export const OPEN_F_TRUNC = 16;
+export const OPEN_F_APPEND = 32;
+export const OPEN_F_DIRECT = 64;
+export const OPEN_F_SYNC = 128;
+export const OPEN_F_DSYNC = 256;
+export const OPEN_F_NOFOLLOW = 512;
+export const OPEN_F_DIRECTORY = 1024;
+export const OPEN_F_ALL = 2047;
+export const OPEN_MODE_MAX = 4095; // 0o7777
+export const PATH_MAX_LEN = 4096; // an OPENAT path, NUL included, as Linux's PATH_MAX
+export const FSYNC_F_DATASYNC = 1;
+export const UNLINK_F_DIR = 1;
+export const FALLOC_F_KEEP_SIZE = 1; // FALLOC_FL_KEEP_SIZE
+export const FALLOC_F_PUNCH_HOLE = 2; // FALLOC_FL_PUNCH_HOLE (with KEEP_SIZE)
+export const FALLOC_F_ZERO_RANGE = 4; // FALLOC_FL_ZERO_RANGE
+export const FALLOC_F_ALL = 7;
+// STATX fills a struct statx (Linux's, 256 bytes); offsets of the fields read.
+export const STATX_SIZE = 256;
+export const STATX_MODE = 28; // u16
+export const STATX_NLINK = 16; // u32
+export const STATX_UID = 20; // u32
+export const STATX_GID = 24; // u32
+export const STATX_INO = 32; // u64
+export const STATX_SIZE_FIELD = 40; // u64
+export const STATX_BLOCKS = 48; // u64
+export const STATX_BLKSIZE = 4; // u32
+export const STATX_ATIME = 64; // statx_timestamp {i64 sec, u32 nsec}: 16 bytes each
+export const STATX_BTIME = 80;
+export const STATX_CTIME = 96;
+export const STATX_MTIME = 112;
+export const STATX_DEV_MAJOR = 136; // u32, then minor
+export const STATX_DIO_MEM_ALIGN = 152; // u32 (6.1+, 0 when unknown), then offset align
 
 // Socket options understood by the host's setOption helper.
 export const SOCKOPT_REUSEADDR = 1;
@@ -220,6 +274,15 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['OP_RECVMSG', OP_RECVMSG],
   ['OP_SPLICE_IN', OP_SPLICE_IN],
   ['OP_SPLICE_OUT', OP_SPLICE_OUT],
+  ['OP_OPENAT', OP_OPENAT],
+  ['OP_FSYNC', OP_FSYNC],
+  ['OP_STATX', OP_STATX],
+  ['OP_RENAMEAT', OP_RENAMEAT],
+  ['OP_UNLINKAT', OP_UNLINKAT],
+  ['OP_MKDIRAT', OP_MKDIRAT],
+  ['OP_SYMLINKAT', OP_SYMLINKAT],
+  ['OP_LINKAT', OP_LINKAT],
+  ['OP_FALLOCATE', OP_FALLOCATE],
   ['OP_COUNT', OP_COUNT],
   ['SQE_F_MULTISHOT', SQE_F_MULTISHOT],
   ['CQE_F_MORE', CQE_F_MORE],
@@ -252,4 +315,39 @@ export const LAYOUT_TABLE: ReadonlyArray<readonly [string, number]> = [
   ['SOCKOPT_FASTOPEN', SOCKOPT_FASTOPEN],
   ['SOCKOPT_FASTOPEN_CONNECT', SOCKOPT_FASTOPEN_CONNECT],
   ['SOCKOPT_DEFER_ACCEPT', SOCKOPT_DEFER_ACCEPT],
+  ['OPEN_F_WRITE', OPEN_F_WRITE],
+  ['OPEN_F_READ_WRITE', OPEN_F_READ_WRITE],
+  ['OPEN_F_CREATE', OPEN_F_CREATE],
+  ['OPEN_F_EXCL', OPEN_F_EXCL],
+  ['OPEN_F_TRUNC', OPEN_F_TRUNC],
+  ['OPEN_F_APPEND', OPEN_F_APPEND],
+  ['OPEN_F_DIRECT', OPEN_F_DIRECT],
+  ['OPEN_F_SYNC', OPEN_F_SYNC],
+  ['OPEN_F_DSYNC', OPEN_F_DSYNC],
+  ['OPEN_F_NOFOLLOW', OPEN_F_NOFOLLOW],
+  ['OPEN_F_DIRECTORY', OPEN_F_DIRECTORY],
+  ['OPEN_F_ALL', OPEN_F_ALL],
+  ['OPEN_MODE_MAX', OPEN_MODE_MAX],
+  ['PATH_MAX_LEN', PATH_MAX_LEN],
+  ['FSYNC_F_DATASYNC', FSYNC_F_DATASYNC],
+  ['UNLINK_F_DIR', UNLINK_F_DIR],
+  ['FALLOC_F_KEEP_SIZE', FALLOC_F_KEEP_SIZE],
+  ['FALLOC_F_PUNCH_HOLE', FALLOC_F_PUNCH_HOLE],
+  ['FALLOC_F_ZERO_RANGE', FALLOC_F_ZERO_RANGE],
+  ['FALLOC_F_ALL', FALLOC_F_ALL],
+  ['STATX_SIZE', STATX_SIZE],
+  ['STATX_MODE', STATX_MODE],
+  ['STATX_NLINK', STATX_NLINK],
+  ['STATX_UID', STATX_UID],
+  ['STATX_GID', STATX_GID],
+  ['STATX_INO', STATX_INO],
+  ['STATX_SIZE_FIELD', STATX_SIZE_FIELD],
+  ['STATX_BLOCKS', STATX_BLOCKS],
+  ['STATX_BLKSIZE', STATX_BLKSIZE],
+  ['STATX_ATIME', STATX_ATIME],
+  ['STATX_BTIME', STATX_BTIME],
+  ['STATX_CTIME', STATX_CTIME],
+  ['STATX_MTIME', STATX_MTIME],
+  ['STATX_DEV_MAJOR', STATX_DEV_MAJOR],
+  ['STATX_DIO_MEM_ALIGN', STATX_DIO_MEM_ALIGN],
 ];

@@ -47,6 +47,20 @@ export interface CoreExports {
   submitRead(fd: number, buf: number, offset: number, len: number, position: number): number;
   /** WRITE at position (-1: current position) from a program-held buffer; op id or -errno. */
   submitWrite(fd: number, buf: number, offset: number, len: number, position: number): number;
+  /** OPENAT (layout v4) of the NUL-terminated path in [offset, offset+len) of a program-held buffer (len counts
+   * the NUL), lent until delivery; flags are OPEN_F_* bits, mode at most 0o7777. The result is the new fd.
+   * Op id or -errno. */
+  submitOpenat(buf: number, offset: number, len: number, flags: number, mode: number): number;
+  /** FSYNC of an fd (datasync 1: fdatasync); op id or -errno. */
+  submitFsync(fd: number, datasync: number): number;
+  /** STATX of an fd into STATX_SIZE bytes at `offset` of a program-held buffer, lent until delivery; op id or -errno. */
+  submitStatx(fd: number, buf: number, offset: number): number;
+  /** A path operation (v4: OP_RENAMEAT, OP_UNLINKAT, OP_MKDIRAT, OP_SYMLINKAT, OP_LINKAT) on the C string(s)
+   * in [offset, offset+len) of a program-held buffer, lent until delivery; flags: UNLINK_F_DIR for UNLINKAT;
+   * mode: MKDIRAT's. Op id or -errno. */
+  submitPathOp(opcode: number, buf: number, offset: number, len: number, flags: number, mode: number): number;
+  /** FALLOCATE (v4) of [offset, offset+length) of an fd, mode FALLOC_F_* bits; op id or -errno. */
+  submitFallocate(fd: number, mode: number, offset: number, length: number): number;
   /** CLOSE an fd; op id or -errno. */
   submitClose(fd: number): number;
   /** SHUTDOWN an fd, how 0 read / 1 write / 2 both; op id or -errno. */

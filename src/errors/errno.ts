@@ -15,11 +15,19 @@ const NAMES: { [errno: number]: string } = {
   14: 'EFAULT',
   16: 'EBUSY',
   17: 'EEXIST',
+  18: 'EXDEV',
+  20: 'ENOTDIR',
+  21: 'EISDIR',
   22: 'EINVAL',
   23: 'ENFILE',
   24: 'EMFILE',
   28: 'ENOSPC',
+  27: 'EFBIG',
+  30: 'EROFS',
   32: 'EPIPE',
+  36: 'ENAMETOOLONG',
+  39: 'ENOTEMPTY',
+  40: 'ELOOP',
   38: 'ENOSYS',
   62: 'ETIME',
   88: 'ENOTSOCK',
@@ -58,6 +66,7 @@ export const ENFILE = 23;
 export const EMFILE = 24;
 export const ENOSPC = 28;
 export const EPIPE = 32;
+export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const ETIME = 62;
 export const EMSGSIZE = 90;

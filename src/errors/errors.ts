@@ -9,6 +9,10 @@ export interface PercoreError extends Error {
   code: string;
   errno?: number;
   syscall?: string;
+  /** File operations: the path the call was given. */
+  path?: string;
+  /** Two-path file operations (rename, link, symlink): the second path. */
+  dest?: string;
   address?: string;
   port?: number;
   buffer?: Uint8Array;

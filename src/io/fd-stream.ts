@@ -34,16 +34,17 @@
  * ```
  */
 import * as L from '../core/layout';
-import { abortError, codedError, invalidArgType, type PercoreError, socketClosed, systemError } from '../errors/errors';
-import { validateInteger, validateSignal, validateUint8Array } from '../errors/validate';
+import { abortError, codedError, type PercoreError, socketClosed, systemError } from '../errors/errors';
+import { validateSignal } from '../errors/validate';
 import { type Cancellable, kCancel } from '../runtime/cancel';
 import type { Runtime } from '../runtime/runtime';
 import { PlainOp, submitCloseThen } from './plain-op';
 import { Receiver } from './receiver';
 import type { IoOptions, RentResult, RentStream } from './rent';
 import { captureSettlers } from './settlers';
-import { type LaneOp, type OpStream, type StreamOp, withBuffer } from './stream-op';
+import { type LaneOp, linkOp, type OpStream, type StreamOp, unlinkOp, withBuffer } from './stream-op';
 import { READ, READ_EXACT, type TransferKind, TransferOp, WRITE, WRITE_ALL } from './transfer';
+import { type TransferArgs, transferArgs } from './transfer-args';
 
 /** A rent stream over a descriptor this runtime owns (see the module docs). */
 export class FdStream implements RentStream, OpStream {
@@ -280,17 +281,12 @@ export class FdStream implements RentStream, OpStream {
 
   /** @internal called by an operation once it is in flight. */
   started(op: StreamOp): void {
-    op.next = this.firstOp;
-    if (this.firstOp !== undefined) this.firstOp.prev = op;
-    this.firstOp = op;
+    linkOp(this, op);
   }
 
   /** @internal called by an operation once its last delivery is in. */
   settled(op: StreamOp): void {
-    if (op.prev !== undefined) op.prev.next = op.next;
-    else this.firstOp = op.next;
-    if (op.next !== undefined) op.next.prev = op.prev;
-    op.prev = op.next = undefined;
+    unlinkOp(this, op);
     if (op === this.reading) {
       const next = this.readWaitHead;
       this.reading = next;
@@ -370,24 +366,9 @@ export class FdStream implements RentStream, OpStream {
     lengthOrOptions: number | IoOptions | undefined,
     options: IoOptions | undefined,
   ): Promise<RentResult> {
-    let limit: number;
+    let args: TransferArgs;
     try {
-      validateUint8Array(buf, 'buf');
-      if (buf.byteLength === 0 && isDetached(buf)) throw withBuffer(detachedArg(), buf);
-      if (typeof lengthOrOptions === 'number') {
-        validateInteger(lengthOrOptions, 'length', 0, buf.length);
-        limit = lengthOrOptions;
-      } else {
-        if (lengthOrOptions !== undefined && options !== undefined) {
-          throw invalidArgType('length', 'of type number', lengthOrOptions);
-        }
-        options = lengthOrOptions ?? options;
-        limit = buf.length;
-      }
-      if (options !== undefined && (typeof options !== 'object' || options === null)) {
-        throw invalidArgType('options', 'of type object', options);
-      }
-      validateSignal(options?.signal, 'options.signal');
+      args = transferArgs(buf, lengthOrOptions, options);
       if (this.closing) throw withBuffer(socketClosed(this.constructor.name), buf);
       if (kind.opcode === L.OP_RECV ? this.copyingFrom : this.copyingTo) {
         throw withBuffer(copyBusy(kind.syscall), buf);
@@ -399,7 +380,7 @@ export class FdStream implements RentStream, OpStream {
     }
     // One shared executor rather than a closure per call (settlers.ts).
     const promise = new Promise<RentResult>(captureSettlers) as Promise<RentResult> & Cancellable;
-    const op = new TransferOp(this, kind, buf, limit, options?.signal);
+    const op = new TransferOp(this, kind, buf, args.limit, args.signal);
     promise[kCancel] = op;
     op.begin();
     return promise;
@@ -410,28 +391,6 @@ export class FdStream implements RentStream, OpStream {
     this.finishClose = undefined;
     submitCloseThen(this.rt, this.fd, finish);
   }
-}
-
-/** Whether `buf` (of length 0) lies over a detached (transferred) ArrayBuffer.
- * Node 20 has no `ArrayBuffer.prototype.detached`: making a view of a
- * detached buffer throws there. Only asked of empty arrays: a live one is
- * never detached. */
-function isDetached(buf: Uint8Array): boolean {
-  const ab = buf.buffer as ArrayBuffer & { detached?: boolean };
-  if (typeof ab.detached === 'boolean') return ab.detached;
-  try {
-    new Uint8Array(ab);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
-function detachedArg(): PercoreError {
-  return codedError(
-    'ERR_INVALID_STATE',
-    'The "buf" argument is detached (its ArrayBuffer was transferred): it has no memory to read into or write from',
-  );
 }
 
 /** The error for a read on a stream whose `recv()` receive is armed or holds data. */

@@ -46,3 +46,23 @@ export function withBuffer(err: PercoreError, buf: Uint8Array): PercoreError {
   err.buffer = buf;
   return err;
 }
+
+/** @internal What keeps a list of operations in flight (a stream, a file). */
+export interface OpListOwner {
+  firstOp: StreamOp | undefined;
+}
+
+/** @internal Puts `op` on `owner`'s list of operations in flight. */
+export function linkOp(owner: OpListOwner, op: StreamOp): void {
+  op.next = owner.firstOp;
+  if (owner.firstOp !== undefined) owner.firstOp.prev = op;
+  owner.firstOp = op;
+}
+
+/** @internal Takes `op` off `owner`'s list. */
+export function unlinkOp(owner: OpListOwner, op: StreamOp): void {
+  if (op.prev !== undefined) op.prev.next = op.next;
+  else owner.firstOp = op.next;
+  if (op.next !== undefined) op.next.prev = op.prev;
+  op.prev = op.next = undefined;
+}

@@ -14,7 +14,7 @@ import {
 } from '../errors/errors';
 import { cancelOnAbort } from '../runtime/cancel';
 import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
-import { FORBIDDEN } from '../runtime/runtime';
+import { FORBIDDEN, type Runtime } from '../runtime/runtime';
 import type { RentResult } from './rent';
 import { settlers } from './settlers';
 import { type LaneOp, type OpStream, type StreamOp, withBuffer } from './stream-op';
@@ -22,7 +22,8 @@ import { type LaneOp, type OpStream, type StreamOp, withBuffer } from './stream-
 /** What kind of transfer an operation is: declared once per kind, so a call
  * names its kind rather than passing bare flags. */
 export interface TransferKind {
-  readonly opcode: typeof L.OP_RECV | typeof L.OP_SEND;
+  /** RECV/SEND for streams; READ/WRITE at a position, for files. */
+  readonly opcode: typeof L.OP_RECV | typeof L.OP_SEND | typeof L.OP_READ | typeof L.OP_WRITE;
   /** Whether it goes on until `length` bytes moved (readExact, writeAll). */
   readonly exact: boolean;
   /** The `syscall` of its system errors. */
@@ -33,6 +34,10 @@ export const READ: TransferKind = Object.freeze({ opcode: L.OP_RECV, exact: fals
 export const READ_EXACT: TransferKind = Object.freeze({ opcode: L.OP_RECV, exact: true, syscall: 'read' });
 export const WRITE: TransferKind = Object.freeze({ opcode: L.OP_SEND, exact: false, syscall: 'write' });
 export const WRITE_ALL: TransferKind = Object.freeze({ opcode: L.OP_SEND, exact: true, syscall: 'write' });
+export const READ_AT: TransferKind = Object.freeze({ opcode: L.OP_READ, exact: false, syscall: 'read' });
+export const READ_EXACT_AT: TransferKind = Object.freeze({ opcode: L.OP_READ, exact: true, syscall: 'read' });
+export const WRITE_AT: TransferKind = Object.freeze({ opcode: L.OP_WRITE, exact: false, syscall: 'write' });
+export const WRITE_ALL_AT: TransferKind = Object.freeze({ opcode: L.OP_WRITE, exact: true, syscall: 'write' });
 
 /** Buffers that are not pool views but are rented by an operation in flight.
  * The kernel never sees them (a pool buffer stands in), but the operation owns
@@ -64,10 +69,10 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
   waitNext: LaneOp | undefined = undefined;
 
   get reads(): boolean {
-    return this.kind.opcode === L.OP_RECV;
+    return this.kind.opcode === L.OP_RECV || this.kind.opcode === L.OP_READ;
   }
   get writes(): boolean {
-    return this.kind.opcode !== L.OP_RECV;
+    return !this.reads;
   }
 
   constructor(
@@ -77,6 +82,9 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
     /** Bytes of `buf` to move, from its start. */
     private readonly limit: number,
     private readonly signal: AbortSignal | undefined,
+    /** READ/WRITE kinds: the file position of the first byte (each resubmit of
+     * an exact run goes on from where the last one ended). */
+    private readonly position = 0,
   ) {
     this.resolve = settlers.resolve;
     this.reject = settlers.reject;
@@ -180,7 +188,7 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
   complete(res: number): void {
     const rt = this.stream.rt;
     if (this.bounce >= 0) {
-      if (res > 0 && this.kind.opcode === L.OP_RECV) {
+      if (res > 0 && this.reads) {
         if (this.buf.byteLength < this.done + res) {
           // The program detached (transferred) the array meanwhile: the
           // bytes have nowhere to go. Coded, not a TypeError in the loop.
@@ -207,7 +215,7 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
       return;
     }
     if (res === 0) {
-      if (this.kind.exact && this.kind.opcode === L.OP_RECV) {
+      if (this.kind.exact && this.reads) {
         const err = codedError(
           'ERR_STREAM_PREMATURE_CLOSE',
           `the stream ended after ${this.done} of ${this.limit} bytes`,
@@ -234,7 +242,7 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
     const rt = this.stream.rt;
     rt.assertOpen(); // a waiting operation's turn can come as the runtime closes
     if (this.arenaOffset < 0 && this.buf.byteLength < this.limit) throw detachedError();
-    const isRecv = this.kind.opcode === L.OP_RECV;
+    const isRecv = this.reads;
     const length = this.limit - this.done;
     const bounced = isRecv
       ? rt.lendForRecv(this.buf, this.arenaOffset, this.done, length)
@@ -247,9 +255,7 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
     }
     if (bounced) this.bounce = rt.lentIndex;
     const fd = this.stream.fd;
-    const id = isRecv
-      ? rt.core.submitRecv(fd, rt.lentIndex, rt.lentOffset, rt.lentLength)
-      : rt.core.submitSend(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+    const id = this.submitOne(rt, fd, isRecv);
     if (id === -ENOSPC) {
       // The op table is full: wait for a slot, first in line, then give the
       // bounce buffer back (which may wake those behind).
@@ -265,6 +271,23 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
       throw err;
     }
     this.id = id;
+  }
+
+  /** The SQE for the bytes `rt.lend*` lent: op id or -errno. */
+  private submitOne(rt: Runtime, fd: number, isRecv: boolean): number {
+    const core = rt.core;
+    switch (this.kind.opcode) {
+      case L.OP_RECV:
+        return core.submitRecv(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+      case L.OP_SEND:
+        return core.submitSend(fd, rt.lentIndex, rt.lentOffset, rt.lentLength);
+      default: {
+        const at = this.position + this.done;
+        return isRecv
+          ? core.submitRead(fd, rt.lentIndex, rt.lentOffset, rt.lentLength, at)
+          : core.submitWrite(fd, rt.lentIndex, rt.lentOffset, rt.lentLength, at);
+      }
+    }
   }
 
   private freeBounce(): void {
@@ -287,7 +310,7 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
       return;
     }
     if (this.kind.exact) {
-      if (this.kind.opcode === L.OP_RECV) err.bytesRead = this.done;
+      if (this.reads) err.bytesRead = this.done;
       else (err as PercoreError & { bytesWritten?: number }).bytesWritten = this.done;
     }
     // A run that was cut short after moving some bytes still reports them.

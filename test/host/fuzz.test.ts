@@ -31,7 +31,7 @@ interface SqeSpec {
 const sqeSpec: fc.Arbitrary<SqeSpec> = fc.record({
   idKind: fc.constantFrom('ok', 'ok', 'ok', 'gen0', 'slotOut', 'internal', 'random'),
   rawId: fc.nat(),
-  opcode: fc.oneof(fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 255 })),
+  opcode: fc.oneof(fc.integer({ min: 0, max: L.OP_COUNT }), fc.integer({ min: 0, max: 255 })),
   flags: fc.oneof(fc.constantFrom(0, 0, 1, 2, 3), fc.integer({ min: 0, max: 255 })),
   fdKind: fc.constantFrom('socket', 'pipeR', 'pipeW', 'none', 'stdio', 'random'),
   rawFd: fc.integer({ min: -5, max: 1 << 20 }),
@@ -102,6 +102,14 @@ function mustRefuse(core: FakeCore, s: SqeSpec, id: number, fd: number, owned: S
         ? L.SQE_F_MULTISHOT | L.SQE_F_BUFFER_SELECT
         : 0;
   if ((s.flags & ~allowed) !== 0) return true;
+  // OPENAT and the path operations (v4) take fd -1 (the working directory)
+  // and C strings inside the arena (the arena is all zeros here, so a path
+  // that passes is "", which every such op answers with -ENOENT).
+  const PATH_OPS = [L.OP_OPENAT, L.OP_RENAMEAT, L.OP_UNLINKAT, L.OP_MKDIRAT, L.OP_SYMLINKAT, L.OP_LINKAT];
+  if (PATH_OPS.includes(s.opcode)) {
+    const arenaEnd = core.arena + core.bufferCount * core.bufferSize;
+    return fd !== -1 || addr < core.arena || addr + s.len > arenaEnd;
+  }
   const takesFd = ![L.OP_NOP, L.OP_TIMEOUT, L.OP_CANCEL].includes(s.opcode);
   if (takesFd && !owned.has(fd)) return true;
   const select = s.opcode === L.OP_RECV && (s.flags & L.SQE_F_BUFFER_SELECT) !== 0;
@@ -114,6 +122,12 @@ function mustRefuse(core: FakeCore, s: SqeSpec, id: number, fd: number, owned: S
   if (s.opcode === L.OP_CONNECT) {
     const rel = addr - core.addrRecords;
     return rel < 0 || rel % L.ADDR_RECORD_SIZE !== 0 || rel / L.ADDR_RECORD_SIZE >= core.opCapacity || s.len !== 32;
+  }
+  if (s.opcode === L.OP_FSYNC) return s.aux > L.FSYNC_F_DATASYNC;
+  if (s.opcode === L.OP_FALLOCATE) return (s.aux & ~L.FALLOC_F_ALL) !== 0;
+  if (s.opcode === L.OP_STATX) {
+    const arenaEnd = core.arena + core.bufferCount * core.bufferSize;
+    return s.len !== L.STATX_SIZE || addr < core.arena || addr + s.len > arenaEnd;
   }
   return s.opcode === L.OP_SHUTDOWN && s.aux > 2;
 }

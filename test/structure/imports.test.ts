@@ -244,12 +244,13 @@ const SRC_RULES: Record<string, readonly string[]> = {
   runtime: ['errors', 'core', 'driver'],
   io: ['errors', 'core', 'runtime'],
   net: ['errors', 'core', 'runtime', 'io'],
+  fs: ['errors', 'core', 'runtime', 'io'],
   channel: ['errors', 'driver', 'runtime'],
   threads: ['errors', 'driver', 'http', 'package', 'runtime', 'net', 'api.ts'],
   bridge: ['errors', 'io', 'runtime'],
   http: ['bridge', 'errors', 'io', 'net', 'runtime'],
   sim: ['errors', 'core', 'driver', 'runtime'],
-  'api.ts': ['bridge', 'channel', 'errors', 'http', 'io', 'net', 'runtime', 'sim', 'threads'],
+  'api.ts': ['bridge', 'channel', 'errors', 'fs', 'http', 'io', 'net', 'runtime', 'sim', 'threads'],
   'index.ts': ['api.ts', 'threads'],
 };
 

@@ -39,6 +39,10 @@ int ReadinessDriver::Dispatch(int timeout_ms) {
       FireTimers();
       continue;
     }
+    if (e.fd >= 0 && e.fd == pool_.wake_fd()) {
+      TakePoolDone();
+      continue;
+    }
     // An event for an fd closed earlier in this batch finds empty queues.
     if (e.fd < 0 || static_cast<uint32_t>(e.fd) >= fd_capacity_) continue;
     FdState& st = fd_states_.get()[e.fd];

@@ -80,6 +80,7 @@ void ReadinessDriver::Close() {
   if (closed_) return;
   closed_ = true;
   // Waiting ops get no CQE, as with io_uring's teardown.
+  StopPool();
   poller_.reset();
   fds_.CloseAll();
 }

@@ -20,7 +20,10 @@
 //   when that half is used.
 // * CLOSE of an fd with ops waiting completes them with -ECANCELED first,
 //   then closes: the kernel would otherwise report nothing for them ever
-//   again (a closed fd leaves the epoll set).
+//   again (a closed fd leaves the epoll set). A CLOSE of a file with pool
+//   jobs still running waits for them, then closes.
+// * File ops run on a blocking pool of threads (blocking_pool.h), whose
+//   results come back through a wake fd in the poller's set.
 // * TIMEOUT ops sit in a list sorted by deadline (insertion scans from the
 //   tail, O(1) for the usual later-than-everything timer); the poller holds
 //   one timer for the earliest.
@@ -28,7 +31,8 @@
 // Files: readiness_driver.cc (the Driver entry points), submit.cc (taking
 // SQEs, starting ops), attempt.cc (one try of an op's system call),
 // wait_queues.cc (per-fd FIFOs, cancels, retries), timers.cc (TIMEOUT),
-// completions.cc (the CQ, the overflow FIFO, dispatching events).
+// completions.cc (the CQ, the overflow FIFO, dispatching events),
+// pool_ops.cc (file ops on the blocking pool).
 #pragma once
 
 #include <sys/types.h>
@@ -37,6 +41,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "drivers/readiness/blocking_pool.h"
 #include "drivers/readiness/readiness.h"
 #include "drivers/recv_set.h"
 
@@ -66,7 +71,7 @@ class ReadinessDriver final : public Driver {
 
  private:
   static constexpr uint32_t kNil = 0;  // queue links hold slot + 1
-  enum Where : uint8_t { kNowhere, kReadQueue, kWriteQueue, kTimers };
+  enum Where : uint8_t { kNowhere, kReadQueue, kWriteQueue, kTimers, kPool };
 
   // An operation waiting in a queue or the timer list; indexed by the id's
   // slot. The core frees a slot only after its final CQE, so one record per
@@ -109,6 +114,14 @@ class ReadinessDriver final : public Driver {
     // are left queued, so a RECV that fills its buffer exactly (a 16 KiB
     // message into a 16 KiB buffer) still knows whether it drained the socket.
     uint8_t inq;  // kInqUnknown, kInqOn, kInqOff
+    // A regular file this driver opened (OPENAT): its READs and WRITEs go
+    // to the blocking pool, never to the poller.
+    bool file;
+    // Pool jobs on this fd not yet completed, and a CLOSE waiting for them
+    // to finish (its id, 0: none): the number must not be closed, and so
+    // reused, under a thread still calling pread on it.
+    uint32_t pool_busy;
+    uint32_t close_id;
   };
   static constexpr uint8_t kInqUnknown = 0, kInqOn = 1, kInqOff = 2;
   struct Completion {
@@ -143,6 +156,15 @@ class ReadinessDriver final : public Driver {
   void CancelFd(int fd);
   int32_t CancelOp(uint64_t target);
   void StartTimeout(uint32_t slot);
+  bool RunsOnPool(const Sqe& sqe) const;
+  void StartOnPool(uint32_t slot, const Sqe& sqe);
+  void TakePoolDone();
+  void FinishPoolOp(uint32_t id, int32_t res);
+  void MarkOpened(int fd);
+  int32_t CancelPoolOp(uint32_t slot);
+  bool CancelPoolOpsOn(int fd);
+  void CloseFd(uint32_t id, int fd);
+  void StopPool();
   void FireTimers();
   void RearmTimer();
   void RetryLater(int fd);
@@ -180,6 +202,9 @@ class ReadinessDriver final : public Driver {
 
   // The recv set's pick set (layout v2): the host always picks here.
   RecvPickSet pick_set_;
+
+  // File ops (blocking_pool.h): started on the first one.
+  BlockingPool pool_;
 
   // TIMEOUT ops, sorted by deadline.
   uint32_t timers_head_ = kNil, timers_tail_ = kNil;

@@ -39,17 +39,16 @@ bool ReadinessDriver::CompleteAtOnce(const Sqe& sqe) {
   switch (sqe.opcode) {
     case L::kOpNop: Complete(sqe.id, 0, 0); return true;
     case L::kOpCancel: Complete(sqe.id, CancelOp(sqe.arg), 0); return true;
-    case L::kOpClose: {
+    case L::kOpClose:
+      // CancelFd withdraws the fd's queued pool jobs; one still running
+      // (a pread on another thread) makes the close wait for it.
       CancelFd(sqe.fd);
-      // The fd is gone for the core from here on, whatever close returns;
-      // Linux releases it even on EINTR.
-      fds_.BeginClose(sqe.fd);
-      int32_t res = 0;
-      if (::close(sqe.fd) != 0 && errno != EINTR) res = -LinuxErrno(errno);
-      fds_.EndClose(sqe.fd);
-      Complete(sqe.id, res, 0);
+      if (fd_states_.get()[sqe.fd].pool_busy > 0) {
+        fd_states_.get()[sqe.fd].close_id = sqe.id;
+      } else {
+        CloseFd(sqe.id, sqe.fd);
+      }
       return true;
-    }
     case L::kOpShutdown: {
       // Never blocks. Ops waiting on the fd see the hang-up as an event.
       const int r = ::shutdown(sqe.fd, static_cast<int>(sqe.aux));
@@ -86,6 +85,10 @@ void ReadinessDriver::Start(const Sqe& sqe) {
           .arg = sqe.arg,
           .aux = sqe.aux,
           .select = IsBufferSelect(sqe)};
+  if (RunsOnPool(sqe)) {
+    StartOnPool(slot, sqe);
+    return;
+  }
   if (sqe.opcode == L::kOpTimeout) {
     op.arg = MonotonicNs() + sqe.arg;
     StartTimeout(slot);

@@ -108,6 +108,8 @@ void ReadinessDriver::CancelFd(int fd) {
     op.id = 0;
     Complete(id, -ECANCELED, 0);
   }
+  CancelPoolOpsOn(fd);  // those no thread has started; CLOSE waits for the rest
+  st.file = false;
   for (uint32_t* head : {&st.read_head, &st.write_head}) {
     while (*head != kNil) {
       const uint32_t slot = *head - 1;
@@ -155,6 +157,7 @@ int32_t ReadinessDriver::CancelOp(uint64_t target) {
   if (slot >= op_capacity_) return -ENOENT;
   Op& op = ops_[slot];
   if (op.id != target || op.where == kNowhere) return -ENOENT;
+  if (op.where == kPool) return CancelPoolOp(slot);
   Unlink(slot);
   op.id = 0;
   Complete(static_cast<uint32_t>(target), -ECANCELED, 0);

@@ -25,7 +25,16 @@ inline constexpr RequiredOp kRequiredOps[] = {{IORING_OP_NOP, "NOP"},
                                               {IORING_OP_CLOSE, "CLOSE"},
                                               {IORING_OP_SHUTDOWN, "SHUTDOWN"},
                                               {IORING_OP_TIMEOUT, "TIMEOUT"},
-                                              {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}};
+                                              {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+                                              {IORING_OP_OPENAT, "OPENAT"},
+                                              {IORING_OP_FSYNC, "FSYNC"},
+                                              {IORING_OP_STATX, "STATX"},
+                                              {IORING_OP_RENAMEAT, "RENAMEAT"},
+                                              {IORING_OP_UNLINKAT, "UNLINKAT"},
+                                              {IORING_OP_MKDIRAT, "MKDIRAT"},
+                                              {IORING_OP_SYMLINKAT, "SYMLINKAT"},
+                                              {IORING_OP_LINKAT, "LINKAT"},
+                                              {IORING_OP_FALLOCATE, "FALLOCATE"}};
 
 // The kernel's answer to IORING_REGISTER_PROBE (5.6+) for ring `fd`.
 class OpProbe {

@@ -2,7 +2,9 @@
 // one base (prep_rw) that clears the SQE and fills the common fields.
 #pragma once
 
+#include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/stat.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -105,6 +107,62 @@ inline void prep_write(io_uring_sqe* s, int fd, const void* buf, uint32_t len, u
 }
 
 inline void prep_close(io_uring_sqe* s, int fd) { prep_rw(s, IORING_OP_CLOSE, fd, nullptr, 0, 0); }
+
+// OPENAT of a C string path relative to dfd (AT_FDCWD), mode in `len`.
+inline void prep_openat(io_uring_sqe* s, int dfd, const char* path, int flags, uint32_t mode) {
+  prep_rw(s, IORING_OP_OPENAT, dfd, path, mode, 0);
+  s->open_flags = static_cast<uint32_t>(flags);
+}
+
+// FSYNC of the whole file; IORING_FSYNC_DATASYNC makes it an fdatasync.
+inline void prep_fsync(io_uring_sqe* s, int fd, uint32_t fsync_flags) {
+  prep_rw(s, IORING_OP_FSYNC, fd, nullptr, 0, 0);
+  s->fsync_flags = fsync_flags;
+}
+
+// STATX of `path` relative to dfd (with AT_EMPTY_PATH and "": dfd itself);
+// the mask travels in `len`, the struct statx's address in `off`.
+inline void prep_statx(io_uring_sqe* s, int dfd, const char* path, int flags, uint32_t mask,
+                       void* statxbuf) {
+  prep_rw(s, IORING_OP_STATX, dfd, path, mask, reinterpret_cast<uintptr_t>(statxbuf));
+  s->statx_flags = static_cast<uint32_t>(flags);
+}
+
+// FALLOCATE: the mode travels in `len`, the length in `addr`.
+inline void prep_fallocate(io_uring_sqe* s, int fd, int mode, uint64_t offset, uint64_t len) {
+  prep_rw(s, IORING_OP_FALLOCATE, fd, nullptr, static_cast<uint32_t>(mode), offset);
+  s->addr = len;
+}
+
+// The path operations: liburing's argument order; a second path travels in
+// `off` (addr2), a second directory fd in `len`.
+inline void prep_renameat(io_uring_sqe* s, int olddfd, const char* oldpath, int newdfd,
+                          const char* newpath, uint32_t flags) {
+  prep_rw(s, IORING_OP_RENAMEAT, olddfd, oldpath, static_cast<uint32_t>(newdfd),
+          reinterpret_cast<uintptr_t>(newpath));
+  s->rename_flags = flags;
+}
+
+inline void prep_unlinkat(io_uring_sqe* s, int dfd, const char* path, int flags) {
+  prep_rw(s, IORING_OP_UNLINKAT, dfd, path, 0, 0);
+  s->unlink_flags = static_cast<uint32_t>(flags);
+}
+
+inline void prep_mkdirat(io_uring_sqe* s, int dfd, const char* path, uint32_t mode) {
+  prep_rw(s, IORING_OP_MKDIRAT, dfd, path, mode, 0);
+}
+
+inline void prep_symlinkat(io_uring_sqe* s, const char* target, int newdirfd,
+                           const char* linkpath) {
+  prep_rw(s, IORING_OP_SYMLINKAT, newdirfd, target, 0, reinterpret_cast<uintptr_t>(linkpath));
+}
+
+inline void prep_linkat(io_uring_sqe* s, int olddfd, const char* oldpath, int newdfd,
+                        const char* newpath, int flags) {
+  prep_rw(s, IORING_OP_LINKAT, olddfd, oldpath, static_cast<uint32_t>(newdfd),
+          reinterpret_cast<uintptr_t>(newpath));
+  s->hardlink_flags = static_cast<uint32_t>(flags);
+}
 
 inline void prep_shutdown(io_uring_sqe* s, int fd, int how) {
   prep_rw(s, IORING_OP_SHUTDOWN, fd, nullptr, static_cast<uint32_t>(how), 0);

@@ -4,6 +4,7 @@
 
 #include "drivers/op_facts.h"
 #include "drivers/uring/uring_driver.h"
+#include "files.h"
 
 namespace percore {
 
@@ -71,10 +72,44 @@ int32_t UringDriver::Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe) 
       prep_timeout(k, &scratch->ts);
       break;
     case L::kOpCancel: prep_cancel(k, sqe.arg); break;
+    case L::kOpOpenat:
+      prep_openat(k, AT_FDCWD, reinterpret_cast<const char*>(base + sqe.addr), OpenFlags(sqe.aux),
+                  static_cast<uint32_t>(sqe.arg));
+      break;
+    case L::kOpFsync:
+      prep_fsync(k, sqe.fd, (sqe.aux & L::kFsyncFDatasync) != 0 ? IORING_FSYNC_DATASYNC : 0);
+      break;
+    case L::kOpRenameat:
+    case L::kOpUnlinkat:
+    case L::kOpMkdirat:
+    case L::kOpSymlinkat:
+    case L::kOpLinkat: PrepPathOp(k, base + sqe.addr, sqe); break;
+    case L::kOpFallocate:
+      prep_fallocate(k, sqe.fd, FallocMode(sqe.aux), sqe.arg, FallocLength(sqe));
+      break;
+    case L::kOpStatx:
+      // "" with AT_EMPTY_PATH: the file sqe.fd is open on.
+      prep_statx(k, sqe.fd, "", AT_EMPTY_PATH, kStatxMask, base + sqe.addr);
+      break;
     default: return -EINVAL;  // CheckSqe let it through: cannot happen
   }
   k->user_data = sqe.id;
   return 0;
+}
+
+// A path operation, relative to the working directory; CheckSqe made sure
+// `path` holds the op's C strings.
+void UringDriver::PrepPathOp(io_uring_sqe* k, const uint8_t* path, const Sqe& sqe) {
+  const char* first = reinterpret_cast<const char*>(path);
+  switch (sqe.opcode) {
+    case L::kOpRenameat: prep_renameat(k, AT_FDCWD, first, AT_FDCWD, SecondPath(path), 0); break;
+    case L::kOpUnlinkat:
+      prep_unlinkat(k, AT_FDCWD, first, (sqe.aux & L::kUnlinkFDir) != 0 ? AT_REMOVEDIR : 0);
+      break;
+    case L::kOpMkdirat: prep_mkdirat(k, AT_FDCWD, first, static_cast<uint32_t>(sqe.arg)); break;
+    case L::kOpSymlinkat: prep_symlinkat(k, first, AT_FDCWD, SecondPath(path)); break;
+    default: prep_linkat(k, AT_FDCWD, first, AT_FDCWD, SecondPath(path), 0); break;
+  }
 }
 
 // Remembers what the reaper must know about an op (Inflight).

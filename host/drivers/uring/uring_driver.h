@@ -110,6 +110,7 @@ class UringDriver final : public Driver, public RingMessenger {
   uint32_t TakeSqes();
   void RecordInflight(const Sqe& sqe);
   int32_t Prep(io_uring_sqe* k, SqeScratch* scratch, const Sqe& sqe);
+  void PrepPathOp(io_uring_sqe* k, const uint8_t* path, const Sqe& sqe);
   int Enter(unsigned min_complete, unsigned flags, const __kernel_timespec* ts);
   uint32_t Reap();
   void HostCqe(const io_uring_cqe& cqe);
