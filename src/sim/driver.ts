@@ -20,8 +20,8 @@
 import * as L from '../core/layout';
 import type { Driver, DriverCounters, DriverOptions, HostAddress } from '../driver/addon';
 import { EBADF, EBUSY, ECANCELED, EINVAL, ENOBUFS, ENOENT, ENOSYS, EOPNOTSUPP, ESRCH, ETIME } from '../errors/errno';
-import { codedError } from '../errors/errors';
 import { decodeRecord, type Endpoint, encodeRecord } from './address';
+import { ambientMachine } from './ambient';
 import { CoreView, checkSqe, type Sqe } from './core-view';
 import type { SimKernel } from './kernel';
 import type { Prng } from './prng';
@@ -42,6 +42,8 @@ export interface HostPort {
   readonly turnJitter: number;
   /** Makes this host's runtime `Runtime.current()` before its turn. */
   enter(): void;
+  /** A driver's `setRef` (the ambient machine keeps Node's loop alive while any is referenced). */
+  ref?(on: boolean): void;
 }
 
 let constructing: HostPort | undefined;
@@ -108,12 +110,8 @@ export class SimDriver implements Driver {
   referenced = false;
 
   constructor(memory: Uint8Array, header: number, options: DriverOptions) {
-    const host = constructing;
-    if (host === undefined)
-      throw codedError(
-        'ERR_PERCORE_SIM_NO_WORLD',
-        "The 'sim' driver runs inside simulate(): use world.host(name).runtime or host.run()",
-      );
+    // Inside simulate(), the host being built; elsewhere the thread's ambient machine.
+    const host = constructing ?? ambientMachine();
     this.host = host;
     this.kernel = host.kernel;
     this.view = new CoreView(memory, header);
@@ -143,7 +141,9 @@ export class SimDriver implements Driver {
   }
 
   setRef(ref: boolean): void {
+    if (ref === this.referenced || this.closed) return;
     this.referenced = ref;
+    this.host.ref?.(ref);
   }
 
   arm(waitMs: number): void {
@@ -551,6 +551,7 @@ export class SimDriver implements Driver {
   /** Idempotent: waiting ops get no CQE (as io_uring's teardown); every fd it owns is closed. */
   close(): void {
     if (this.closed) return;
+    this.setRef(false);
     this.closed = true;
     this.turnToken++;
     for (const fd of [...this.owned]) this.kernel.close(fd);

@@ -120,7 +120,7 @@ export class Tcp {
     // shows up as a short read at the other end.
     for (let off = 0; off < n; ) {
       let size = Math.min(n - off, MAX_SEGMENT);
-      if (size > 1 && this.prng.chance(0.25)) size = 1 + this.prng.below(size - 1);
+      if (size > 1 && this.prng.chance(this.faults.split)) size = 1 + this.prng.below(size - 1);
       const data = src.slice(off, off + size);
       this.trace.bytes(data);
       this.links.send(sock.out!, SEG_DATA, data, size);
