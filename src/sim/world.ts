@@ -213,7 +213,8 @@ export class World implements Routes {
   /** @internal */ readonly trace: Trace;
   /** @internal */ readonly links: Links;
   /** @internal */ readonly tcp: Tcp;
-  /** @internal */ readonly faults: FaultRates;
+  /** The fault rates of this run (for `swarm`, the ones its seed drew). */
+  readonly faults: FaultRates;
   private readonly hosts = new Map<string, SimHost>();
   private readonly byIp = new Map<string, SimHost>();
   private readonly window: number;
