@@ -196,6 +196,8 @@ export class SimDriver implements Driver {
 
   // ---- submissions ----
 
+  private readonly owns = (fd: number): boolean => this.owned.has(fd);
+
   private takeSqes(): number {
     this.view.drainProvided((index) => {
       // Checked as the native pick set does: inside the recv set, not in it already.
@@ -204,7 +206,7 @@ export class SimDriver implements Driver {
       this.spare.push(index);
     });
     let taken = 0;
-    const owns = (fd: number): boolean => this.owned.has(fd);
+    const owns = this.owns;
     for (let n = this.view.sqPending(); n > 0; n--) {
       const sqe = this.view.takeSqe(this.sqe);
       taken++;

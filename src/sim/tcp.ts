@@ -151,7 +151,8 @@ export class Tcp {
     while (done < n) {
       const chunk = sock.inbox[0];
       const part = Math.min(n - done, chunk.length - sock.inboxOffset);
-      into.set(chunk.subarray(sock.inboxOffset, sock.inboxOffset + part), done);
+      if (part === chunk.length) into.set(chunk, done);
+      else into.set(chunk.subarray(sock.inboxOffset, sock.inboxOffset + part), done);
       done += part;
       sock.inboxOffset += part;
       if (sock.inboxOffset === chunk.length) {
