@@ -6,7 +6,7 @@
  * that comes back is the byte sent, in order; a connection that fails says
  * so; and once the network heals, new connections are served again.
  *
- *   npm run build && npx percore sim --runs 100 --faults chaos dist/examples/sim-proxy.js
+ *   npm run build && npm run sim -- --runs 100 --faults chaos dist/examples/sim-proxy.js
  */
 import { copy, type PercoreError, type SimHost, TcpListener, TcpStream, timeout, type World } from '../src/index';
 
