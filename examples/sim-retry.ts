@@ -8,7 +8,9 @@
  * scenario checks that it was incremented once; with `--faults flaky` some
  * seeds fail, and the runner prints the line that replays the first of them:
  *
- *   npm run build && npx percore sim --runs 200 --faults flaky dist/examples/sim-retry.js
+ *   npm run build && npm run sim -- --runs 200 --faults flaky dist/examples/sim-retry.js
+ *
+ * (`npx percore sim …` where percore is installed as a dependency.)
  */
 import { type PercoreError, TcpListener, TcpStream, timeout, type World } from '../src/index';
 

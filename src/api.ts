@@ -61,7 +61,7 @@ export { UnixStream } from './net/unix-stream';
 export type { RuntimeCounters, RuntimeOptions } from './runtime/options';
 export { Runtime } from './runtime/runtime';
 export { sleep, spawn, Task, timeout } from './runtime/task';
-export type { Faults } from './sim/faults';
+export type { FaultRates, Faults } from './sim/faults';
 export { FAULT_PROFILES } from './sim/faults';
 export type { HostOptions, SimulateOptions, SimulationFailure, SimulationResult } from './sim/world';
 export { SimHost, simulate, World } from './sim/world';

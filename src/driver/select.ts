@@ -35,7 +35,7 @@ export function driverFor(name: DriverName): DriverChoice {
     if (cls === undefined)
       throw codedError(
         'ERR_INVALID_ARG_VALUE',
-        "The driver 'sim' is not available: it runs inside simulate() (import it from 'percore')",
+        "The driver 'sim' is not available: load percore's simulation (src/sim/, part of the 'percore' package)",
         TypeError,
       );
     return fixed(cls);

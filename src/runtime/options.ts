@@ -23,8 +23,10 @@ export interface RuntimeOptions {
   budget?: number;
   /** Which driver to use: `'auto'` (io_uring, else the platform's readiness driver,
    * recording why in `driverReason`), `'uring'` (an error naming the reason if
-   * io_uring cannot be had), `'epoll'` (Linux) or `'kqueue'` (macOS/BSD). Default:
-   * the PERCORE_DRIVER environment variable, else `'auto'`. */
+   * io_uring cannot be had), `'epoll'` (Linux), `'kqueue'` (macOS/BSD) or `'sim'`
+   * (the simulation host: a simulated host inside `simulate()`, else a simulated
+   * machine at 127.0.0.1 in real time; docs/SIMULATION.md). Default: the
+   * PERCORE_DRIVER environment variable, else `'auto'`. */
   driver?: DriverName;
   /** @internal Passed to the driver's constructor (io_uring only; others
    * ignore them): `pbufRing: false` runs `recv()` on the buffer-selection

@@ -33,8 +33,8 @@ import {
   ESRCH,
   ETIME,
 } from '../errors/errno';
-import { codedError } from '../errors/errors';
 import { decodeRecord, type Endpoint, encodeRecord } from './address';
+import { ambientMachine } from './ambient';
 import { CoreView, checkSqe, type Sqe } from './core-view';
 import type { SimKernel } from './kernel';
 import type { Prng } from './prng';
@@ -56,6 +56,8 @@ export interface HostPort {
   readonly turnJitter: number;
   /** Makes this host's runtime `Runtime.current()` before its turn. */
   enter(): void;
+  /** A driver's `setRef` (the ambient machine keeps Node's loop alive while any is referenced). */
+  ref?(on: boolean): void;
 }
 
 let constructing: HostPort | undefined;
@@ -123,12 +125,8 @@ export class SimDriver extends Unmodelled implements Driver {
 
   constructor(memory: Uint8Array, header: number, options: DriverOptions) {
     super();
-    const host = constructing;
-    if (host === undefined)
-      throw codedError(
-        'ERR_PERCORE_SIM_NO_WORLD',
-        "The 'sim' driver runs inside simulate(): use world.host(name).runtime or host.run()",
-      );
+    // Inside simulate(), the host being built; elsewhere the thread's ambient machine.
+    const host = constructing ?? ambientMachine();
     this.host = host;
     this.kernel = host.kernel;
     this.view = new CoreView(memory, header);
@@ -158,7 +156,9 @@ export class SimDriver extends Unmodelled implements Driver {
   }
 
   setRef(ref: boolean): void {
+    if (ref === this.referenced || this.closed) return;
     this.referenced = ref;
+    this.host.ref?.(ref);
   }
 
   arm(waitMs: number): void {
@@ -211,6 +211,8 @@ export class SimDriver extends Unmodelled implements Driver {
 
   // ---- submissions ----
 
+  private readonly owns = (fd: number): boolean => this.owned.has(fd);
+
   private takeSqes(): number {
     this.view.drainProvided((index) => {
       // Checked as the native pick set does: inside the recv set, not in it already.
@@ -219,7 +221,7 @@ export class SimDriver extends Unmodelled implements Driver {
       this.spare.push(index);
     });
     let taken = 0;
-    const owns = (fd: number): boolean => this.owned.has(fd);
+    const owns = this.owns;
     for (let n = this.view.sqPending(); n > 0; n--) {
       const sqe = this.view.takeSqe(this.sqe);
       taken++;
@@ -569,6 +571,7 @@ export class SimDriver extends Unmodelled implements Driver {
   /** Idempotent: waiting ops get no CQE (as io_uring's teardown); every fd it owns is closed. */
   close(): void {
     if (this.closed) return;
+    this.setRef(false);
     this.closed = true;
     this.turnToken++;
     for (const fd of [...this.owned]) this.kernel.close(fd);

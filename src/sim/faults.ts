@@ -8,6 +8,10 @@ export interface Faults {
   /** One-way latency of a segment between two hosts, drawn uniformly in
    * [min, max] milliseconds (default 0.05 to 0.5; within a host a tenth). */
   latency?: { min: number; max: number };
+  /** Per segment sent: it is cut short here, the rest following in another
+   * segment (how the network splits a send; each cut is a short read at the
+   * other end). Default 0.25; 0 delivers each send in one piece, as loopback does. */
+  split?: number;
   /** Per segment: a latency spike, the segment (and, TCP keeping order,
    * everything behind it) held 10 to 200 times longer. */
   delay?: number;
@@ -53,6 +57,7 @@ export const FAULT_PROFILES: Readonly<Record<string, Faults>> = {
 export interface FaultRates {
   latencyMin: number;
   latencyMax: number;
+  split: number;
   delay: number;
   shortWrite: number;
   shortRead: number;
@@ -103,6 +108,7 @@ export function faultRates(faults: Faults | string | undefined, draw: () => numb
   return {
     latencyMin,
     latencyMax,
+    split: rate('split', f.split ?? 0.25),
     delay: rate('delay', f.delay),
     shortWrite: rate('shortWrite', f.shortWrite),
     shortRead: rate('shortRead', f.shortRead),

@@ -19,10 +19,20 @@ interface SimEvent {
 }
 
 export class Scheduler {
-  /** The current virtual time, in milliseconds. */
-  now = 0;
+  /** The time of the last event taken. */
+  private t = 0;
+  /** A real clock to follow instead (the ambient machine's `performance.now`). */
+  clock: (() => number) | undefined = undefined;
+
+  /** The current time, in milliseconds: virtual (the last event's), or the real clock's when it has one. */
+  get now(): number {
+    return this.clock === undefined ? this.t : Math.max(this.t, this.clock());
+  }
   private readonly heap: SimEvent[] = [];
   private seq = 0;
+
+  /** Told of every event scheduled (the ambient machine's pump, which runs on Node's loop). */
+  onSchedule: ((at: number) => void) | undefined = undefined;
 
   constructor(private readonly prng: Prng) {}
 
@@ -40,6 +50,7 @@ export class Scheduler {
       i = parent;
     }
     heap[i] = ev;
+    this.onSchedule?.(ev.at);
   }
 
   /** Runs `fire` `delay` milliseconds from now. */
@@ -79,7 +90,7 @@ export class Scheduler {
       }
       heap[i] = last;
     }
-    this.now = top.at;
+    this.t = top.at;
     this.lastWasJs = top.js;
     return top.fire;
   }

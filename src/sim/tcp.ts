@@ -120,7 +120,7 @@ export class Tcp {
     // shows up as a short read at the other end.
     for (let off = 0; off < n; ) {
       let size = Math.min(n - off, MAX_SEGMENT);
-      if (size > 1 && this.prng.chance(0.25)) size = 1 + this.prng.below(size - 1);
+      if (size > 1 && this.prng.chance(this.faults.split)) size = 1 + this.prng.below(size - 1);
       const data = src.slice(off, off + size);
       this.trace.bytes(data);
       this.links.send(sock.out!, SEG_DATA, data, size);
@@ -151,7 +151,8 @@ export class Tcp {
     while (done < n) {
       const chunk = sock.inbox[0];
       const part = Math.min(n - done, chunk.length - sock.inboxOffset);
-      into.set(chunk.subarray(sock.inboxOffset, sock.inboxOffset + part), done);
+      if (part === chunk.length) into.set(chunk, done);
+      else into.set(chunk.subarray(sock.inboxOffset, sock.inboxOffset + part), done);
       done += part;
       sock.inboxOffset += part;
       if (sock.inboxOffset === chunk.length) {

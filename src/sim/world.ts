@@ -64,7 +64,7 @@ export interface SimulateOptions {
   seed?: number | string;
   /** Fault rates, or a profile name (`'none'`, `'flaky'`, `'chaos'`). Default none. */
   faults?: Faults | string;
-  /** Bytes a socket takes unread before its peer waits (the receive window). Default 65536. */
+  /** Bytes a socket takes unread before its peer waits (the receive window). Default 262144. */
   window?: number;
   /** Virtual milliseconds the run may last. Default 7 days. */
   maxTime?: number;
@@ -213,7 +213,8 @@ export class World implements Routes {
   /** @internal */ readonly trace: Trace;
   /** @internal */ readonly links: Links;
   /** @internal */ readonly tcp: Tcp;
-  /** @internal */ readonly faults: FaultRates;
+  /** The fault rates of this run (for `swarm`, the ones its seed drew). */
+  readonly faults: FaultRates;
   private readonly hosts = new Map<string, SimHost>();
   private readonly byIp = new Map<string, SimHost>();
   private readonly window: number;
@@ -229,7 +230,7 @@ export class World implements Routes {
     this.sched = new Scheduler(this.prng);
     this.trace = new Trace(options.keepTrace ?? 0);
     this.faults = faultRates(options.faults, () => this.prng.float());
-    this.window = options.window ?? 65536;
+    this.window = options.window ?? 262144;
     this.links = new Links(this.sched, this.prng, this.faults, this.trace, 120_000);
     this.tcp = new Tcp(this.sched, this.prng, this.faults, this.trace, this.links, this);
     if (this.faults.partitionEvery > 0) this.schedulePartition();

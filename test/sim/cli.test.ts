@@ -6,6 +6,7 @@ import { parseArgs, runCli } from '../../src/sim/cli';
 
 const ROOT = path.resolve(__dirname, '../..');
 const EXAMPLE = path.join(ROOT, 'examples/sim-retry.ts');
+const PROXY = path.join(ROOT, 'examples/sim-proxy.ts');
 
 async function cli(args: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];
@@ -64,4 +65,10 @@ test('the buggy retry loop is caught, and its seed replays the failure, here and
   );
   expect(child.status).toBe(1);
   expect(child.stdout.split('\n')[0]).toBe(`seed=${seed} hash=${hash} FAILED`);
+});
+
+test('the proxy example holds under partitions and chaos: every seed passes', async () => {
+  const { code, lines } = await cli(['--runs', '15', '--faults', 'chaos', PROXY]);
+  expect(lines.filter((l) => l.endsWith(' ok'))).toHaveLength(15);
+  expect(code).toBe(0);
 });

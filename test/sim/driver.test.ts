@@ -30,13 +30,6 @@ function run(core: FakeCore, driver: SimDriver, ...sqes: SqeInit[]): Cqe[] {
   return core.takeCqes();
 }
 
-test('a driver on the sim needs a world', () => {
-  const core = new FakeCore();
-  expect(() => new SimDriver(core.bytes, core.header, { onTurn: () => -1 })).toThrow(
-    expect.objectContaining({ code: 'ERR_PERCORE_SIM_NO_WORLD' }),
-  );
-});
-
 test.each([
   ['magic', L.H_MAGIC, 0x12345678, /bad magic/],
   ['version', L.H_VERSION, L.LAYOUT_VERSION - 1, /layout version/],

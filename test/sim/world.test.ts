@@ -99,9 +99,30 @@ describe('the simulation runs percore programs unchanged', () => {
     expect(run.steps).toBeLessThan(50);
   });
 
-  test('a runtime on the sim driver outside simulate() is refused', async () => {
+  test("outside simulate(), runtimes on 'sim' share one simulated machine at 127.0.0.1, in real time", async () => {
     const { Runtime } = await import('../../src/index');
-    expect(() => new Runtime({ driver: 'sim' })).toThrow(expect.objectContaining({ code: 'ERR_PERCORE_SIM_NO_WORLD' }));
+    const a = new Runtime({ driver: 'sim', buffers: 8 });
+    const b = new Runtime({ driver: 'sim', buffers: 8 });
+    try {
+      expect(a.driver).toBe('sim');
+      const listener = await TcpListener.bind('127.0.0.1:0', { runtime: a });
+      const [client, server] = await Promise.all([
+        TcpStream.connect(listener.localAddress(), { runtime: b }),
+        listener.accept(),
+      ]);
+      await client.writeAll(Buffer.from('over the machine'));
+      const [n, buf] = await server.readExact(Buffer.alloc(16));
+      expect(Buffer.from(buf.subarray(0, n)).toString()).toBe('over the machine');
+      const start = performance.now();
+      await b.sleep(20);
+      expect(performance.now() - start).toBeGreaterThanOrEqual(19); // real time, not virtual
+      await Promise.all([client.close(), server.close(), listener.close()]);
+      expect(held(a)).toEqual(CLEAN);
+      expect(held(b)).toEqual(CLEAN);
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 });
 
