@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// The package's `install` script.
+//
+// In a clone (assembly/ is there) it builds everything: the core, the addon,
+// the TypeScript (`npm run build`). In an installed package (dist/ and the
+// core's .wasm ship built; see package.json "files") only the addon may need
+// building: the prebuilt one for this platform and CPU is tried first (loaded
+// once, so a binary that exists but cannot load, e.g. on musl, is caught
+// here and not at the user's first import); when none fits, or when asked
+// (`npm install --build-from-source`, or PERCORE_BUILD_FROM_SOURCE=1), the
+// addon is built from host/ with cmake-js. Before that build, the tools it
+// needs are looked for, and a missing one is named with how to get it.
+
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+
+function log(message) {
+  console.log(`percore: ${message}`);
+}
+
+/** Whether `name` is an executable file in a PATH folder. */
+function onPath(name) {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** What a source build of the addon lacks on this machine, each with its remedy. */
+function missingTools() {
+  const missing = [];
+  if (!onPath('cmake')) missing.push('cmake (Debian/Ubuntu: apt-get install cmake)');
+  const cxx = process.env.CXX ? [process.env.CXX] : ['c++', 'g++', 'clang++'];
+  if (!cxx.some(onPath)) missing.push(`a C++ compiler, one of ${cxx.join(', ')} (apt-get install g++)`);
+  if (!onPath('make') && !onPath('ninja')) missing.push('make or ninja (apt-get install make)');
+  const include = path.resolve(process.execPath, '../../include/node');
+  if (!fs.existsSync(path.join(include, 'uv.h'))) {
+    missing.push(`Node's headers (uv.h in ${include}): a Node install that ships include/node`);
+  }
+  return missing;
+}
+
+function run(args) {
+  const res = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  return res.status === 0;
+}
+
+/** The prebuilt addon for this process, if it exists and loads; logs why not. */
+function usablePrebuild(native) {
+  const file = path.join(root, native.prebuildPath());
+  if (!fs.existsSync(file)) {
+    log(`no prebuilt addon for ${native.targetName()} (prebuilt: ${native.PREBUILT_TARGETS.join(', ')}, glibc)`);
+    return false;
+  }
+  try {
+    require(file);
+  } catch (err) {
+    log(`the prebuilt addon ${path.relative(root, file)} does not load here (${err.message.split('\n')[0]})`);
+    if (!native.isGlibc()) log('this system is not glibc; the prebuilds are built for glibc');
+    return false;
+  }
+  log(`using the prebuilt addon ${path.relative(root, file)}`);
+  return true;
+}
+
+function buildAddonFromSource() {
+  const missing = missingTools();
+  if (missing.length > 0) {
+    console.error('percore: building the native addon from source needs, and this machine lacks:');
+    for (const item of missing) console.error(`  - ${item}`);
+    console.error('percore: install them and run `npm rebuild percore`.');
+    return false;
+  }
+  log('building the native addon from source (cmake-js, host/)');
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  if (run([cmakeJs, 'compile', '--directory', 'host', '--out', path.join('build', 'host')])) return true;
+  console.error('percore: the source build of the native addon failed (output above).');
+  return false;
+}
+
+function main() {
+  if (fs.existsSync(path.join(root, 'assembly', 'index.ts'))) {
+    // A clone: the whole build, as `npm run build` does it.
+    const npm = process.env.npm_execpath;
+    const ok = npm
+      ? run([npm, 'run', 'build'])
+      : spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' }).status === 0;
+    return ok;
+  }
+  const native = require(path.join(root, 'dist', 'src', 'package', 'native.js'));
+  const env = process.env;
+  const forced = env.npm_config_build_from_source === 'true' || env.PERCORE_BUILD_FROM_SOURCE === '1';
+  if (forced) log('building from source, as asked');
+  else if (usablePrebuild(native)) return true;
+  return buildAddonFromSource();
+}
+
+process.exitCode = main() ? 0 : 1;
