@@ -139,8 +139,9 @@ function typecheck(app) {
 
 function ensurePrebuilds(targets) {
   const missing = targets.filter((t) => !fs.existsSync(path.join(root, 'prebuilds', `linux-${t}`, 'percore.node')));
-  if (missing.length > 0)
-    run(process.execPath, [path.join(__dirname, 'prebuild.js'), missing.map((t) => `linux-${t}`).join(',')]);
+  if (missing.length === 0) return;
+  const out = run(process.execPath, [path.join(__dirname, 'prebuild.js'), missing.map((t) => `linux-${t}`).join(',')]);
+  for (const line of out.split('\n').filter((l) => l.startsWith('prebuild '))) console.log(`   ${line}`);
 }
 
 async function main() {
