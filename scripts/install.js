@@ -9,7 +9,9 @@
 // here and not at the user's first import); when none fits, or when asked
 // (`npm install --build-from-source`, or PERCORE_BUILD_FROM_SOURCE=1), the
 // addon is built from host/ with cmake-js. Before that build, the tools it
-// needs are looked for, and a missing one is named with how to get it.
+// needs are looked for, and a missing one is named with how to get it;
+// cmake-js and node-addon-api themselves are fetched then, since an install
+// that takes a prebuild needs neither (they are devDependencies).
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -70,6 +72,49 @@ function usablePrebuild(native) {
   return true;
 }
 
+/** The JavaScript half of the build: cmake-js and node-addon-api, which an
+ * installed package does not depend on (a prebuild needs neither). Resolved
+ * where a clone has them (devDependencies); otherwise fetched once, at the
+ * versions devDependencies names, into build/source-tools. Returns the
+ * cmake-js entry and the env that lets host/CMakeLists.txt find
+ * node-addon-api, or null (logged) if they cannot be had. */
+function sourceBuildTools() {
+  const names = ['cmake-js', 'node-addon-api'];
+  try {
+    for (const name of names) require.resolve(`${name}/package.json`, { paths: [root] });
+    return { cmakeJs: require.resolve('cmake-js/bin/cmake-js', { paths: [root] }), env: process.env };
+  } catch {
+    // not installed: fetch below
+  }
+  const prefix = path.join(root, 'build', 'source-tools');
+  const modules = path.join(prefix, 'node_modules');
+  const wanted = names.map((name) => `${name}@${require(path.join(root, 'package.json')).devDependencies[name]}`);
+  if (!fs.existsSync(path.join(modules, 'cmake-js'))) {
+    log(`fetching ${wanted.join(' and ')} for the source build into ${path.relative(root, prefix)}`);
+    fs.mkdirSync(prefix, { recursive: true });
+    fs.writeFileSync(path.join(prefix, 'package.json'), '{"private":true}\n');
+    const npm = process.env.npm_execpath;
+    const args = [
+      'install',
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      ...wanted,
+    ];
+    const res = npm
+      ? spawnSync(process.execPath, [npm, ...args], { cwd: prefix, stdio: 'inherit' })
+      : spawnSync('npm', args, { cwd: prefix, stdio: 'inherit' });
+    if (res.status !== 0) {
+      console.error(`percore: could not fetch ${wanted.join(' and ')}, which the source build needs (output above).`);
+      return null;
+    }
+  }
+  const nodePath = [modules, process.env.NODE_PATH].filter(Boolean).join(path.delimiter);
+  return { cmakeJs: path.join(modules, 'cmake-js', 'bin', 'cmake-js'), env: { ...process.env, NODE_PATH: nodePath } };
+}
+
 function buildAddonFromSource() {
   const missing = missingTools();
   if (missing.length > 0) {
@@ -78,9 +123,12 @@ function buildAddonFromSource() {
     console.error('percore: install them and run `npm rebuild percore`.');
     return false;
   }
+  const tools = sourceBuildTools();
+  if (tools === null) return false;
   log('building the native addon from source (cmake-js, host/)');
-  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-  if (run([cmakeJs, 'compile', '--directory', 'host', '--out', path.join('build', 'host')])) return true;
+  const args = [tools.cmakeJs, 'compile', '--directory', 'host', '--out', path.join('build', 'host')];
+  const res = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: tools.env });
+  if (res.status === 0) return true;
   console.error('percore: the source build of the native addon failed (output above).');
   return false;
 }

