@@ -49,8 +49,13 @@ function missingTools() {
   return missing;
 }
 
-function run(args) {
-  const res = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+/** Runs npm (the one running this script when it is npm, not yarn or pnpm) in `cwd`; true when it succeeded. */
+function npm(args, cwd) {
+  const cli = process.env.npm_execpath;
+  const res =
+    cli && /npm/.test(path.basename(cli))
+      ? spawnSync(process.execPath, [cli, ...args], { cwd, stdio: 'inherit' })
+      : spawnSync('npm', args, { cwd, stdio: 'inherit' });
   return res.status === 0;
 }
 
@@ -93,20 +98,9 @@ function sourceBuildTools() {
     log(`fetching ${wanted.join(' and ')} for the source build into ${path.relative(root, prefix)}`);
     fs.mkdirSync(prefix, { recursive: true });
     fs.writeFileSync(path.join(prefix, 'package.json'), '{"private":true}\n');
-    const npm = process.env.npm_execpath;
-    const args = [
-      'install',
-      '--no-save',
-      '--no-package-lock',
-      '--no-audit',
-      '--no-fund',
-      '--ignore-scripts',
-      ...wanted,
-    ];
-    const res = npm
-      ? spawnSync(process.execPath, [npm, ...args], { cwd: prefix, stdio: 'inherit' })
-      : spawnSync('npm', args, { cwd: prefix, stdio: 'inherit' });
-    if (res.status !== 0) {
+    const args = ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts'];
+    const fetched = npm([...args, ...wanted], prefix);
+    if (!fetched) {
       console.error(`percore: could not fetch ${wanted.join(' and ')}, which the source build needs (output above).`);
       return null;
     }
@@ -136,11 +130,7 @@ function buildAddonFromSource() {
 function main() {
   if (fs.existsSync(path.join(root, 'assembly', 'index.ts'))) {
     // A clone: the whole build, as `npm run build` does it.
-    const npm = process.env.npm_execpath;
-    const ok = npm
-      ? run([npm, 'run', 'build'])
-      : spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' }).status === 0;
-    return ok;
+    return npm(['run', 'build'], root);
   }
   const native = require(path.join(root, 'dist', 'src', 'package', 'native.js'));
   const env = process.env;
