@@ -1,9 +1,8 @@
-// Loads the native host (build/host/Release/percore.node) and describes its
-// surface; docs/ARCHITECTURE.md, "The host's exports", is the contract.
+// Loads the native host (the source build, else the package's prebuild for
+// this platform: src/package/native.ts) and describes its surface; docs/ARCHITECTURE.md, "The host's exports", is the contract.
 // No logic lives here: the runtime decides what to do with a driver.
 
-import * as path from 'node:path';
-import { packageRoot } from '../package/root';
+import { addonLoadError, findAddon } from '../package/native';
 
 /** A socket address as the host reports it (the shape of Node's `address()`). */
 export interface HostAddress {
@@ -256,8 +255,12 @@ let cached: AddonModule | undefined;
 /** Loads the addon once per module instance (works from `src/` and `dist/src/`). */
 export function loadAddon(): AddonModule {
   if (cached === undefined) {
-    const file = path.join(packageRoot(), 'build', 'host', 'Release', 'percore.node');
-    cached = require(file) as AddonModule;
+    const file = findAddon();
+    try {
+      cached = require(file) as AddonModule;
+    } catch (cause) {
+      throw addonLoadError(file, cause);
+    }
   }
   return cached;
 }

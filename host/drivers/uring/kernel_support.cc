@@ -23,8 +23,9 @@ const char* SetupHint(int error) {
              "and containerd's defaults do), or sysctl kernel.io_uring_disabled "
              "is 2 (or 1 and this user is not in kernel.io_uring_group)";
     case ENOSYS:
-      return "this kernel has no io_uring (CONFIG_IO_URING off, or a seccomp "
-             "filter answering ENOSYS)";
+      return "this kernel has no io_uring (CONFIG_IO_URING off, a seccomp "
+             "filter answering ENOSYS, or an emulator such as qemu-user that "
+             "lacks its system calls)";
     case ENOMEM:
       return "not enough locked memory for the rings: raise the memlock limit "
              "(ulimit -l) or ask for fewer entries";
