@@ -6,9 +6,9 @@ import * as net from 'node:net';
 import { constants } from 'node:os';
 import * as L from '../src/core/layout';
 import { loadAddon } from '../src/driver/addon';
-import { type Runtime, TcpListener, TcpStream } from '../src/index';
+import { type PercoreError, type Runtime, TcpListener, TcpStream } from '../src/index';
 import { collect, FakeCore } from './host/fake-core';
-import { expectClean, makeRuntime, pattern } from './support/helpers';
+import { expectClean, makeRuntime, pattern, until } from './support/helpers';
 
 const E = constants.errno;
 const host = loadAddon();
@@ -23,23 +23,25 @@ describe('epoll runtime', () => {
   test('a write pending when the peer resets rejects with the socket error', async () => {
     expect(rt.driver).toBe('epoll');
     const listener = await TcpListener.bind('127.0.0.1:0', { runtime: rt });
-    const peer = net.connect(listener.localAddress().port, '127.0.0.1');
-    peer.pause(); // never reads: the server's writes fill both socket buffers
-    const stream = await listener.accept();
-    const buf = rt.buffer();
-    buf.set(pattern(buf.length));
-    // Fill until a write waits for EPOLLOUT (its promise stays pending).
-    let pending: Promise<unknown> | undefined;
-    for (let i = 0; i < 10_000 && pending === undefined; i++) {
-      const p = stream.write(buf);
-      const settled = await Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 20))]);
-      if (!settled) pending = p;
-    }
-    expect(pending).toBeDefined();
-    expect(rt.counters().opsInFlight).toBe(2); // the listener's armed ACCEPT and the waiting SEND
-    peer.resetAndDestroy(); // RST: EPOLLERR/EPOLLHUP wakes the waiting SEND
+    // The peer never reads, and both ends have fixed small buffers (setting
+    // SO_SNDBUF/SO_RCVBUF turns the kernel's autotuning off): a 1 MiB
+    // writeAll can never finish, so it is pending whatever the machine's speed.
+    const [peer, stream] = await Promise.all([
+      TcpStream.connect(listener.localAddress(), { runtime: rt }),
+      listener.accept(),
+    ]);
+    peer.setOptions({ receiveBufferSize: 4096, linger: 0 });
+    stream.setOptions({ sendBufferSize: 4096 });
+    const eagainBefore = rt.nativeDriver.counters().eagain;
+    const data = pattern(1 << 20);
+    const pending = stream.writeAll(data);
+    pending.catch(() => {});
+    // The driver saw EAGAIN: the SEND now waits for EPOLLOUT (a state, not a time).
+    await until(() => rt.nativeDriver.counters().eagain > eagainBefore, 'the writeAll to wait for EPOLLOUT');
+    await peer.close(); // linger 0: RST; EPOLLERR/EPOLLHUP wakes the waiting SEND
     await expect(pending).rejects.toMatchObject({ code: expect.stringMatching(/^(ECONNRESET|EPIPE)$/) });
-    rt.release(buf);
+    const err = (await pending.catch((e: unknown) => e)) as PercoreError & { bytesWritten: number };
+    expect(err.bytesWritten).toBeLessThan(data.length);
     await stream.close();
     await listener.close();
     await expectClean(rt);
