@@ -273,8 +273,13 @@ export class FdStream implements RentStream, OpStream {
     this.rejectWaiting(() => socketClosed(this.constructor.name));
     if (this.firstOp === undefined) this.closeSocket();
     else
-      for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next)
+      for (let op: StreamOp | undefined = this.firstOp; op !== undefined; ) {
+        // An op with nothing in the kernel (waiting for a slot or a buffer)
+        // settles inside cancel() and leaves the list: take its next first.
+        const next: StreamOp | undefined = op.next;
         op.cancel(socketClosed(this.constructor.name));
+        op = next;
+      }
     return this.closed;
   }
 

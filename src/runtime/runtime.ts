@@ -175,7 +175,9 @@ export class Runtime {
    * ```ts
    * await Runtime.current().sleep(5);
    * ```
-   * Rejects with an `AbortError` if `signal` aborts first. */
+   * Rejects with an `AbortError` if `signal` aborts first. A timer takes an
+   * op slot: when the table is full it waits for one (back-pressure, never
+   * `ERR_PERCORE_OP_TABLE_FULL`), and the delay still counts from the call. */
   sleep(ms: number, options?: { signal?: AbortSignal }): Promise<void> {
     validateMs(ms, 'ms');
     return new Promise<void>((resolve, reject) => {

@@ -262,14 +262,22 @@ describe('copy() and the runtime around it', () => {
     await expect(relay).rejects.toMatchObject({ code: 'ERR_PERCORE_RUNTIME_CLOSED', bytesCopied: 3 });
   });
 
-  test('without a recv set, a pool with no free buffer refuses it with ERR_PERCORE_NO_BUFFERS', async () => {
-    const rt = makeRuntime({ buffers: 1, recvBuffers: 0 });
+  test('without a recv set, a pool with no free buffer makes it wait for one, then it relays', async () => {
+    const rt = makeRuntime({ buffers: 2, recvBuffers: 0 });
     try {
       const { listener, client, server } = await connectedPair(rt);
-      const buf = rt.buffer();
-      await expect(copy(server, server)).rejects.toMatchObject({ code: 'ERR_PERCORE_NO_BUFFERS' });
-      rt.release(buf);
-      await Promise.all([client.close(), server.close(), listener.close()]);
+      await listener.close(); // its accept would count as an op in flight
+      const held = [rt.buffer(), rt.buffer()]; // the whole pool
+      const submitted = rt.counters().submitted;
+      const relay = copy(server, server);
+      expect(rt.counters().submitted).toBe(submitted); // nothing submitted: it waits for a buffer
+      await expect(server.read(Buffer.alloc(1))).rejects.toMatchObject({ code: 'ERR_PERCORE_BUSY' }); // yet it owns `from`
+      for (const buf of held) rt.release(buf); // one for the relay, one for the client's bounced read
+      await client.writeAll(Buffer.from('late'));
+      expect(Buffer.from(await readAll(client, 4)).toString()).toBe('late');
+      await client.shutdown();
+      expect(await relay).toBe(4);
+      await Promise.all([client.close(), server.close()]);
       await expectClean(rt);
     } finally {
       rt.close();
