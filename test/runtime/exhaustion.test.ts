@@ -248,3 +248,17 @@ test('a copy() waiting for an op slot stops on abort, timeout and close, having 
     expect(await timedOut).toMatchObject({ code: 'ETIMEDOUT', bytesCopied: 0 });
     await Promise.all([a.client.close(), a.server.close(), b.client.close()]);
   }));
+
+test('close() cancels every operation of the stream, those waiting for a slot and those in the kernel alike', () =>
+  withRuntime({ entries: 4, buffers: 8, recvBuffers: 0 }, async (rt) => {
+    const { listener, client, server } = await connectedPair(rt);
+    await listener.close();
+    const reading = rejection(server.read(Buffer.alloc(8))); // in the kernel
+    const table = fillOpTable(rt);
+    const writing = rejection(server.write(Buffer.from('x'))); // waits for a slot, first in the stream's list
+    await server.close();
+    expect((await writing).code).toBe('ERR_SOCKET_CLOSED');
+    expect((await reading).code).toBe('ERR_SOCKET_CLOSED');
+    await table.release();
+    await client.close();
+  }));
