@@ -312,6 +312,15 @@ module.exports = [
     tests: ['test/net/fd-ownership.test.ts'],
   },
   {
+    id: 'host-end-close-drops-reclaim',
+    layer: 'host',
+    file: 'host/fd_table.cc',
+    find: '  if (InBitmap(fd)) return;\n  // Only our own claim is released',
+    replace: '  // Only our own claim is released',
+    why: "a CLOSE's CQE releases the claim of a new socket that got the closed number first: its ops are refused and its fd leaks (io_uring; found by the API fuzz)",
+    tests: ['test/net/fd-ownership.test.ts'],
+  },
+  {
     id: 'host-emulated-recv-after-close',
     layer: 'host',
     file: 'host/drivers/uring/recv_select.cc',
