@@ -201,6 +201,31 @@ for (const mode of [
 }
 
 describe('copy() and the runtime around it', () => {
+  test("bytes that circle for ever through a relay do not starve Node's loop (found by the API fuzz)", async () => {
+    // copy(server, client): what the client sends reaches the server, which
+    // the relay writes back into the client, which sends it again: the relay
+    // always has a turn due. Timers and immediates must still run between its
+    // turns (a turn due at once was a 0 ms libuv timer, which libuv 1.46 runs
+    // again in the same phase: the whole loop hung, jest's timeout included).
+    const rt = makeRuntime({ buffers: 8 });
+    try {
+      const { listener, client, server } = await connectedPair(rt);
+      await listener.close();
+      await client.writeAll(Buffer.from('round and round'));
+      const relay = rejection(copy(server, client));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 1));
+      await server.close();
+      const err = await relay;
+      expect(err.code).toBe('ERR_SOCKET_CLOSED');
+      expect(err.bytesCopied).toBeGreaterThan(15); // it did circle meanwhile
+      await client.close();
+      await expectClean(rt);
+    } finally {
+      rt.close();
+    }
+  });
+
   test('with the recv set empty, a relay waits for a buffer instead of failing, and loses nothing', async () => {
     const rt = makeRuntime({ bufferSize: 1024, buffers: 4, recvBuffers: 1 });
     try {

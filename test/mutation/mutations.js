@@ -321,6 +321,15 @@ module.exports = [
     tests: ['test/net/fd-ownership.test.ts'],
   },
   {
+    id: 'host-turn-due-zero-timer',
+    layer: 'host',
+    file: 'host/napi/turn.cc',
+    find: '  uv_idle_start(&handles_->idle, OnIdle);\n',
+    replace: '  uv_timer_start(&handles_->timer, OnTimer, 0, 0);\n',
+    why: 'a turn due at once is a 0 ms libuv timer: a relay with a turn always due runs for ever inside one timers phase and starves the loop (found by the API fuzz)',
+    tests: ['test/io/copy.test.ts'],
+  },
+  {
     id: 'host-emulated-recv-after-close',
     layer: 'host',
     file: 'host/drivers/uring/recv_select.cc',
