@@ -248,9 +248,29 @@ export class FdStream implements RentStream, OpStream {
       return Promise.reject(err);
     }
     let op!: PlainOp;
+    // In the stream's list while it runs (or waits for an op slot), so that
+    // close() cancels it and closes the fd only once it is over: it never
+    // runs on a number the kernel may have handed to another socket.
+    const link: StreamOp = {
+      prev: undefined,
+      next: undefined,
+      reads: false,
+      writes: false,
+      cancel: (reason) => op.cancel(reason),
+    };
     const promise = new Promise<void>((resolve, reject) => {
-      op = new PlainOp({ syscall: 'shutdown', signal: options?.signal }, () => resolve(), reject);
-      op.start(this.rt, (rt) => rt.core.submitShutdown(this.fd, code));
+      const settle = (err?: unknown): void => {
+        this.settled(link);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      op = new PlainOp({ syscall: 'shutdown', signal: options?.signal }, () => settle(), settle);
+      this.started(link);
+      try {
+        op.start(this.rt, (rt) => rt.core.submitShutdown(this.fd, code));
+      } catch (err) {
+        settle(err);
+      }
     }) as Promise<void> & Cancellable;
     promise[kCancel] = op;
     return promise;

@@ -262,3 +262,15 @@ test('close() cancels every operation of the stream, those waiting for a slot an
     await table.release();
     await client.close();
   }));
+
+test('a shutdown() waiting for a slot is cancelled by close(), never run on the closed number (found by the API fuzz)', () =>
+  withRuntime({ entries: 4, buffers: 8, recvBuffers: 0 }, async (rt) => {
+    const { listener, client, server } = await connectedPair(rt);
+    await listener.close();
+    const table = fillOpTable(rt);
+    const shutting = rejection(server.shutdown());
+    await server.close();
+    expect((await shutting).code).toBe('ERR_SOCKET_CLOSED');
+    await table.release();
+    await client.close();
+  }));
