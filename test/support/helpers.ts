@@ -16,6 +16,19 @@ export function makeRuntime(options: RuntimeOptions = {}): Runtime {
   return rt;
 }
 
+/** Whether counters `c` say the runtime holds nothing: no op in flight, no
+ * buffer lent or held, no fd open, no timer, no task. */
+export function holdsNothing(c: RuntimeCounters): boolean {
+  return (
+    c.opsInFlight === 0 &&
+    c.buffersLent === 0 &&
+    c.buffersHeld === 0 &&
+    c.openFds === 0 &&
+    c.timers === 0 &&
+    c.tasks === 0
+  );
+}
+
 /** Waits until the runtime holds nothing: no op in flight, no buffer lent or
  * held, no fd open, no timer, no task. Fails with the counters if that does not
  * happen within `ms`. */
@@ -24,15 +37,7 @@ export async function expectClean(rt: Runtime, ms = 2000): Promise<void> {
   let c: RuntimeCounters = rt.counters();
   while (Date.now() < deadline) {
     c = rt.counters();
-    if (
-      c.opsInFlight === 0 &&
-      c.buffersLent === 0 &&
-      c.buffersHeld === 0 &&
-      c.openFds === 0 &&
-      c.timers === 0 &&
-      c.tasks === 0
-    )
-      return;
+    if (holdsNothing(c)) return;
     await new Promise((r) => setTimeout(r, 5));
   }
   expect({
