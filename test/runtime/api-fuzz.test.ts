@@ -22,7 +22,7 @@ import { copy, type Runtime, TcpListener, TcpStream, timeout } from '../../src/i
 import { holdsNothing, makeRuntime, until } from '../support/helpers';
 
 const SEED = Number(process.env.PERCORE_API_FUZZ_SEED ?? 20261127);
-const RUNS = Number(process.env.PERCORE_API_FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.PERCORE_API_FUZZ_RUNS ?? 1000);
 const OPTIONS = { entries: 8, buffers: 8, recvBuffers: 2, bufferSize: 512 };
 
 /** How an operation is given a signal: none, one a later action (or the
