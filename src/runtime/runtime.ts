@@ -93,6 +93,8 @@ export class Runtime {
   private readonly handlers: (OpHandler | undefined)[];
   /** Per pool buffer, bumped by each `release`: see `PoolTag.generation`. */
   private readonly generations: Uint32Array;
+  /** Per pool buffer, operations holding it from their call to their end: `release()` refuses it meanwhile. */
+  private readonly rented: Uint16Array;
   /** Work waiting on this runtime (parked channel ops, stalled ops); keeps the loop alive. */
   private readonly waitRoom: WaitRoom;
   private flushQueued = false;
@@ -138,6 +140,7 @@ export class Runtime {
     this.arenaEnd = this.arena + buffers * bufferSize;
     this.handlers = new Array(entries).fill(undefined);
     this.generations = new Uint32Array(buffers);
+    this.rented = new Uint16Array(buffers);
     const chosen = choice.create(
       (Driver) =>
         new Driver(this.bytes, header, {
@@ -284,12 +287,18 @@ export class Runtime {
    * recv-set buffer going back to the pick set may re-arm a `copy()` that was
    * waiting for one, whose receive must then reach the driver. */
   freeBuffer(index: number): void {
+    if (this.rented[index] > 0) throw bufferInFlight(); // an op waiting for its turn or a slot holds it
     const res = this.core.bufFree(index);
     if (res === -EBUSY) throw bufferInFlight();
     if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
     this.generations[index]++; // views of it made so far are stale now
     if (this.word(L.H_SQ_TAIL) !== this.word(L.H_SQ_HEAD)) this.scheduleFlush();
     if (this.waitRoom.hasStalled) this.waitRoom.wakeStalled();
+  }
+
+  /** @internal An operation takes (+1) or gives back (-1) the pool buffer at `arenaOffset`. */
+  rent(arenaOffset: number, by: 1 | -1): void {
+    this.rented[Math.floor(arenaOffset / this.bufferSize)] += by;
   }
 
   /** @internal Buffers in the recv set (`RuntimeOptions.recvBuffers`). */
