@@ -16,7 +16,9 @@
 //
 // Fixed seed (PERCORE_API_FUZZ_SEED overrides it, PERCORE_API_FUZZ_RUNS the
 // number of runs), so a CI failure replays here; PERCORE_API_FUZZ_REPLAY set
-// to a counterexample (the JSON array fast-check prints) runs just that one.
+// to a counterexample (the JSON array fast-check prints) runs just that one
+// (with PERCORE_API_FUZZ_PBUF_RING=0 when its second value is false: each run
+// also draws whether io_uring receives through a buffer ring or emulates it).
 import fc from 'fast-check';
 import { copy, type Runtime, TcpListener, TcpStream, timeout } from '../../src/index';
 import { holdsNothing, makeRuntime, until } from '../support/helpers';
@@ -329,8 +331,9 @@ class World {
 }
 
 /** Runs one sequence on a fresh runtime and returns what went wrong. */
-async function runSequence(actions: Action[]): Promise<string[]> {
-  const rt = makeRuntime(OPTIONS);
+async function runSequence(actions: Action[], pbufRing = true): Promise<string[]> {
+  // pbufRing false: io_uring's emulated buffer-select receive (the epoll driver ignores it).
+  const rt = makeRuntime({ ...OPTIONS, driverOptions: { pbufRing } });
   const uncaught: string[] = [];
   const onError = (err: unknown) => uncaught.push(`uncaught: ${(err as Error)?.stack ?? String(err)}`);
   process.on('uncaughtException', onError);
@@ -395,14 +398,18 @@ const MUST_REACH = [
 
 test(`random API sequences settle every promise with a value or a coded error and leave nothing behind (seed ${SEED}, ${RUNS} runs)`, async () => {
   if (REPLAY !== undefined) {
-    expect(await runSequence(JSON.parse(REPLAY))).toEqual([]);
+    expect(await runSequence(JSON.parse(REPLAY), process.env.PERCORE_API_FUZZ_PBUF_RING !== '0')).toEqual([]);
     return;
   }
   await fc.assert(
-    fc.asyncProperty(fc.array(action, { minLength: 10, maxLength: 60, size: 'max' }), async (actions) => {
-      const failures = await runSequence(actions);
-      if (failures.length > 0) throw new Error(failures.join('\n'));
-    }),
+    fc.asyncProperty(
+      fc.array(action, { minLength: 10, maxLength: 60, size: 'max' }),
+      fc.boolean(),
+      async (actions, pbufRing) => {
+        const failures = await runSequence(actions, pbufRing);
+        if (failures.length > 0) throw new Error(failures.join('\n'));
+      },
+    ),
     { seed: SEED, numRuns: RUNS, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true },
   );
   if (process.env.PERCORE_API_FUZZ_STATS)
