@@ -134,8 +134,6 @@ export function parseFlags(argv: string[]): Flags {
 
 const QUIET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ERR_SOCKET_CLOSED', 'ERR_PERCORE_RUNTIME_CLOSED']);
 
-let poolFullReported = false;
-
 async function serve(rt: Runtime, stream: TcpStream, connections: Set<TcpStream>): Promise<void> {
   let buf: Uint8Array;
   try {
@@ -197,16 +195,8 @@ async function serveCopy(relay: typeof copy, stream: TcpStream, connections: Set
   try {
     await relay(stream, stream);
   } catch (err) {
-    const code = (err as PercoreError).code;
-    if (code === 'ERR_PERCORE_NO_BUFFERS') {
-      // Every pool buffer is held by a connection: this one is refused; say so once.
-      if (!poolFullReported) {
-        poolFullReported = true;
-        process.stderr.write(`echo: ${(err as Error).message}; refusing new connections until buffers free up\n`);
-      }
-    } else if (!QUIET_ERRORS.has(code)) {
+    if (!QUIET_ERRORS.has((err as PercoreError).code))
       process.stderr.write(`echo: connection: ${(err as Error).message}\n`);
-    }
   } finally {
     connections.delete(stream);
     await stream.close();

@@ -85,6 +85,11 @@ bool FdTable::BeginClose(int32_t fd) {
 
 void FdTable::EndClose(int32_t fd) {
   if (fd < 0 || static_cast<uint32_t>(fd) >= capacity_) return;
+  // BeginClose cleared the bit: set again, this table re-claimed the number
+  // (the kernel reissued it to this driver, e.g. an io_uring CLOSE ran at
+  // submission and the next socket() got the number before the CLOSE's CQE
+  // was reaped). That claim is the new socket's: keep it.
+  if (InBitmap(fd)) return;
   // Only our own claim is released: another table may have re-claimed the
   // number (the kernel reissued it once closed, or it was closed behind our
   // back and reused).

@@ -197,12 +197,15 @@ Napi::Value DriverObject::SetRef(const Napi::CallbackInfo& info) {
     ref_ = ref;
     auto* poll = reinterpret_cast<uv_handle_t*>(&handles_->poll);
     auto* timer = reinterpret_cast<uv_handle_t*>(&handles_->timer);
+    auto* idle = reinterpret_cast<uv_handle_t*>(&handles_->idle);
     if (ref) {
       uv_ref(poll);
       uv_ref(timer);
+      uv_ref(idle);
     } else {
       uv_unref(poll);
       uv_unref(timer);
+      uv_unref(idle);
     }
   }
   return info.Env().Undefined();

@@ -24,6 +24,12 @@ class DriverObject;
 struct LoopHandles {
   uv_poll_t poll;
   uv_timer_t timer;
+  // A turn due at once runs from this idle handle: once per loop iteration,
+  // with Node's timers, I/O and immediates between. A 0 ms uv_timer would
+  // not do: libuv (1.46, Node 20) runs a timer re-armed for 0 from its own
+  // callback again within the same timers phase, so a driver with a turn
+  // always due (a relay whose sends complete at once) starved the loop.
+  uv_idle_t idle;
   DriverObject* owner;  // null once the owner closed
   int open;             // handles whose close callback has not run
   // The cross-thread waker (createWaker), made on first use: an eventfd in
@@ -88,6 +94,7 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
+  static void OnIdle(uv_idle_t* handle);
   static void OnWaker(uv_poll_t* handle, int status, int events);
   static void OnHandleClosed(uv_handle_t* handle);
   static void OnEnvCleanup(napi_async_cleanup_hook_handle hook, void* arg);
@@ -103,7 +110,7 @@ class DriverObject : public Napi::ObjectWrap<DriverObject> {
   Napi::Reference<Napi::Value> detachable_ref_;
   napi_async_context async_context_ = nullptr;
   bool ref_ = false;             // handles start unref'd: an idle driver keeps nothing alive
-  bool turn_requested_ = false;  // the timer is armed for 0: a turn is due
+  bool turn_requested_ = false;  // the idle handle is started: a turn is due
   bool closed_ = false;
   // While onTurn (and the microtasks after it) runs, arm() only records the
   // shortest wait asked for: onTurn's own answer was computed before those

@@ -26,6 +26,7 @@ bool DriverObject::StartLoop(Napi::Env env) {
   handles_->owner = this;
   handles_->poll.data = handles_;
   handles_->timer.data = handles_;
+  handles_->idle.data = handles_;
   int r = uv_poll_init(loop, &handles_->poll, driver_->wake_fd());
   if (r != 0) {
     delete handles_;
@@ -34,10 +35,12 @@ bool DriverObject::StartLoop(Napi::Env env) {
     return false;
   }
   uv_timer_init(loop, &handles_->timer);
-  handles_->open = 2;
+  uv_idle_init(loop, &handles_->idle);
+  handles_->open = 3;
   uv_poll_start(&handles_->poll, UV_READABLE, OnPoll);
   uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
   uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->timer));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->idle));
   napi_add_async_cleanup_hook(env, OnEnvCleanup, handles_, &handles_->cleanup);
   return true;
 }
@@ -54,6 +57,13 @@ void DriverObject::OnPoll(uv_poll_t* handle, int /*status*/, int /*events*/) {
 }
 
 void DriverObject::OnTimer(uv_timer_t* handle) {
+  auto* h = static_cast<LoopHandles*>(handle->data);
+  if (h->owner != nullptr) h->owner->Turn(true);
+}
+
+// A requested turn (ScheduleTurn): one per loop iteration.
+void DriverObject::OnIdle(uv_idle_t* handle) {
+  uv_idle_stop(handle);
   auto* h = static_cast<LoopHandles*>(handle->data);
   if (h->owner != nullptr) h->owner->Turn(true);
 }
@@ -145,7 +155,7 @@ void DriverObject::Turn(bool forced) {
 void DriverObject::ScheduleTurn() {
   if (closed_ || turn_requested_) return;
   turn_requested_ = true;
-  uv_timer_start(&handles_->timer, OnTimer, 0, 0);
+  uv_idle_start(&handles_->idle, OnIdle);
 }
 
 void DriverObject::ArmTimer(double wait_ms) {
@@ -171,6 +181,7 @@ void DriverObject::CloseAll() {
     handles_->owner = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(&handles_->poll), OnHandleClosed);
     uv_close(reinterpret_cast<uv_handle_t*>(&handles_->timer), OnHandleClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handles_->idle), OnHandleClosed);
     if (handles_->waker_token != 0) {
       // Stale first, so no thread writes to the eventfd once it is closed;
       // DestroyWaker closes it, which libuv allows once its handle is closing.

@@ -79,9 +79,12 @@ export interface CopyOptions {
  * `unwritten`. Rejects at once with `ERR_INVALID_ARG_TYPE` when a side is not
  * a rent stream, and, for two descriptor streams, with `ERR_PERCORE_BUSY` when
  * `from` is being read (a `read`, `recv` or another copy) or `to` written,
- * with `ERR_INVALID_ARG_VALUE` when they belong to different runtimes, and
- * with `ERR_PERCORE_NO_BUFFERS` when the runtime has no recv set and no pool
- * buffer is free. */
+ * and with `ERR_INVALID_ARG_VALUE` when they belong to different runtimes.
+ * When the op table is full (or the runtime has no recv set and no pool
+ * buffer is free) it waits for a slot (or a buffer) rather than failing:
+ * back-pressure, in FIFO order with the runtime's other waiting work; the
+ * streams are the relay's from the call on, and closing either, the signal
+ * or `timeout()` still stop it. */
 export function copy(from: RentReader, to: RentWriter, options?: CopyOptions): Promise<number> {
   try {
     if (!isRentReader(from)) throw invalidArgType('from', 'a rent stream (with read and readExact)', from);

@@ -3,10 +3,10 @@
 // again from the loop turn that saw the previous step complete; this handler
 // hears from it once, when it ends, and turns the end into a result or an
 // error carrying `bytesCopied` and `unwritten`.
-import { ECANCELED } from '../errors/errno';
-import { codedError, type PercoreError, runtimeClosed, systemError } from '../errors/errors';
+import { ECANCELED, ENOSPC } from '../errors/errno';
+import { type PercoreError, runtimeClosed, systemError } from '../errors/errors';
 import { cancelOnAbort } from '../runtime/cancel';
-import { CLOSED_RESULT, type OpHandler } from '../runtime/op-handler';
+import { CLOSED_RESULT, type OpHandler, type Stalled } from '../runtime/op-handler';
 import type { Runtime } from '../runtime/runtime';
 import { EMPTY, withProgress } from './copy-progress';
 import type { FdStream } from './fd-stream';
@@ -26,8 +26,13 @@ const PHASE_SYSCALLS = ['read', 'write', 'shutdown'];
 
 /** One relay: the core's COPY op, in `from`'s list of operations in flight
  * (and, through `toLink`, in `to`'s), so that closing either stream stops it. */
-export class CoreRelay implements OpHandler, StreamOp {
+export class CoreRelay implements OpHandler, StreamOp, Stalled {
   private id = 0;
+  /** COPY_F_* of this relay. */
+  private options = 0;
+  /** Waiting in the runtime for an op slot or a pool buffer (nothing in the core). */
+  private stalled = false;
+  private ended = false;
   private reason: PercoreError | undefined;
   private onAbort: (() => void) | undefined;
   /** Its entry in `to`'s list, when `to` is another stream. */
@@ -65,48 +70,85 @@ export class CoreRelay implements OpHandler, StreamOp {
           };
   }
 
-  /** Submits the relay; `end`: shut `to` down for writing at the end of `from`. */
+  /** Starts the relay; `end`: shut `to` down for writing at the end of
+   * `from`. It owns both streams' directions from now on, even while it waits
+   * for an op slot (or, with no recv set, a pool buffer): then it is in the
+   * runtime's FIFO of stalled work, and closing either stream or the signal
+   * still stops it. */
   begin(end: boolean): void {
-    let options = end ? COPY_F_END : 0;
     const rt = this.rt;
     // With a recv set, each receive takes a buffer only when data arrives;
     // without one, the copy holds a pool buffer of its own until it ends.
-    let buffer = -1;
-    if (rt.recvSetSize > 0) {
-      options |= COPY_F_SELECT;
-    } else {
-      buffer = rt.core.bufAlloc();
-      if (buffer < 0) {
-        const err = codedError(
-          'ERR_PERCORE_NO_BUFFERS',
-          'copy(): every pool buffer is in use; release buffers or create the runtime with more',
-        );
-        this.reject(withProgress(err, 0, EMPTY));
-        return;
-      }
-    }
-    const id = rt.core.submitCopy(this.from.fd, this.to.fd, buffer, options);
-    try {
-      rt.track(id, this, 'copy');
-    } catch (err) {
-      if (buffer >= 0) rt.unlend(buffer);
-      this.reject(withProgress(err as PercoreError, 0, EMPTY));
-      return;
-    }
-    this.id = id;
+    this.options = (end ? COPY_F_END : 0) | (rt.recvSetSize > 0 ? COPY_F_SELECT : 0);
     this.from.copyingFrom = true;
     this.to.copyingTo = true;
     this.from.started(this);
     if (this.toLink !== undefined) this.to.started(this.toLink);
-    if (this.signal !== undefined) {
-      this.onAbort = cancelOnAbort(this.signal, this);
+    if (this.signal !== undefined) this.onAbort = cancelOnAbort(this.signal, this);
+    this.submit();
+  }
+
+  /** Submits the core's COPY op, or waits (stalls) for what it lacks. */
+  private submit(): void {
+    const rt = this.rt;
+    if (rt.isClosed) {
+      this.end(runtimeClosed(), 0, EMPTY);
+      return;
     }
+    let buffer = -1;
+    if ((this.options & COPY_F_SELECT) === 0) {
+      buffer = rt.core.bufAlloc();
+      if (buffer < 0) {
+        this.stall(); // every pool buffer is in use: wait for one
+        return;
+      }
+    }
+    const id = rt.core.submitCopy(this.from.fd, this.to.fd, buffer, this.options);
+    if (id === -ENOSPC) {
+      // The op table is full: wait for a slot, then give the buffer back
+      // (which may wake those behind).
+      this.stall();
+      if (buffer >= 0) rt.unlend(buffer);
+      return;
+    }
+    try {
+      rt.track(id, this, 'copy');
+    } catch (err) {
+      if (buffer >= 0) rt.unlend(buffer);
+      this.end(err as PercoreError, 0, EMPTY);
+      return;
+    }
+    this.id = id;
+  }
+
+  private stall(): void {
+    this.stalled = true;
+    this.rt.stall(this);
+  }
+
+  /** @internal an op slot or a pool buffer may be free: submit again. */
+  resume(): void {
+    this.stalled = false;
+    this.submit();
+  }
+
+  /** @internal the runtime closed while the relay waited. */
+  abort(): void {
+    this.stalled = false;
+    this.end(runtimeClosed(), 0, EMPTY);
   }
 
   /** Stops the copy; it rejects with `reason` unless it had already ended. */
   cancel(reason: PercoreError): void {
-    if (this.reason !== undefined) return;
+    if (this.reason !== undefined || this.ended) return;
     this.reason = reason;
+    if (this.stalled) {
+      // Nothing of it reached the core: it ends here, having copied nothing.
+      this.stalled = false;
+      this.rt.unstall(this);
+      this.end(reason, 0, EMPTY);
+      return;
+    }
     this.rt.cancel(this.id);
   }
 
@@ -125,19 +167,27 @@ export class CoreRelay implements OpHandler, StreamOp {
     // outlives a closed runtime, so even then nothing is lost).
     const unwritten = unsent > 0 ? rt.poolSlice(buffer, core.copyInfo(this.id, INFO_UNSENT_OFFSET), unsent) : EMPTY;
     if (buffer >= 0 && !rt.isClosed) rt.freeBuffer(buffer);
-    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
-    this.from.copyingFrom = false;
-    this.to.copyingTo = false;
-    this.from.settled(this);
-    if (this.toLink !== undefined) this.to.settled(this.toLink);
     if (res === 0) {
-      this.resolve(copied);
+      this.end(undefined, copied, EMPTY);
       return;
     }
     let err: PercoreError;
     if (res === CLOSED_RESULT) err = runtimeClosed();
     else if (res === -ECANCELED && this.reason !== undefined) err = this.reason;
     else err = systemError(res, PHASE_SYSCALLS[phase] ?? 'copy');
-    this.reject(withProgress(err, copied, unwritten));
+    this.end(err, copied, unwritten);
+  }
+
+  /** Gives both streams back and settles: resolves with `copied` when `err`
+   * is undefined, else rejects with `err` carrying the progress. */
+  private end(err: PercoreError | undefined, copied: number, unwritten: Uint8Array): void {
+    this.ended = true;
+    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    this.from.copyingFrom = false;
+    this.to.copyingTo = false;
+    this.from.settled(this);
+    if (this.toLink !== undefined) this.to.settled(this.toLink);
+    if (err === undefined) this.resolve(copied);
+    else this.reject(withProgress(err, copied, unwritten));
   }
 }

@@ -249,9 +249,29 @@ export class FdStream implements RentStream, OpStream {
       return Promise.reject(err);
     }
     let op!: PlainOp;
+    // In the stream's list while it runs (or waits for an op slot), so that
+    // close() cancels it and closes the fd only once it is over: it never
+    // runs on a number the kernel may have handed to another socket.
+    const link: StreamOp = {
+      prev: undefined,
+      next: undefined,
+      reads: false,
+      writes: false,
+      cancel: (reason) => op.cancel(reason),
+    };
     const promise = new Promise<void>((resolve, reject) => {
-      op = new PlainOp({ syscall: 'shutdown', signal: options?.signal }, () => resolve(), reject);
-      op.start(this.rt, (rt) => rt.core.submitShutdown(this.fd, code));
+      const settle = (err?: unknown): void => {
+        this.settled(link);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      op = new PlainOp({ syscall: 'shutdown', signal: options?.signal }, () => settle(), settle);
+      this.started(link);
+      try {
+        op.start(this.rt, (rt) => rt.core.submitShutdown(this.fd, code));
+      } catch (err) {
+        settle(err);
+      }
     }) as Promise<void> & Cancellable;
     promise[kCancel] = op;
     return promise;
@@ -274,8 +294,13 @@ export class FdStream implements RentStream, OpStream {
     this.rejectWaiting(() => socketClosed(this.constructor.name));
     if (this.firstOp === undefined) this.closeSocket();
     else
-      for (let op: StreamOp | undefined = this.firstOp; op !== undefined; op = op.next)
+      for (let op: StreamOp | undefined = this.firstOp; op !== undefined; ) {
+        // An op with nothing in the kernel (waiting for a slot or a buffer)
+        // settles inside cancel() and leaves the list: take its next first.
+        const next: StreamOp | undefined = op.next;
         op.cancel(socketClosed(this.constructor.name));
+        op = next;
+      }
     return this.closed;
   }
 

@@ -121,6 +121,9 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
       this.rented = true;
     }
     if (this.signal !== undefined) this.onAbort = cancelOnAbort(this.signal, this);
+    // Until it ends, a pool buffer is the operation's: release() refuses it
+    // even before the kernel has it (waiting its turn or an op slot).
+    if (pooled) rt.rent(this.arenaOffset, 1);
     if (this.stream.admit(this)) {
       this.run();
       return;
@@ -300,6 +303,7 @@ export class TransferOp implements OpHandler, LaneOp, Stalled {
   private finish(n: number | undefined, err?: PercoreError): void {
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     if (this.rented) rentedArrays.delete(this.buf);
+    if (this.arenaOffset >= 0) this.stream.rt.rent(this.arenaOffset, -1);
     const wasInFlight = this.state === 1;
     this.state = 2;
     // Settling lets the next operation of this direction run, so the stream

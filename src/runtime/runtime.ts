@@ -37,6 +37,7 @@ import {
 } from '../errors/errors';
 import { validateInteger, validateMs, validateSignal } from '../errors/validate';
 import { BufferWaiter } from './buffer-waiter';
+import { readCounters } from './counters';
 import { queueJob } from './microtask';
 import { CLOSED_RESULT, type OpHandler, type Parked, type Stalled } from './op-handler';
 import { option, type RuntimeCounters, type RuntimeOptions } from './options';
@@ -98,6 +99,8 @@ export class Runtime {
   private readonly handlers: (OpHandler | undefined)[];
   /** Per pool buffer, bumped by each `release`: see `PoolTag.generation`. */
   private readonly generations: Uint32Array;
+  /** Per pool buffer, operations holding it from their call to their end: `release()` refuses it meanwhile. */
+  private readonly rented: Uint16Array;
   /** Work waiting on this runtime (parked channel ops, stalled ops); keeps the loop alive. */
   private readonly waitRoom: WaitRoom;
   private flushQueued = false;
@@ -143,6 +146,7 @@ export class Runtime {
     this.arenaEnd = this.arena + buffers * bufferSize;
     this.handlers = new Array(entries).fill(undefined);
     this.generations = new Uint32Array(buffers);
+    this.rented = new Uint16Array(buffers);
     const chosen = choice.create(
       (Driver) =>
         new Driver(this.bytes, header, {
@@ -181,7 +185,9 @@ export class Runtime {
    * ```ts
    * await Runtime.current().sleep(5);
    * ```
-   * Rejects with an `AbortError` if `signal` aborts first. */
+   * Rejects with an `AbortError` if `signal` aborts first. A timer takes an
+   * op slot: when the table is full it waits for one (back-pressure, never
+   * `ERR_PERCORE_OP_TABLE_FULL`), and the delay still counts from the call. */
   sleep(ms: number, options?: { signal?: AbortSignal }): Promise<void> {
     validateMs(ms, 'ms');
     return new Promise<void>((resolve, reject) => {
@@ -288,12 +294,18 @@ export class Runtime {
    * recv-set buffer going back to the pick set may re-arm a `copy()` that was
    * waiting for one, whose receive must then reach the driver. */
   freeBuffer(index: number): void {
+    if (this.rented[index] > 0) throw bufferInFlight(); // an op waiting for its turn or a slot holds it
     const res = this.core.bufFree(index);
     if (res === -EBUSY) throw bufferInFlight();
     if (res < 0) throw codedError('ERR_INVALID_ARG_VALUE', 'the pool buffer was already released', TypeError);
     this.generations[index]++; // views of it made so far are stale now
     if (this.word(L.H_SQ_TAIL) !== this.word(L.H_SQ_HEAD)) this.scheduleFlush();
     if (this.waitRoom.hasStalled) this.waitRoom.wakeStalled();
+  }
+
+  /** @internal An operation takes (+1) or gives back (-1) the pool buffer at `arenaOffset`. */
+  rent(arenaOffset: number, by: 1 | -1): void {
+    this.rented[Math.floor(arenaOffset / this.bufferSize)] += by;
   }
 
   /** @internal Buffers in the recv set (`RuntimeOptions.recvBuffers`). */
@@ -303,24 +315,8 @@ export class Runtime {
 
   /** What the runtime holds right now (see `RuntimeCounters`). */
   counters(): RuntimeCounters {
-    const host = this.closed
-      ? { enters: 0, openFds: 0, wakesMsgRing: 0, wakesEventfd: 0 }
-      : this.nativeDriver.counters();
-    return {
-      opsInFlight: this.closed ? 0 : this.core.counter(1) - this.core.counter(2),
-      submitted: this.core.counter(1),
-      completed: this.core.counter(2),
-      ringEnters: host.enters,
-      buffersLent: this.core.counter(3),
-      buffersHeld: this.core.counter(4),
-      buffersProvided: this.core.counter(7),
-      openFds: host.openFds,
-      timers: this.core.counter(5),
-      tasks: this.tasks,
-      parked: this.waitRoom.parkedCount,
-      wakesMsgRing: host.wakesMsgRing,
-      wakesEventfd: host.wakesEventfd,
-    };
+    const driver = this.closed ? undefined : this.nativeDriver;
+    return readCounters(this.core, driver, { tasks: this.tasks, parked: this.waitRoom.parkedCount });
   }
 
   /** Stops the runtime: every operation still in flight is cancelled (its

@@ -85,7 +85,9 @@ export function sleep(ms: number, options?: { signal?: AbortSignal; runtime?: Ru
  * cancelled and rejects with a `TimeoutError` (`code: 'ETIMEDOUT'`, and its
  * buffer in `err.buffer`) — or resolves, if its result won the race, so no
  * data is lost. Any other promise is left running and `timeout` rejects with
- * the `TimeoutError` at once.
+ * the `TimeoutError` at once. Its timer is a `sleep`: when the op table is
+ * full it waits for a slot like any operation, with the deadline counted
+ * from the call.
  * ```ts
  * const [n, filled] = await timeout(1000, stream.read(buf));   // or ETIMEDOUT, with err.buffer
  * ```

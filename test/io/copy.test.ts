@@ -201,6 +201,31 @@ for (const mode of [
 }
 
 describe('copy() and the runtime around it', () => {
+  test("bytes that circle for ever through a relay do not starve Node's loop (found by the API fuzz)", async () => {
+    // copy(server, client): what the client sends reaches the server, which
+    // the relay writes back into the client, which sends it again: the relay
+    // always has a turn due. Timers and immediates must still run between its
+    // turns (a turn due at once was a 0 ms libuv timer, which libuv 1.46 runs
+    // again in the same phase: the whole loop hung, jest's timeout included).
+    const rt = makeRuntime({ buffers: 8 });
+    try {
+      const { listener, client, server } = await connectedPair(rt);
+      await listener.close();
+      await client.writeAll(Buffer.from('round and round'));
+      const relay = rejection(copy(server, client));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 1));
+      await server.close();
+      const err = await relay;
+      expect(err.code).toBe('ERR_SOCKET_CLOSED');
+      expect(err.bytesCopied).toBeGreaterThan(15); // it did circle meanwhile
+      await client.close();
+      await expectClean(rt);
+    } finally {
+      rt.close();
+    }
+  });
+
   test('with the recv set empty, a relay waits for a buffer instead of failing, and loses nothing', async () => {
     const rt = makeRuntime({ bufferSize: 1024, buffers: 4, recvBuffers: 1 });
     try {
@@ -262,14 +287,22 @@ describe('copy() and the runtime around it', () => {
     await expect(relay).rejects.toMatchObject({ code: 'ERR_PERCORE_RUNTIME_CLOSED', bytesCopied: 3 });
   });
 
-  test('without a recv set, a pool with no free buffer refuses it with ERR_PERCORE_NO_BUFFERS', async () => {
-    const rt = makeRuntime({ buffers: 1, recvBuffers: 0 });
+  test('without a recv set, a pool with no free buffer makes it wait for one, then it relays', async () => {
+    const rt = makeRuntime({ buffers: 2, recvBuffers: 0 });
     try {
       const { listener, client, server } = await connectedPair(rt);
-      const buf = rt.buffer();
-      await expect(copy(server, server)).rejects.toMatchObject({ code: 'ERR_PERCORE_NO_BUFFERS' });
-      rt.release(buf);
-      await Promise.all([client.close(), server.close(), listener.close()]);
+      await listener.close(); // its accept would count as an op in flight
+      const held = [rt.buffer(), rt.buffer()]; // the whole pool
+      const submitted = rt.counters().submitted;
+      const relay = copy(server, server);
+      expect(rt.counters().submitted).toBe(submitted); // nothing submitted: it waits for a buffer
+      await expect(server.read(Buffer.alloc(1))).rejects.toMatchObject({ code: 'ERR_PERCORE_BUSY' }); // yet it owns `from`
+      for (const buf of held) rt.release(buf); // one for the relay, one for the client's bounced read
+      await client.writeAll(Buffer.from('late'));
+      expect(Buffer.from(await readAll(client, 4)).toString()).toBe('late');
+      await client.shutdown();
+      expect(await relay).toBe(4);
+      await Promise.all([client.close(), server.close()]);
       await expectClean(rt);
     } finally {
       rt.close();

@@ -66,3 +66,19 @@ test('a pool view used after release() is refused, even once its slot is handed 
   for (const buf of fresh) rt.release(buf);
   await Promise.all([client.close(), server.close(), listener.close()]);
 });
+
+test('release() of a pool buffer that a write waiting its turn holds is refused; the write then sends it (found by the API fuzz)', async () => {
+  const { listener, client, server } = await connectedPair(rt);
+  const buf = rt.buffer(1);
+  buf[0] = 0x62;
+  const first = client.write(Buffer.from('a')); // in flight: the next write waits its turn
+  const second = client.writeAll(buf);
+  // Accepted before, the buffer went back to the pool while the write held
+  // it, and the write then lent a free buffer: one buffer held for ever.
+  expect(() => rt.release(buf)).toThrow(expect.objectContaining({ code: 'ERR_PERCORE_BUFFER_IN_FLIGHT' }));
+  await Promise.all([first, second]);
+  const [, got] = await server.readExact(Buffer.alloc(2));
+  expect(Buffer.from(got).toString()).toBe('ab');
+  rt.release(buf);
+  await Promise.all([client.close(), server.close(), listener.close()]);
+});

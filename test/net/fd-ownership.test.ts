@@ -4,6 +4,7 @@
 // by another runtime's new socket belongs to that runtime, not to whoever
 // remembers the old number.
 
+import * as fs from 'node:fs';
 import { Runtime, start, TcpListener, TcpStream } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime } from '../support/helpers';
 
@@ -110,4 +111,36 @@ test('an fd a worker runtime owns is refused in the main thread; once detached i
   const [refused, received] = (await launch) as [string, string];
   expect(refused).toBe('EBUSY');
   expect(received).toBe('hi');
+});
+
+test('a socket that gets the number of an fd whose CLOSE is still in flight stays owned (found by the API fuzz)', async () => {
+  const rt = makeRuntime();
+  const fillers: number[] = [];
+  try {
+    const { listener, client, server } = await connectedPair(rt);
+    // Every number below the server's taken, so its number is the next one
+    // the kernel hands out once it is closed.
+    for (;;) {
+      const fd = fs.openSync('/dev/null', 'r');
+      if (fd > server.fd) {
+        fs.closeSync(fd);
+        break;
+      }
+      fillers.push(fd);
+    }
+    const number = server.fd;
+    const closing = server.close(); // io_uring runs the CLOSE when it is submitted, before its CQE is reaped
+    const next = await TcpStream.connect(listener.localAddress(), { runtime: rt }); // its socket() comes in between
+    expect(next.fd).toBe(number);
+    await closing;
+    const peer = await listener.accept();
+    await next.writeAll(Buffer.from('still mine'));
+    const [n, got] = await peer.readExact(Buffer.alloc(10));
+    expect(Buffer.from(got.subarray(0, n)).toString()).toBe('still mine');
+    await Promise.all([next.close(), peer.close(), client.close(), listener.close()]);
+    await expectClean(rt);
+  } finally {
+    for (const fd of fillers) fs.closeSync(fd);
+    rt.close();
+  }
 });

@@ -2,7 +2,7 @@
 // makes acquireBuffer(), plain-array reads and recv() wait; a full op table
 // makes operations wait for a slot; close() always releases the descriptor.
 import * as net from 'node:net';
-import { type Runtime, TcpListener, type TcpStream, timeout } from '../../src/index';
+import { copy, type Runtime, TcpListener, type TcpStream, timeout } from '../../src/index';
 import { connectedPair, expectClean, makeRuntime, netRoundTrip, pattern, rejection } from '../support/helpers';
 
 /** A runtime for one test, checked clean and closed at its end. */
@@ -153,4 +153,124 @@ test('close() releases the descriptor even when the op table is full, and a seco
     ac.abort();
     await Promise.all(sleeps);
     await server.close();
+  }));
+
+/** Fills every slot of `rt`'s op table with timers that only `release()`
+ * ends (the last sleep made finds no slot and waits, proving the table full). */
+function fillOpTable(rt: Runtime): { release: () => Promise<void> } {
+  const ac = new AbortController();
+  const sleeps: Promise<unknown>[] = [];
+  for (;;) {
+    const used = rt.core.counter(0);
+    sleeps.push(rt.sleep(1e6, { signal: ac.signal }).catch(() => {}));
+    if (rt.core.counter(0) === used) break;
+  }
+  return {
+    release: async () => {
+      ac.abort();
+      await Promise.all(sleeps);
+    },
+  };
+}
+
+test('sleep() and timeout() wait for an op slot when the table is full, then run', () =>
+  withRuntime({ entries: 4, buffers: 4, recvBuffers: 0 }, async (rt) => {
+    const table = fillOpTable(rt);
+    expect(rt.counters().timers).toBe(4);
+    const order: string[] = [];
+    const slept = rt.sleep(1).then(() => order.push('sleep'));
+    const timedOut = rejection(timeout(1, new Promise(() => {}))).then((err) => {
+      order.push('timeout');
+      return err;
+    });
+    const ac = new AbortController();
+    const aborted = rejection(rt.sleep(1, { signal: ac.signal }));
+    expect(rt.counters().timers).toBe(4); // none of them armed a timer
+    ac.abort(); // a sleep waiting for a slot can be aborted: it leaves the queue
+    expect((await aborted).name).toBe('AbortError');
+    await table.release();
+    await slept;
+    const err = await timedOut;
+    expect(err.code).toBe('ETIMEDOUT');
+    expect(order.sort()).toEqual(['sleep', 'timeout']);
+  }));
+
+test('timeout() of a percore operation on a full table: its timer waits for a slot, then cancels the operation', () =>
+  withRuntime({ entries: 4, buffers: 8, recvBuffers: 0 }, async (rt) => {
+    const { listener, client, server } = await connectedPair(rt);
+    await listener.close();
+    const reading = server.read(Buffer.alloc(8)); // takes a slot, and nothing comes yet
+    const table = fillOpTable(rt);
+    const waiting = rejection(timeout(1, server.read(Buffer.alloc(8)))); // behind the first read
+    await table.release();
+    expect((await waiting).code).toBe('ETIMEDOUT');
+    await client.writeAll(Buffer.from('x'));
+    expect((await reading)[0]).toBe(1);
+    await Promise.all([client.close(), server.close()]);
+  }));
+
+test('copy() waits for an op slot when the table is full, then relays every byte', () =>
+  withRuntime({ entries: 4, buffers: 8, recvBuffers: 2 }, async (rt) => {
+    const { listener, client, server } = await connectedPair(rt);
+    await listener.close();
+    const table = fillOpTable(rt);
+    const submitted = rt.counters().submitted;
+    const relay = copy(server, server);
+    expect(rt.counters().submitted).toBe(submitted); // the relay waits: nothing submitted
+    // While it waits it owns the stream's reading side.
+    await expect(server.read(Buffer.alloc(1))).rejects.toMatchObject({ code: 'ERR_PERCORE_BUSY' });
+    const payload = pattern(50_000, 3);
+    const writing = client.writeAll(payload); // waits for a slot too, behind the relay
+    await table.release();
+    await writing;
+    const echoed = await client.readExact(Buffer.alloc(payload.length));
+    expect(Buffer.from(echoed[1]).equals(payload)).toBe(true);
+    await client.shutdown();
+    expect(await relay).toBe(payload.length);
+    await Promise.all([client.close(), server.close()]);
+  }));
+
+test('a copy() waiting for an op slot stops on abort, timeout and close, having copied nothing', () =>
+  withRuntime({ entries: 4, buffers: 8, recvBuffers: 2 }, async (rt) => {
+    const a = await connectedPair(rt);
+    const b = await connectedPair(rt);
+    await Promise.all([a.listener.close(), b.listener.close()]);
+    const table = fillOpTable(rt);
+    const ac = new AbortController();
+    const aborted = rejection(copy(a.server, a.server, { signal: ac.signal }));
+    ac.abort();
+    expect(await aborted).toMatchObject({ name: 'AbortError', bytesCopied: 0 });
+    const timedOut = rejection(timeout(1, copy(a.server, a.server)));
+    const closing = rejection(copy(b.server, b.server));
+    await b.server.close(); // the fd is released though no slot is free
+    expect(await closing).toMatchObject({ code: 'ERR_SOCKET_CLOSED', bytesCopied: 0 });
+    await table.release();
+    expect(await timedOut).toMatchObject({ code: 'ETIMEDOUT', bytesCopied: 0 });
+    await Promise.all([a.client.close(), a.server.close(), b.client.close()]);
+  }));
+
+test('close() cancels every operation of the stream, those waiting for a slot and those in the kernel alike', () =>
+  withRuntime({ entries: 4, buffers: 8, recvBuffers: 0 }, async (rt) => {
+    const { listener, client, server } = await connectedPair(rt);
+    await listener.close();
+    const reading = rejection(server.read(Buffer.alloc(8))); // in the kernel
+    const table = fillOpTable(rt);
+    const writing = rejection(server.write(Buffer.from('x'))); // waits for a slot, first in the stream's list
+    await server.close();
+    expect((await writing).code).toBe('ERR_SOCKET_CLOSED');
+    expect((await reading).code).toBe('ERR_SOCKET_CLOSED');
+    await table.release();
+    await client.close();
+  }));
+
+test('a shutdown() waiting for a slot is cancelled by close(), never run on the closed number (found by the API fuzz)', () =>
+  withRuntime({ entries: 4, buffers: 8, recvBuffers: 0 }, async (rt) => {
+    const { listener, client, server } = await connectedPair(rt);
+    await listener.close();
+    const table = fillOpTable(rt);
+    const shutting = rejection(server.shutdown());
+    await server.close();
+    expect((await shutting).code).toBe('ERR_SOCKET_CLOSED');
+    await table.release();
+    await client.close();
   }));

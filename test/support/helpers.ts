@@ -16,6 +16,19 @@ export function makeRuntime(options: RuntimeOptions = {}): Runtime {
   return rt;
 }
 
+/** Whether counters `c` say the runtime holds nothing: no op in flight, no
+ * buffer lent or held, no fd open, no timer, no task. */
+export function holdsNothing(c: RuntimeCounters): boolean {
+  return (
+    c.opsInFlight === 0 &&
+    c.buffersLent === 0 &&
+    c.buffersHeld === 0 &&
+    c.openFds === 0 &&
+    c.timers === 0 &&
+    c.tasks === 0
+  );
+}
+
 /** What a runtime holds that a finished program must have given back: every
  * field is 0 once it is clean. */
 export function heldCounts(rt: Runtime): Record<string, number> {
