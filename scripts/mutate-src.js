@@ -32,7 +32,9 @@ const CHUNKS = [
   { name: 'runtime', mutate: ['src/runtime/runtime.ts'] },
   {
     name: 'runtime-parts',
-    mutate: ['src/runtime/{buffer-waiter,cancel,counters,microtask,op-handler,options,sleep-op,submit-errors,task,wait-room}.ts'],
+    mutate: [
+      'src/runtime/{buffer-waiter,cancel,counters,microtask,op-handler,options,sleep-op,submit-errors,task,wait-room}.ts',
+    ],
   },
   { name: 'io-transfer', mutate: ['src/io/{fd-stream,transfer,transfer-args,stream-op,plain-op,settlers,rent}.ts'] },
   { name: 'io-recv-copy', mutate: ['src/io/{receiver,copy,core-relay,js-relay,copy-progress,splice-copy}.ts'] },
