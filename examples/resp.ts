@@ -128,7 +128,10 @@ function execute(b: Buffer, args: Args, store: Store, out: BufWriter): string | 
     case 0x53: // S
       if (is(b, args, 'SET')) {
         if (argc < 3) return wrongArgs('set');
-        store.set(key(1), Buffer.from(bytes(2))); // a copy: the read buffer moves on
+        // A copy (the read buffer moves on), made with one allocation and no view.
+        const value = Buffer.allocUnsafe(args.ends[2] - args.starts[2]);
+        b.copy(value, 0, args.starts[2], args.ends[2]);
+        store.set(key(1), value);
         return OK;
       }
       break;

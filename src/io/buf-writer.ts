@@ -72,6 +72,19 @@ interface Slot {
 
 const RESOLVED = Promise.resolve();
 
+/** Strings up to this length are copied by `putAscii` when they are ASCII. */
+const SHORT_STRING = 64;
+
+function isAsciiCompatible(encoding: BufferEncoding): boolean {
+  return (
+    encoding === 'utf8' ||
+    encoding === 'latin1' ||
+    encoding === 'ascii' ||
+    encoding === 'utf-8' ||
+    encoding === 'binary'
+  );
+}
+
 /** A buffered, corked writer over any `RentWriter` (see the module docs). */
 export class BufWriter implements RentWriter {
   /** The stream written to. */
@@ -150,6 +163,7 @@ export class BufWriter implements RentWriter {
     const room = this.capacity - this.len;
     if (typeof data === 'string') {
       if (data.length > room) return false; // every encoding takes at least a byte per char but ucs2/hex/base64
+      if (data.length <= SHORT_STRING && isAsciiCompatible(encoding) && this.putAscii(data)) return true;
       const slot = this.active;
       if (slot.text === undefined) slot.text = Buffer.from(slot.buf.buffer, slot.buf.byteOffset, slot.buf.length);
       if (data.length * 3 > room && Buffer.byteLength(data, encoding) > room) return false;
@@ -209,6 +223,24 @@ export class BufWriter implements RentWriter {
   private check(): void {
     if (this.error !== undefined) throw this.error;
     if (this.closed) throw released('BufWriter');
+  }
+
+  /** Copies a short string of ASCII characters (one byte each in every
+   * ASCII-compatible encoding) with a loop rather than Buffer#write, whose
+   * call into C++ costs more than the copy for a reply line or a header.
+   * False (nothing counted) at the first non-ASCII character. */
+  private putAscii(data: string): boolean {
+    const buf = this.active.buf;
+    const at = this.len;
+    const n = data.length;
+    for (let i = 0; i < n; i++) {
+      const c = data.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[at + i] = c;
+    }
+    this.len += n;
+    if (at === 0 && n > 0) this.schedule();
+    return true;
   }
 
   private put(buf: Uint8Array, n: number): void {

@@ -41,6 +41,26 @@ describe('BufWriter', () => {
     expect(inner.closed).toBe(1);
   });
 
+  test('tryWrite encodes strings as Buffer#write does: ASCII, non-ASCII at any place, each encoding', async () => {
+    const inner = new MemoryStream();
+    const out = new BufWriter(inner, { capacity: 1024 });
+    const cases: [string, BufferEncoding][] = [
+      ['$13\r\n', 'latin1'],
+      ['plain ascii', 'utf8'],
+      ['caf\u00e9 at the end', 'utf8'], // a short string leaving the ASCII path midway
+      ['\u00e9 first', 'latin1'],
+      ['snow \u2603 man', 'utf8'],
+      ['x'.repeat(100), 'ascii'], // longer than the short-string path
+      ['6869', 'hex'],
+      ['', 'utf8'],
+    ];
+    for (const [text, encoding] of cases) expect(out.tryWrite(text, encoding)).toBe(true);
+    await out.flush();
+    const expected = Buffer.concat(cases.map(([text, encoding]) => Buffer.from(text, encoding)));
+    expect(Buffer.concat(inner.writes)).toEqual(expected);
+    await out.close();
+  });
+
   test('over a TcpStream: one send per job, from a pool buffer, every byte in order', async () => {
     const { listener, client, server } = await connectedPair(rt);
     const held = rt.counters().buffersHeld;
